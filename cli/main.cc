@@ -1,0 +1,103 @@
+// r1: the command-line front end. `r1 --help` lists the commands; each
+// command has its own --help.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/commands.h"
+#include "common/flags.h"
+
+namespace r1::cli {
+namespace {
+
+struct Command {
+  absl::string_view words;  // e.g. "data gen"
+  absl::string_view summary;
+  int (*run)(const Args&);
+};
+
+constexpr Command kCommands[] = {
+    {"data gen", "generate a seeded dataset of an embedded task (prompts, SFT or text)", DataGen},
+    {"data check", "validate a JSONL dataset and count its records", DataCheck},
+    {"tokenizer train", "train a SentencePiece tokenizer with r1's special tokens", TokenizerTrain},
+    {"tokenizer encode", "print the token ids of text", TokenizerEncode},
+    {"tokenizer decode", "print the text of token ids", TokenizerDecode},
+    {"config check", "load and validate a config file", ConfigCheck},
+    {"config show", "print a config after overrides, as text proto", ConfigShow},
+};
+
+void PrintUsage(std::FILE* out, absl::string_view group) {
+  std::fprintf(out, "usage: r1 <command> [flags]   (r1 <command> --help for its flags)\n\ncommands:\n");
+  for (const Command& command : kCommands) {
+    if (!group.empty() && !absl::StartsWith(command.words, absl::StrCat(group, " "))) continue;
+    std::fprintf(out, "  %-20s %s\n", std::string(command.words).c_str(),
+                 std::string(command.summary).c_str());
+  }
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+    PrintUsage(all.empty() ? stderr : stdout, "");
+    return all.empty() ? kExitUsage : kExitOk;
+  }
+  // Longest match of the leading words against the command table.
+  for (const Command& command : kCommands) {
+    const std::vector<absl::string_view> words = absl::StrSplit(command.words, ' ');
+    if (all.size() < words.size()) continue;
+    bool match = true;
+    for (size_t i = 0; i < words.size(); ++i) match = match && all[i] == words[i];
+    if (match) return command.run(Args(all.begin() + static_cast<long>(words.size()), all.end()));
+  }
+  // A group word alone ("r1 data") or with --help lists its commands.
+  for (const Command& command : kCommands) {
+    if (absl::StartsWith(command.words, absl::StrCat(all[0], " "))) {
+      const bool asked = all.size() > 1 && (all[1] == "--help" || all[1] == "-h");
+      if (all.size() == 1 || asked) {
+        PrintUsage(asked ? stdout : stderr, all[0]);
+        return asked ? kExitOk : kExitUsage;
+      }
+      std::fprintf(stderr, "r1: unknown command '%s %s' (see r1 %s --help)\n", all[0].c_str(),
+                   all[1].c_str(), all[0].c_str());
+      return kExitUsage;
+    }
+  }
+  std::fprintf(stderr, "r1: unknown command '%s' (see r1 --help)\n", all[0].c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+std::optional<int> ParseFlags(FlagSet& flags, const Args& args) {
+  if (absl::Status s = flags.Parse(args); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return kExitUsage;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return kExitOk;
+  }
+  return std::nullopt;
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "r1: %s\n", std::string(status.message()).c_str());
+  return kExitFailure;
+}
+
+}  // namespace r1::cli
+
+int main(int argc, char** argv) {
+  // LibTorch and protobuf report some failures by throwing: one line, not a trace.
+  try {
+    return r1::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "r1: %s\n", e.what());
+    return r1::cli::kExitFailure;
+  }
+}

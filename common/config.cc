@@ -1,0 +1,539 @@
+#include "common/config.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/file_util.h"
+#include "common/status.h"
+
+namespace r1 {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// Collects parser errors as "source:line:column: message" (1-based).
+class ErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit ErrorCollector(std::string source) : source_(std::move(source)) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!errors_.empty()) return;  // the first error is the useful one
+    errors_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& errors() const { return errors_; }
+
+ private:
+  std::string source_;
+  std::string errors_;
+};
+
+absl::Status MergeText(absl::string_view text, const std::string& source_name, Message* message) {
+  ErrorCollector errors(source_name);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  // Unknown fields and unknown enum values are errors (the parser's default);
+  // a typo must not silently fall back to a default.
+  if (!parser.MergeFromString(std::string(text), message)) {
+    return absl::InvalidArgumentError(errors.errors().empty()
+                                          ? absl::StrCat(source_name, ": cannot parse")
+                                          : errors.errors());
+  }
+  return absl::OkStatus();
+}
+
+std::string FieldNames(const Descriptor& descriptor) {
+  std::vector<std::string> names;
+  for (int i = 0; i < descriptor.field_count(); ++i) names.push_back(descriptor.field(i)->name());
+  return absl::StrJoin(names, ", ");
+}
+
+// Accumulates validation failures; reports the first with a count of the rest.
+class Checker {
+ public:
+  explicit Checker(absl::string_view prefix) : prefix_(prefix) {
+    if (!prefix_.empty()) prefix_ += ".";
+  }
+
+  void Fail(absl::string_view field, absl::string_view message) {
+    if (first_.empty()) first_ = absl::StrCat(prefix_, field, " ", message);
+    ++count_;
+  }
+  template <typename T>
+  void Positive(absl::string_view field, T value) {
+    if (!(value > 0)) Fail(field, absl::StrCat("must be > 0, got ", value));
+  }
+  template <typename T>
+  void NonNegative(absl::string_view field, T value) {
+    if (!(value >= 0)) Fail(field, absl::StrCat("must be >= 0, got ", value));
+  }
+  template <typename T>
+  void InRange(absl::string_view field, T value, T lo, T hi) {
+    if (!(value >= lo && value <= hi)) {
+      Fail(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));
+    }
+  }
+  void OneOf(absl::string_view field, const std::string& value,
+             std::initializer_list<absl::string_view> allowed) {
+    for (absl::string_view a : allowed) {
+      if (value == a) return;
+    }
+    Fail(field, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), ", got \"", value,
+                             "\""));
+  }
+  void Merge(const absl::Status& status) {
+    if (status.ok()) return;
+    if (first_.empty()) first_ = std::string(status.message());
+    ++count_;
+  }
+
+  absl::Status status() const {
+    if (count_ == 0) return absl::OkStatus();
+    if (count_ == 1) return absl::InvalidArgumentError(first_);
+    return absl::InvalidArgumentError(
+        absl::StrCat(first_, " (and ", count_ - 1, " more problem", count_ > 2 ? "s" : "", ")"));
+  }
+
+ private:
+  std::string prefix_;
+  std::string first_;
+  int count_ = 0;
+};
+
+absl::Status ValidateTokenizer(const config::TokenizerConfig& t, absl::string_view path) {
+  Checker c(path);
+  c.NonNegative("vocab_size", t.vocab_size());
+  c.OneOf("model_type", t.model_type(), {"unigram", "bpe", "char", "word"});
+  if (!(t.character_coverage() > 0 && t.character_coverage() <= 1)) {
+    c.Fail("character_coverage", absl::StrCat("must be in (0, 1], got ", t.character_coverage()));
+  }
+  if (t.byte_fallback() && t.vocab_size() > 0 && t.vocab_size() <= 256 + 16) {
+    c.Fail("vocab_size", absl::StrCat("must exceed 256 byte pieces plus special tokens when "
+                                      "byte_fallback is on, got ", t.vocab_size()));
+  }
+  return c.status();
+}
+
+absl::Status ValidateTask(const config::TaskConfig& t, absl::string_view path) {
+  Checker c(path);
+  if (!t.has_kind()) c.Fail("kind", "must be set (ARITHMETIC, COUNTDOWN or LINEAR_EQUATION)");
+  c.InRange("difficulty", t.difficulty(), 1, 5);
+  c.InRange("solution_error_rate", t.solution_error_rate(), 0.0, 1.0);
+  c.Positive("weight", t.weight());
+  return c.status();
+}
+
+absl::Status ValidateData(const config::DataConfig& d, absl::string_view path) {
+  Checker c(path);
+  for (int i = 0; i < d.tasks_size(); ++i) {
+    c.Merge(ValidateTask(d.tasks(i), absl::StrCat(path, ".tasks[", i, "]")));
+  }
+  c.NonNegative("n_eval", d.n_eval());
+  if (d.train_prompts().empty() && d.tasks_size() == 0 && d.has_n_eval()) {
+    c.Fail("tasks", "must list at least one task when train_prompts is empty");
+  }
+  return c.status();
+}
+
+absl::Status ValidateOptimizer(const config::OptimizerConfig& o, absl::string_view path) {
+  Checker c(path);
+  c.Positive("lr", o.lr());
+  c.NonNegative("warmup_steps", o.warmup_steps());
+  c.InRange("min_lr_ratio", o.min_lr_ratio(), 0.0, 1.0);
+  c.NonNegative("weight_decay", o.weight_decay());
+  if (!(o.beta1() >= 0 && o.beta1() < 1)) c.Fail("beta1", absl::StrCat("must be in [0, 1), got ", o.beta1()));
+  if (!(o.beta2() >= 0 && o.beta2() < 1)) c.Fail("beta2", absl::StrCat("must be in [0, 1), got ", o.beta2()));
+  c.Positive("eps", o.eps());
+  c.NonNegative("grad_clip", o.grad_clip());
+  return c.status();
+}
+
+absl::Status ValidateCheckpoint(const config::CheckpointConfig& k, absl::string_view path) {
+  Checker c(path);
+  c.NonNegative("every_steps", k.every_steps());
+  c.Positive("keep", k.keep());
+  return c.status();
+}
+
+absl::Status ValidateSampling(const config::SamplingConfig& s, absl::string_view path) {
+  Checker c(path);
+  c.NonNegative("temperature", s.temperature());
+  if (!(s.top_p() > 0 && s.top_p() <= 1)) c.Fail("top_p", absl::StrCat("must be in (0, 1], got ", s.top_p()));
+  c.NonNegative("top_k", s.top_k());
+  if (!(s.min_p() >= 0 && s.min_p() < 1)) c.Fail("min_p", absl::StrCat("must be in [0, 1), got ", s.min_p()));
+  c.Positive("max_new_tokens", s.max_new_tokens());
+  for (int i = 0; i < s.stop_size(); ++i) {
+    if (s.stop(i).empty()) c.Fail(absl::StrCat("stop[", i, "]"), "must not be empty");
+  }
+  return c.status();
+}
+
+absl::Status ValidatePretrain(const config::PretrainConfig& p, absl::string_view path) {
+  Checker c(path);
+  c.Positive("corpus_examples", p.corpus_examples());
+  c.Positive("batch_size", p.batch_size());
+  c.Positive("seq_len", p.seq_len());
+  if (p.max_steps() <= 0 && p.max_seconds() <= 0) {
+    c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
+  }
+  c.NonNegative("max_seconds", p.max_seconds());
+  c.NonNegative("eval_every", p.eval_every());
+  c.Merge(ValidateOptimizer(p.optimizer(), absl::StrCat(path, ".optimizer")));
+  c.Merge(ValidateCheckpoint(p.checkpoint(), absl::StrCat(path, ".checkpoint")));
+  return c.status();
+}
+
+absl::Status ValidateSft(const config::SftConfig& s, absl::string_view path) {
+  Checker c(path);
+  if (!(s.eval_fraction() >= 0 && s.eval_fraction() < 1)) {
+    c.Fail("eval_fraction", absl::StrCat("must be in [0, 1), got ", s.eval_fraction()));
+  }
+  c.Positive("batch_size", s.batch_size());
+  c.Positive("seq_len", s.seq_len());
+  c.Positive("epochs", s.epochs());
+  c.NonNegative("max_steps", s.max_steps());
+  c.NonNegative("eval_every", s.eval_every());
+  c.Merge(ValidateOptimizer(s.optimizer(), absl::StrCat(path, ".optimizer")));
+  c.Merge(ValidateCheckpoint(s.checkpoint(), absl::StrCat(path, ".checkpoint")));
+  return c.status();
+}
+
+absl::Status ValidateRl(const config::RlConfig& r, absl::string_view path) {
+  Checker c(path);
+  if (r.group_size() < 2) {
+    c.Fail("group_size", absl::StrCat("must be >= 2 (a group advantage needs two samples), got ",
+                                      r.group_size()));
+  }
+  c.Positive("prompts_per_step", r.prompts_per_step());
+  if (r.max_steps() <= 0 && r.max_seconds() <= 0) {
+    c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
+  }
+  c.Merge(ValidateSampling(r.sampling(), absl::StrCat(path, ".sampling")));
+  if (!(r.clip_eps_low() > 0 && r.clip_eps_low() < 1)) {
+    c.Fail("clip_eps_low", absl::StrCat("must be in (0, 1), got ", r.clip_eps_low()));
+  }
+  c.Positive("clip_eps_high", r.clip_eps_high());
+  if (r.dual_clip_c() != 0 && r.dual_clip_c() <= 1) {
+    c.Fail("dual_clip_c", absl::StrCat("must be 0 (off) or > 1, got ", r.dual_clip_c()));
+  }
+  c.NonNegative("kl_coef", r.kl_coef());
+  c.NonNegative("max_sampling_draws", r.max_sampling_draws());
+  c.Positive("updates_per_batch", r.updates_per_batch());
+  c.NonNegative("max_staleness", r.max_staleness());
+  c.NonNegative("eval_every", r.eval_every());
+  c.Positive("eval_samples", r.eval_samples());
+  c.Merge(ValidateOptimizer(r.optimizer(), absl::StrCat(path, ".optimizer")));
+  c.Merge(ValidateCheckpoint(r.checkpoint(), absl::StrCat(path, ".checkpoint")));
+  return c.status();
+}
+
+absl::Status ValidateRejectSample(const config::RejectSampleConfig& r, absl::string_view path) {
+  Checker c(path);
+  c.Positive("samples_per_prompt", r.samples_per_prompt());
+  c.Positive("keep_per_prompt", r.keep_per_prompt());
+  if (r.keep_per_prompt() > r.samples_per_prompt()) {
+    c.Fail("keep_per_prompt", absl::StrCat("(", r.keep_per_prompt(), ") must be <= ", path,
+                                           ".samples_per_prompt (", r.samples_per_prompt(), ")"));
+  }
+  c.OneOf("keep_policy", r.keep_policy(), {"shortest", "random", "all"});
+  c.NonNegative("max_response_tokens", r.max_response_tokens());
+  c.Merge(ValidateSampling(r.sampling(), absl::StrCat(path, ".sampling")));
+  return c.status();
+}
+
+absl::Status ValidateDistill(const config::DistillConfig& d, absl::string_view path) {
+  Checker c(path);
+  c.Merge(ValidateSft(d.sft(), absl::StrCat(path, ".sft")));
+  c.NonNegative("kl_weight", d.kl_weight());
+  c.Positive("teacher_top_k", d.teacher_top_k());
+  c.OneOf("kl_direction", d.kl_direction(), {"forward", "reverse", "mix"});
+  return c.status();
+}
+
+absl::Status ValidateEval(const config::EvalConfig& e, absl::string_view path) {
+  Checker c(path);
+  c.Positive("samples", e.samples());
+  c.Merge(ValidateSampling(e.sampling(), absl::StrCat(path, ".sampling")));
+  return c.status();
+}
+
+absl::Status ValidateReward(const config::RewardServiceConfig& r, absl::string_view path) {
+  Checker c(path);
+  if (r.address().empty() || r.address().find(':') == std::string::npos) {
+    c.Fail("address", absl::StrCat("must be host:port, got \"", r.address(), "\""));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < r.rules_size(); ++i) {
+    const std::string field = absl::StrCat("rules[", i, "]");
+    c.OneOf(absl::StrCat(field, ".rule"), r.rules(i).rule(),
+            {"math", "countdown", "format", "language", "length", "repetition", "code"});
+    c.NonNegative(absl::StrCat(field, ".weight"), r.rules(i).weight());
+    if (!seen.insert(r.rules(i).rule()).second) {
+      c.Fail(absl::StrCat(field, ".rule"), absl::StrCat("\"", r.rules(i).rule(), "\" is listed twice"));
+    }
+  }
+  c.Positive("max_concurrent_sandboxes", r.max_concurrent_sandboxes());
+  return c.status();
+}
+
+absl::Status ValidateRollout(const config::RolloutServiceConfig& r, absl::string_view path) {
+  Checker c(path);
+  for (int i = 0; i < r.workers_size(); ++i) {
+    if (r.workers(i).find(':') == std::string::npos) {
+      c.Fail(absl::StrCat("workers[", i, "]"), absl::StrCat("must be host:port, got \"", r.workers(i), "\""));
+    }
+  }
+  c.NonNegative("local_workers", r.local_workers());
+  c.Positive("kv_slots", r.kv_slots());
+  c.Positive("request_timeout_seconds", r.request_timeout_seconds());
+  return c.status();
+}
+
+}  // namespace
+
+absl::Status ParseTextProto(absl::string_view text, const std::string& source_name,
+                            Message* message) {
+  message->Clear();
+  return MergeText(text, source_name, message);
+}
+
+absl::Status ApplyOverride(absl::string_view assignment, Message* message) {
+  const std::string where = absl::StrCat("--set ", assignment);
+  const size_t eq = assignment.find('=');
+  if (eq == absl::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected path.to.field=value"));
+  }
+  const absl::string_view path = assignment.substr(0, eq);
+  absl::string_view value = absl::StripAsciiWhitespace(assignment.substr(eq + 1));
+
+  // Walk to the message holding the leaf field, creating parents as needed.
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '.');
+  Message* target = message;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Descriptor* descriptor = target->GetDescriptor();
+    const FieldDescriptor* field = descriptor->FindFieldByName(std::string(parts[i]));
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", descriptor->name(),
+                                                     " has no field \"", parts[i],
+                                                     "\"; its fields are: ",
+                                                     FieldNames(*descriptor)));
+    }
+    const Reflection* reflection = target->GetReflection();
+    if (i + 1 < parts.size()) {
+      if (field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": \"", parts[i], "\" is not a single message, so it has no subfields"));
+      }
+      target = reflection->MutableMessage(target, field);
+      continue;
+    }
+    // The leaf: replace its value rather than merging into it.
+    std::string text_value(value);
+    const bool is_string = field->type() == FieldDescriptor::TYPE_STRING ||
+                           field->type() == FieldDescriptor::TYPE_BYTES;
+    const auto quote = [](absl::string_view v) {
+      if (absl::StartsWith(v, "\"") || absl::StartsWith(v, "'")) return std::string(v);
+      return absl::StrCat("\"", absl::CEscape(v), "\"");
+    };
+    if (is_string && !(field->is_repeated() && absl::StartsWith(value, "["))) {
+      text_value = quote(value);
+    }
+    Message* scratch = target->New();
+    absl::Status status =
+        MergeText(absl::StrCat(field->name(), ": ", text_value), where, scratch);
+    if (status.ok()) {
+      reflection->ClearField(target, field);
+      // Merging a message holding only this field copies just this field.
+      target->MergeFrom(*scratch);
+    }
+    delete scratch;
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+std::string ToTextProto(const Message& message) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(message, &text);
+  return text;
+}
+
+absl::StatusOr<config::RunConfig> LoadRunConfig(const std::string& path,
+                                                const std::vector<std::string>& overrides) {
+  R1_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  config::RunConfig run;
+  R1_RETURN_IF_ERROR(ParseTextProto(text, path, &run));
+  for (const std::string& assignment : overrides) {
+    R1_RETURN_IF_ERROR(ApplyOverride(assignment, &run));
+  }
+  if (absl::Status s = Validate(run); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+  }
+  return run;
+}
+
+absl::Status ValidateModel(const config::ModelConfig& m, absl::string_view path) {
+  Checker c(path);
+  c.Positive("vocab_size", m.vocab_size());
+  c.Positive("dim", m.dim());
+  c.Positive("n_layers", m.n_layers());
+  c.Positive("n_heads", m.n_heads());
+  c.Positive("max_seq_len", m.max_seq_len());
+  c.Positive("rope_theta", m.rope_theta());
+  c.Positive("rms_norm_eps", m.rms_norm_eps());
+  const std::string& device = m.device();
+  if (device != "cpu" && device != "cuda" && !absl::StartsWith(device, "cuda:")) {
+    c.Fail("device", absl::StrCat("must be \"cpu\", \"cuda\" or \"cuda:N\", got \"", device, "\""));
+  } else if (absl::StartsWith(device, "cuda:")) {
+    int index;
+    if (!absl::SimpleAtoi(device.substr(5), &index) || index < 0) {
+      c.Fail("device", absl::StrCat("has a bad CUDA index in \"", device, "\""));
+    }
+  }
+
+  const std::string arch = config::ModelArch_Name(m.arch());
+  // A field of the other architecture is a mistake, not something to ignore.
+  const auto only_for = [&](bool has, absl::string_view field, absl::string_view owner) {
+    if (has) c.Fail(field, absl::StrCat("applies only to arch ", owner, ", not ", arch));
+  };
+
+  if (m.arch() == config::DEEPSEEK_V3) {
+    only_for(m.has_n_kv_heads(), "n_kv_heads", "LLAMA");
+    only_for(m.has_ffn_hidden_dim(), "ffn_hidden_dim", "LLAMA");
+    only_for(m.has_tie_embeddings(), "tie_embeddings", "LLAMA");
+    c.NonNegative("q_lora_rank", m.q_lora_rank());
+    c.Positive("kv_lora_rank", m.kv_lora_rank());
+    c.Positive("qk_nope_head_dim", m.qk_nope_head_dim());
+    c.Positive("qk_rope_head_dim", m.qk_rope_head_dim());
+    if (m.qk_rope_head_dim() % 2 != 0) {
+      c.Fail("qk_rope_head_dim", absl::StrCat("must be even (RoPE rotates pairs), got ", m.qk_rope_head_dim()));
+    }
+    c.Positive("v_head_dim", m.v_head_dim());
+    c.InRange("n_dense_layers", m.n_dense_layers(), 0, m.n_layers());
+    if (m.n_dense_layers() > 0) c.Positive("inter_dim", m.inter_dim());
+    if (m.n_dense_layers() < m.n_layers()) {
+      c.Positive("n_routed_experts", m.n_routed_experts());
+      c.Positive("moe_inter_dim", m.moe_inter_dim());
+      c.NonNegative("n_shared_experts", m.n_shared_experts());
+      c.Positive("n_activated_experts", m.n_activated_experts());
+      if (m.n_activated_experts() > m.n_routed_experts()) {
+        c.Fail("n_activated_experts",
+               absl::StrCat("(", m.n_activated_experts(), ") must be <= ", path,
+                            ".n_routed_experts (", m.n_routed_experts(), ")"));
+      }
+      c.Positive("routed_scaling_factor", m.routed_scaling_factor());
+      c.NonNegative("bias_update_speed", m.bias_update_speed());
+      c.NonNegative("seq_aux_loss_alpha", m.seq_aux_loss_alpha());
+    }
+    c.NonNegative("n_mtp_modules", m.n_mtp_modules());
+    c.NonNegative("mtp_loss_weight", m.mtp_loss_weight());
+  } else {  // LLAMA
+    for (const auto& [has, name] : std::initializer_list<std::pair<bool, absl::string_view>>{
+             {m.has_q_lora_rank(), "q_lora_rank"},
+             {m.has_kv_lora_rank(), "kv_lora_rank"},
+             {m.has_qk_nope_head_dim(), "qk_nope_head_dim"},
+             {m.has_qk_rope_head_dim(), "qk_rope_head_dim"},
+             {m.has_v_head_dim(), "v_head_dim"},
+             {m.has_n_dense_layers(), "n_dense_layers"},
+             {m.has_n_routed_experts(), "n_routed_experts"},
+             {m.has_n_shared_experts(), "n_shared_experts"},
+             {m.has_n_activated_experts(), "n_activated_experts"},
+             {m.has_moe_inter_dim(), "moe_inter_dim"},
+             {m.has_n_mtp_modules(), "n_mtp_modules"}}) {
+      only_for(has, name, "DEEPSEEK_V3");
+    }
+    c.Positive("n_kv_heads", m.n_kv_heads());
+    if (m.n_kv_heads() > 0 && m.n_heads() % m.n_kv_heads() != 0) {
+      c.Fail("n_heads", absl::StrCat("(", m.n_heads(), ") must be a multiple of ", path,
+                                     ".n_kv_heads (", m.n_kv_heads(), ")"));
+    }
+    if (m.n_heads() > 0 && m.dim() % m.n_heads() != 0) {
+      c.Fail("dim", absl::StrCat("(", m.dim(), ") must be a multiple of ", path, ".n_heads (",
+                                 m.n_heads(), ")"));
+    } else if (m.n_heads() > 0 && (m.dim() / m.n_heads()) % 2 != 0) {
+      c.Fail("dim", absl::StrCat("/ n_heads must be even (RoPE rotates pairs), got ",
+                                 m.dim() / std::max(1, m.n_heads())));
+    }
+    c.Positive("ffn_hidden_dim", m.ffn_hidden_dim());
+  }
+  return c.status();
+}
+
+absl::Status Validate(const config::RunConfig& run) {
+  Checker c("");
+  c.NonNegative("threads", run.threads());
+  if (run.name().empty()) c.Fail("name", "must not be empty");
+
+  std::set<int> stages;
+  for (int i = 0; i < run.stages_size(); ++i) {
+    if (!stages.insert(run.stages(i)).second) {
+      c.Fail(absl::StrCat("stages[", i, "]"),
+             absl::StrCat(config::Stage_Name(run.stages(i)), " is listed twice"));
+    }
+  }
+  const auto wants = [&](config::Stage stage) { return stages.count(stage) > 0; };
+  // A stage that runs must have its section; a section present is checked
+  // even if its stage is off, so a mistake shows before it is switched on.
+  const auto need = [&](bool present, config::Stage stage, absl::string_view section) {
+    if (wants(stage) && !present) {
+      c.Fail(section, absl::StrCat("must be set: stage ", config::Stage_Name(stage), " is listed in stages"));
+    }
+    return present;
+  };
+
+  const bool needs_policy = wants(config::PRETRAIN) || wants(config::COLD_START_SFT) ||
+                            wants(config::RL) || wants(config::RL2) || wants(config::SFT) ||
+                            wants(config::REJECT_SAMPLE);
+  if (needs_policy && !run.has_policy()) c.Fail("policy", "must be set: a listed stage trains or samples the policy");
+  if (run.has_policy()) c.Merge(ValidateModel(run.policy(), "policy"));
+  if (need(run.has_student(), config::DISTILL, "student")) c.Merge(ValidateModel(run.student(), "student"));
+  if (run.has_tokenizer()) c.Merge(ValidateTokenizer(run.tokenizer(), "tokenizer"));
+  if (run.has_data()) c.Merge(ValidateData(run.data(), "data"));
+
+  if (run.has_policy() && run.has_tokenizer() && run.tokenizer().vocab_size() > 0 &&
+      run.policy().vocab_size() != run.tokenizer().vocab_size()) {
+    c.Fail("policy.vocab_size", absl::StrCat("(", run.policy().vocab_size(),
+                                             ") must equal tokenizer.vocab_size (",
+                                             run.tokenizer().vocab_size(), ")"));
+  }
+  if (run.has_student() && run.has_policy() && run.student().vocab_size() != run.policy().vocab_size()) {
+    c.Fail("student.vocab_size", absl::StrCat("(", run.student().vocab_size(),
+                                              ") must equal policy.vocab_size (",
+                                              run.policy().vocab_size(), "): they share the tokenizer"));
+  }
+  if (wants(config::PRETRAIN) && (!run.has_data() || run.data().tasks_size() == 0)) {
+    c.Fail("data.tasks", "must list at least one task: PRETRAIN generates its corpus from them");
+  }
+
+  if (need(run.has_pretrain(), config::PRETRAIN, "pretrain")) c.Merge(ValidatePretrain(run.pretrain(), "pretrain"));
+  if (need(run.has_cold_start_sft(), config::COLD_START_SFT, "cold_start_sft")) {
+    c.Merge(ValidateSft(run.cold_start_sft(), "cold_start_sft"));
+  }
+  if (need(run.has_rl(), config::RL, "rl")) c.Merge(ValidateRl(run.rl(), "rl"));
+  if (wants(config::RL2) && !run.has_rl()) c.Fail("rl", "must be set: stage RL2 is listed in stages");
+  if (need(run.has_reject_sample(), config::REJECT_SAMPLE, "reject_sample")) {
+    c.Merge(ValidateRejectSample(run.reject_sample(), "reject_sample"));
+  }
+  if (need(run.has_sft(), config::SFT, "sft")) c.Merge(ValidateSft(run.sft(), "sft"));
+  if (need(run.has_distill(), config::DISTILL, "distill")) c.Merge(ValidateDistill(run.distill(), "distill"));
+  if (run.has_eval()) c.Merge(ValidateEval(run.eval(), "eval"));
+  if (run.has_reward()) c.Merge(ValidateReward(run.reward(), "reward"));
+  if (run.has_rollout()) c.Merge(ValidateRollout(run.rollout(), "rollout"));
+  return c.status();
+}
+
+}  // namespace r1

@@ -1,0 +1,106 @@
+#include "tasks/task.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/chat_template.h"
+#include "tasks/arithmetic.h"
+#include "tasks/countdown.h"
+#include "tasks/linear_equation.h"
+
+namespace r1::tasks {
+
+std::optional<int64_t> ParseIntegerAnswer(absl::string_view answer) {
+  answer = absl::StripAsciiWhitespace(answer);
+  // "x = 5": a single variable name, then '='.
+  if (answer.size() >= 2 && absl::ascii_isalpha(static_cast<unsigned char>(answer[0]))) {
+    absl::string_view rest = absl::StripLeadingAsciiWhitespace(answer.substr(1));
+    if (!rest.empty() && rest[0] == '=') answer = absl::StripAsciiWhitespace(rest.substr(1));
+  }
+  if (!answer.empty() && answer.back() == '.') answer.remove_suffix(1);
+  int64_t value;
+  if (answer.empty() || !absl::SimpleAtoi(answer, &value)) return std::nullopt;
+  return value;
+}
+
+absl::StatusOr<config::TaskKind> ParseTaskKind(absl::string_view name) {
+  if (name == "arithmetic") return config::ARITHMETIC;
+  if (name == "countdown") return config::COUNTDOWN;
+  if (name == "linear_equation") return config::LINEAR_EQUATION;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown task \"", name, "\"; known tasks: arithmetic, countdown, linear_equation"));
+}
+
+absl::string_view TaskKindName(config::TaskKind kind) {
+  switch (kind) {
+    case config::ARITHMETIC: return "arithmetic";
+    case config::COUNTDOWN: return "countdown";
+    case config::LINEAR_EQUATION: return "linear_equation";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<Task>> MakeTask(const config::TaskConfig& config) {
+  const int difficulty = config.difficulty();
+  if (difficulty < 1 || difficulty > 5) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("task difficulty must be in [1, 5], got ", difficulty));
+  }
+  switch (config.kind()) {
+    case config::ARITHMETIC: return std::unique_ptr<Task>(new ArithmeticTask(difficulty));
+    case config::COUNTDOWN: return std::unique_ptr<Task>(new CountdownTask(difficulty));
+    case config::LINEAR_EQUATION: return std::unique_ptr<Task>(new LinearEquationTask(difficulty));
+  }
+  return absl::InvalidArgumentError("task kind must be set");
+}
+
+absl::StatusOr<TaskMix> TaskMix::Create(const std::vector<config::TaskConfig>& configs) {
+  if (configs.empty()) return absl::InvalidArgumentError("a task mix needs at least one task");
+  TaskMix mix;
+  double total = 0;
+  for (const config::TaskConfig& config : configs) {
+    auto task = MakeTask(config);
+    if (!task.ok()) return task.status();
+    if (!(config.weight() > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("task weight must be > 0, got ", config.weight()));
+    }
+    total += config.weight();
+    mix.tasks_.push_back(std::move(*task));
+    mix.cumulative_weights_.push_back(total);
+    mix.error_rates_.push_back(config.solution_error_rate());
+  }
+  for (double& w : mix.cumulative_weights_) w /= total;
+  return mix;
+}
+
+TaskMix::Item TaskMix::Generate(uint64_t seed, uint64_t index) const {
+  size_t which = 0;
+  if (tasks_.size() > 1) {
+    // A stream apart from the tasks' own (which use StreamSeed(seed, index)).
+    Rng rng(StreamSeed(seed ^ 0x6D69785F7461736Bull, index));
+    const double u = rng.UniformDouble();
+    while (which + 1 < tasks_.size() && u >= cumulative_weights_[which]) ++which;
+  }
+  return Item{tasks_[which]->Generate(seed, index), tasks_[which].get(), error_rates_[which]};
+}
+
+const Task* TaskMix::Find(absl::string_view name) const {
+  for (const auto& task : tasks_) {
+    if (task->name() == name) return task.get();
+  }
+  return nullptr;
+}
+
+data::SftRecord TaskMix::WorkedExample(uint64_t seed, uint64_t index) const {
+  Item item = Generate(seed, index);
+  Rng rng(StreamSeed(seed ^ 0x736F6C7574696F6Eull, index));
+  WorkedSolution solution = item.task->Solve(item.record, item.solution_error_rate, rng);
+  data::SftRecord example;
+  example.set_id(item.record.id());
+  example.set_prompt(item.record.prompt());
+  example.set_response(RenderReasoningResponse(solution.reasoning, solution.answer));
+  return example;
+}
+
+}  // namespace r1::tasks
