@@ -41,13 +41,14 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string errors_;
 };
 
-absl::Status MergeText(absl::string_view text, const std::string& source_name, Message* message) {
+// Parse (not merge) semantics: a singular field given twice is an error.
+absl::Status ParseText(absl::string_view text, const std::string& source_name, Message* message) {
   ErrorCollector errors(source_name);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   // Unknown fields and unknown enum values are errors (the parser's default);
   // a typo must not silently fall back to a default.
-  if (!parser.MergeFromString(std::string(text), message)) {
+  if (!parser.ParseFromString(std::string(text), message)) {
     return absl::InvalidArgumentError(errors.errors().empty()
                                           ? absl::StrCat(source_name, ": cannot parse")
                                           : errors.errors());
@@ -94,10 +95,9 @@ class Checker {
     Fail(field, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), ", got \"", value,
                              "\""));
   }
-  void Merge(const absl::Status& status) {
-    if (status.ok()) return;
-    if (first_.empty()) first_ = std::string(status.message());
-    ++count_;
+  void Merge(const Checker& nested) {
+    if (first_.empty()) first_ = nested.first_;
+    count_ += nested.count_;
   }
 
   absl::Status status() const {
@@ -113,7 +113,7 @@ class Checker {
   int count_ = 0;
 };
 
-absl::Status ValidateTokenizer(const config::TokenizerConfig& t, absl::string_view path) {
+Checker CheckTokenizer(const config::TokenizerConfig& t, absl::string_view path) {
   Checker c(path);
   c.NonNegative("vocab_size", t.vocab_size());
   c.OneOf("model_type", t.model_type(), {"unigram", "bpe", "char", "word"});
@@ -124,31 +124,31 @@ absl::Status ValidateTokenizer(const config::TokenizerConfig& t, absl::string_vi
     c.Fail("vocab_size", absl::StrCat("must exceed 256 byte pieces plus special tokens when "
                                       "byte_fallback is on, got ", t.vocab_size()));
   }
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateTask(const config::TaskConfig& t, absl::string_view path) {
+Checker CheckTask(const config::TaskConfig& t, absl::string_view path) {
   Checker c(path);
   if (!t.has_kind()) c.Fail("kind", "must be set (ARITHMETIC, COUNTDOWN or LINEAR_EQUATION)");
   c.InRange("difficulty", t.difficulty(), 1, 5);
   c.InRange("solution_error_rate", t.solution_error_rate(), 0.0, 1.0);
   c.Positive("weight", t.weight());
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateData(const config::DataConfig& d, absl::string_view path) {
+Checker CheckData(const config::DataConfig& d, absl::string_view path) {
   Checker c(path);
   for (int i = 0; i < d.tasks_size(); ++i) {
-    c.Merge(ValidateTask(d.tasks(i), absl::StrCat(path, ".tasks[", i, "]")));
+    c.Merge(CheckTask(d.tasks(i), absl::StrCat(path, ".tasks[", i, "]")));
   }
   c.NonNegative("n_eval", d.n_eval());
   if (d.train_prompts().empty() && d.tasks_size() == 0 && d.has_n_eval()) {
     c.Fail("tasks", "must list at least one task when train_prompts is empty");
   }
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateOptimizer(const config::OptimizerConfig& o, absl::string_view path) {
+Checker CheckOptimizer(const config::OptimizerConfig& o, absl::string_view path) {
   Checker c(path);
   c.Positive("lr", o.lr());
   c.NonNegative("warmup_steps", o.warmup_steps());
@@ -158,17 +158,17 @@ absl::Status ValidateOptimizer(const config::OptimizerConfig& o, absl::string_vi
   if (!(o.beta2() >= 0 && o.beta2() < 1)) c.Fail("beta2", absl::StrCat("must be in [0, 1), got ", o.beta2()));
   c.Positive("eps", o.eps());
   c.NonNegative("grad_clip", o.grad_clip());
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateCheckpoint(const config::CheckpointConfig& k, absl::string_view path) {
+Checker CheckCheckpoint(const config::CheckpointConfig& k, absl::string_view path) {
   Checker c(path);
   c.NonNegative("every_steps", k.every_steps());
   c.Positive("keep", k.keep());
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateSampling(const config::SamplingConfig& s, absl::string_view path) {
+Checker CheckSampling(const config::SamplingConfig& s, absl::string_view path) {
   Checker c(path);
   c.NonNegative("temperature", s.temperature());
   if (!(s.top_p() > 0 && s.top_p() <= 1)) c.Fail("top_p", absl::StrCat("must be in (0, 1], got ", s.top_p()));
@@ -178,10 +178,10 @@ absl::Status ValidateSampling(const config::SamplingConfig& s, absl::string_view
   for (int i = 0; i < s.stop_size(); ++i) {
     if (s.stop(i).empty()) c.Fail(absl::StrCat("stop[", i, "]"), "must not be empty");
   }
-  return c.status();
+  return c;
 }
 
-absl::Status ValidatePretrain(const config::PretrainConfig& p, absl::string_view path) {
+Checker CheckPretrain(const config::PretrainConfig& p, absl::string_view path) {
   Checker c(path);
   c.Positive("corpus_examples", p.corpus_examples());
   c.Positive("batch_size", p.batch_size());
@@ -191,12 +191,12 @@ absl::Status ValidatePretrain(const config::PretrainConfig& p, absl::string_view
   }
   c.NonNegative("max_seconds", p.max_seconds());
   c.NonNegative("eval_every", p.eval_every());
-  c.Merge(ValidateOptimizer(p.optimizer(), absl::StrCat(path, ".optimizer")));
-  c.Merge(ValidateCheckpoint(p.checkpoint(), absl::StrCat(path, ".checkpoint")));
-  return c.status();
+  c.Merge(CheckOptimizer(p.optimizer(), absl::StrCat(path, ".optimizer")));
+  c.Merge(CheckCheckpoint(p.checkpoint(), absl::StrCat(path, ".checkpoint")));
+  return c;
 }
 
-absl::Status ValidateSft(const config::SftConfig& s, absl::string_view path) {
+Checker CheckSft(const config::SftConfig& s, absl::string_view path) {
   Checker c(path);
   if (!(s.eval_fraction() >= 0 && s.eval_fraction() < 1)) {
     c.Fail("eval_fraction", absl::StrCat("must be in [0, 1), got ", s.eval_fraction()));
@@ -206,12 +206,12 @@ absl::Status ValidateSft(const config::SftConfig& s, absl::string_view path) {
   c.Positive("epochs", s.epochs());
   c.NonNegative("max_steps", s.max_steps());
   c.NonNegative("eval_every", s.eval_every());
-  c.Merge(ValidateOptimizer(s.optimizer(), absl::StrCat(path, ".optimizer")));
-  c.Merge(ValidateCheckpoint(s.checkpoint(), absl::StrCat(path, ".checkpoint")));
-  return c.status();
+  c.Merge(CheckOptimizer(s.optimizer(), absl::StrCat(path, ".optimizer")));
+  c.Merge(CheckCheckpoint(s.checkpoint(), absl::StrCat(path, ".checkpoint")));
+  return c;
 }
 
-absl::Status ValidateRl(const config::RlConfig& r, absl::string_view path) {
+Checker CheckRl(const config::RlConfig& r, absl::string_view path) {
   Checker c(path);
   if (r.group_size() < 2) {
     c.Fail("group_size", absl::StrCat("must be >= 2 (a group advantage needs two samples), got ",
@@ -221,7 +221,7 @@ absl::Status ValidateRl(const config::RlConfig& r, absl::string_view path) {
   if (r.max_steps() <= 0 && r.max_seconds() <= 0) {
     c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
   }
-  c.Merge(ValidateSampling(r.sampling(), absl::StrCat(path, ".sampling")));
+  c.Merge(CheckSampling(r.sampling(), absl::StrCat(path, ".sampling")));
   if (!(r.clip_eps_low() > 0 && r.clip_eps_low() < 1)) {
     c.Fail("clip_eps_low", absl::StrCat("must be in (0, 1), got ", r.clip_eps_low()));
   }
@@ -235,12 +235,12 @@ absl::Status ValidateRl(const config::RlConfig& r, absl::string_view path) {
   c.NonNegative("max_staleness", r.max_staleness());
   c.NonNegative("eval_every", r.eval_every());
   c.Positive("eval_samples", r.eval_samples());
-  c.Merge(ValidateOptimizer(r.optimizer(), absl::StrCat(path, ".optimizer")));
-  c.Merge(ValidateCheckpoint(r.checkpoint(), absl::StrCat(path, ".checkpoint")));
-  return c.status();
+  c.Merge(CheckOptimizer(r.optimizer(), absl::StrCat(path, ".optimizer")));
+  c.Merge(CheckCheckpoint(r.checkpoint(), absl::StrCat(path, ".checkpoint")));
+  return c;
 }
 
-absl::Status ValidateRejectSample(const config::RejectSampleConfig& r, absl::string_view path) {
+Checker CheckRejectSample(const config::RejectSampleConfig& r, absl::string_view path) {
   Checker c(path);
   c.Positive("samples_per_prompt", r.samples_per_prompt());
   c.Positive("keep_per_prompt", r.keep_per_prompt());
@@ -250,27 +250,27 @@ absl::Status ValidateRejectSample(const config::RejectSampleConfig& r, absl::str
   }
   c.OneOf("keep_policy", r.keep_policy(), {"shortest", "random", "all"});
   c.NonNegative("max_response_tokens", r.max_response_tokens());
-  c.Merge(ValidateSampling(r.sampling(), absl::StrCat(path, ".sampling")));
-  return c.status();
+  c.Merge(CheckSampling(r.sampling(), absl::StrCat(path, ".sampling")));
+  return c;
 }
 
-absl::Status ValidateDistill(const config::DistillConfig& d, absl::string_view path) {
+Checker CheckDistill(const config::DistillConfig& d, absl::string_view path) {
   Checker c(path);
-  c.Merge(ValidateSft(d.sft(), absl::StrCat(path, ".sft")));
+  c.Merge(CheckSft(d.sft(), absl::StrCat(path, ".sft")));
   c.NonNegative("kl_weight", d.kl_weight());
   c.Positive("teacher_top_k", d.teacher_top_k());
   c.OneOf("kl_direction", d.kl_direction(), {"forward", "reverse", "mix"});
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateEval(const config::EvalConfig& e, absl::string_view path) {
+Checker CheckEval(const config::EvalConfig& e, absl::string_view path) {
   Checker c(path);
   c.Positive("samples", e.samples());
-  c.Merge(ValidateSampling(e.sampling(), absl::StrCat(path, ".sampling")));
-  return c.status();
+  c.Merge(CheckSampling(e.sampling(), absl::StrCat(path, ".sampling")));
+  return c;
 }
 
-absl::Status ValidateReward(const config::RewardServiceConfig& r, absl::string_view path) {
+Checker CheckReward(const config::RewardServiceConfig& r, absl::string_view path) {
   Checker c(path);
   if (r.address().empty() || r.address().find(':') == std::string::npos) {
     c.Fail("address", absl::StrCat("must be host:port, got \"", r.address(), "\""));
@@ -286,10 +286,10 @@ absl::Status ValidateReward(const config::RewardServiceConfig& r, absl::string_v
     }
   }
   c.Positive("max_concurrent_sandboxes", r.max_concurrent_sandboxes());
-  return c.status();
+  return c;
 }
 
-absl::Status ValidateRollout(const config::RolloutServiceConfig& r, absl::string_view path) {
+Checker CheckRollout(const config::RolloutServiceConfig& r, absl::string_view path) {
   Checker c(path);
   for (int i = 0; i < r.workers_size(); ++i) {
     if (r.workers(i).find(':') == std::string::npos) {
@@ -299,15 +299,14 @@ absl::Status ValidateRollout(const config::RolloutServiceConfig& r, absl::string
   c.NonNegative("local_workers", r.local_workers());
   c.Positive("kv_slots", r.kv_slots());
   c.Positive("request_timeout_seconds", r.request_timeout_seconds());
-  return c.status();
+  return c;
 }
 
 }  // namespace
 
 absl::Status ParseTextProto(absl::string_view text, const std::string& source_name,
                             Message* message) {
-  message->Clear();
-  return MergeText(text, source_name, message);
+  return ParseText(text, source_name, message);
 }
 
 absl::Status ApplyOverride(absl::string_view assignment, Message* message) {
@@ -354,7 +353,7 @@ absl::Status ApplyOverride(absl::string_view assignment, Message* message) {
     }
     Message* scratch = target->New();
     absl::Status status =
-        MergeText(absl::StrCat(field->name(), ": ", text_value), where, scratch);
+        ParseText(absl::StrCat(field->name(), ": ", text_value), where, scratch);
     if (status.ok()) {
       reflection->ClearField(target, field);
       // Merging a message holding only this field copies just this field.
@@ -386,7 +385,9 @@ absl::StatusOr<config::RunConfig> LoadRunConfig(const std::string& path,
   return run;
 }
 
-absl::Status ValidateModel(const config::ModelConfig& m, absl::string_view path) {
+namespace {
+
+Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
   Checker c(path);
   c.Positive("vocab_size", m.vocab_size());
   c.Positive("dim", m.dim());
@@ -470,7 +471,13 @@ absl::Status ValidateModel(const config::ModelConfig& m, absl::string_view path)
     }
     c.Positive("ffn_hidden_dim", m.ffn_hidden_dim());
   }
-  return c.status();
+  return c;
+}
+
+}  // namespace
+
+absl::Status ValidateModel(const config::ModelConfig& m, absl::string_view path) {
+  return CheckModel(m, path).status();
 }
 
 absl::Status Validate(const config::RunConfig& run) {
@@ -499,10 +506,10 @@ absl::Status Validate(const config::RunConfig& run) {
                             wants(config::RL) || wants(config::RL2) || wants(config::SFT) ||
                             wants(config::REJECT_SAMPLE);
   if (needs_policy && !run.has_policy()) c.Fail("policy", "must be set: a listed stage trains or samples the policy");
-  if (run.has_policy()) c.Merge(ValidateModel(run.policy(), "policy"));
-  if (need(run.has_student(), config::DISTILL, "student")) c.Merge(ValidateModel(run.student(), "student"));
-  if (run.has_tokenizer()) c.Merge(ValidateTokenizer(run.tokenizer(), "tokenizer"));
-  if (run.has_data()) c.Merge(ValidateData(run.data(), "data"));
+  if (run.has_policy()) c.Merge(CheckModel(run.policy(), "policy"));
+  if (need(run.has_student(), config::DISTILL, "student")) c.Merge(CheckModel(run.student(), "student"));
+  if (run.has_tokenizer()) c.Merge(CheckTokenizer(run.tokenizer(), "tokenizer"));
+  if (run.has_data()) c.Merge(CheckData(run.data(), "data"));
 
   if (run.has_policy() && run.has_tokenizer() && run.tokenizer().vocab_size() > 0 &&
       run.policy().vocab_size() != run.tokenizer().vocab_size()) {
@@ -519,20 +526,20 @@ absl::Status Validate(const config::RunConfig& run) {
     c.Fail("data.tasks", "must list at least one task: PRETRAIN generates its corpus from them");
   }
 
-  if (need(run.has_pretrain(), config::PRETRAIN, "pretrain")) c.Merge(ValidatePretrain(run.pretrain(), "pretrain"));
+  if (need(run.has_pretrain(), config::PRETRAIN, "pretrain")) c.Merge(CheckPretrain(run.pretrain(), "pretrain"));
   if (need(run.has_cold_start_sft(), config::COLD_START_SFT, "cold_start_sft")) {
-    c.Merge(ValidateSft(run.cold_start_sft(), "cold_start_sft"));
+    c.Merge(CheckSft(run.cold_start_sft(), "cold_start_sft"));
   }
-  if (need(run.has_rl(), config::RL, "rl")) c.Merge(ValidateRl(run.rl(), "rl"));
+  if (need(run.has_rl(), config::RL, "rl")) c.Merge(CheckRl(run.rl(), "rl"));
   if (wants(config::RL2) && !run.has_rl()) c.Fail("rl", "must be set: stage RL2 is listed in stages");
   if (need(run.has_reject_sample(), config::REJECT_SAMPLE, "reject_sample")) {
-    c.Merge(ValidateRejectSample(run.reject_sample(), "reject_sample"));
+    c.Merge(CheckRejectSample(run.reject_sample(), "reject_sample"));
   }
-  if (need(run.has_sft(), config::SFT, "sft")) c.Merge(ValidateSft(run.sft(), "sft"));
-  if (need(run.has_distill(), config::DISTILL, "distill")) c.Merge(ValidateDistill(run.distill(), "distill"));
-  if (run.has_eval()) c.Merge(ValidateEval(run.eval(), "eval"));
-  if (run.has_reward()) c.Merge(ValidateReward(run.reward(), "reward"));
-  if (run.has_rollout()) c.Merge(ValidateRollout(run.rollout(), "rollout"));
+  if (need(run.has_sft(), config::SFT, "sft")) c.Merge(CheckSft(run.sft(), "sft"));
+  if (need(run.has_distill(), config::DISTILL, "distill")) c.Merge(CheckDistill(run.distill(), "distill"));
+  if (run.has_eval()) c.Merge(CheckEval(run.eval(), "eval"));
+  if (run.has_reward()) c.Merge(CheckReward(run.reward(), "reward"));
+  if (run.has_rollout()) c.Merge(CheckRollout(run.rollout(), "rollout"));
   return c.status();
 }
 

@@ -1,1 +1,211 @@
+#include "common/config.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/file_util.h"
+
+namespace r1 {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Tests run from the source root (CTest WORKING_DIRECTORY).
+constexpr char kTiny[] = "configs/tiny.textproto";
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("r1_config_test_" + std::to_string(getpid()) + "_" + name)).string();
+  EXPECT_TRUE(WriteFileAtomically(path, text).ok());
+  return path;
+}
+
+absl::StatusOr<config::RunConfig> TinyWith(const std::vector<std::string>& overrides) {
+  return LoadRunConfig(kTiny, overrides);
+}
+
+TEST(LoadRunConfig, LoadsTheEmbeddedDefault) {
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(kTiny);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->name(), "tiny");
+  EXPECT_EQ(run->policy().arch(), config::DEEPSEEK_V3);
+  EXPECT_GT(run->policy().n_routed_experts(), 0);
+  EXPECT_EQ(run->student().arch(), config::LLAMA);
+  EXPECT_EQ(run->stages(0), config::PRETRAIN);
+}
+
+TEST(LoadRunConfig, EveryShippedConfigValidates) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("configs")) {
+    if (entry.path().extension() != ".textproto") continue;
+    ++count;
+    absl::StatusOr<config::RunConfig> run = LoadRunConfig(entry.path().string());
+    EXPECT_TRUE(run.ok()) << run.status();
+  }
+  EXPECT_GE(count, 1);
+}
+
+TEST(LoadRunConfig, DefaultsComeFromTheSchema) {
+  const std::string path = WriteTemp("defaults", "name: \"d\"\nrl { max_steps: 1 sampling { max_new_tokens: 8 } optimizer { lr: 1e-5 } }\n");
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(path);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->rl().group_size(), 8);
+  EXPECT_DOUBLE_EQ(run->rl().clip_eps_low(), 0.2);
+  EXPECT_EQ(run->rl().kl_estimator(), config::K3);
+  EXPECT_DOUBLE_EQ(run->rl().optimizer().beta2(), 0.95);
+  EXPECT_DOUBLE_EQ(run->policy().rope_theta(), 10000);
+}
+
+TEST(LoadRunConfig, UnknownFieldIsReportedWithFileLineAndColumn) {
+  const std::string path = WriteTemp("unknown", "name: \"x\"\npolicy {\n  dimm: 4\n}\n");
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(path);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr(path + ":3:"));
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("dimm"));
+}
+
+TEST(LoadRunConfig, BadEnumAndBadTypeAreRejected) {
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(WriteTemp("enum", "policy { arch: MOE }\n"));
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("MOE"));
+  run = LoadRunConfig(WriteTemp("type", "seed: \"one\"\n"));
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr(":1:"));
+  run = LoadRunConfig(WriteTemp("twice", "seed: 1\nseed: 2\n"));
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr(":2:"));
+}
+
+TEST(LoadRunConfig, MissingFileIsNotFound) {
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig("configs/no_such.textproto");
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("configs/no_such.textproto"));
+}
+
+TEST(ApplyOverride, SetsNestedScalarsStringsAndEnums) {
+  absl::StatusOr<config::RunConfig> run =
+      TinyWith({"rl.group_size=16", "name=my run", "rl.kl_estimator=K2", "rl.sampling.temperature=0.7"});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->rl().group_size(), 16);
+  EXPECT_EQ(run->name(), "my run");
+  EXPECT_EQ(run->rl().kl_estimator(), config::K2);
+  EXPECT_DOUBLE_EQ(run->rl().sampling().temperature(), 0.7);
+  // Untouched neighbours keep their file values.
+  EXPECT_EQ(run->rl().prompts_per_step(), 16);
+}
+
+TEST(ApplyOverride, ReplacesRepeatedFields) {
+  absl::StatusOr<config::RunConfig> run = TinyWith({"stages=[PRETRAIN, EVAL]", "rl.sampling.stop=END"});
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->stages_size(), 2);
+  EXPECT_EQ(run->stages(1), config::EVAL);
+  ASSERT_EQ(run->rl().sampling().stop_size(), 1);
+  EXPECT_EQ(run->rl().sampling().stop(0), "END");
+}
+
+TEST(ApplyOverride, CreatesMissingParents) {
+  config::RunConfig run;
+  ASSERT_TRUE(ApplyOverride("distill.sft.batch_size=4", &run).ok());
+  EXPECT_TRUE(run.has_distill());
+  EXPECT_EQ(run.distill().sft().batch_size(), 4);
+}
+
+TEST(ApplyOverride, UnknownPathNamesTheMessageAndItsFields) {
+  config::RunConfig run;
+  absl::Status s = ApplyOverride("rl.group=4", &run);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("RlConfig has no field \"group\""));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("group_size"));
+}
+
+TEST(ApplyOverride, BadValuesAndShapesAreErrors) {
+  config::RunConfig run;
+  EXPECT_THAT(std::string(ApplyOverride("rl.group_size=many", &run).message()), HasSubstr("--set rl.group_size=many"));
+  EXPECT_THAT(std::string(ApplyOverride("seed.x=1", &run).message()), HasSubstr("not a single message"));
+  EXPECT_THAT(std::string(ApplyOverride("seed", &run).message()), HasSubstr("path.to.field=value"));
+  EXPECT_THAT(std::string(ApplyOverride("policy.arch=MOE", &run).message()), HasSubstr("MOE"));
+}
+
+TEST(ApplyOverride, OverriddenValuesAreValidated) {
+  absl::StatusOr<config::RunConfig> run = TinyWith({"policy.n_activated_experts=9"});
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(std::string(run.status().message()),
+              HasSubstr("policy.n_activated_experts (9) must be <= policy.n_routed_experts (8)"));
+}
+
+// Each case breaks one invariant of the tiny config and expects the named field.
+struct InvariantCase {
+  std::vector<std::string> overrides;
+  std::string expected;
+};
+
+void PrintTo(const InvariantCase& c, std::ostream* os) { *os << "\"" << c.expected << "\""; }
+
+class ValidateInvariants : public ::testing::TestWithParam<InvariantCase> {};
+
+TEST_P(ValidateInvariants, NamesTheField) {
+  absl::StatusOr<config::RunConfig> run = TinyWith(GetParam().overrides);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr(GetParam().expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Config, ValidateInvariants,
+    ::testing::Values(
+        InvariantCase{{"policy.dim=0"}, "policy.dim must be > 0"},
+        InvariantCase{{"policy.qk_rope_head_dim=15"}, "policy.qk_rope_head_dim must be even"},
+        InvariantCase{{"policy.n_dense_layers=9"}, "policy.n_dense_layers must be in [0, 4]"},
+        InvariantCase{{"policy.device=tpu"}, "policy.device must be"},
+        InvariantCase{{"policy.n_kv_heads=2"}, "policy.n_kv_heads applies only to arch LLAMA"},
+        InvariantCase{{"student.kv_lora_rank=8"}, "student.kv_lora_rank applies only to arch DEEPSEEK_V3"},
+        InvariantCase{{"student.n_kv_heads=3"}, "student.n_heads (4) must be a multiple of student.n_kv_heads (3)"},
+        InvariantCase{{"policy.vocab_size=100", "student.vocab_size=100"}, "policy.vocab_size (100) must equal tokenizer.vocab_size (128)"},
+        InvariantCase{{"student.vocab_size=100"}, "student.vocab_size (100) must equal policy.vocab_size"},
+        InvariantCase{{"rl.group_size=1"}, "rl.group_size must be >= 2"},
+        InvariantCase{{"rl.dual_clip_c=0.5"}, "rl.dual_clip_c must be 0 (off) or > 1"},
+        InvariantCase{{"rl.sampling.top_p=0"}, "rl.sampling.top_p must be in (0, 1]"},
+        InvariantCase{{"rl.optimizer.lr=0"}, "rl.optimizer.lr must be > 0"},
+        InvariantCase{{"rl.optimizer.beta1=1"}, "rl.optimizer.beta1 must be in [0, 1)"},
+        InvariantCase{{"reject_sample.keep_per_prompt=9"}, "reject_sample.keep_per_prompt (9) must be <= reject_sample.samples_per_prompt (8)"},
+        InvariantCase{{"reject_sample.keep_policy=longest"}, "reject_sample.keep_policy must be one of shortest, random, all"},
+        InvariantCase{{"distill.kl_direction=sideways"}, "distill.kl_direction must be one of"},
+        InvariantCase{{"data.tasks=[]"}, "data.tasks must list at least one task"},
+        InvariantCase{{"stages=[RL, RL]"}, "stages[1] RL is listed twice"},
+        InvariantCase{{"tokenizer.model_type=wordpiece"}, "tokenizer.model_type must be one of"},
+        InvariantCase{{"reward.rules=[{rule: \"math\"}, {rule: \"math\"}]"}, "reward.rules[1].rule \"math\" is listed twice"},
+        InvariantCase{{"reward.rules=[{rule: \"magic\"}]"}, "reward.rules[0].rule must be one of"},
+        InvariantCase{{"rollout.workers=[\"localhost\"]"}, "rollout.workers[0] must be host:port"},
+        InvariantCase{{"pretrain.max_steps=0", "pretrain.max_seconds=0"}, "pretrain.max_steps or max_seconds must be > 0"}),
+    [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });
+
+TEST(Validate, ListedStageNeedsItsSection) {
+  const std::string path = WriteTemp("stage", "stages: [DISTILL]\n");
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(path);
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("student must be set"));
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("more problem"));
+}
+
+TEST(Validate, ReportsFirstProblemAndCountsTheRest) {
+  absl::StatusOr<config::RunConfig> run = TinyWith({"policy.dim=0", "policy.n_layers=0", "rl.group_size=0"});
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("policy.dim must be > 0"));
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("(and 3 more problems)"));
+}
+
+TEST(ToTextProto, RoundTripsThroughTheParser) {
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(kTiny);
+  ASSERT_TRUE(run.ok());
+  config::RunConfig again;
+  ASSERT_TRUE(ParseTextProto(ToTextProto(*run), "printed", &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), run->SerializeAsString());
+}
+
+}  // namespace
+}  // namespace r1

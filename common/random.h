@@ -4,6 +4,7 @@
 #ifndef R1_COMMON_RANDOM_H_
 #define R1_COMMON_RANDOM_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>

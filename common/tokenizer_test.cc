@@ -1,1 +1,244 @@
+#include "common/tokenizer.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/chat_template.h"
+#include "common/config.h"
+#include "common/file_util.h"
+#include "common/random.h"
+#include "proto/config.pb.h"
+
+namespace r1 {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A corpus shaped like the embedded tasks' worked solutions.
+std::vector<std::string> MakeCorpus(int lines, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<std::string> out;
+  for (int i = 0; i < lines; ++i) {
+    const int64_t a = rng.UniformInt(1, 99), b = rng.UniformInt(1, 99);
+    const bool plus = rng.Bernoulli(0.5);
+    const int64_t c = plus ? a + b : a - b;
+    const std::string op = plus ? "+" : "-";
+    out.push_back(absl::StrCat(kUserTag, "What is ", a, " ", op, " ", b, "?", kAssistantTag,
+                               RenderReasoningResponse(absl::StrCat(a, " ", op, " ", b, " = ", c, "."),
+                                                       absl::StrCat(c))));
+  }
+  return out;
+}
+
+class TokenizerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                     ("r1_tokenizer_test_" + std::to_string(getpid())));
+    std::filesystem::create_directories(*dir_);
+    const std::string corpus = (*dir_ / "corpus.txt").string();
+    ASSERT_TRUE(WriteFileAtomically(corpus, absl::StrJoin(MakeCorpus(3000, 1), "\n") + "\n").ok());
+    config::TokenizerConfig config;
+    config.set_vocab_size(40);  // the most this small corpus supports is 44
+    config.set_model_type("bpe");
+    model_ = new std::string((*dir_ / "tok.model").string());
+    absl::Status trained = Tokenizer::Train(config, {corpus}, *model_);
+    ASSERT_TRUE(trained.ok()) << trained;
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+    delete model_;
+  }
+  void SetUp() override {
+    absl::StatusOr<Tokenizer> loaded = Tokenizer::Load(*model_);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    tokenizer_.emplace(*loaded);
+  }
+
+  static std::filesystem::path* dir_;
+  static std::string* model_;
+  std::optional<Tokenizer> tokenizer_;
+};
+
+std::filesystem::path* TokenizerTest::dir_ = nullptr;
+std::string* TokenizerTest::model_ = nullptr;
+
+TEST_F(TokenizerTest, ReservedIdsAndSpecialTokensAreSingleTokens) {
+  EXPECT_EQ(tokenizer_->vocab_size(), 40);
+  EXPECT_EQ(tokenizer_->unk_id(), 0);
+  EXPECT_EQ(tokenizer_->bos_id(), 1);
+  EXPECT_EQ(tokenizer_->eos_id(), 2);
+  EXPECT_EQ(tokenizer_->pad_id(), 3);
+  int expected_id = 4;
+  for (const std::string& token : ChatSpecialTokens()) {
+    EXPECT_EQ(tokenizer_->Encode(token), std::vector<int>{expected_id}) << token;
+    EXPECT_EQ(tokenizer_->IdToPiece(expected_id), token);
+    ++expected_id;
+  }
+  // Inside text too: the tag is cut out as one token, not spelled.
+  const std::vector<int> ids = tokenizer_->Encode("12<think>3");
+  EXPECT_NE(std::find(ids.begin(), ids.end(), tokenizer_->PieceToId("<think>")), ids.end());
+}
+
+TEST_F(TokenizerTest, DecodeInvertsEncode) {
+  for (const std::string& line : MakeCorpus(50, 7)) {
+    const std::vector<int> ids = tokenizer_->Encode(line);
+    absl::StatusOr<std::string> back = tokenizer_->Decode(ids);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, line);
+  }
+  // Leading, trailing and repeated spaces survive (identity normalization).
+  const std::string spaced = "  12  +  3 ";
+  EXPECT_EQ(*tokenizer_->Decode(tokenizer_->Encode(spaced)), spaced);
+}
+
+TEST_F(TokenizerTest, AgreesTokenForTokenWithDebiansSpmEncode) {
+  std::vector<std::string> lines = MakeCorpus(200, 99);
+  lines.push_back("What is 7 - 100?  ");
+  lines.push_back("<answer>-93</answer><|user|>");
+  const std::string input = (*dir_ / "spm_in.txt").string();
+  const std::string output = (*dir_ / "spm_out.txt").string();
+  ASSERT_TRUE(WriteFileAtomically(input, absl::StrJoin(lines, "\n") + "\n").ok());
+  const std::string command = absl::StrCat("/usr/bin/spm_encode --model=", *model_,
+                                           " --output_format=id < ", input, " > ", output);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  absl::StatusOr<std::string> reference = ReadFile(output);
+  ASSERT_TRUE(reference.ok());
+  std::vector<std::string> reference_lines = absl::StrSplit(*reference, '\n', absl::SkipEmpty());
+  ASSERT_EQ(reference_lines.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(absl::StrJoin(tokenizer_->Encode(lines[i]), " "), reference_lines[i]) << lines[i];
+  }
+}
+
+TEST_F(TokenizerTest, PromptEncodingIsBosPlusTemplate) {
+  const std::vector<int> ids = EncodePrompt(*tokenizer_, "What is 1 + 2?");
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids.front(), tokenizer_->bos_id());
+  EXPECT_EQ(ids[1], tokenizer_->PieceToId("<|user|>"));
+  EXPECT_EQ(ids.back(), tokenizer_->PieceToId("<|assistant|>"));
+  EXPECT_EQ(*tokenizer_->Decode(ids), "<|user|>What is 1 + 2?<|assistant|>");
+}
+
+TEST_F(TokenizerTest, ExampleLossCoversResponseAndEosOnly) {
+  const std::string prompt = "What is 5 + 6?";
+  const std::string response = RenderReasoningResponse("5 + 6 = 11.", "11");
+  const EncodedExample example = EncodeExample(*tokenizer_, prompt, response);
+  const std::vector<int> prompt_ids = EncodePrompt(*tokenizer_, prompt);
+  const std::vector<int> response_ids = tokenizer_->Encode(response);
+  ASSERT_EQ(example.ids.size(), prompt_ids.size() + response_ids.size() + 1);
+  ASSERT_EQ(example.loss_mask.size(), example.ids.size());
+  EXPECT_TRUE(std::equal(prompt_ids.begin(), prompt_ids.end(), example.ids.begin()));
+  EXPECT_EQ(example.ids.back(), tokenizer_->eos_id());
+  for (size_t i = 0; i < example.ids.size(); ++i) {
+    EXPECT_EQ(example.loss_mask[i], i < prompt_ids.size() ? 0 : 1) << i;
+  }
+  // The prompt/response boundary is a token boundary: encoding the whole text
+  // at once gives the same ids.
+  std::vector<int> whole = {tokenizer_->bos_id()};
+  const std::vector<int> rest = tokenizer_->Encode(RenderPrompt(prompt) + response);
+  whole.insert(whole.end(), rest.begin(), rest.end());
+  whole.push_back(tokenizer_->eos_id());
+  EXPECT_EQ(whole, example.ids);
+}
+
+TEST_F(TokenizerTest, ConversationOfOneTurnEqualsExample) {
+  const EncodedExample example = EncodeExample(*tokenizer_, "What is 2 + 2?", "<answer>4</answer>");
+  const EncodedExample conversation = EncodeConversation(
+      *tokenizer_, {{"user", "What is 2 + 2?"}, {"assistant", "<answer>4</answer>"}});
+  EXPECT_EQ(conversation.ids, example.ids);
+  EXPECT_EQ(conversation.loss_mask, example.loss_mask);
+}
+
+TEST_F(TokenizerTest, ConversationMasksEveryAssistantTurnAndNothingElse) {
+  const EncodedExample c = EncodeConversation(
+      *tokenizer_, {{"system", "Be brief."}, {"user", "1 + 1?"}, {"assistant", "2"}, {"user", "2 + 2?"}, {"assistant", "4"}});
+  std::string masked;
+  std::vector<int> target_ids;
+  for (size_t i = 0; i < c.ids.size(); ++i) {
+    if (c.loss_mask[i]) target_ids.push_back(c.ids[i]);
+  }
+  // Targets: "2" EOS "4" EOS.
+  std::vector<int> expected = tokenizer_->Encode("2");
+  expected.push_back(tokenizer_->eos_id());
+  const std::vector<int> four = tokenizer_->Encode("4");
+  expected.insert(expected.end(), four.begin(), four.end());
+  expected.push_back(tokenizer_->eos_id());
+  EXPECT_EQ(target_ids, expected);
+  EXPECT_EQ(c.ids[1], tokenizer_->PieceToId("<|system|>"));
+}
+
+TEST_F(TokenizerTest, DecodeRejectsIdsOutsideTheVocabulary) {
+  absl::StatusOr<std::string> text = tokenizer_->Decode({5, 40});
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(text.status().message()), HasSubstr("token id 40 at position 1 is outside the vocabulary [0, 40)"));
+  EXPECT_FALSE(tokenizer_->Decode({-1}).ok());
+}
+
+TEST_F(TokenizerTest, LoadRefusesMissingGarbageAndForeignModels) {
+  absl::StatusOr<Tokenizer> missing = Tokenizer::Load((*dir_ / "none.model").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("none.model"));
+
+  const std::string garbage = (*dir_ / "garbage.model").string();
+  ASSERT_TRUE(WriteFileAtomically(garbage, "this is not a model").ok());
+  absl::StatusOr<Tokenizer> bad = Tokenizer::Load(garbage);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("is not a valid SentencePiece model"));
+
+  // A truncated model is refused too, never half-loaded.
+  absl::StatusOr<std::string> bytes = ReadFile(*model_);
+  ASSERT_TRUE(bytes.ok());
+  const std::string truncated = (*dir_ / "truncated.model").string();
+  ASSERT_TRUE(WriteFileAtomically(truncated, bytes->substr(0, bytes->size() / 2)).ok());
+  EXPECT_FALSE(Tokenizer::Load(truncated).ok());
+
+  // A model trained by spm_train itself, without r1's special tokens.
+  const std::string prefix = (*dir_ / "plain").string();
+  const std::string command = absl::StrCat(
+      "/usr/bin/spm_train --input=", (*dir_ / "corpus.txt").string(), " --model_prefix=", prefix,
+      " --vocab_size=40 --model_type=char --minloglevel=2 > /dev/null 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  absl::StatusOr<Tokenizer> foreign = Tokenizer::Load(prefix + ".model");
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_THAT(std::string(foreign.status().message()), HasSubstr("lacks the special token <|system|>"));
+}
+
+TEST_F(TokenizerTest, TrainingRefusesBadInput) {
+  config::TokenizerConfig config;
+  config.set_vocab_size(64);
+  const std::string out = (*dir_ / "never.model").string();
+  EXPECT_EQ(Tokenizer::Train(config, {(*dir_ / "absent.txt").string()}, out).code(), absl::StatusCode::kNotFound);
+  const std::string empty = (*dir_ / "empty.txt").string();
+  ASSERT_TRUE(WriteFileAtomically(empty, "").ok());
+  EXPECT_THAT(std::string(Tokenizer::Train(config, {empty}, out).message()), HasSubstr("is empty"));
+  config.set_vocab_size(100000);
+  absl::Status too_big = Tokenizer::Train(config, {(*dir_ / "corpus.txt").string()}, out);
+  EXPECT_THAT(std::string(too_big.message()), HasSubstr("Vocabulary size too high"));
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// The reason for the shim: SentencePiece beside libprotobuf.so.32 in one
+// process. This binary links protobuf (configs); both must work together.
+TEST_F(TokenizerTest, WorksInAProcessThatUsesProtobuf) {
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig("configs/tiny.textproto");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_FALSE(tokenizer_->Encode(run->name()).empty());
+  absl::StatusOr<std::string> shim = SentencePieceShimPath();
+  ASSERT_TRUE(shim.ok());
+  EXPECT_THAT(*shim, HasSubstr("libr1_sentencepiece.so"));
+}
+
+}  // namespace
+}  // namespace r1
