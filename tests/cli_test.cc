@@ -1,0 +1,216 @@
+// Drives the `r1` binary as a user would: exit codes, one-line errors, help
+// text, and the data and tokenizer commands end to end.
+#include <sys/wait.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/file_util.h"
+
+namespace r1 {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+struct Result {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("R1_BIN_DIR");
+    r1_ = absl::StrCat(bin != nullptr ? bin : "build/bin", "/r1");
+    ASSERT_TRUE(std::filesystem::exists(r1_)) << r1_;
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("r1_cli_test_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Runs `r1 <args>` through the shell (args are shell words), stdin from
+  // `input` when given.
+  Result Run(const std::string& args, const std::string& input = "") {
+    const std::string out = Path("stdout"), err = Path("stderr"), in = Path("stdin");
+    EXPECT_TRUE(WriteFileAtomically(in, input).ok());
+    const std::string command = absl::StrCat(r1_, " ", args, " <", in, " >", out, " 2>", err);
+    const int status = std::system(command.c_str());
+    Result result{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), "", ""};
+    result.out = ReadFile(out).value_or("");
+    result.err = ReadFile(err).value_or("");
+    return result;
+  }
+
+  std::string r1_;
+  std::filesystem::path dir_;
+};
+
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST_F(CliTest, NoArgumentsPrintsUsageAndFails) {
+  Result r = Run("");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("usage: r1 <command>"));
+}
+
+TEST_F(CliTest, HelpListsEveryCommandAndEachCommandHasHelp) {
+  Result r = Run("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* command : {"data gen", "data check", "tokenizer train", "tokenizer encode",
+                              "tokenizer decode", "config check", "config show"}) {
+    EXPECT_THAT(r.out, HasSubstr(command));
+    Result help = Run(absl::StrCat(command, " --help"));
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_THAT(help.out, StartsWith(absl::StrCat("usage: r1 ", command))) << command;
+    EXPECT_THAT(help.out, HasSubstr("--help"));
+  }
+  Result group = Run("tokenizer --help");
+  EXPECT_EQ(group.exit_code, 0);
+  EXPECT_THAT(group.out, HasSubstr("tokenizer train"));
+  EXPECT_THAT(group.out, Not(HasSubstr("data gen")));
+}
+
+TEST_F(CliTest, UsageMistakesGiveOneLineAndExitTwo) {
+  for (const std::string& args : {std::string("frobnicate"), std::string("data frob"),
+                                  std::string("data gen --task countdown --out x --bogus 1"),
+                                  std::string("data gen --out x"),
+                                  std::string("data gen --task countdown --n many --out x"),
+                                  std::string("data gen --task sudoku --out x"),
+                                  std::string("data gen --task countdown --format yaml --out x"),
+                                  std::string("data gen --task countdown --difficulty 9 --out x"),
+                                  std::string("config check"),
+                                  std::string("tokenizer encode --text hi")}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args;
+  }
+}
+
+TEST_F(CliTest, MissingFilesGiveOneLineAndExitOne) {
+  for (const std::string& args : {std::string("config check nope.textproto"),
+                                  std::string("data check nope.jsonl"),
+                                  std::string("tokenizer encode --model nope.model --text hi"),
+                                  std::string("tokenizer train --input nope.txt --out t.model --vocab_size 50")}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 1) << args;
+    EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("nope.")) << args;
+  }
+}
+
+TEST_F(CliTest, DataGenIsDeterministicAndSeedMatters) {
+  const std::string gen = "data gen --task countdown --n 50 --difficulty 3 ";
+  ASSERT_EQ(Run(gen + "--seed 5 --out " + Path("a.jsonl")).exit_code, 0);
+  ASSERT_EQ(Run(gen + "--seed 5 --out " + Path("b.jsonl")).exit_code, 0);
+  ASSERT_EQ(Run(gen + "--seed 6 --out " + Path("c.jsonl")).exit_code, 0);
+  const std::string a = *ReadFile(Path("a.jsonl"));
+  EXPECT_EQ(Lines(a), 50);
+  EXPECT_EQ(a, *ReadFile(Path("b.jsonl")));
+  EXPECT_NE(a, *ReadFile(Path("c.jsonl")));
+  EXPECT_THAT(a, HasSubstr("\"numbers\":["));
+}
+
+TEST_F(CliTest, DataGenStartSplitsOneStreamIntoDisjointSlices) {
+  const std::string gen = "data gen --task arithmetic --seed 2 ";
+  ASSERT_EQ(Run(gen + "--n 10 --out " + Path("all.jsonl")).exit_code, 0);
+  ASSERT_EQ(Run(gen + "--n 4 --out " + Path("head.jsonl")).exit_code, 0);
+  ASSERT_EQ(Run(gen + "--n 6 --start 4 --out " + Path("tail.jsonl")).exit_code, 0);
+  EXPECT_EQ(*ReadFile(Path("all.jsonl")), *ReadFile(Path("head.jsonl")) + *ReadFile(Path("tail.jsonl")));
+}
+
+TEST_F(CliTest, GeneratedDatasetsPassDataCheck) {
+  ASSERT_EQ(Run("data gen --task arithmetic,countdown,linear_equation --n 30 --out " + Path("p.jsonl")).exit_code, 0);
+  ASSERT_EQ(Run("data gen --task countdown --n 30 --format sft --error_rate 0.3 --out " + Path("s.jsonl")).exit_code, 0);
+  Result p = Run("data check " + Path("p.jsonl"));
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_THAT(p.out, HasSubstr("p.jsonl: 30 records"));
+  Result s = Run("data check --kind sft " + Path("s.jsonl"));
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_THAT(s.out, HasSubstr("30 records"));
+  // A prompts file is not an SFT file: the kind is checked.
+  EXPECT_EQ(Run("data check --kind sft " + Path("p.jsonl")).exit_code, 1);
+}
+
+TEST_F(CliTest, DataCheckNamesTheBadLineOrCountsSkippedOnes) {
+  ASSERT_TRUE(WriteFileAtomically(Path("d.jsonl"),
+                                  "{\"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n{oops\n{\"prompt\": \"c\"}\n").ok());
+  Result strict = Run("data check " + Path("d.jsonl"));
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_THAT(strict.err, HasSubstr(Path("d.jsonl") + ":3:"));
+  Result lenient = Run("data check --skip_bad_lines " + Path("d.jsonl"));
+  EXPECT_EQ(lenient.exit_code, 0);
+  EXPECT_THAT(lenient.out, HasSubstr("3 records, 1 bad lines skipped"));
+}
+
+TEST_F(CliTest, FailedGenerationLeavesNoFile) {
+  Result r = Run("data gen --task countdown --n 5 --out " + Path("missing_dir/x.jsonl"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(Path("missing_dir")));
+}
+
+// The acceptance check: train a tokenizer on generated countdown text
+// and encode/decode with it from the CLI.
+TEST_F(CliTest, TokenizerTrainedOnCountdownTextEncodesAndDecodes) {
+  ASSERT_EQ(Run("data gen --task countdown --n 3000 --format text --error_rate 0.3 --out " + Path("corpus.txt")).exit_code, 0);
+  Result train = Run("tokenizer train --input " + Path("corpus.txt") + " --vocab_size 100 --model_type bpe --out " + Path("tok.model"));
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_THAT(train.err, HasSubstr("trained tokenizer with 100 pieces"));
+
+  const std::string text = "Using the numbers 3, 5, 7, make 22.";
+  Result encoded = Run("tokenizer encode --model " + Path("tok.model") + " --text '" + text + "'");
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.err;
+  const std::string ids(absl::StripTrailingAsciiWhitespace(encoded.out));
+  EXPECT_LT(std::vector<std::string>(absl::StrSplit(ids, ' ')).size(), text.size());  // merges happened
+  Result decoded = Run("tokenizer decode --model " + Path("tok.model") + " --ids '" + ids + "'");
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.err;
+  EXPECT_EQ(decoded.out, text + "\n");
+
+  // stdin, several lines, pieces, and the chat template.
+  Result pieces = Run("tokenizer encode --pieces --chat --model " + Path("tok.model"), "1 + 2\n<think>\n");
+  ASSERT_EQ(pieces.exit_code, 0);
+  std::vector<std::string> lines = absl::StrSplit(absl::StripTrailingAsciiWhitespace(pieces.out), '\n');
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], StartsWith("<s> <|user|> 1"));
+  EXPECT_THAT(lines[1], HasSubstr("<|user|> <think> <|assistant|>"));
+
+  Result bad = Run("tokenizer decode --model " + Path("tok.model") + " --ids '1 100'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("token id 100"));
+  Result not_ids = Run("tokenizer decode --model " + Path("tok.model") + " --ids '1 x'");
+  EXPECT_EQ(not_ids.exit_code, 1);
+  EXPECT_THAT(not_ids.err, HasSubstr("\"x\" is not a token id"));
+}
+
+TEST_F(CliTest, ConfigCheckAndShowApplyOverrides) {
+  Result ok = Run("config check configs/tiny.textproto");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("configs/tiny.textproto: ok"));
+  Result shown = Run("config show configs/tiny.textproto --set rl.group_size=4 --set 'name=\"other\"'");
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("group_size: 4"));
+  EXPECT_THAT(shown.out, HasSubstr("name: \"other\""));
+  Result bad = Run("config check configs/tiny.textproto --set policy.n_activated_experts=99");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(Lines(bad.err), 1);
+  EXPECT_THAT(bad.err, HasSubstr("policy.n_activated_experts (99) must be <= policy.n_routed_experts"));
+}
+
+}  // namespace
+}  // namespace r1
