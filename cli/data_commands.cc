@@ -141,7 +141,9 @@ int DataGen(const Args& args) {
     progress.Update(i + 1);
   }
   if (absl::Status s = output.Commit(); !s.ok()) return Fail(s);
-  if (out != "-") std::fprintf(stderr, "wrote %lld %s items to %s\n", static_cast<long long>(n), format.c_str(), out.c_str());
+  if (out != "-") {
+    std::fprintf(stderr, "wrote %lld records (%s) to %s\n", static_cast<long long>(n), format.c_str(), out.c_str());
+  }
   return kExitOk;
 }
 
