@@ -1,0 +1,103 @@
+#include "model/causal_lm.h"
+
+#include <torch/torch.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/config.h"
+#include "model/deepseek.h"
+#include "model/llama.h"
+
+namespace r1::model {
+
+torch::Device CausalLmImpl::device() const { return parameters().front().device(); }
+
+torch::Dtype CausalLmImpl::dtype() const { return parameters().front().scalar_type(); }
+
+KvCache CausalLmImpl::NewCache(int64_t batch, int64_t capacity) const {
+  KvCache cache;
+  cache.batch = batch;
+  cache.capacity = capacity;
+  const auto options = torch::TensorOptions().dtype(dtype()).device(device());
+  cache.key_valid = torch::zeros({batch, capacity}, options.dtype(torch::kBool));
+  cache.next_position = torch::zeros({batch}, options.dtype(torch::kInt64));
+  cache.layers.resize(static_cast<size_t>(NumCachedLayers()));
+  InitLayerCaches(cache, options);
+  return cache;
+}
+
+absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config) {
+  if (absl::Status s = ValidateModel(config, "model"); !s.ok()) return s;
+  CausalLm model;
+  if (config.arch() == config::DEEPSEEK_V3) {
+    model = std::make_shared<DeepSeekV3Impl>(config);
+  } else {
+    model = std::make_shared<LlamaImpl>(config);
+  }
+  {
+    // Small normal weights (std 0.02) and unit norm gains: the usual start
+    // for transformer language models.
+    torch::NoGradGuard no_grad;
+    for (auto& item : model->named_parameters()) {
+      if (absl::EndsWith(item.key(), "norm.weight")) {
+        item.value().fill_(1.0);
+      } else {
+        item.value().normal_(0.0, 0.02);
+      }
+    }
+  }
+  torch::Device device(config.device());
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model.device is \"", config.device(), "\" but this LibTorch has no usable CUDA device"));
+  }
+  model->to(device, config.dtype() == config::BFLOAT16 ? torch::kBFloat16 : torch::kFloat32);
+  return model;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(const CausalLmImpl& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& item : model.named_parameters()) tensors.emplace_back(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) tensors.emplace_back(item.key(), item.value());
+  return tensors;
+}
+
+int64_t CountParameters(const CausalLmImpl& model) {
+  int64_t total = 0;
+  for (const auto& p : model.parameters()) total += p.numel();
+  return total;
+}
+
+}  // namespace r1::model
+
+namespace r1::model {
+
+absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                         const std::string& source) {
+  torch::NoGradGuard no_grad;
+  size_t used = 0;
+  for (auto& [name, target] : NamedTensors(model)) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, " has no tensor ", name, " that the model needs"));
+    }
+    if (it->second.sizes() != target.sizes()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor ", name, " has shape [",
+                                                     absl::StrJoin(it->second.sizes(), ", "), "], the model expects [",
+                                                     absl::StrJoin(target.sizes(), ", "), "]"));
+    }
+    target.copy_(it->second);
+    ++used;
+  }
+  if (used != tensors.size()) {
+    const auto named = NamedTensors(model);
+    for (const auto& [name, tensor] : tensors) {
+      const bool known = std::any_of(named.begin(), named.end(), [&](const auto& n) { return n.first == name; });
+      if (!known) return absl::InvalidArgumentError(absl::StrCat(source, " has tensor ", name, " that the model does not"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace r1::model

@@ -1,0 +1,89 @@
+// The interface both architectures implement, and the factory that builds one
+// from a ModelConfig. Tensor names (named_parameters / named_buffers) are the
+// Hugging Face names of each layout, so a state dict is a safetensors file.
+//
+// Legend: B batch, T tokens, D dim, V vocab.
+#ifndef R1_MODEL_CAUSAL_LM_H_
+#define R1_MODEL_CAUSAL_LM_H_
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/kv_cache.h"
+#include "proto/config.pb.h"
+
+namespace r1::model {
+
+struct ForwardOptions {
+  // [B, T] bool, false for left padding; undefined = every token is real.
+  torch::Tensor token_valid;
+  bool compute_mtp = false;         // DeepSeek-V3: also run the MTP modules
+  bool absorbed_attention = false;  // MLA: attend over the latent directly
+  bool compute_aux_loss = false;    // sequence-wise MoE balance loss
+  bool record_expert_load = false;  // count routed tokens for UpdateBias
+};
+
+struct ForwardResult {
+  torch::Tensor logits;                  // [B, T, V], model dtype
+  torch::Tensor hidden;                  // [B, T, D] before the final norm
+  std::vector<torch::Tensor> mtp_logits; // module k (1-based) at [k-1]: [B, T-k, V]
+  torch::Tensor aux_loss;                // scalar; 0 when off
+};
+
+class CausalLmImpl : public torch::nn::Module {
+ public:
+  explicit CausalLmImpl(const config::ModelConfig& config) : config_(config) {}
+
+  // tokens [B, T] int64. With a cache, the tokens continue the cached ones
+  // and the cache advances by T.
+  virtual ForwardResult Forward(const torch::Tensor& tokens, KvCache* cache,
+                                const ForwardOptions& options) = 0;
+
+  // An empty cache for `batch` rows and up to `capacity` tokens.
+  KvCache NewCache(int64_t batch, int64_t capacity) const;
+
+  // Called after every optimizer step (MoE bias update). No-op when dense.
+  virtual void AfterOptimizerStep() {}
+
+  // Routed tokens per expert per MoE layer since the last step, [E] each.
+  virtual std::vector<torch::Tensor> ExpertLoad() const { return {}; }
+
+  const config::ModelConfig& config() const { return config_; }
+  torch::Device device() const;
+  torch::Dtype dtype() const;
+
+ protected:
+  // Allocates each layer's cache tensors (cache.layers is already sized).
+  virtual void InitLayerCaches(KvCache& cache, torch::TensorOptions options) const = 0;
+  virtual int64_t NumCachedLayers() const = 0;
+
+  config::ModelConfig config_;
+};
+
+using CausalLm = std::shared_ptr<CausalLmImpl>;
+
+// Builds a randomly initialized model on the config's device and dtype.
+// INVALID_ARGUMENT when the config does not validate.
+absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config);
+
+// Every persistent tensor (parameters and buffers) by its Hugging Face name.
+std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(const CausalLmImpl& model);
+
+// Number of trainable parameters.
+int64_t CountParameters(const CausalLmImpl& model);
+
+// Copies `tensors` into the model's parameters and buffers by name, converting
+// dtype and device. Refuses a missing or unexpected name or a wrong shape,
+// naming the tensor and `source` (a file name, for the message).
+absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                         const std::string& source);
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_CAUSAL_LM_H_

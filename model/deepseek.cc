@@ -1,0 +1,113 @@
+#include "model/deepseek.h"
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace r1::model {
+
+DeepSeekBlockImpl::DeepSeekBlockImpl(const config::ModelConfig& c, int64_t layer_index) {
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  self_attn = register_module("self_attn", Mla(c));
+  post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  if (layer_index < c.n_dense_layers()) {
+    dense_mlp = register_module("mlp", SwiGlu(c.dim(), c.inter_dim()));
+  } else {
+    moe = register_module("mlp", Moe(c));
+  }
+}
+
+torch::Tensor DeepSeekBlockImpl::forward(const torch::Tensor& h, const AttentionContext& ctx,
+                                         LayerCache* cache, const ForwardOptions& options,
+                                         torch::Tensor* aux_loss) {
+  torch::Tensor x = h + self_attn(input_layernorm(h), ctx, cache, options.absorbed_attention);
+  const torch::Tensor normed = post_attention_layernorm(x);
+  return x + (dense_mlp ? dense_mlp(normed) : moe->forward(normed, aux_loss, options.record_expert_load));
+}
+
+MtpModuleImpl::MtpModuleImpl(const config::ModelConfig& c, int64_t layer_index)
+    : DeepSeekBlockImpl(c, layer_index) {
+  enorm = register_module("enorm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  hnorm = register_module("hnorm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  eh_proj = register_module("eh_proj", MakeLinear(2 * c.dim(), c.dim()));
+  shared_head = register_module("shared_head", std::make_shared<torch::nn::Module>());
+  head_norm = shared_head->register_module("norm", RmsNorm(c.dim(), c.rms_norm_eps()));
+}
+
+DeepSeekV3Impl::DeepSeekV3Impl(const config::ModelConfig& c) : CausalLmImpl(c) {
+  model_ = register_module("model", std::make_shared<torch::nn::Module>());
+  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(c.vocab_size(), c.dim()));
+  layers_ = model_->register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layers(); ++i) {
+    blocks_.push_back(DeepSeekBlock(c, i));
+    layers_->push_back(blocks_.back());
+  }
+  for (int64_t k = 0; k < c.n_mtp_modules(); ++k) {
+    mtp_.push_back(MtpModule(c, c.n_layers() + k));
+    layers_->push_back(mtp_.back());
+  }
+  norm_ = model_->register_module("norm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  lm_head_ = register_module("lm_head", MakeLinear(c.dim(), c.vocab_size()));
+}
+
+ForwardResult DeepSeekV3Impl::Forward(const torch::Tensor& tokens, KvCache* cache,
+                                      const ForwardOptions& options) {
+  const int64_t batch = tokens.size(0), length = tokens.size(1);
+  const AttentionContext ctx = MakeAttentionContext(options.token_valid, batch, length, cache, tokens.device());
+  ForwardResult result;
+  result.aux_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(tokens.device()));
+  torch::Tensor* aux = options.compute_aux_loss ? &result.aux_loss : nullptr;
+
+  torch::Tensor h = embed_tokens_(tokens);  // [B, T, D]
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    h = blocks_[i](h, ctx, cache ? &cache->layers[i] : nullptr, options, aux);
+  }
+  result.hidden = h;
+  result.logits = lm_head_(norm_(h));
+
+  if (cache != nullptr) cache->Advance(options.token_valid, length);
+
+  if (options.compute_mtp) {
+    TORCH_CHECK(cache == nullptr, "MTP runs on whole sequences, not with a KV cache");
+    torch::Tensor previous = h;  // module k's input hidden state, [B, T-k+1, D]
+    for (size_t k = 1; k <= mtp_.size() && static_cast<int64_t>(k) < length; ++k) {
+      const int64_t span = length - static_cast<int64_t>(k);
+      MtpModuleImpl& module = *mtp_[k - 1];
+      const torch::Tensor embedded = embed_tokens_(tokens.narrow(1, k, span));  // tokens t+k
+      const torch::Tensor x = module.eh_proj(
+          torch::cat({module.enorm(embedded), module.hnorm(previous.narrow(1, 0, span))}, -1));
+      const AttentionContext mtp_ctx = MakeAttentionContext(
+          options.token_valid.defined() ? options.token_valid.narrow(1, k, span) : torch::Tensor(), batch,
+          span, nullptr, tokens.device());
+      const torch::Tensor hk = module.forward(x, mtp_ctx, nullptr, options, aux);
+      result.mtp_logits.push_back(lm_head_(module.head_norm(hk)));
+      previous = hk;
+    }
+  }
+  return result;
+}
+
+void DeepSeekV3Impl::InitLayerCaches(KvCache& cache, torch::TensorOptions options) const {
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    blocks_[i]->self_attn->InitCache(cache.layers[i], cache.batch, cache.capacity, options);
+  }
+}
+
+void DeepSeekV3Impl::AfterOptimizerStep() {
+  for (DeepSeekBlock& block : blocks_) {
+    if (block->moe) block->moe->UpdateBias(config_.bias_update_speed());
+  }
+  for (MtpModule& module : mtp_) {
+    if (module->moe) module->moe->UpdateBias(config_.bias_update_speed());
+  }
+}
+
+std::vector<torch::Tensor> DeepSeekV3Impl::ExpertLoad() const {
+  std::vector<torch::Tensor> loads;
+  for (const DeepSeekBlock& block : blocks_) {
+    if (block->moe) loads.push_back(block->moe->load());
+  }
+  return loads;
+}
+
+}  // namespace r1::model

@@ -1,0 +1,98 @@
+#include "model/layers.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace r1::model {
+
+RmsNormImpl::RmsNormImpl(int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor xf = x.to(torch::kFloat32);
+  const torch::Tensor normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return (normed * weight.to(torch::kFloat32)).to(x.scalar_type());
+}
+
+torch::nn::Linear MakeLinear(int64_t in, int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+SwiGluImpl::SwiGluImpl(int64_t dim, int64_t hidden) {
+  gate_proj = register_module("gate_proj", MakeLinear(dim, hidden));
+  up_proj = register_module("up_proj", MakeLinear(dim, hidden));
+  down_proj = register_module("down_proj", MakeLinear(hidden, dim));
+}
+
+torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions, double theta,
+                        RopeLayout layout) {
+  const int64_t d = x.size(-1);
+  const auto float_opts = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
+  // inv_freq_j = theta^(-2j/d), j < d/2                            // [d/2]
+  const torch::Tensor inv_freq =
+      torch::pow(theta, -torch::arange(0, d, 2, float_opts) / static_cast<double>(d));
+  torch::Tensor angles = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
+  if (x.dim() == 4) angles = angles.unsqueeze(2);                                  // [B, T, 1, d/2]
+  const torch::Tensor cos = angles.cos(), sin = angles.sin();
+  const torch::Tensor xf = x.to(torch::kFloat32);
+  torch::Tensor a, b;  // the two members of each rotated pair, [..., d/2]
+  if (layout == RopeLayout::kInterleaved) {
+    const torch::Tensor pairs = xf.unflatten(-1, {d / 2, 2});
+    a = pairs.select(-1, 0);
+    b = pairs.select(-1, 1);
+    return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2).to(x.scalar_type());
+  }
+  a = xf.narrow(-1, 0, d / 2);
+  b = xf.narrow(-1, d / 2, d / 2);
+  return torch::cat({a * cos - b * sin, a * sin + b * cos}, -1).to(x.scalar_type());
+}
+
+AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
+                                      int64_t past, const torch::Tensor& past_valid,
+                                      const torch::Tensor& past_next_position, torch::Device device) {
+  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  const torch::Tensor valid = token_valid.defined()
+                                  ? token_valid.to(device, torch::kBool)
+                                  : torch::ones({batch, tokens}, long_opts.dtype(torch::kBool));
+  // Position of each token = valid tokens before it in its row.     // [B, T]
+  const torch::Tensor valid_long = valid.to(torch::kInt64);
+  torch::Tensor positions = valid_long.cumsum(1) - valid_long;
+  if (past_next_position.defined()) positions = positions + past_next_position.unsqueeze(1);
+
+  const int64_t keys = past + tokens;
+  const torch::Tensor key_valid =
+      past > 0 ? torch::cat({past_valid.narrow(1, 0, past).to(device), valid}, 1) : valid;  // [B, S]
+  const torch::Tensor query_index = torch::arange(past, keys, long_opts).unsqueeze(1);     // [T, 1]
+  const torch::Tensor key_index = torch::arange(0, keys, long_opts).unsqueeze(0);          // [1, S]
+  const torch::Tensor causal = key_index <= query_index;                                   // [T, S]
+  // A padding query may see only itself, so its softmax stays finite.
+  const torch::Tensor self = key_index == query_index;
+  torch::Tensor mask = (causal.unsqueeze(0) & key_valid.unsqueeze(1)) | self.unsqueeze(0);  // [B, T, S]
+  return AttentionContext{positions, mask.unsqueeze(1), past};
+}
+
+AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
+                                      const KvCache* cache, torch::Device device) {
+  if (cache == nullptr) {
+    return MakeAttentionContext(token_valid, batch, tokens, 0, torch::Tensor(), torch::Tensor(), device);
+  }
+  TORCH_CHECK(cache->length + tokens <= cache->capacity, "KV cache full: ", cache->length, " + ", tokens,
+              " tokens exceed its capacity of ", cache->capacity);
+  return MakeAttentionContext(token_valid, batch, tokens, cache->length, cache->key_valid,
+                              cache->next_position, device);
+}
+
+torch::Tensor MaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, torch::Dtype dtype) {
+  return scores.to(torch::kFloat32)
+      .masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity())
+      .softmax(-1)
+      .to(dtype);
+}
+
+}  // namespace r1::model

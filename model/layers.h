@@ -1,0 +1,79 @@
+// Building blocks shared by the DeepSeek-V3 and Llama layouts.
+//
+// Legend: B batch, T new tokens, S keys (cache length after this step), D dim,
+// H heads, V vocab.
+#ifndef R1_MODEL_LAYERS_H_
+#define R1_MODEL_LAYERS_H_
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+
+#include "model/kv_cache.h"
+
+namespace r1::model {
+
+// y = x * rsqrt(mean(x^2) + eps) * weight, computed in float32.
+class RmsNormImpl : public torch::nn::Module {
+ public:
+  RmsNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::Tensor weight;  // [dim]
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RmsNorm);
+
+// A bias-free linear layer, y = x @ weight^T (weight [out, in]).
+torch::nn::Linear MakeLinear(int64_t in, int64_t out);
+
+// down(silu(gate(x)) * up(x)), HF names gate_proj / up_proj / down_proj.
+class SwiGluImpl : public torch::nn::Module {
+ public:
+  SwiGluImpl(int64_t dim, int64_t hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(SwiGlu);
+
+// Which dimensions RoPE rotates together. DeepSeek-V3's published weights
+// rotate adjacent pairs (2j, 2j+1); Hugging Face Llama weights rotate the two
+// halves (j, j + d/2). Each layout keeps its own convention, so import and
+// export copy q/k weights without permuting them.
+enum class RopeLayout { kInterleaved, kHalves };
+
+// Rotates x [..., T, d] (any leading dims between B and T must be broadcast
+// by the caller) at `positions` [B, T]; angle = pos * theta^(-2j/d).
+// x is [B, T, H, d] or [B, T, d].
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions, double theta,
+                        RopeLayout layout);
+
+// Per-call attention inputs shared by every layer.
+struct AttentionContext {
+  torch::Tensor positions;  // [B, T] int64 RoPE positions of the new tokens
+  torch::Tensor mask;       // [B, 1, T, S] bool, true where a query may attend
+  int64_t cache_offset = 0; // where the new tokens go in the cache
+};
+
+// Builds positions and the causal + padding mask for T new tokens after
+// `past` cached ones. `token_valid` [B, T] (or undefined = all valid) marks
+// left padding; `past_valid` [B, past] and `past_next_position` [B] describe
+// the cache (undefined when there is none).
+AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
+                                      int64_t past, const torch::Tensor& past_valid,
+                                      const torch::Tensor& past_next_position, torch::Device device);
+
+// The same for T new tokens continuing `cache` (nullptr = no cache).
+AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
+                                      const KvCache* cache, torch::Device device);
+
+// softmax(scores masked) in float32, returned in `dtype`. scores [B, H, T, S].
+torch::Tensor MaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, torch::Dtype dtype);
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_LAYERS_H_

@@ -1,0 +1,95 @@
+#include "model/llama.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace r1::model {
+
+GqaAttentionImpl::GqaAttentionImpl(const config::ModelConfig& c)
+    : n_heads_(c.n_heads()),
+      n_kv_heads_(c.n_kv_heads()),
+      head_dim_(c.dim() / c.n_heads()),
+      rope_theta_(c.rope_theta()) {
+  q_proj = register_module("q_proj", MakeLinear(c.dim(), n_heads_ * head_dim_));
+  k_proj = register_module("k_proj", MakeLinear(c.dim(), n_kv_heads_ * head_dim_));
+  v_proj = register_module("v_proj", MakeLinear(c.dim(), n_kv_heads_ * head_dim_));
+  o_proj = register_module("o_proj", MakeLinear(n_heads_ * head_dim_, c.dim()));
+}
+
+void GqaAttentionImpl::InitCache(LayerCache& cache, int64_t batch, int64_t capacity,
+                                 torch::TensorOptions options) const {
+  cache.key = torch::zeros({batch, capacity, n_kv_heads_, head_dim_}, options);
+  cache.value = torch::zeros({batch, capacity, n_kv_heads_, head_dim_}, options);
+}
+
+torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const AttentionContext& ctx, LayerCache* cache) {
+  const int64_t batch = x.size(0), tokens = x.size(1);
+  const torch::Tensor q = ApplyRope(q_proj(x).view({batch, tokens, n_heads_, head_dim_}), ctx.positions,
+                                    rope_theta_, RopeLayout::kHalves);                // [B, T, H, Dh]
+  torch::Tensor k = ApplyRope(k_proj(x).view({batch, tokens, n_kv_heads_, head_dim_}), ctx.positions,
+                              rope_theta_, RopeLayout::kHalves);                      // [B, T, G, Dh]
+  torch::Tensor v = v_proj(x).view({batch, tokens, n_kv_heads_, head_dim_});          // [B, T, G, Dh]
+  if (cache != nullptr) {
+    cache->key.narrow(1, ctx.cache_offset, tokens).copy_(k);
+    cache->value.narrow(1, ctx.cache_offset, tokens).copy_(v);
+    k = cache->key.narrow(1, 0, ctx.cache_offset + tokens);                          // [B, S, G, Dh]
+    v = cache->value.narrow(1, 0, ctx.cache_offset + tokens);
+  }
+  // Query heads h*group .. h*group+group-1 share kv head h.
+  const int64_t group = n_heads_ / n_kv_heads_;
+  const torch::Tensor qg = q.view({batch, tokens, n_kv_heads_, group, head_dim_});    // [B, T, G, H/G, Dh]
+  const torch::Tensor scores =
+      torch::einsum("btgqd,bsgd->bgqts", {qg, k}).reshape({batch, n_heads_, tokens, k.size(1)}) /
+      std::sqrt(static_cast<double>(head_dim_));                                      // [B, H, T, S]
+  const torch::Tensor probs = MaskedSoftmax(scores, ctx.mask, x.scalar_type())
+                                  .view({batch, n_kv_heads_, group, tokens, k.size(1)});
+  const torch::Tensor out = torch::einsum("bgqts,bsgd->btgqd", {probs, v});           // [B, T, G, H/G, Dh]
+  return o_proj(out.reshape({batch, tokens, n_heads_ * head_dim_}));
+}
+
+LlamaBlockImpl::LlamaBlockImpl(const config::ModelConfig& c) {
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  self_attn = register_module("self_attn", GqaAttention(c));
+  post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  mlp = register_module("mlp", SwiGlu(c.dim(), c.ffn_hidden_dim()));
+}
+
+torch::Tensor LlamaBlockImpl::forward(const torch::Tensor& h, const AttentionContext& ctx, LayerCache* cache) {
+  const torch::Tensor x = h + self_attn(input_layernorm(h), ctx, cache);
+  return x + mlp(post_attention_layernorm(x));
+}
+
+LlamaImpl::LlamaImpl(const config::ModelConfig& c) : CausalLmImpl(c) {
+  model_ = register_module("model", std::make_shared<torch::nn::Module>());
+  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(c.vocab_size(), c.dim()));
+  auto layers = model_->register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layers(); ++i) {
+    blocks_.push_back(LlamaBlock(c));
+    layers->push_back(blocks_.back());
+  }
+  norm_ = model_->register_module("norm", RmsNorm(c.dim(), c.rms_norm_eps()));
+  if (!c.tie_embeddings()) lm_head_ = register_module("lm_head", MakeLinear(c.dim(), c.vocab_size()));
+}
+
+ForwardResult LlamaImpl::Forward(const torch::Tensor& tokens, KvCache* cache, const ForwardOptions& options) {
+  const int64_t batch = tokens.size(0), length = tokens.size(1);
+  const AttentionContext ctx = MakeAttentionContext(options.token_valid, batch, length, cache, tokens.device());
+  torch::Tensor h = embed_tokens_(tokens);
+  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i](h, ctx, cache ? &cache->layers[i] : nullptr);
+  ForwardResult result;
+  result.hidden = h;
+  const torch::Tensor normed = norm_(h);
+  result.logits = lm_head_ ? lm_head_(normed) : torch::matmul(normed, embed_tokens_->weight.t());
+  result.aux_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(tokens.device()));
+  if (cache != nullptr) cache->Advance(options.token_valid, length);
+  return result;
+}
+
+void LlamaImpl::InitLayerCaches(KvCache& cache, torch::TensorOptions options) const {
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    blocks_[i]->self_attn->InitCache(cache.layers[i], cache.batch, cache.capacity, options);
+  }
+}
+
+}  // namespace r1::model

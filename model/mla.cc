@@ -1,0 +1,86 @@
+#include "model/mla.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace r1::model {
+
+MlaImpl::MlaImpl(const config::ModelConfig& c)
+    : n_heads_(c.n_heads()),
+      kv_lora_rank_(c.kv_lora_rank()),
+      nope_dim_(c.qk_nope_head_dim()),
+      rope_dim_(c.qk_rope_head_dim()),
+      v_dim_(c.v_head_dim()),
+      rope_theta_(c.rope_theta()),
+      softmax_scale_(1.0 / std::sqrt(static_cast<double>(c.qk_nope_head_dim() + c.qk_rope_head_dim()))) {
+  const int64_t dim = c.dim();
+  const int64_t qk_dim = nope_dim_ + rope_dim_;
+  if (c.q_lora_rank() == 0) {
+    q_proj = register_module("q_proj", MakeLinear(dim, n_heads_ * qk_dim));
+  } else {
+    q_a_proj = register_module("q_a_proj", MakeLinear(dim, c.q_lora_rank()));
+    q_a_layernorm = register_module("q_a_layernorm", RmsNorm(c.q_lora_rank(), c.rms_norm_eps()));
+    q_b_proj = register_module("q_b_proj", MakeLinear(c.q_lora_rank(), n_heads_ * qk_dim));
+  }
+  kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa", MakeLinear(dim, kv_lora_rank_ + rope_dim_));
+  kv_a_layernorm = register_module("kv_a_layernorm", RmsNorm(kv_lora_rank_, c.rms_norm_eps()));
+  kv_b_proj = register_module("kv_b_proj", MakeLinear(kv_lora_rank_, n_heads_ * (nope_dim_ + v_dim_)));
+  o_proj = register_module("o_proj", MakeLinear(n_heads_ * v_dim_, dim));
+}
+
+void MlaImpl::InitCache(LayerCache& cache, int64_t batch, int64_t capacity,
+                        torch::TensorOptions options) const {
+  cache.latent = torch::zeros({batch, capacity, kv_lora_rank_}, options);
+  cache.rope_key = torch::zeros({batch, capacity, rope_dim_}, options);
+}
+
+torch::Tensor MlaImpl::forward(const torch::Tensor& x, const AttentionContext& ctx, LayerCache* cache,
+                               bool absorbed) {
+  const int64_t batch = x.size(0), tokens = x.size(1);
+  const torch::Tensor q_flat = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));
+  const torch::Tensor q = q_flat.view({batch, tokens, n_heads_, nope_dim_ + rope_dim_});  // [B, T, H, Dn+Dr]
+  const torch::Tensor q_nope = q.narrow(-1, 0, nope_dim_);                                 // [B, T, H, Dn]
+  const torch::Tensor q_pe =
+      ApplyRope(q.narrow(-1, nope_dim_, rope_dim_), ctx.positions, rope_theta_, RopeLayout::kInterleaved);
+
+  const torch::Tensor kv = kv_a_proj_with_mqa(x);                                          // [B, T, R+Dr]
+  torch::Tensor latent = kv_a_layernorm(kv.narrow(-1, 0, kv_lora_rank_));                  // [B, T, R]
+  torch::Tensor rope_key = ApplyRope(kv.narrow(-1, kv_lora_rank_, rope_dim_), ctx.positions,
+                                     rope_theta_, RopeLayout::kInterleaved);                // [B, T, Dr]
+  if (cache != nullptr) {
+    cache->latent.narrow(1, ctx.cache_offset, tokens).copy_(latent);
+    cache->rope_key.narrow(1, ctx.cache_offset, tokens).copy_(rope_key);
+    latent = cache->latent.narrow(1, 0, ctx.cache_offset + tokens);                        // [B, S, R]
+    rope_key = cache->rope_key.narrow(1, 0, ctx.cache_offset + tokens);                    // [B, S, Dr]
+  }
+
+  // Scores from the decoupled RoPE part are the same in both forms.
+  const torch::Tensor rope_scores = torch::einsum("bthd,bsd->bhts", {q_pe, rope_key});     // [B, H, T, S]
+  torch::Tensor out;                                                                        // [B, T, H, Dv]
+  if (absorbed) {
+    // kv_b_proj.weight viewed per head: [H, Dn+Dv, R] = [W_UK; W_UV].
+    const torch::Tensor w = kv_b_proj->weight.view({n_heads_, nope_dim_ + v_dim_, kv_lora_rank_});
+    const torch::Tensor w_uk = w.narrow(1, 0, nope_dim_);                                  // [H, Dn, R]
+    const torch::Tensor w_uv = w.narrow(1, nope_dim_, v_dim_);                             // [H, Dv, R]
+    const torch::Tensor q_latent = torch::einsum("bthd,hdr->bthr", {q_nope, w_uk});        // [B, T, H, R]
+    const torch::Tensor scores =
+        (torch::einsum("bthr,bsr->bhts", {q_latent, latent}) + rope_scores) * softmax_scale_;
+    const torch::Tensor probs = MaskedSoftmax(scores, ctx.mask, x.scalar_type());          // [B, H, T, S]
+    const torch::Tensor out_latent = torch::einsum("bhts,bsr->bthr", {probs, latent});     // [B, T, H, R]
+    out = torch::einsum("bthr,hdr->bthd", {out_latent, w_uv});
+  } else {
+    const int64_t keys = latent.size(1);
+    const torch::Tensor kv_heads =
+        kv_b_proj(latent).view({batch, keys, n_heads_, nope_dim_ + v_dim_});                // [B, S, H, Dn+Dv]
+    const torch::Tensor k_nope = kv_heads.narrow(-1, 0, nope_dim_);                       // [B, S, H, Dn]
+    const torch::Tensor v = kv_heads.narrow(-1, nope_dim_, v_dim_);                       // [B, S, H, Dv]
+    const torch::Tensor scores =
+        (torch::einsum("bthd,bshd->bhts", {q_nope, k_nope}) + rope_scores) * softmax_scale_;
+    const torch::Tensor probs = MaskedSoftmax(scores, ctx.mask, x.scalar_type());
+    out = torch::einsum("bhts,bshd->bthd", {probs, v});
+  }
+  return o_proj(out.reshape({batch, tokens, n_heads_ * v_dim_}));
+}
+
+}  // namespace r1::model

@@ -1,0 +1,290 @@
+// Behaviour of the models that does not need reference values: the two MLA
+// forms agree, cached decoding equals a full forward pass, padding is
+// invisible, MoE routing and balancing follow their rules, and generation
+// records the logprobs the learner will recompute.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/chat_template.h"
+#include "common/file_util.h"
+#include "model/causal_lm.h"
+#include "model/deepseek.h"
+#include "model/generate.h"
+#include "model/moe.h"
+#include "model/sampler.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace r1::model {
+namespace {
+
+config::ModelConfig TinyDeepSeek(int vocab = 64) {
+  config::ModelConfig c;
+  c.set_arch(config::DEEPSEEK_V3);
+  c.set_vocab_size(vocab);
+  c.set_dim(32);
+  c.set_n_layers(3);
+  c.set_n_heads(4);
+  c.set_max_seq_len(64);
+  c.set_q_lora_rank(16);
+  c.set_kv_lora_rank(16);
+  c.set_qk_nope_head_dim(8);
+  c.set_qk_rope_head_dim(4);
+  c.set_v_head_dim(8);
+  c.set_n_dense_layers(1);
+  c.set_inter_dim(48);
+  c.set_moe_inter_dim(16);
+  c.set_n_shared_experts(1);
+  c.set_n_routed_experts(6);
+  c.set_n_activated_experts(2);
+  c.set_n_mtp_modules(1);
+  return c;
+}
+
+config::ModelConfig TinyLlama(int vocab = 64) {
+  config::ModelConfig c;
+  c.set_arch(config::LLAMA);
+  c.set_vocab_size(vocab);
+  c.set_dim(32);
+  c.set_n_layers(2);
+  c.set_n_heads(4);
+  c.set_n_kv_heads(2);
+  c.set_ffn_hidden_dim(48);
+  c.set_max_seq_len(64);
+  return c;
+}
+
+CausalLm Build(const config::ModelConfig& c, uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  absl::StatusOr<CausalLm> model = MakeModel(c);
+  EXPECT_TRUE(model.ok()) << model.status();
+  {
+    // Larger weights than the default init so attention and routing are far
+    // from uniform and mistakes show.
+    torch::NoGradGuard no_grad;
+    for (auto& p : (*model)->parameters()) {
+      if (p.dim() == 2) p.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(p.size(1))));
+    }
+  }
+  return *model;
+}
+
+class BothArchitectures : public ::testing::TestWithParam<config::ModelArch> {
+ protected:
+  config::ModelConfig Config() const { return GetParam() == config::DEEPSEEK_V3 ? TinyDeepSeek() : TinyLlama(); }
+};
+
+TEST_P(BothArchitectures, CachedDecodingEqualsOneFullForward) {
+  CausalLm model = Build(Config());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens = torch::randint(0, 64, {2, 12}, torch::kInt64);
+  const torch::Tensor full = model->Forward(tokens, nullptr, {}).logits;  // [2, 12, V]
+  KvCache cache = model->NewCache(2, 16);
+  ForwardOptions options;
+  options.absorbed_attention = true;
+  std::vector<torch::Tensor> pieces = {model->Forward(tokens.narrow(1, 0, 5), &cache, options).logits};
+  for (int64_t t = 5; t < 12; ++t) pieces.push_back(model->Forward(tokens.narrow(1, t, 1), &cache, options).logits);
+  EXPECT_EQ(cache.length, 12);
+  EXPECT_TRUE(torch::allclose(torch::cat(pieces, 1), full, 1e-4, 1e-5));
+}
+
+TEST_P(BothArchitectures, LeftPaddingIsInvisible) {
+  CausalLm model = Build(Config());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor row = torch::randint(4, 64, {1, 7}, torch::kInt64);
+  const torch::Tensor alone = model->Forward(row, nullptr, {}).logits;
+  // The same row behind three pad tokens, batched with a longer row.
+  torch::Tensor batch = torch::randint(4, 64, {2, 10}, torch::kInt64);
+  batch[0].narrow(0, 0, 3).fill_(3);
+  batch[0].narrow(0, 3, 7).copy_(row[0]);
+  ForwardOptions options;
+  options.token_valid = torch::ones({2, 10}, torch::kBool);
+  options.token_valid[0].narrow(0, 0, 3).fill_(false);
+  const torch::Tensor padded = model->Forward(batch, nullptr, options).logits;
+  EXPECT_TRUE(torch::allclose(padded[0].narrow(0, 3, 7), alone[0], 1e-4, 1e-5));
+}
+
+TEST_P(BothArchitectures, GeneratedLogprobsEqualAFullForwardOverPromptAndCompletion) {
+  CausalLm model = Build(Config(), 3);
+  // A tokenizer only for ids: BOS/EOS/PAD and decoding.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / absl::StrCat("r1_model_test_", getpid());
+  std::filesystem::create_directories(dir);
+  std::string corpus;
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&corpus, "<|user|>What is ", i, " + ", i % 7, "?<|assistant|><think>ok</think>\n");
+  ASSERT_TRUE(WriteFileAtomically((dir / "c.txt").string(), corpus).ok());
+  config::TokenizerConfig tc;
+  tc.set_vocab_size(40);
+  tc.set_model_type("bpe");
+  ASSERT_TRUE(Tokenizer::Train(tc, {(dir / "c.txt").string()}, (dir / "t.model").string()).ok());
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load((dir / "t.model").string());
+  ASSERT_TRUE(tokenizer.ok());
+  std::filesystem::remove_all(dir);
+
+  const std::vector<std::vector<int>> prompts = {EncodePrompt(*tokenizer, "What is 12 + 3?"),
+                                                 EncodePrompt(*tokenizer, "1?")};
+  GenerationParams params;
+  params.sampling.temperature = 0.7;
+  params.sampling.top_p = 0.9;
+  params.sampling.top_k = 20;
+  params.max_new_tokens = 20;
+  params.seed = 5;
+  const std::vector<Completion> completions = Generate(*model, *tokenizer, prompts, params);
+  ASSERT_EQ(completions.size(), 2u);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const Completion& c = completions[i];
+    ASSERT_FALSE(c.tokens.empty());
+    ASSERT_EQ(c.tokens.size(), c.logprobs.size());
+    std::vector<int64_t> ids(prompts[i].begin(), prompts[i].end());
+    ids.insert(ids.end(), c.tokens.begin(), c.tokens.end());
+    const torch::Tensor sequence = torch::tensor(ids).unsqueeze(0);
+    const torch::Tensor logits = model->Forward(sequence, nullptr, {}).logits;  // [1, L, V]
+    const int64_t p = static_cast<int64_t>(prompts[i].size()), n = static_cast<int64_t>(c.tokens.size());
+    const torch::Tensor expected =
+        TokenLogprobs(logits.narrow(1, p - 1, n), sequence.narrow(1, p, n), params.sampling.temperature)[0];
+    const torch::Tensor recorded = torch::tensor(c.logprobs);
+    EXPECT_TRUE(torch::allclose(recorded, expected, 1e-4, 1e-4)) << recorded << expected;
+    EXPECT_TRUE(torch::all(recorded <= 0).item<bool>());
+  }
+  // Same seed, same completions.
+  const std::vector<Completion> again = Generate(*model, *tokenizer, prompts, params);
+  EXPECT_EQ(again[0].tokens, completions[0].tokens);
+  EXPECT_EQ(again[1].tokens, completions[1].tokens);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, BothArchitectures, ::testing::Values(config::DEEPSEEK_V3, config::LLAMA),
+                         [](const auto& info) { return config::ModelArch_Name(info.param); });
+
+TEST(Mla, AbsorbedFormGivesTheNaiveLogits) {
+  CausalLm model = Build(TinyDeepSeek(), 1);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens = torch::randint(0, 64, {2, 10}, torch::kInt64);
+  ForwardOptions naive, absorbed;
+  absorbed.absorbed_attention = true;
+  const torch::Tensor a = model->Forward(tokens, nullptr, naive).logits;
+  const torch::Tensor b = model->Forward(tokens, nullptr, absorbed).logits;
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5)) << (a - b).abs().max();
+  EXPECT_GT(a.std().item<float>(), 0.1f);  // not a degenerate model
+}
+
+TEST(Mla, CacheHoldsOnlyTheLatentAndRopeKey) {
+  const config::ModelConfig c = TinyDeepSeek();
+  CausalLm model = Build(c);
+  const KvCache cache = model->NewCache(1, 10);
+  // (kv_lora_rank + qk_rope_head_dim) float32 values per token per layer.
+  const int64_t per_token = c.n_layers() * (c.kv_lora_rank() + c.qk_rope_head_dim()) * 4;
+  EXPECT_EQ(cache.Bytes(), 10 * per_token);
+  // An MHA layer of the same width would cache H * (Dn + Dr + Dv) per token.
+  EXPECT_LT(per_token, c.n_layers() * c.n_heads() * (c.qk_nope_head_dim() + c.qk_rope_head_dim() + c.v_head_dim()) * 4);
+}
+
+TEST(Mla, DecodingPastCapacityIsAnError) {
+  CausalLm model = Build(TinyDeepSeek());
+  torch::NoGradGuard no_grad;
+  KvCache cache = model->NewCache(1, 4);
+  EXPECT_THROW(model->Forward(torch::zeros({1, 5}, torch::kInt64), &cache, {}), c10::Error);
+}
+
+TEST(MoeGate, BiasChangesSelectionNotWeights) {
+  const config::ModelConfig c = TinyDeepSeek();
+  torch::manual_seed(2);
+  Moe moe(c);
+  const torch::Tensor x = torch::randn({16, c.dim()});
+  const Routing before = moe->Route(x);
+  {
+    torch::NoGradGuard no_grad;
+    moe->gate->e_score_correction_bias[5] = 100.0;  // expert 5 now always wins a slot
+  }
+  const Routing after = moe->Route(x);
+  EXPECT_TRUE(torch::equal(before.scores, after.scores));
+  EXPECT_TRUE(torch::all((after.experts == 5).any(1)).item<bool>());
+  // Weights: the unbiased scores of the chosen experts, renormalized.
+  const torch::Tensor chosen = after.scores.gather(1, after.experts);
+  EXPECT_TRUE(torch::allclose(after.weights, chosen / chosen.sum(1, true) * c.routed_scaling_factor()));
+  EXPECT_TRUE(torch::allclose(after.weights.sum(1), torch::full({16}, c.routed_scaling_factor())));
+}
+
+TEST(Moe, GroupedExpertsEqualAPerTokenLoop) {
+  const config::ModelConfig c = TinyDeepSeek();
+  torch::manual_seed(4);
+  Moe moe(c);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 5, c.dim()});
+  const torch::Tensor out = moe->forward(x, nullptr, false);
+  const torch::Tensor flat = x.reshape({10, c.dim()});
+  const Routing r = moe->Route(flat);
+  for (int64_t n = 0; n < 10; ++n) {
+    torch::Tensor expected = moe->shared_experts(flat[n]);
+    for (int64_t k = 0; k < c.n_activated_experts(); ++k) {
+      const int64_t e = r.experts[n][k].item<int64_t>();
+      expected = expected + r.weights[n][k] * moe->experts[e]->as<SwiGluImpl>()->forward(flat[n]);
+    }
+    EXPECT_TRUE(torch::allclose(out.reshape({10, c.dim()})[n], expected, 1e-5, 1e-6)) << n;
+  }
+}
+
+TEST(Moe, BiasUpdateMovesTowardBalanceAndResetsLoad) {
+  const config::ModelConfig c = TinyDeepSeek();
+  torch::manual_seed(6);
+  Moe moe(c);
+  {
+    torch::NoGradGuard no_grad;
+    moe->forward(torch::randn({4, 8, c.dim()}), nullptr, /*record_load=*/true);
+  }
+  const torch::Tensor load = moe->load().clone();
+  EXPECT_EQ(load.sum().item<float>(), 4 * 8 * c.n_activated_experts());
+  moe->UpdateBias(0.01);
+  const torch::Tensor bias = moe->gate->e_score_correction_bias;
+  const torch::Tensor expected = 0.01 * torch::sign(load.mean() - load);
+  EXPECT_TRUE(torch::allclose(bias, expected));
+  EXPECT_EQ(moe->load().sum().item<float>(), 0.0f);
+  // The bias is state, not a trainable parameter.
+  for (const auto& p : moe->named_parameters()) EXPECT_EQ(p.key().find("bias"), std::string::npos) << p.key();
+}
+
+TEST(Sampler, TruncationsMatchHandComputedDistributions) {
+  // probs 0.5, 0.25, 0.125, 0.125
+  const torch::Tensor logits = torch::log(torch::tensor({{0.5f, 0.25f, 0.125f, 0.125f}}));
+  SamplingParams p;
+  p.top_k = 2;
+  EXPECT_TRUE(torch::allclose(SamplingDistribution(logits, p), torch::tensor({{2.0f / 3, 1.0f / 3, 0.0f, 0.0f}})));
+  p = SamplingParams();
+  p.top_p = 0.7;  // 0.5 < 0.7, 0.75 >= 0.7: keep two
+  EXPECT_TRUE(torch::allclose(SamplingDistribution(logits, p), torch::tensor({{2.0f / 3, 1.0f / 3, 0.0f, 0.0f}})));
+  p.top_p = 0.5;  // the first token alone reaches 0.5
+  EXPECT_TRUE(torch::allclose(SamplingDistribution(logits, p), torch::tensor({{1.0f, 0.0f, 0.0f, 0.0f}})));
+  p = SamplingParams();
+  p.min_p = 0.3;  // keep p >= 0.15
+  EXPECT_TRUE(torch::allclose(SamplingDistribution(logits, p), torch::tensor({{2.0f / 3, 1.0f / 3, 0.0f, 0.0f}})));
+  p = SamplingParams();
+  p.temperature = 0.5;  // squares then renormalizes: 16:4:1:1
+  EXPECT_TRUE(torch::allclose(SamplingDistribution(logits, p), torch::tensor({{16.0f, 4.0f, 1.0f, 1.0f}}) / 22));
+}
+
+TEST(Sampler, LogprobsAreTakenBeforeTruncation) {
+  const torch::Tensor logits = torch::log(torch::tensor({{0.5f, 0.25f, 0.125f, 0.125f}}));
+  SamplingParams p;
+  p.top_k = 1;
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(1);
+  const Sampled s = SampleTokens(logits, p, g);
+  EXPECT_EQ(s.tokens.item<int64_t>(), 0);
+  EXPECT_NEAR(s.logprobs.item<float>(), std::log(0.5f), 1e-6);  // not log(1)
+  p = SamplingParams();
+  p.temperature = 0;
+  EXPECT_NEAR(SampleTokens(logits, p, g).logprobs.item<float>(), std::log(0.5f), 1e-6);
+}
+
+TEST(Sampler, FrequenciesFollowTheDistribution) {
+  const torch::Tensor logits = torch::log(torch::tensor({0.5f, 0.25f, 0.125f, 0.125f})).repeat({20000, 1});
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(7);
+  const torch::Tensor counts = SampleTokens(logits, {}, g).tokens.bincount({}, 4).to(torch::kFloat32) / 20000;
+  EXPECT_TRUE(torch::allclose(counts, torch::tensor({0.5f, 0.25f, 0.125f, 0.125f}), 0, 0.015)) << counts;
+}
+
+}  // namespace
+}  // namespace r1::model

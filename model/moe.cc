@@ -1,0 +1,84 @@
+#include "model/moe.h"
+
+#include <torch/torch.h>
+
+namespace r1::model {
+
+MoeGateImpl::MoeGateImpl(int64_t dim, int64_t n_experts) {
+  weight = register_parameter("weight", torch::randn({n_experts, dim}) / std::sqrt(static_cast<double>(dim)));
+  e_score_correction_bias = register_buffer("e_score_correction_bias", torch::zeros({n_experts}));
+}
+
+MoeImpl::MoeImpl(const config::ModelConfig& c)
+    : n_experts_(c.n_routed_experts()),
+      top_k_(c.n_activated_experts()),
+      routed_scaling_factor_(c.routed_scaling_factor()),
+      seq_aux_loss_alpha_(c.seq_aux_loss_alpha()) {
+  gate = register_module("gate", MoeGate(c.dim(), n_experts_));
+  experts = register_module("experts", torch::nn::ModuleList());
+  for (int64_t e = 0; e < n_experts_; ++e) experts->push_back(SwiGlu(c.dim(), c.moe_inter_dim()));
+  if (c.n_shared_experts() > 0) {
+    shared_experts = register_module("shared_experts", SwiGlu(c.dim(), c.n_shared_experts() * c.moe_inter_dim()));
+  }
+  load_ = torch::zeros({n_experts_});
+}
+
+Routing MoeImpl::Route(const torch::Tensor& x_flat) const {
+  Routing r;
+  r.scores = torch::sigmoid(torch::matmul(x_flat.to(torch::kFloat32), gate->weight.to(torch::kFloat32).t()));  // [N, E]
+  // The bias picks the experts; it never enters the weights.
+  r.experts = std::get<1>((r.scores + gate->e_score_correction_bias.to(torch::kFloat32)).topk(top_k_, -1));  // [N, K]
+  const torch::Tensor chosen = r.scores.gather(1, r.experts);                                            // [N, K]
+  r.weights = chosen / chosen.sum(-1, /*keepdim=*/true) * routed_scaling_factor_;
+  return r;
+}
+
+torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss, bool record_load) {
+  const int64_t batch = x.size(0), tokens = x.size(1), dim = x.size(2);
+  const torch::Tensor x_flat = x.reshape({batch * tokens, dim});  // [N, D]
+  const Routing routing = Route(x_flat);
+
+  // Group the N*K (token, expert) assignments by expert.
+  const torch::Tensor flat_experts = routing.experts.flatten();                           // [N*K]
+  const torch::Tensor order = flat_experts.argsort();                                     // [N*K]
+  const torch::Tensor token_of = order.div(top_k_, "floor");                              // [N*K] token ids
+  const torch::Tensor counts = flat_experts.bincount({}, n_experts_).to(torch::kCPU);     // [E]
+  const torch::Tensor x_sorted = x_flat.index_select(0, token_of);                        // [N*K, D]
+  std::vector<torch::Tensor> outputs;
+  const int64_t* count = counts.data_ptr<int64_t>();
+  int64_t offset = 0;
+  for (int64_t e = 0; e < n_experts_; ++e) {
+    if (count[e] == 0) continue;
+    outputs.push_back(experts[e]->as<SwiGluImpl>()->forward(x_sorted.narrow(0, offset, count[e])));
+    offset += count[e];
+  }
+  const torch::Tensor weights = routing.weights.flatten().index_select(0, order).unsqueeze(1);  // [N*K, 1]
+  const torch::Tensor routed = torch::cat(outputs, 0) * weights.to(x.scalar_type());
+  torch::Tensor out = torch::zeros_like(x_flat).index_add(0, token_of, routed);
+  if (shared_experts) out = out + shared_experts(x_flat);
+
+  if (record_load) load_ += counts.to(torch::kFloat32);
+  if (aux_loss != nullptr && seq_aux_loss_alpha_ > 0) {
+    // Per sequence: alpha * sum_e f_e * P_e with f_e = E/(K*T) * (tokens
+    // choosing e) and P_e the mean normalized affinity.
+    const torch::Tensor normalized = routing.scores / routing.scores.sum(-1, true);        // [N, E]
+    const torch::Tensor p = normalized.view({batch, tokens, n_experts_}).mean(1);          // [B, E]
+    const torch::Tensor chosen = torch::zeros({batch * tokens, n_experts_}, p.options())
+                                     .scatter_(1, routing.experts, 1.0)
+                                     .view({batch, tokens, n_experts_});
+    const torch::Tensor f = chosen.sum(1) * (static_cast<double>(n_experts_) / (top_k_ * tokens));  // [B, E]
+    *aux_loss = *aux_loss + seq_aux_loss_alpha_ * (f * p).sum(-1).mean();
+  }
+  return out.view({batch, tokens, dim});
+}
+
+void MoeImpl::UpdateBias(double speed) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor load = load_.to(gate->e_score_correction_bias.device());
+  gate->e_score_correction_bias += speed * torch::sign(load.mean() - load);
+  ResetLoad();
+}
+
+void MoeImpl::ResetLoad() { load_.zero_(); }
+
+}  // namespace r1::model

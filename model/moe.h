@@ -1,0 +1,71 @@
+// DeepSeekMoE feed-forward with auxiliary-loss-free load balancing.
+//
+// Legend: N tokens (B*T flattened), D dim, E routed experts, K experts per
+// token.
+//
+// Routing: affinities s = sigmoid(x W_gate^T). The top-K experts are chosen
+// on s + bias; the gate weights come from s alone (renormalized over the
+// chosen K, times routed_scaling_factor). The bias is a buffer moved by
+// UpdateBias() after each optimizer step — bias += speed * sign(mean - load) —
+// so overloaded experts get chosen less without a loss term fighting the
+// language-model loss. Shared experts see every token.
+//
+// Tokens are grouped per expert, so each expert runs one batched matmul per
+// call, not one per token.
+#ifndef R1_MODEL_MOE_H_
+#define R1_MODEL_MOE_H_
+
+#include <torch/nn/modules/container/modulelist.h>
+
+#include "model/layers.h"
+#include "proto/config.pb.h"
+
+namespace r1::model {
+
+// The router: HF names mlp.gate.weight and mlp.gate.e_score_correction_bias.
+class MoeGateImpl : public torch::nn::Module {
+ public:
+  MoeGateImpl(int64_t dim, int64_t n_experts);
+  torch::Tensor weight;                   // [E, D]
+  torch::Tensor e_score_correction_bias;  // [E] buffer, not trained by gradients
+};
+TORCH_MODULE(MoeGate);
+
+struct Routing {
+  torch::Tensor scores;   // [N, E] sigmoid affinities, float32
+  torch::Tensor experts;  // [N, K] chosen expert ids
+  torch::Tensor weights;  // [N, K] gate weights, float32
+};
+
+class MoeImpl : public torch::nn::Module {
+ public:
+  explicit MoeImpl(const config::ModelConfig& config);
+
+  // x [B, T, D] -> [B, T, D]. When `aux_loss` is given and
+  // seq_aux_loss_alpha > 0, adds this layer's sequence-wise balance loss.
+  // When `record_load`, adds the chosen-expert counts to load().
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* aux_loss, bool record_load);
+
+  Routing Route(const torch::Tensor& x_flat) const;
+
+  // Aux-loss-free balancing step; resets the load counters.
+  void UpdateBias(double speed);
+  // Tokens routed to each expert since the last UpdateBias/ResetLoad, [E] float.
+  const torch::Tensor& load() const { return load_; }
+  void ResetLoad();
+
+  MoeGate gate{nullptr};
+  torch::nn::ModuleList experts{nullptr};  // E x SwiGlu(D, moe_inter_dim)
+  SwiGlu shared_experts{nullptr};          // SwiGlu(D, n_shared * moe_inter_dim)
+
+ private:
+  int64_t n_experts_, top_k_;
+  double routed_scaling_factor_;
+  double seq_aux_loss_alpha_;
+  torch::Tensor load_;
+};
+TORCH_MODULE(Moe);
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_MOE_H_

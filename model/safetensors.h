@@ -1,0 +1,37 @@
+// The safetensors file format, read and written natively: an 8-byte
+// little-endian header length N, N bytes of JSON mapping each tensor name to
+// {dtype, shape, data_offsets} (plus an optional "__metadata__" map of
+// strings), then the raw little-endian tensor bytes.
+//
+// Files are untrusted input: every offset, size and dtype is checked, and a
+// bad file is refused with its name and the tensor at fault.
+#ifndef R1_MODEL_SAFETENSORS_H_
+#define R1_MODEL_SAFETENSORS_H_
+
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace r1::model {
+
+struct SafetensorsFile {
+  std::map<std::string, torch::Tensor> tensors;  // CPU tensors, dtype as stored
+  std::map<std::string, std::string> metadata;
+};
+
+// F32, F16, BF16, F64, I64, I32, I16, I8, U8 and BOOL are understood.
+absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path);
+
+// Writes tensors (any device; copied to CPU, made contiguous) atomically.
+absl::Status WriteSafetensors(const std::string& path,
+                              const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                              const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_SAFETENSORS_H_

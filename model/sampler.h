@@ -1,0 +1,43 @@
+// Token sampling with temperature, top-k, top-p and min-p.
+//
+// Logprob convention (shared with the learner, see TokenLogprobs): the
+// logprob of a sampled token is log_softmax(logits / temperature) at that
+// token, taken BEFORE top-k/top-p/min-p truncation. Truncation changes which
+// tokens can be drawn, not the probability the policy assigns; the learner
+// recomputes exactly this quantity, so rollout and learner logprobs agree.
+// Temperature 0 means greedy, with logprobs of log_softmax(logits).
+//
+// Legend: B batch, T tokens, V vocab.
+#ifndef R1_MODEL_SAMPLER_H_
+#define R1_MODEL_SAMPLER_H_
+
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+namespace r1::model {
+
+struct SamplingParams {
+  double temperature = 1.0;  // 0 = greedy
+  double top_p = 1.0;        // 1 = off
+  int64_t top_k = 0;         // 0 = off
+  double min_p = 0.0;        // 0 = off; keeps p >= min_p * p_max
+};
+
+struct Sampled {
+  torch::Tensor tokens;    // [B] int64
+  torch::Tensor logprobs;  // [B] float32, convention above
+};
+
+// logits [B, V] (any float dtype).
+Sampled SampleTokens(const torch::Tensor& logits, const SamplingParams& params, at::Generator& generator);
+
+// The probabilities sampling draws from, after truncation: [B, V] float32.
+torch::Tensor SamplingDistribution(const torch::Tensor& logits, const SamplingParams& params);
+
+// Logprobs of `tokens` [B, T] under logits [B, T, V] with the convention
+// above: log_softmax(logits / temperature) gathered at the tokens. [B, T].
+torch::Tensor TokenLogprobs(const torch::Tensor& logits, const torch::Tensor& tokens, double temperature);
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_SAMPLER_H_
