@@ -20,6 +20,17 @@ It (re)writes, deterministically,
 The outputs are committed; rerun only when the specification changes.
 See tests/golden/README.md for what each file holds.
 
+Two more modes (see "Forward mode" below and the README):
+
+    /usr/bin/python3 tests/golden/model_reference.py forward \
+        --model DIR --tokens "1 5 7 9,1 4 4 2" --out OUT.safetensors
+    /usr/bin/python3 tests/golden/model_reference.py selftest-forward
+
+`forward` loads an exported Hugging Face-layout folder (config.json with
+standard HF keys only, model.safetensors in F32/BF16/F16) as an outside user
+would and writes the main logits; `selftest-forward` checks it on the golden
+cases.
+
 Everything is computed in float64 from weights that have first been rounded
 to float32 (the values stored in the files), so the goldens are the exact-math
 answer for the stored float32 weights; results are stored as float32, tokens
@@ -161,8 +172,9 @@ def deepseek_layer_specs(c, i, specs):
         specs[m + "gate.e_score_correction_bias"] = ([E], "bias")
         for e in range(E):
             mlp_specs(specs, m + "experts.%d." % e, D, c["moe_inter_dim"])
-        mlp_specs(specs, m + "shared_experts.", D,
-                  c["n_shared_experts"] * c["moe_inter_dim"])
+        if c["n_shared_experts"] > 0:  # always so in the golden cases
+            mlp_specs(specs, m + "shared_experts.", D,
+                      c["n_shared_experts"] * c["moe_inter_dim"])
 
 
 def mlp_specs(specs, prefix, D, I):
@@ -190,9 +202,15 @@ def deepseek_specs(c):
     return specs
 
 
+def llama_head_dim(c):
+    """The golden configs have no head_dim (it is dim // n_heads); a config
+    built from an HF config.json (forward mode) may set it."""
+    return c.get("head_dim", c["dim"] // c["n_heads"])
+
+
 def llama_specs(c):
     D, V, H, Hkv = c["dim"], c["vocab_size"], c["n_heads"], c["n_kv_heads"]
-    Dh = D // H
+    Dh = llama_head_dim(c)
     specs = collections.OrderedDict()
     specs["model.embed_tokens.weight"] = ([V, D], "embed")
     for i in range(c["n_layers"]):
@@ -345,9 +363,10 @@ def moe(c, W, m, x, layer, stats):
         W[b] = (W[b] - s.detach().mean(0)).float().double()
     bias = W[m + "gate.e_score_correction_bias"]
     sel = s + bias                                                # choice only
-    top = torch.topk(sel.detach(), K + 1, dim=-1, sorted=True)
-    gap = (top.values[:, K - 1] - top.values[:, K]).min().item()
-    stats.min_gap = min(stats.min_gap, gap)
+    top = torch.topk(sel.detach(), min(K + 1, E), dim=-1, sorted=True)
+    if K < E:  # always so in the golden cases; an HF config may have K == E
+        gap = (top.values[:, K - 1] - top.values[:, K]).min().item()
+        stats.min_gap = min(stats.min_gap, gap)
     idx = top.indices[:, :K]                                      # [N, K]
     plain = torch.topk(s.detach(), K, dim=-1).indices             # choice without bias
     changed = (idx.sort(-1).values != plain.sort(-1).values).any(-1)
@@ -356,7 +375,10 @@ def moe(c, W, m, x, layer, stats):
     w = w / w.sum(-1, keepdim=True) * c["routed_scaling_factor"]
     onehot = F.one_hot(idx, E).to(x.dtype)                        # [N, K, E]
     coef = (w[:, :, None] * onehot).sum(1)                        # [N, E], 0 if not chosen
-    out = swiglu(W, m + "shared_experts.", xf)
+    if c["n_shared_experts"] > 0:  # always so in the golden cases
+        out = swiglu(W, m + "shared_experts.", xf)
+    else:
+        out = torch.zeros_like(xf)
     for e in range(E):
         # Every expert is evaluated on every token; unchosen tokens get an
         # exact 0 coefficient, so value and gradients equal the sparse form.
@@ -429,7 +451,7 @@ def deepseek_forward(c, W, tokens, stats):
 def llama_forward(c, W, tokens, stats):
     B, T = tokens.shape
     V, D, H, Hkv = c["vocab_size"], c["dim"], c["n_heads"], c["n_kv_heads"]
-    Dh, eps, theta = D // H, c["rms_norm_eps"], c["rope_theta"]
+    Dh, eps, theta = llama_head_dim(c), c["rms_norm_eps"], c["rope_theta"]
     emb = W["model.embed_tokens.weight"]
     head = emb if c["tie_embeddings"] else W["lm_head.weight"]
     h = emb[tokens]
@@ -555,19 +577,24 @@ def specs_of(c):
 # safetensors, by hand
 # ----------------------------------------------------------------------------
 DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64",
-          np.dtype(np.float64): "F64", np.dtype(np.int32): "I32"}
+          np.dtype(np.float64): "F64", np.dtype(np.int32): "I32",
+          np.dtype(np.float16): "F16"}
 NP_OF = {v: k for k, v in DTYPES.items()}
+# BF16 has no numpy dtype: the reader returns it as float32 (exact: a bf16
+# value is the top 16 bits of a float32); the writer takes its raw bits as a
+# uint16 array together with dtype_names={name: "BF16"} (see to_bf16_bits).
 
 
-def write_safetensors(path, tensors, metadata):
+def write_safetensors(path, tensors, metadata, dtype_names=None):
     header = collections.OrderedDict()
     header["__metadata__"] = metadata
     blobs, offset = [], 0
     for name in sorted(tensors):
         a = np.ascontiguousarray(tensors[name])
         b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
+        dt = (dtype_names or {}).get(name) or DTYPES[a.dtype]
         header[name] = collections.OrderedDict(
-            dtype=DTYPES[a.dtype], shape=list(a.shape),
+            dtype=dt, shape=list(a.shape),
             data_offsets=[offset, offset + len(b)])
         blobs.append(b)
         offset += len(b)
@@ -591,9 +618,16 @@ def read_safetensors(path):
     tensors, spans = {}, []
     for name, e in header.items():
         b, en = e["data_offsets"]
-        dt = np.dtype(NP_OF[e["dtype"]]).newbyteorder("<")
-        a = np.frombuffer(data[b:en], dtype=dt).reshape(e["shape"])
-        assert a.nbytes == en - b
+        if e["dtype"] == "BF16":
+            u = np.frombuffer(data[b:en], dtype="<u2").reshape(e["shape"])
+            assert u.nbytes == en - b
+            a = (u.astype(np.uint32) << 16).view(np.float32)
+        else:
+            if e["dtype"] not in NP_OF:
+                raise ValueError("tensor %s: unsupported dtype %s" % (name, e["dtype"]))
+            dt = np.dtype(NP_OF[e["dtype"]]).newbyteorder("<")
+            a = np.frombuffer(data[b:en], dtype=dt).reshape(e["shape"])
+            assert a.nbytes == en - b
         tensors[name] = a
         spans.append((b, en))
     spans.sort()
@@ -702,7 +736,7 @@ def n_deepseek_layer(c, W, L, hs):
         key = [sc[e] + float(W[m + "gate.e_score_correction_bias"][e]) for e in range(E)]
         chosen = sorted(range(E), key=lambda e: -key[e])[:K]
         tot = sum(sc[e] for e in chosen)
-        y = n_mlp(W, m + "shared_experts.", x)
+        y = n_mlp(W, m + "shared_experts.", x) if c["n_shared_experts"] > 0 else 0.0 * x
         for e in chosen:
             y = y + (sc[e] / tot * c["routed_scaling_factor"]) * n_mlp(W, m + "experts.%d." % e, x)
             counts[e] += 1
@@ -753,7 +787,7 @@ def n_deepseek(c, W, tokens):
 
 def n_llama(c, W, tokens):
     eps, th, H, Hkv = c["rms_norm_eps"], c["rope_theta"], c["n_heads"], c["n_kv_heads"]
-    Dh = c["dim"] // H
+    Dh = llama_head_dim(c)
     emb = W["model.embed_tokens.weight"]
     head = emb if c["tie_embeddings"] else W["lm_head.weight"]
     B, T = tokens.shape
@@ -891,5 +925,474 @@ def main():
     return 0
 
 
+# ----------------------------------------------------------------------------
+# Forward mode: an outside user loading an exported Hugging Face-layout model
+# folder (config.json + model.safetensors) and computing the main logits.
+#
+#   model_reference.py forward --model DIR --tokens "1 5 7 9,1 4 4 2" --out OUT
+#
+# Only standard HF config keys are read (see hf_config_to_internal); every
+# other key is ignored, including this project's own key names. The model is
+# the same vectorised float64 code as the golden files use.
+# ----------------------------------------------------------------------------
+class UserError(Exception):
+    """A problem with the model folder or the arguments (one-line message)."""
+
+
+def _hf_value(hf, key, kind, minimum=None, null_ok=False):
+    """hf[key] checked for type: "int" (not bool), "float" (int or float,
+    finite), "bool". null_ok: None is returned as None."""
+    if key not in hf:
+        raise UserError("config.json: missing key %r" % key)
+    v = hf[key]
+    if v is None and null_ok:
+        return None
+    ok = {"int": isinstance(v, int) and not isinstance(v, bool),
+          "float": (isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v)),
+          "bool": isinstance(v, bool)}[kind]
+    if not ok:
+        raise UserError("config.json: key %r must be %s, got %r"
+                        % (key, {"int": "an integer", "float": "a number",
+                                 "bool": "true or false"}[kind], v))
+    if minimum is not None and v < minimum:
+        raise UserError("config.json: key %r must be >= %s, got %r" % (key, minimum, v))
+    return float(v) if kind == "float" else v
+
+
+def hf_config_to_internal(hf):
+    """Standard HF config.json (dict) -> a config with this script's key
+    names, for the main model only (no MTP modules, no losses)."""
+    if not isinstance(hf, dict):
+        raise UserError("config.json: not a JSON object")
+    mt = hf.get("model_type")
+    I = lambda k, m=1: _hf_value(hf, k, "int", m)
+    Fl = lambda k: _hf_value(hf, k, "float")
+    if mt == "llama":
+        c = collections.OrderedDict(
+            arch="LLAMA", vocab_size=I("vocab_size"), dim=I("hidden_size"),
+            n_layers=I("num_hidden_layers", 0), n_heads=I("num_attention_heads"),
+            max_seq_len=I("max_position_embeddings"), rope_theta=Fl("rope_theta"),
+            rms_norm_eps=Fl("rms_norm_eps"), n_kv_heads=I("num_key_value_heads"),
+            ffn_hidden_dim=I("intermediate_size"),
+            tie_embeddings=_hf_value(hf, "tie_word_embeddings", "bool"))
+        hd = _hf_value(hf, "head_dim", "int", 1, null_ok=True) if "head_dim" in hf else None
+        if hd is None:
+            if c["dim"] % c["n_heads"]:
+                raise UserError("config.json: hidden_size %d is not a multiple of "
+                                "num_attention_heads %d (and no head_dim)"
+                                % (c["dim"], c["n_heads"]))
+            hd = c["dim"] // c["n_heads"]
+        c["head_dim"] = hd
+        if c["n_heads"] % c["n_kv_heads"]:
+            raise UserError("config.json: num_attention_heads %d is not a multiple of "
+                            "num_key_value_heads %d" % (c["n_heads"], c["n_kv_heads"]))
+        if hd % 2:
+            raise UserError("config.json: head_dim %d must be even (RoPE)" % hd)
+        return c
+    if mt == "deepseek_v3":
+        ql = _hf_value(hf, "q_lora_rank", "int", 0, null_ok=True)
+        ns = _hf_value(hf, "n_shared_experts", "int", 0, null_ok=True)
+        c = collections.OrderedDict(
+            arch="DEEPSEEK_V3", vocab_size=I("vocab_size"), dim=I("hidden_size"),
+            n_layers=I("num_hidden_layers", 0), n_heads=I("num_attention_heads"),
+            max_seq_len=I("max_position_embeddings"), rope_theta=Fl("rope_theta"),
+            rms_norm_eps=Fl("rms_norm_eps"), q_lora_rank=ql or 0,
+            kv_lora_rank=I("kv_lora_rank"), qk_nope_head_dim=I("qk_nope_head_dim", 0),
+            qk_rope_head_dim=I("qk_rope_head_dim"), v_head_dim=I("v_head_dim"),
+            n_dense_layers=I("first_k_dense_replace", 0), inter_dim=I("intermediate_size"),
+            moe_inter_dim=I("moe_intermediate_size"), n_shared_experts=ns or 0,
+            n_routed_experts=I("n_routed_experts"),
+            n_activated_experts=I("num_experts_per_tok"),
+            routed_scaling_factor=Fl("routed_scaling_factor"),
+            # main logits only: no balance loss, no MTP modules
+            seq_aux_loss_alpha=0.0, n_mtp_modules=0, mtp_loss_weight=0.0)
+        I("num_nextn_predict_layers", 0)  # must be there; MTP is not run
+        if c["n_activated_experts"] > c["n_routed_experts"]:
+            raise UserError("config.json: num_experts_per_tok %d > n_routed_experts %d"
+                            % (c["n_activated_experts"], c["n_routed_experts"]))
+        if c["qk_rope_head_dim"] % 2:
+            raise UserError("config.json: qk_rope_head_dim %d must be even (RoPE)"
+                            % c["qk_rope_head_dim"])
+        return c
+    raise UserError("config.json: model_type %r is not supported "
+                    "(expected \"llama\" or \"deepseek_v3\")" % (mt,))
+
+
+def load_hf_folder(model_dir):
+    """Returns (internal config, float64 weights) of the main model."""
+    cpath = os.path.join(model_dir, "config.json")
+    try:
+        with open(cpath, "rb") as f:
+            hf = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise UserError("cannot read %s: %s" % (cpath, e.strerror or e))
+    except ValueError as e:
+        raise UserError("%s is not valid JSON: %s" % (cpath, e))
+    c = hf_config_to_internal(hf)
+
+    # model.safetensors, or (HF sharded export) model.safetensors.index.json
+    # naming the shard of each tensor.
+    single = os.path.join(model_dir, "model.safetensors")
+    index = single + ".index.json"
+    if os.path.exists(single) or not os.path.exists(index):
+        files = [single]
+    else:
+        try:
+            with open(index, "rb") as f:
+                wm = json.loads(f.read().decode("utf-8"))["weight_map"]
+            files = [os.path.join(model_dir, s) for s in sorted(set(wm.values()))]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise UserError("cannot read %s: %s" % (index, e))
+    stored = {}
+    for path in files:
+        try:
+            t, _ = read_safetensors(path)
+        except OSError as e:
+            raise UserError("cannot read %s: %s" % (path, e.strerror or e))
+        except (AssertionError, ValueError, KeyError, TypeError, IndexError,
+                struct.error) as e:
+            raise UserError("%s is not a valid safetensors file (%s: %s)"
+                            % (path, type(e).__name__, e))
+        stored.update(t)
+
+    W = collections.OrderedDict()
+    ok_dtypes = (np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.float64))
+    for name, (shape, _) in specs_of(c).items():
+        if name not in stored:
+            raise UserError("model.safetensors: missing tensor %s" % name)
+        a = stored[name]
+        if a.dtype not in ok_dtypes:
+            raise UserError("model.safetensors: tensor %s has dtype %s; expected "
+                            "F32, BF16 or F16" % (name, DTYPES.get(a.dtype, a.dtype)))
+        if list(a.shape) != list(shape):
+            raise UserError("model.safetensors: tensor %s has shape %s; the config "
+                            "needs %s" % (name, list(a.shape), list(shape)))
+        W[name] = torch.from_numpy(a.astype(np.float64))
+    return c, W
+
+
+def parse_tokens(text, vocab_size, max_len):
+    rows = []
+    for r in text.split(","):
+        try:
+            rows.append([int(x) for x in r.split()])
+        except ValueError:
+            raise UserError("--tokens: %r is not a list of integers" % r.strip())
+    if any(not r for r in rows):
+        raise UserError("--tokens: empty row")
+    if len(set(map(len, rows))) != 1:
+        raise UserError("--tokens: rows have different lengths %s" % [len(r) for r in rows])
+    bad = [x for r in rows for x in r if not 0 <= x < vocab_size]
+    if bad:
+        raise UserError("--tokens: id %d outside [0, vocab_size=%d)" % (bad[0], vocab_size))
+    if len(rows[0]) > max_len:
+        raise UserError("--tokens: length %d > max_position_embeddings %d"
+                        % (len(rows[0]), max_len))
+    return torch.tensor(rows, dtype=torch.int64)
+
+
+def hf_logits(c, W, tokens):
+    """Main logits [B, T, V], float64, positions 0..T-1, no padding."""
+    with torch.no_grad():
+        return forward(c, W, tokens, RouteStats())["logits"]
+
+
+def forward_cli(argv):
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="model_reference.py forward",
+        description="Main logits of an HF-layout model folder (LlamaForCausalLM "
+                    "or DeepseekV3ForCausalLM), computed in float64.")
+    ap.add_argument("--model", required=True, help="folder with config.json and model.safetensors")
+    ap.add_argument("--tokens", required=True,
+                    help='rows separated by commas, ids by spaces: "1 5 7 9,1 4 4 2"')
+    ap.add_argument("--out", required=True, help="output .safetensors (logits F32, tokens I64)")
+    args = ap.parse_args(argv)
+    try:
+        c, W = load_hf_folder(args.model)
+        tokens = parse_tokens(args.tokens, c["vocab_size"], c["max_seq_len"])
+        logits = hf_logits(c, W, tokens)
+        meta = collections.OrderedDict(
+            model_type="llama" if c["arch"] == "LLAMA" else "deepseek_v3",
+            generator="tests/golden/model_reference.py forward")
+        try:
+            write_safetensors(args.out, collections.OrderedDict(
+                logits=logits.float().numpy(), tokens=tokens.numpy()), meta)
+        except OSError as e:
+            raise UserError("cannot write %s: %s" % (args.out, e.strerror or e))
+    except UserError as e:
+        print("model_reference.py forward: error: %s" % str(e).replace("\n", " "),
+              file=sys.stderr)
+        return 1
+    except Exception as e:  # anything unforeseen: still one line, non-zero
+        print("model_reference.py forward: internal error: %s: %s"
+              % (type(e).__name__, str(e).replace("\n", " ")), file=sys.stderr)
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# selftest-forward: exports golden cases as HF folders, runs the forward mode
+# as a separate process (as an outside user would) and checks its logits.
+# ----------------------------------------------------------------------------
+def golden_to_hf(c, head_dim=True):
+    """A golden case's config (project key names) as an HF config.json dict,
+    with some standard HF keys the forward mode ignores and, as decoys, the
+    project's own key names with wrong values (they must be ignored too)."""
+    hf = collections.OrderedDict()
+    if c["arch"] == "LLAMA":
+        hf.update(architectures=["LlamaForCausalLM"], model_type="llama",
+                  vocab_size=c["vocab_size"], hidden_size=c["dim"],
+                  intermediate_size=c["ffn_hidden_dim"], num_hidden_layers=c["n_layers"],
+                  num_attention_heads=c["n_heads"], num_key_value_heads=c["n_kv_heads"])
+        if head_dim:
+            hf["head_dim"] = llama_head_dim(c)
+        hf.update(rms_norm_eps=c["rms_norm_eps"], rope_theta=c["rope_theta"],
+                  tie_word_embeddings=c["tie_embeddings"],
+                  max_position_embeddings=c["max_seq_len"],
+                  hidden_act="silu", attention_bias=False, mlp_bias=False,
+                  rope_scaling=None, torch_dtype="float32", bos_token_id=1,
+                  eos_token_id=2, initializer_range=0.02, use_cache=True)
+        hf.update(dim=c["dim"] + 8, n_kv_heads=1, ffn_hidden_dim=7, tie_embeddings=None)
+    else:
+        hf.update(architectures=["DeepseekV3ForCausalLM"], model_type="deepseek_v3",
+                  vocab_size=c["vocab_size"], hidden_size=c["dim"],
+                  intermediate_size=c["inter_dim"], moe_intermediate_size=c["moe_inter_dim"],
+                  num_hidden_layers=c["n_layers"], num_attention_heads=c["n_heads"],
+                  num_key_value_heads=c["n_heads"], n_shared_experts=c["n_shared_experts"],
+                  n_routed_experts=c["n_routed_experts"],
+                  num_experts_per_tok=c["n_activated_experts"],
+                  routed_scaling_factor=c["routed_scaling_factor"],
+                  first_k_dense_replace=c["n_dense_layers"],
+                  q_lora_rank=c["q_lora_rank"] or None, kv_lora_rank=c["kv_lora_rank"],
+                  qk_nope_head_dim=c["qk_nope_head_dim"],
+                  qk_rope_head_dim=c["qk_rope_head_dim"], v_head_dim=c["v_head_dim"],
+                  rms_norm_eps=c["rms_norm_eps"], rope_theta=c["rope_theta"],
+                  num_nextn_predict_layers=c.get("n_mtp_modules", 0),
+                  max_position_embeddings=c["max_seq_len"],
+                  hidden_act="silu", n_group=1, topk_group=1, topk_method="noaux_tc",
+                  scoring_func="sigmoid", norm_topk_prob=True, moe_layer_freq=1,
+                  tie_word_embeddings=False, attention_bias=False, rope_scaling=None,
+                  torch_dtype="float32", aux_loss_alpha=0.001, seq_aux=True)
+        hf.update(dim=c["dim"] * 2, n_layers=9, n_dense_layers=c["n_layers"],
+                  n_activated_experts=1, inter_dim=5, moe_inter_dim=3)
+    return hf
+
+
+def to_bf16_bits(a):
+    """float array -> uint16 bits of bfloat16 (round to nearest even)."""
+    t = torch.from_numpy(np.array(a, dtype=np.float32)).to(torch.bfloat16)
+    return t.view(torch.int16).numpy().view(np.uint16)
+
+
+def write_hf_folder(d, hf, weights, dtype="F32", shards=1):
+    """weights: name -> float array. dtype F32 / F16 / BF16. Returns the
+    weights as stored, as float64 tensors (what the forward mode should use)."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(hf, f, indent=2)
+    out, names, as_stored = {}, {}, collections.OrderedDict()
+    for n, a in weights.items():
+        a = np.array(a, dtype=np.float32)  # a writable copy
+        if dtype == "F32":
+            out[n] = a
+            as_stored[n] = torch.from_numpy(a.astype(np.float64))
+        elif dtype == "F16":
+            out[n] = a.astype(np.float16)
+            as_stored[n] = torch.from_numpy(out[n].astype(np.float64))
+        else:
+            out[n], names[n] = to_bf16_bits(a), "BF16"
+            as_stored[n] = torch.from_numpy(a).to(torch.bfloat16).double()
+    meta = collections.OrderedDict(format="pt")
+    if shards == 1:
+        write_safetensors(os.path.join(d, "model.safetensors"), out, meta, names)
+    else:
+        keys, wm = sorted(out), {}
+        for s in range(shards):
+            fn = "model-%05d-of-%05d.safetensors" % (s + 1, shards)
+            part = {k: out[k] for k in keys[s::shards]}
+            write_safetensors(os.path.join(d, fn), part, meta,
+                              {k: v for k, v in names.items() if k in part})
+            wm.update((k, fn) for k in part)
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {}, "weight_map": wm}, f, indent=2)
+    return as_stored
+
+
+def run_forward(d, tokens_text, out):
+    import subprocess
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "forward",
+                        "--model", d, "--tokens", tokens_text, "--out", out],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p.returncode, p.stderr.decode("utf-8", "replace")
+
+
+def tokens_text(tokens):
+    return ",".join(" ".join(str(int(x)) for x in row) for row in tokens)
+
+
+def selftest_forward():
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="r1cpp_fwd_selftest_")
+    results, failures = [], []
+
+    def check(label, ok, detail):
+        results.append((label, ok, detail))
+        print("%-4s %-58s %s" % ("ok" if ok else "FAIL", label, detail))
+        sys.stdout.flush()
+        if not ok:
+            failures.append(label)
+
+    def run_ok(label, d, tokens, expected, tol):
+        """tol None: bitwise equal; else max |diff| <= tol."""
+        out = os.path.join(d, "out.safetensors")
+        rc, err = run_forward(d, tokens_text(tokens), out)
+        if rc != 0:
+            return check(label, False, "rc %d: %s" % (rc, err.strip()))
+        got, meta = read_safetensors(out)
+        good = (set(got) == {"logits", "tokens"} and got["logits"].dtype == np.float32
+                and got["tokens"].dtype == np.int64
+                and np.array_equal(got["tokens"], np.asarray(tokens, dtype=np.int64))
+                and got["logits"].shape == expected.shape)
+        if not good:
+            return check(label, False, "wrong output tensors/dtypes/shapes")
+        diff = float(np.abs(got["logits"].astype(np.float64) - expected.astype(np.float64)).max())
+        ok = np.array_equal(got["logits"], expected) if tol is None else diff <= tol
+        check(label, ok, "max |diff| %.3g%s" % (diff, " (bitwise equal)"
+                                               if np.array_equal(got["logits"], expected) else ""))
+
+    def run_err(label, d, tokens, phrase):
+        rc, err = run_forward(d, tokens, os.path.join(d, "out.safetensors"))
+        lines = err.splitlines()
+        ok = rc != 0 and len(lines) == 1 and phrase in lines[0]
+        check(label, ok, "rc %d, stderr: %s" % (rc, err.strip()))
+
+    try:
+        goldens = {}
+        for name in CASES:
+            t, meta = read_safetensors(os.path.join(OUT_DIR, name + ".safetensors"))
+            c = json.loads(meta["config"], object_pairs_hook=collections.OrderedDict)
+            w = collections.OrderedDict((n, t[n]) for n in specs_of(c))  # all weights, MTP too
+            goldens[name] = (c, w, t)
+
+        # 1. Every golden case, F32: the logits must equal golden.logits exactly.
+        for name, (c, w, t) in goldens.items():
+            d = os.path.join(tmp, name + "_f32")
+            write_hf_folder(d, golden_to_hf(c, head_dim=(name == "llama_a")), w)
+            run_ok("%s F32 == golden.logits" % name, d, t["golden.tokens"],
+                   t["golden.logits"], None)
+
+        # 2. F16 / BF16 storage (BF16 also as a 2-shard export): equal to this
+        # script's own float64 forward on the rounded weights.
+        for name, dt, shards in (("deepseek_a", "F16", 1), ("llama_a", "BF16", 1),
+                                 ("deepseek_b", "BF16", 2), ("llama_b", "F16", 1)):
+            c, w, t = goldens[name]
+            d = os.path.join(tmp, "%s_%s_%d" % (name, dt.lower(), shards))
+            hf = golden_to_hf(c)
+            Ws = write_hf_folder(d, hf, w, dt, shards)
+            ci = hf_config_to_internal(hf)
+            toks = torch.from_numpy(t["golden.tokens"].copy())
+            exp = hf_logits(ci, Ws, toks).float().numpy()
+            run_ok("%s %s%s == in-process forward" % (name, dt, " 2 shards" if shards > 1 else ""),
+                   d, t["golden.tokens"], exp, None)
+
+        # 3. Prefixes and a single token: causal, so they match the golden
+        # logits of those positions (different matmul shapes: not bitwise).
+        for name, T in (("llama_b", 5), ("deepseek_b", 7), ("deepseek_a", 1)):
+            c, w, t = goldens[name]
+            d = os.path.join(tmp, name + "_f32")
+            run_ok("%s first %d positions ~ golden.logits" % (name, T), d,
+                   t["golden.tokens"][:, :T], t["golden.logits"][:, :T], 1e-5)
+
+        # 4. Shapes no golden file has, against the naive loop implementation:
+        # Llama with head_dim != hidden/heads; DeepSeek with no shared expert,
+        # K == n_routed_experts, q_lora_rank, one dense layer.
+        g = torch.Generator().manual_seed(11)
+        extra = []
+        cl = collections.OrderedDict(LLAMA_A)
+        cl.update(head_dim=12, n_heads=4, n_kv_heads=2, n_layers=2)
+        extra.append(("llama head_dim 12 (hidden 32, 4 heads)", cl))
+        cd = collections.OrderedDict(DEEPSEEK_B)
+        cd.update(n_shared_experts=0, n_routed_experts=3, n_activated_experts=3,
+                  n_dense_layers=1, n_layers=3, n_mtp_modules=0, seq_aux_loss_alpha=0.0)
+        extra.append(("deepseek no shared expert, K == E == 3", cd))
+        for i, (label, c) in enumerate(extra):
+            w = init_weights(specs_of(c), g)
+            toks = torch.randint(0, c["vocab_size"], (2, 9), generator=g)
+            with torch.no_grad():
+                nv = (n_llama if c["arch"] == "LLAMA" else n_deepseek)(c, w, toks)["logits"]
+            d = os.path.join(tmp, "extra%d" % i)
+            write_hf_folder(d, golden_to_hf(c), collections.OrderedDict(
+                (n, v.float().numpy()) for n, v in w.items()))
+            run_ok(label + " ~ naive impl", d, toks.numpy(), nv.float().numpy(), 1e-5)
+
+        # 5. Errors: non-zero exit, exactly one line on stderr.
+        c, w, t = goldens["llama_a"]
+        good_tok = "1 5 7 9,1 4 4 2"
+        hf = golden_to_hf(c)
+        for key in ("num_key_value_heads", "rope_theta", "tie_word_embeddings"):
+            h = collections.OrderedDict(hf)
+            del h[key]
+            d = os.path.join(tmp, "err_llama_no_" + key)
+            write_hf_folder(d, h, w)
+            run_err("llama: missing key %s" % key, d, good_tok, "missing key '%s'" % key)
+        cdk, wdk, _ = goldens["deepseek_b"]
+        for key in ("kv_lora_rank", "first_k_dense_replace", "num_nextn_predict_layers"):
+            h = golden_to_hf(cdk)
+            del h[key]
+            d = os.path.join(tmp, "err_ds_no_" + key)
+            write_hf_folder(d, h, wdk)
+            run_err("deepseek: missing key %s" % key, d, good_tok, "missing key '%s'" % key)
+        d = os.path.join(tmp, "err_missing_tensor")
+        write_hf_folder(d, hf, collections.OrderedDict(
+            (n, a) for n, a in w.items() if n != "model.layers.1.mlp.up_proj.weight"))
+        run_err("missing tensor", d, good_tok, "missing tensor model.layers.1.mlp.up_proj.weight")
+        d = os.path.join(tmp, "err_untied_no_head")
+        cb, wb, _ = goldens["llama_b"]
+        h = golden_to_hf(cb)
+        h["tie_word_embeddings"] = False
+        write_hf_folder(d, h, wb)
+        run_err("untied config, no lm_head.weight", d, good_tok, "missing tensor lm_head.weight")
+        d = os.path.join(tmp, "err_shape")
+        h = collections.OrderedDict(hf)
+        h["intermediate_size"] = 40
+        write_hf_folder(d, h, w)
+        run_err("wrong shape (intermediate_size 40 vs 48)", d, good_tok, "has shape [48, 32]")
+        d = os.path.join(tmp, "err_ds_shape")
+        h = golden_to_hf(cdk)
+        h["qk_rope_head_dim"] = 4
+        write_hf_folder(d, h, wdk)
+        run_err("deepseek wrong shape (qk_rope_head_dim 4 vs 6)", d, good_tok, "has shape")
+        d = os.path.join(tmp, "err_type")
+        h = collections.OrderedDict(hf)
+        h["model_type"] = "mistral"
+        write_hf_folder(d, h, w)
+        run_err("unsupported model_type", d, good_tok, "model_type 'mistral'")
+        d = os.path.join(tmp, "llama_a_f32")
+        run_err("ragged --tokens", d, "1 2 3,4 5", "different lengths")
+        run_err("token id >= vocab_size", d, "1 64", "outside [0, vocab_size=64)")
+        run_err("T > max_position_embeddings", d, " ".join(["1"] * 65), "max_position_embeddings")
+        run_err("missing folder", os.path.join(tmp, "nope"), good_tok, "cannot read")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("selftest-forward: %d checks, %d failed" % (len(results), len(failures)))
+    return 1 if failures else 0
+
+
+def cli(argv):
+    if not argv:
+        return main()
+    if argv[0] == "forward":
+        return forward_cli(argv[1:])
+    if argv[0] == "selftest-forward" and len(argv) == 1:
+        return selftest_forward()
+    print("usage: model_reference.py                    (regenerate the golden files)\n"
+          "       model_reference.py forward --model DIR --tokens \"1 5 7,2 3 4\" --out OUT.safetensors\n"
+          "       model_reference.py selftest-forward", file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(sys.argv[1:]))

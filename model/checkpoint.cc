@@ -1,0 +1,457 @@
+#include "model/checkpoint.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/crc32c.h"
+#include "common/file_util.h"
+#include "common/status.h"
+#include "common/tokenizer.h"
+#include "model/safetensors.h"
+
+namespace r1::model {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+constexpr char kManifest[] = "manifest.json";
+constexpr char kFormat[] = "r1-checkpoint";
+
+Value Number(double v) {
+  Value value;
+  value.set_number_value(v);
+  return value;
+}
+Value String(const std::string& s) {
+  Value value;
+  value.set_string_value(s);
+  return value;
+}
+Value Bool(bool b) {
+  Value value;
+  value.set_bool_value(b);
+  return value;
+}
+Value Null() {
+  Value value;
+  value.set_null_value(google::protobuf::NULL_VALUE);
+  return value;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+absl::StatusOr<Struct> ParseJsonObject(const std::string& json, const std::string& source) {
+  Struct root;
+  if (auto s = google::protobuf::util::JsonStringToMessage(json, &root); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, " is not valid JSON: ", std::string(s.message())));
+  }
+  return root;
+}
+
+// Reads a JSON number field as an integer.
+class JsonReader {
+ public:
+  JsonReader(const Struct& root, std::string source) : root_(root), source_(std::move(source)) {}
+
+  bool Has(const std::string& key) const {
+    const auto it = root_.fields().find(key);
+    return it != root_.fields().end() && it->second.kind_case() != Value::kNullValue;
+  }
+  absl::StatusOr<double> Number(const std::string& key) const {
+    const auto it = root_.fields().find(key);
+    if (it == root_.fields().end()) return absl::InvalidArgumentError(absl::StrCat(source_, " has no \"", key, "\""));
+    if (it->second.kind_case() != Value::kNumberValue) {
+      return absl::InvalidArgumentError(absl::StrCat(source_, ": \"", key, "\" is not a number"));
+    }
+    return it->second.number_value();
+  }
+  absl::StatusOr<int> Int(const std::string& key) const {
+    R1_ASSIGN_OR_RETURN(double v, Number(key));
+    if (v != static_cast<double>(static_cast<int>(v))) {
+      return absl::InvalidArgumentError(absl::StrCat(source_, ": \"", key, "\" is not an integer"));
+    }
+    return static_cast<int>(v);
+  }
+  int IntOr(const std::string& key, int fallback) const { return Has(key) ? Int(key).value_or(fallback) : fallback; }
+  double NumberOr(const std::string& key, double fallback) const {
+    return Has(key) ? Number(key).value_or(fallback) : fallback;
+  }
+  std::string StringOr(const std::string& key, const std::string& fallback) const {
+    const auto it = root_.fields().find(key);
+    return it != root_.fields().end() && it->second.kind_case() == Value::kStringValue ? it->second.string_value()
+                                                                                        : fallback;
+  }
+  bool BoolOr(const std::string& key, bool fallback) const {
+    const auto it = root_.fields().find(key);
+    return it != root_.fields().end() && it->second.kind_case() == Value::kBoolValue ? it->second.bool_value()
+                                                                                      : fallback;
+  }
+
+ private:
+  const Struct& root_;
+  std::string source_;
+};
+
+absl::Status WriteManifest(const std::string& dir, const std::vector<std::string>& files) {
+  Struct manifest;
+  (*manifest.mutable_fields())["format"] = String(kFormat);
+  (*manifest.mutable_fields())["version"] = Number(1);
+  Struct entries;
+  for (const std::string& name : files) {
+    R1_ASSIGN_OR_RETURN(std::string bytes, ReadFile(absl::StrCat(dir, "/", name)));
+    Struct entry;
+    (*entry.mutable_fields())["bytes"] = Number(static_cast<double>(bytes.size()));
+    (*entry.mutable_fields())["crc32c"] = String(absl::StrFormat("%08x", Crc32c(bytes)));
+    *(*entries.mutable_fields())[name].mutable_struct_value() = entry;
+  }
+  *(*manifest.mutable_fields())["files"].mutable_struct_value() = entries;
+  return WriteFileAtomically(absl::StrCat(dir, "/", kManifest), ToJson(manifest));
+}
+
+absl::Status VerifyManifest(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/", kManifest);
+  R1_ASSIGN_OR_RETURN(std::string json, ReadFile(path));
+  R1_ASSIGN_OR_RETURN(Struct manifest, ParseJsonObject(json, path));
+  const auto files = manifest.fields().find("files");
+  if (JsonReader(manifest, path).StringOr("format", "") != kFormat || files == manifest.fields().end() ||
+      files->second.kind_case() != Value::kStructValue) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not an r1 checkpoint manifest"));
+  }
+  for (const auto& [name, entry] : files->second.struct_value().fields()) {
+    const std::string file = absl::StrCat(dir, "/", name);
+    absl::StatusOr<std::string> bytes = ReadFile(file);
+    if (!bytes.ok()) return absl::DataLossError(absl::StrCat("checkpoint ", dir, " is incomplete: ", bytes.status().message()));
+    const JsonReader e(entry.struct_value(), path);
+    const double expected_bytes = e.NumberOr("bytes", -1);
+    if (static_cast<double>(bytes->size()) != expected_bytes) {
+      return absl::DataLossError(absl::StrCat("checkpoint ", dir, ": ", name, " has ", bytes->size(),
+                                              " bytes, the manifest says ", expected_bytes, " (truncated?)"));
+    }
+    if (absl::StrFormat("%08x", Crc32c(*bytes)) != e.StringOr("crc32c", "")) {
+      return absl::DataLossError(absl::StrCat("checkpoint ", dir, ": ", name, " fails its CRC-32C check (corrupted)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyFile(const std::string& from, const std::string& to) {
+  R1_ASSIGN_OR_RETURN(std::string bytes, ReadFile(from));
+  return WriteFileAtomically(to, bytes);
+}
+
+// Writes the folder under a temporary name, then swaps it into place.
+absl::Status WriteFolder(const std::string& dir, const std::function<absl::Status(const std::string&)>& fill) {
+  const std::string temp = absl::StrCat(dir, ".tmp.", getpid());
+  std::error_code ec;
+  fs::remove_all(temp, ec);
+  if (absl::Status s = MakeDirs(temp); !s.ok()) return s;
+  absl::Status status = fill(temp);
+  if (status.ok()) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(temp)) files.push_back(entry.path().filename().string());
+    std::sort(files.begin(), files.end());
+    status = WriteManifest(temp, files);
+  }
+  if (status.ok()) {
+    const std::string old = absl::StrCat(dir, ".old.", getpid());
+    if (fs::exists(dir)) fs::rename(dir, old, ec);
+    if (!ec) fs::rename(temp, dir, ec);
+    if (ec) status = absl::InternalError(absl::StrCat("cannot move checkpoint into ", dir, ": ", ec.message()));
+    fs::remove_all(old, ec);
+  }
+  if (!status.ok()) fs::remove_all(temp, ec);
+  return status;
+}
+
+absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path) {
+  int bos = -1, eos = -1, pad = -1;
+  if (!tokenizer_path.empty()) {
+    R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
+    bos = tokenizer.bos_id();
+    eos = tokenizer.eos_id();
+    pad = tokenizer.pad_id();
+    R1_RETURN_IF_ERROR(CopyFile(tokenizer_path, absl::StrCat(dir, "/tokenizer.model")));
+  }
+  R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/config.json"), ModelConfigToJson(model.config(), bos, eos, pad)));
+  return WriteSafetensors(absl::StrCat(dir, "/model.safetensors"), NamedTensors(model), {{"format", "pt"}});
+}
+
+}  // namespace
+
+std::string ModelConfigToJson(const config::ModelConfig& c, int bos_id, int eos_id, int pad_id) {
+  Struct root;
+  auto& f = *root.mutable_fields();
+  const bool deepseek = c.arch() == config::DEEPSEEK_V3;
+  *f["architectures"].mutable_list_value()->add_values() =
+      String(deepseek ? "DeepseekV3ForCausalLM" : "LlamaForCausalLM");
+  f["model_type"] = String(deepseek ? "deepseek_v3" : "llama");
+  f["vocab_size"] = Number(c.vocab_size());
+  f["hidden_size"] = Number(c.dim());
+  f["num_hidden_layers"] = Number(c.n_layers());
+  f["num_attention_heads"] = Number(c.n_heads());
+  f["max_position_embeddings"] = Number(c.max_seq_len());
+  f["rope_theta"] = Number(c.rope_theta());
+  f["rms_norm_eps"] = Number(c.rms_norm_eps());
+  f["hidden_act"] = String("silu");
+  f["attention_bias"] = Bool(false);
+  f["torch_dtype"] = String(c.dtype() == config::BFLOAT16 ? "bfloat16" : "float32");
+  if (bos_id >= 0) f["bos_token_id"] = Number(bos_id);
+  if (eos_id >= 0) f["eos_token_id"] = Number(eos_id);
+  if (pad_id >= 0) f["pad_token_id"] = Number(pad_id);
+  if (deepseek) {
+    f["num_key_value_heads"] = Number(c.n_heads());
+    f["q_lora_rank"] = c.q_lora_rank() > 0 ? Number(c.q_lora_rank()) : Null();
+    f["kv_lora_rank"] = Number(c.kv_lora_rank());
+    f["qk_nope_head_dim"] = Number(c.qk_nope_head_dim());
+    f["qk_rope_head_dim"] = Number(c.qk_rope_head_dim());
+    f["qk_head_dim"] = Number(c.qk_nope_head_dim() + c.qk_rope_head_dim());
+    f["v_head_dim"] = Number(c.v_head_dim());
+    f["intermediate_size"] = Number(c.inter_dim());
+    f["moe_intermediate_size"] = Number(c.moe_inter_dim());
+    f["first_k_dense_replace"] = Number(c.n_dense_layers());
+    f["n_shared_experts"] = Number(c.n_shared_experts());
+    f["n_routed_experts"] = Number(c.n_routed_experts());
+    f["num_experts_per_tok"] = Number(c.n_activated_experts());
+    f["routed_scaling_factor"] = Number(c.routed_scaling_factor());
+    f["norm_topk_prob"] = Bool(true);
+    f["scoring_func"] = String("sigmoid");
+    f["topk_method"] = String("noaux_tc");
+    f["n_group"] = Number(1);
+    f["topk_group"] = Number(1);
+    f["num_nextn_predict_layers"] = Number(c.n_mtp_modules());
+    f["rope_interleave"] = Bool(true);
+    f["tie_word_embeddings"] = Bool(false);
+  } else {
+    f["num_key_value_heads"] = Number(c.n_kv_heads());
+    f["head_dim"] = Number(c.dim() / c.n_heads());
+    f["intermediate_size"] = Number(c.ffn_hidden_dim());
+    f["tie_word_embeddings"] = Bool(c.tie_embeddings());
+    f["mlp_bias"] = Bool(false);
+  }
+  // The exact config, including what Hugging Face has no key for.
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string exact;
+  (void)google::protobuf::util::MessageToJsonString(c, &exact, options);
+  Struct exact_struct;
+  (void)google::protobuf::util::JsonStringToMessage(exact, &exact_struct);
+  *f["r1_model_config"].mutable_struct_value() = exact_struct;
+  return ToJson(root);
+}
+
+absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json, const std::string& source) {
+  R1_ASSIGN_OR_RETURN(Struct root, ParseJsonObject(json, source));
+  config::ModelConfig c;
+  if (const auto exact = root.fields().find("r1_model_config");
+      exact != root.fields().end() && exact->second.kind_case() == Value::kStructValue) {
+    std::string text;
+    (void)google::protobuf::util::MessageToJsonString(exact->second.struct_value(), &text);
+    if (auto s = google::protobuf::util::JsonStringToMessage(text, &c); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": bad r1_model_config: ", std::string(s.message())));
+    }
+    return c;
+  }
+  const JsonReader r(root, source);
+  const std::string type = r.StringOr("model_type", "");
+  if (type != "llama" && type != "deepseek_v3") {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": model_type \"", type,
+                                                   "\" is not supported (llama or deepseek_v3)"));
+  }
+  R1_ASSIGN_OR_RETURN(int vocab, r.Int("vocab_size"));
+  R1_ASSIGN_OR_RETURN(int dim, r.Int("hidden_size"));
+  R1_ASSIGN_OR_RETURN(int layers, r.Int("num_hidden_layers"));
+  R1_ASSIGN_OR_RETURN(int heads, r.Int("num_attention_heads"));
+  R1_ASSIGN_OR_RETURN(int intermediate, r.Int("intermediate_size"));
+  c.set_vocab_size(vocab);
+  c.set_dim(dim);
+  c.set_n_layers(layers);
+  c.set_n_heads(heads);
+  c.set_max_seq_len(r.IntOr("max_position_embeddings", 2048));
+  c.set_rope_theta(r.NumberOr("rope_theta", 10000));
+  c.set_rms_norm_eps(r.NumberOr("rms_norm_eps", 1e-6));
+  if (r.StringOr("torch_dtype", "float32") == "bfloat16") c.set_dtype(config::BFLOAT16);
+  if (type == "llama") {
+    c.set_arch(config::LLAMA);
+    c.set_n_kv_heads(r.IntOr("num_key_value_heads", heads));
+    c.set_ffn_hidden_dim(intermediate);
+    c.set_tie_embeddings(r.BoolOr("tie_word_embeddings", false));
+    if (r.Has("head_dim") && r.IntOr("head_dim", 0) * heads != dim) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": head_dim * num_attention_heads != hidden_size is not supported"));
+    }
+    return c;
+  }
+  c.set_arch(config::DEEPSEEK_V3);
+  c.set_q_lora_rank(r.IntOr("q_lora_rank", 0));
+  R1_ASSIGN_OR_RETURN(int kv_lora_rank, r.Int("kv_lora_rank"));
+  R1_ASSIGN_OR_RETURN(int nope, r.Int("qk_nope_head_dim"));
+  R1_ASSIGN_OR_RETURN(int rope, r.Int("qk_rope_head_dim"));
+  R1_ASSIGN_OR_RETURN(int v, r.Int("v_head_dim"));
+  c.set_kv_lora_rank(kv_lora_rank);
+  c.set_qk_nope_head_dim(nope);
+  c.set_qk_rope_head_dim(rope);
+  c.set_v_head_dim(v);
+  c.set_inter_dim(intermediate);
+  c.set_n_dense_layers(r.IntOr("first_k_dense_replace", 0));
+  c.set_moe_inter_dim(r.IntOr("moe_intermediate_size", 0));
+  c.set_n_shared_experts(r.IntOr("n_shared_experts", 0));
+  c.set_n_routed_experts(r.IntOr("n_routed_experts", 0));
+  c.set_n_activated_experts(r.IntOr("num_experts_per_tok", 0));
+  c.set_routed_scaling_factor(r.NumberOr("routed_scaling_factor", 1.0));
+  c.set_n_mtp_modules(r.IntOr("num_nextn_predict_layers", 0));
+  if (r.IntOr("n_group", 1) != 1 || r.IntOr("topk_group", 1) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": group-limited routing (n_group > 1) is not supported"));
+  }
+  return c;
+}
+
+absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+                            const TrainingState* state) {
+  return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
+    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path));
+    if (state == nullptr) return absl::OkStatus();
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& [name, tensor] : state->optimizer) tensors.emplace_back(absl::StrCat("optimizer.", name), tensor);
+    if (state->rng_state.defined()) tensors.emplace_back("rng.cpu", state->rng_state);
+    std::map<std::string, std::string> metadata = state->extra;
+    metadata["step"] = absl::StrCat(state->step);
+    metadata["tokens_seen"] = absl::StrCat(state->tokens_seen);
+    metadata["data_cursor"] = absl::StrCat(state->data_cursor);
+    return WriteSafetensors(absl::StrCat(temp, "/training_state.safetensors"), tensors, metadata);
+  });
+}
+
+absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path) {
+  return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
+    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path));
+    R1_RETURN_IF_ERROR(WriteFileAtomically(
+        absl::StrCat(temp, "/tokenizer_config.json"),
+        "{\n  \"tokenizer_class\": \"LlamaTokenizer\",\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n"
+        "  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"add_bos_token\": true,\n"
+        "  \"add_eos_token\": false,\n  \"legacy\": false,\n"
+        "  \"additional_special_tokens\": [\"<|system|>\", \"<|user|>\", \"<|assistant|>\", \"<think>\", \"</think>\", "
+        "\"<answer>\", \"</answer>\"],\n"
+        "  \"chat_template\": \"{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}<|assistant|>{{ "
+        "m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>{{ m['content'] }}{% endif %}{% endfor %}{% if "
+        "add_generation_prompt %}<|assistant|>{% endif %}\"\n}\n"));
+    return WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"),
+                               "{\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2,\n  \"pad_token_id\": 3,\n"
+                               "  \"do_sample\": true,\n  \"temperature\": 1.0,\n  \"top_p\": 1.0\n}\n");
+  });
+}
+
+absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options) {
+  if (!fs::is_directory(dir)) return absl::NotFoundError(absl::StrCat("checkpoint ", dir, " does not exist"));
+  if (fs::exists(absl::StrCat(dir, "/", kManifest))) R1_RETURN_IF_ERROR(VerifyManifest(dir));
+  const std::string config_path = absl::StrCat(dir, "/config.json");
+  R1_ASSIGN_OR_RETURN(std::string json, ReadFile(config_path));
+  R1_ASSIGN_OR_RETURN(config::ModelConfig config, ModelConfigFromJson(json, config_path));
+  if (!options.device.empty()) config.set_device(options.device);
+  if (options.dtype.has_value()) config.set_dtype(*options.dtype);
+  absl::StatusOr<CausalLm> model = MakeModel(config);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(), absl::StrCat(config_path, ": ", model.status().message()));
+  }
+
+  std::map<std::string, torch::Tensor> tensors;
+  const std::string single = absl::StrCat(dir, "/model.safetensors");
+  const std::string index = absl::StrCat(dir, "/model.safetensors.index.json");
+  if (fs::exists(single)) {
+    R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(single));
+    tensors = std::move(file.tensors);
+  } else if (fs::exists(index)) {
+    R1_ASSIGN_OR_RETURN(std::string index_json, ReadFile(index));
+    R1_ASSIGN_OR_RETURN(Struct root, ParseJsonObject(index_json, index));
+    const auto map = root.fields().find("weight_map");
+    if (map == root.fields().end() || map->second.kind_case() != Value::kStructValue) {
+      return absl::InvalidArgumentError(absl::StrCat(index, " has no weight_map"));
+    }
+    std::map<std::string, bool> shards;
+    for (const auto& [name, file] : map->second.struct_value().fields()) shards[file.string_value()] = true;
+    for (const auto& [shard, unused] : shards) {
+      R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/", shard)));
+      tensors.merge(file.tensors);
+    }
+  } else {
+    return absl::NotFoundError(absl::StrCat("checkpoint ", dir, " has no model.safetensors"));
+  }
+  R1_RETURN_IF_ERROR(LoadTensors(**model, tensors, single));
+  return model;
+}
+
+absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
+  if (fs::exists(absl::StrCat(dir, "/", kManifest))) R1_RETURN_IF_ERROR(VerifyManifest(dir));
+  R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/training_state.safetensors")));
+  TrainingState state;
+  for (auto& [name, tensor] : file.tensors) {
+    if (absl::StartsWith(name, "optimizer.")) state.optimizer[name.substr(10)] = tensor;
+  }
+  if (file.tensors.count("rng.cpu")) state.rng_state = file.tensors.at("rng.cpu");
+  for (auto& [key, value] : file.metadata) {
+    if (key == "step") {
+      (void)absl::SimpleAtoi(value, &state.step);
+    } else if (key == "tokens_seen") {
+      (void)absl::SimpleAtoi(value, &state.tokens_seen);
+    } else if (key == "data_cursor") {
+      (void)absl::SimpleAtoi(value, &state.data_cursor);
+    } else {
+      state.extra[key] = value;
+    }
+  }
+  return state;
+}
+
+std::string CheckpointDir(const std::string& parent, int64_t step) {
+  return absl::StrFormat("%s/step_%08d", parent, step);
+}
+
+absl::StatusOr<std::string> LatestCheckpoint(const std::string& parent) {
+  std::error_code ec;
+  std::string best;
+  if (fs::is_directory(parent, ec)) {
+    for (const auto& entry : fs::directory_iterator(parent, ec)) {
+      const std::string name = entry.path().filename().string();
+      // Temporary and displaced folders have a suffix after the digits.
+      if (name.size() == 13 && absl::StartsWith(name, "step_") && fs::exists(entry.path() / kManifest) &&
+          name > best) {
+        best = name;
+      }
+    }
+  }
+  if (best.empty()) return absl::NotFoundError(absl::StrCat("no checkpoint under ", parent));
+  return absl::StrCat(parent, "/", best);
+}
+
+absl::Status PruneCheckpoints(const std::string& parent, int keep) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == 13 && absl::StartsWith(name, "step_")) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < names.size(); ++i) {
+    fs::remove_all(fs::path(parent) / names[i], ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot delete ", parent, "/", names[i], ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace r1::model

@@ -1,0 +1,80 @@
+// Checkpoints and Hugging Face interchange.
+//
+// A checkpoint is a folder:
+//   config.json                  Hugging Face config of the layout, plus
+//                                "r1_model_config" (the exact ModelConfig)
+//   model.safetensors            weights under Hugging Face names
+//   tokenizer.model              the SentencePiece model it was trained with
+//   training_state.safetensors   optimizer moments, step, RNG, data position
+//                                (absent in exported models)
+//   manifest.json                byte size and CRC-32C of every file above
+// It is written under a temporary name and renamed into place, so a folder
+// with the final name is always complete; loading re-checks every checksum
+// and refuses a truncated or corrupted file.
+//
+// Export writes the same folder without training state, plus
+// tokenizer_config.json and generation_config.json, which is the layout
+// transformers, vLLM and llama.cpp's converters read. Import reads such a
+// folder (also sharded: model.safetensors.index.json) from the standard keys.
+//
+// RoPE layouts need no permutation either way: the Llama student rotates
+// halves like Hugging Face Llama weights; the DeepSeek policy rotates adjacent
+// pairs like DeepSeek-V3's published weights (config.json says
+// "rope_interleave": true).
+#ifndef R1_MODEL_CHECKPOINT_H_
+#define R1_MODEL_CHECKPOINT_H_
+
+#include <torch/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/causal_lm.h"
+#include "proto/config.pb.h"
+
+namespace r1::model {
+
+struct TrainingState {
+  int64_t step = 0;                // optimizer steps taken
+  int64_t tokens_seen = 0;
+  int64_t data_cursor = 0;         // index of the next training item
+  torch::Tensor rng_state;         // torch's CPU generator state (uint8)
+  std::map<std::string, torch::Tensor> optimizer;  // OptimizerStateTensors()
+  std::map<std::string, std::string> extra;        // stage-specific strings
+};
+
+// Writes `dir` atomically (see above). `tokenizer_path` may be empty.
+absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+                            const TrainingState* state);
+
+struct LoadOptions {
+  std::string device;  // overrides the saved device when not empty
+  std::optional<config::DType> dtype;
+};
+
+// Loads a checkpoint or an imported Hugging Face folder. A folder with
+// manifest.json has every file verified first.
+absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options = {});
+absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir);
+
+// The ModelConfig a Hugging Face config.json describes (exact when it carries
+// "r1_model_config"). INVALID_ARGUMENT names the missing or bad key.
+absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json, const std::string& source);
+std::string ModelConfigToJson(const config::ModelConfig& config, int bos_id, int eos_id, int pad_id);
+
+// A model folder for other tools (no training state; HF extras included).
+absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path);
+
+// Checkpoints of a stage live in `parent/step_<8 digits>`.
+std::string CheckpointDir(const std::string& parent, int64_t step);
+// The newest complete one, or NOT_FOUND.
+absl::StatusOr<std::string> LatestCheckpoint(const std::string& parent);
+// Deletes all but the newest `keep`.
+absl::Status PruneCheckpoints(const std::string& parent, int keep);
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_CHECKPOINT_H_

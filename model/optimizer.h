@@ -1,0 +1,39 @@
+// AdamW with warmup and cosine decay, gradient clipping, and optimizer state
+// as named tensors (so it checkpoints into a safetensors file).
+#ifndef R1_MODEL_OPTIMIZER_H_
+#define R1_MODEL_OPTIMIZER_H_
+
+#include <torch/optim/adamw.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "model/causal_lm.h"
+#include "proto/config.pb.h"
+
+namespace r1::model {
+
+// Learning rate at an optimizer step: linear warmup from 0 over warmup_steps,
+// then cosine decay to min_lr_ratio * lr at total_steps (flat after).
+double LearningRate(const config::OptimizerConfig& config, int64_t step, int64_t total_steps);
+
+std::unique_ptr<torch::optim::AdamW> MakeAdamW(CausalLmImpl& model, const config::OptimizerConfig& config);
+
+// Sets every parameter group's learning rate.
+void SetLearningRate(torch::optim::AdamW& optimizer, double lr);
+
+// Scales gradients so their global L2 norm is at most max_norm (0 = off).
+// Returns the norm before clipping.
+double ClipGradients(CausalLmImpl& model, double max_norm);
+
+// AdamW moments by parameter name: "exp_avg.<name>", "exp_avg_sq.<name>",
+// "step.<name>". Parameters without state (never stepped) are absent.
+std::map<std::string, torch::Tensor> OptimizerStateTensors(CausalLmImpl& model, torch::optim::AdamW& optimizer);
+absl::Status RestoreOptimizerState(CausalLmImpl& model, torch::optim::AdamW& optimizer,
+                                   const std::map<std::string, torch::Tensor>& tensors);
+
+}  // namespace r1::model
+
+#endif  // R1_MODEL_OPTIMIZER_H_
