@@ -29,6 +29,8 @@ int TokenizerEncode(const Args& args);
 int TokenizerDecode(const Args& args);
 int ConfigCheck(const Args& args);
 int ConfigShow(const Args& args);
+int Pretrain(const Args& args);
+int GenerateText(const Args& args);
 
 // Parses `args` into `flags`. Returns an exit code when the command should stop
 // here (--help printed: 0; bad flags, message printed: 2), nullopt to go on.

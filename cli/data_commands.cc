@@ -1,7 +1,4 @@
 // r1 data gen / r1 data check.
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,6 +11,7 @@
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/jsonl.h"
+#include "common/progress.h"
 #include "common/status.h"
 #include "proto/records.pb.h"
 #include "tasks/task.h"
@@ -43,27 +41,6 @@ class Output {
  private:
   bool to_stdout_ = false;
   AtomicFileWriter file_;
-};
-
-// A one-line progress display on a terminal, at most every 0.2 s.
-class Progress {
- public:
-  Progress(std::string label, int64_t total) : label_(std::move(label)), total_(total) {}
-  void Update(int64_t done) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total_ && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    std::fprintf(stderr, "\r%s %lld/%lld (%.0f%%)", label_.c_str(), static_cast<long long>(done),
-                 static_cast<long long>(total_), total_ > 0 ? 100.0 * done / total_ : 100.0);
-    if (done >= total_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  std::string label_;
-  int64_t total_;
-  bool enabled_ = isatty(STDERR_FILENO) != 0;
-  std::chrono::steady_clock::time_point last_{};
 };
 
 }  // namespace
@@ -125,7 +102,7 @@ int DataGen(const Args& args) {
 
   Output output;
   if (absl::Status s = output.Open(out); !s.ok()) return Fail(s);
-  Progress progress(absl::StrCat("generating ", out), n);
+  ProgressLine progress(absl::StrCat("generating ", out));
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t index = static_cast<uint64_t>(start + i);
     std::string line;
@@ -138,7 +115,7 @@ int DataGen(const Args& args) {
     }
     line.push_back('\n');
     if (absl::Status s = output.Write(line); !s.ok()) return Fail(s);
-    progress.Update(i + 1);
+    progress.Update(i + 1, n);
   }
   if (absl::Status s = output.Commit(); !s.ok()) return Fail(s);
   if (out != "-") {

@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
     {"tokenizer decode", "print the text of token ids", TokenizerDecode},
     {"config check", "load and validate a config file", ConfigCheck},
     {"config show", "print a config after overrides, as text proto", ConfigShow},
+    {"pretrain", "pretrain the policy of a run config on its tasks' worked solutions", Pretrain},
+    {"generate", "print completions of a prompt by a checkpoint", GenerateText},
 };
 
 void PrintUsage(std::FILE* out, absl::string_view group) {

@@ -2,6 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <malloc.h>
+
+#include <thread>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -61,6 +65,14 @@ std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(const CausalLmIm
   for (const auto& item : model.named_parameters()) tensors.emplace_back(item.key(), item.value());
   for (const auto& item : model.named_buffers()) tensors.emplace_back(item.key(), item.value());
   return tensors;
+}
+
+int ConfigureRuntime(int threads) {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+  return n;
 }
 
 int64_t CountParameters(const CausalLmImpl& model) {

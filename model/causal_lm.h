@@ -75,6 +75,14 @@ absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config);
 // Every persistent tensor (parameters and buffers) by its Hugging Face name.
 std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(const CausalLmImpl& model);
 
+// Process-wide settings for LibTorch work, called once at start-up:
+// intra-op threads = `threads`, or the number of cores when 0 (LibTorch
+// defaults to 1 here); and malloc keeps freed memory for reuse instead of
+// returning every block over 32 MiB to the kernel, which made each large
+// activation pay page faults again (15% of a training step on the tiny
+// config). Returns the number of threads set.
+int ConfigureRuntime(int threads);
+
 // Number of trainable parameters.
 int64_t CountParameters(const CausalLmImpl& model);
 

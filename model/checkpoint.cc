@@ -396,6 +396,13 @@ absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& op
   return model;
 }
 
+absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model) {
+  R1_RETURN_IF_ERROR(VerifyManifest(dir));
+  const std::string path = absl::StrCat(dir, "/model.safetensors");
+  R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(path));
+  return LoadTensors(model, file.tensors, path);
+}
+
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
   if (fs::exists(absl::StrCat(dir, "/", kManifest))) R1_RETURN_IF_ERROR(VerifyManifest(dir));
   R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/training_state.safetensors")));

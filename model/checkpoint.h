@@ -60,6 +60,10 @@ struct LoadOptions {
 absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options = {});
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir);
 
+// Verifies `dir` and copies its weights into an existing model of the same
+// config (how a stage resumes in place).
+absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model);
+
 // The ModelConfig a Hugging Face config.json describes (exact when it carries
 // "r1_model_config"). INVALID_ARGUMENT names the missing or bad key.
 absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json, const std::string& source);

@@ -73,8 +73,11 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
   const torch::Tensor causal = key_index <= query_index;                                   // [T, S]
   // A padding query may see only itself, so its softmax stays finite.
   const torch::Tensor self = key_index == query_index;
-  torch::Tensor mask = (causal.unsqueeze(0) & key_valid.unsqueeze(1)) | self.unsqueeze(0);  // [B, T, S]
-  return AttentionContext{positions, mask.unsqueeze(1), past};
+  const torch::Tensor mask = (causal.unsqueeze(0) & key_valid.unsqueeze(1)) | self.unsqueeze(0);  // [B, T, S]
+  // Built once per forward pass and added to every layer's scores.
+  const torch::Tensor bias = torch::zeros(mask.sizes(), long_opts.dtype(torch::kFloat32))
+                                 .masked_fill_(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  return AttentionContext{positions, bias.unsqueeze(1), past};
 }
 
 AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
@@ -88,11 +91,16 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
                               cache->next_position, device);
 }
 
-torch::Tensor MaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, torch::Dtype dtype) {
-  return scores.to(torch::kFloat32)
-      .masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity())
-      .softmax(-1)
-      .to(dtype);
+torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const AttentionContext& ctx, double scale) {
+  const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), keys = k.size(2);
+  const torch::Tensor scores = torch::bmm(q.reshape({batch * heads, tokens, q.size(3)}),
+                                          k.transpose(-1, -2).reshape({batch * heads, k.size(3), keys}))
+                                   .view({batch, heads, tokens, keys});  // [B, H, T, S]
+  const torch::Tensor probs = torch::softmax(torch::add(ctx.mask_bias, scores.to(torch::kFloat32), scale), -1);
+  const torch::Tensor out = torch::bmm(probs.to(v.scalar_type()).view({batch * heads, tokens, keys}),
+                                       v.reshape({batch * heads, keys, v.size(3)}));
+  return out.view({batch, heads, tokens, v.size(3)}).transpose(1, 2);  // [B, T, H, dv]
 }
 
 }  // namespace r1::model

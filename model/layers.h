@@ -55,7 +55,7 @@ torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions, 
 // Per-call attention inputs shared by every layer.
 struct AttentionContext {
   torch::Tensor positions;  // [B, T] int64 RoPE positions of the new tokens
-  torch::Tensor mask;       // [B, 1, T, S] bool, true where a query may attend
+  torch::Tensor mask_bias;  // [B, 1, T, S] float32: 0 where a query may attend, -inf elsewhere
   int64_t cache_offset = 0; // where the new tokens go in the cache
 };
 
@@ -71,8 +71,11 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
 AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
                                       const KvCache* cache, torch::Device device);
 
-// softmax(scores masked) in float32, returned in `dtype`. scores [B, H, T, S].
-torch::Tensor MaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, torch::Dtype dtype);
+// Scaled dot-product attention with the context's mask:
+// softmax(q k^T * scale + mask_bias) v, the softmax in float32.
+// q [B, H, T, dk], k [B, H, S, dk], v [B, H, S, dv] -> [B, T, H, dv].
+torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const AttentionContext& ctx, double scale);
 
 }  // namespace r1::model
 

@@ -36,15 +36,12 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const AttentionC
     k = cache->key.narrow(1, 0, ctx.cache_offset + tokens);                          // [B, S, G, Dh]
     v = cache->value.narrow(1, 0, ctx.cache_offset + tokens);
   }
-  // Query heads h*group .. h*group+group-1 share kv head h.
+  // Query heads g*group .. g*group+group-1 share kv head g.
   const int64_t group = n_heads_ / n_kv_heads_;
-  const torch::Tensor qg = q.view({batch, tokens, n_kv_heads_, group, head_dim_});    // [B, T, G, H/G, Dh]
-  const torch::Tensor scores =
-      torch::einsum("btgqd,bsgd->bgqts", {qg, k}).reshape({batch, n_heads_, tokens, k.size(1)}) /
-      std::sqrt(static_cast<double>(head_dim_));                                      // [B, H, T, S]
-  const torch::Tensor probs = MaskedSoftmax(scores, ctx.mask, x.scalar_type())
-                                  .view({batch, n_kv_heads_, group, tokens, k.size(1)});
-  const torch::Tensor out = torch::einsum("bgqts,bsgd->btgqd", {probs, v});           // [B, T, G, H/G, Dh]
+  const torch::Tensor k_heads = k.transpose(1, 2).repeat_interleave(group, 1);  // [B, H, S, Dh]
+  const torch::Tensor v_heads = v.transpose(1, 2).repeat_interleave(group, 1);  // [B, H, S, Dh]
+  const torch::Tensor out = Attend(q.transpose(1, 2), k_heads, v_heads, ctx,
+                                   1.0 / std::sqrt(static_cast<double>(head_dim_)));  // [B, T, H, Dh]
   return o_proj(out.reshape({batch, tokens, n_heads_ * head_dim_}));
 }
 

@@ -24,6 +24,28 @@ std::optional<int64_t> ParseIntegerAnswer(absl::string_view answer) {
   return value;
 }
 
+ParsedCompletion ParseCompletion(absl::string_view completion) {
+  ParsedCompletion parsed;
+  const size_t open = completion.rfind(kAnswerOpen);
+  if (open != absl::string_view::npos) {
+    const size_t start = open + kAnswerOpen.size();
+    const size_t close = completion.find(kAnswerClose, start);
+    if (close != absl::string_view::npos) parsed.answer = std::string(completion.substr(start, close - start));
+  }
+  const auto count = [&](absl::string_view tag) {
+    size_t n = 0;
+    for (size_t at = completion.find(tag); at != absl::string_view::npos; at = completion.find(tag, at + tag.size())) ++n;
+    return n;
+  };
+  const size_t think_open = completion.find(kThinkOpen), think_close = completion.find(kThinkClose);
+  const size_t answer_open = completion.find(kAnswerOpen), answer_close = completion.find(kAnswerClose);
+  parsed.well_formed = count(kThinkOpen) == 1 && count(kThinkClose) == 1 && count(kAnswerOpen) == 1 &&
+                       count(kAnswerClose) == 1 && think_open == 0 && think_open < think_close &&
+                       think_close < answer_open && answer_open < answer_close &&
+                       absl::StripTrailingAsciiWhitespace(completion.substr(answer_close + kAnswerClose.size())).empty();
+  return parsed;
+}
+
 absl::StatusOr<config::TaskKind> ParseTaskKind(absl::string_view name) {
   if (name == "arithmetic") return config::ARITHMETIC;
   if (name == "countdown") return config::COUNTDOWN;

@@ -50,6 +50,15 @@ class Task {
 // else (including "41.5" or "forty-two") is not an integer answer.
 std::optional<int64_t> ParseIntegerAnswer(absl::string_view answer);
 
+// The reasoning format of a completion: "<think>...</think><answer>...</answer>"
+// with each tag exactly once, in that order, and nothing after </answer>
+// (trailing whitespace aside).
+struct ParsedCompletion {
+  bool well_formed = false;
+  std::optional<std::string> answer;  // the last <answer> block's text, if any
+};
+ParsedCompletion ParseCompletion(absl::string_view completion);
+
 // The task a config describes; INVALID_ARGUMENT for a bad kind or difficulty.
 absl::StatusOr<std::unique_ptr<Task>> MakeTask(const config::TaskConfig& config);
 

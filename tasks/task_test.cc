@@ -196,6 +196,23 @@ TEST(LinearEquation, AnswerFormsAndWorkedSteps) {
   EXPECT_EQ(s.answer, "10");
 }
 
+TEST(ParseCompletion, FindsTheAnswerAndChecksTheFormat) {
+  ParsedCompletion p = ParseCompletion("<think>2 + 2 = 4.</think><answer>4</answer>");
+  EXPECT_TRUE(p.well_formed);
+  EXPECT_EQ(p.answer, "4");
+  EXPECT_TRUE(ParseCompletion("<think>a</think><answer>4</answer>\n ").well_formed);
+  for (const char* bad : {"<answer>4</answer>", "<think>a</think>", "x<think>a</think><answer>4</answer>",
+                          "<think>a</think><answer>4</answer>tail", "<think>a<think>b</think><answer>4</answer>",
+                          "<answer>4</answer><think>a</think>", "<think>a</think><answer>4</answer><answer>5</answer>",
+                          "<think>a</think><answer>4"}) {
+    EXPECT_FALSE(ParseCompletion(bad).well_formed) << bad;
+  }
+  // The last complete answer block counts, even in a malformed completion.
+  EXPECT_EQ(ParseCompletion("<answer>1</answer> then <answer>2</answer>").answer, "2");
+  EXPECT_FALSE(ParseCompletion("<answer>1").answer.has_value());
+  EXPECT_FALSE(ParseCompletion("").answer.has_value());
+}
+
 TEST(MakeTask, RejectsBadConfig) {
   config::TaskConfig config;
   config.set_kind(config::COUNTDOWN);

@@ -1,0 +1,126 @@
+// r1 pretrain / r1 generate.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "common/chat_template.h"
+#include "common/config.h"
+#include "common/flags.h"
+#include "common/tokenizer.h"
+#include "model/checkpoint.h"
+#include "model/generate.h"
+#include "sft/pretrain.h"
+
+namespace r1::cli {
+
+int Pretrain(const Args& args) {
+  std::vector<std::string> files, overrides;
+  std::string run_dir;
+  bool resume = false, quality_eval = true;
+  FlagSet flags("r1 pretrain",
+                "Pretrains the policy of a run config from scratch on worked solutions of its\n"
+                "tasks (the embedded default has no downloadable base model). Trains the\n"
+                "tokenizer first when run_dir has none. Writes checkpoints, metrics.jsonl and,\n"
+                "at the end, accuracy on held-out prompts (quality.json) under run_dir/pretrain.");
+  flags.Positional("CONFIG", 0, 1, &files, "run config (or --config)");
+  std::string config_flag;
+  flags.AddString("config", &config_flag, "run config, e.g. configs/tiny.textproto");
+  flags.AddList("set", &overrides, "override a config field: --set pretrain.max_seconds=60");
+  flags.AddString("run_dir", &run_dir, "run directory (default: the config's run_dir, or runs/<name>)");
+  flags.AddBool("resume", &resume, "continue from the newest checkpoint in run_dir");
+  flags.AddBool("quality_eval", &quality_eval, "measure held-out accuracy at the end");
+  if (auto code = ParseFlags(flags, args)) return *code;
+  const std::string config_path = !config_flag.empty() ? config_flag : files.empty() ? "" : files[0];
+  if (config_path.empty()) {
+    std::fprintf(stderr, "r1 pretrain: give a config (see r1 pretrain --help)\n");
+    return kExitUsage;
+  }
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path, overrides);
+  if (!run.ok()) return Fail(run.status());
+  if (!run->has_pretrain() || !run->has_policy()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(config_path, " has no pretrain or policy section")));
+  }
+  model::ConfigureRuntime(run->threads());
+  const std::string dir = run_dir.empty() ? sft::RunDir(*run) : run_dir;
+  absl::StatusOr<sft::PretrainResult> result = sft::RunPretrain(*run, dir, {resume, quality_eval});
+  if (!result.ok()) return Fail(result.status());
+  std::printf("%s\n", result->training.checkpoint.c_str());
+  return kExitOk;
+}
+
+int GenerateText(const Args& args) {
+  std::string ckpt, prompt, device;
+  int64_t n = 1, max_new_tokens = 128, top_k = 0, seed = 0, threads = 0;
+  double temperature = 1.0, top_p = 1.0, min_p = 0.0;
+  bool interactive = false, raw = false;
+  std::vector<std::string> stop;
+  FlagSet flags("r1 generate",
+                "Prints completions of a prompt by a checkpoint (or exported model folder).\n"
+                "The prompt goes through the chat template unless --raw.");
+  flags.AddString("ckpt", &ckpt, "checkpoint or model folder");
+  flags.AddString("prompt", &prompt, "the user prompt");
+  flags.AddBool("interactive", &interactive, "read prompts from stdin, one per line");
+  flags.AddInt("n", &n, "completions per prompt");
+  flags.AddInt("max_new_tokens", &max_new_tokens, "token budget per completion");
+  flags.AddDouble("temperature", &temperature, "sampling temperature; 0 = greedy");
+  flags.AddDouble("top_p", &top_p, "nucleus sampling mass; 1 = off");
+  flags.AddInt("top_k", &top_k, "keep the k most likely tokens; 0 = off");
+  flags.AddDouble("min_p", &min_p, "keep tokens with p >= min_p * p_max; 0 = off");
+  flags.AddList("stop", &stop, "stop string");
+  flags.AddInt("seed", &seed, "sampling seed");
+  flags.AddBool("raw", &raw, "encode the prompt as is: BOS + text, no chat template");
+  flags.AddString("device", &device, "cpu or cuda (default: as saved)");
+  flags.AddInt("threads", &threads, "intra-op threads; 0 = all cores");
+  flags.Require("ckpt");
+  if (auto code = ParseFlags(flags, args)) return *code;
+  if (!interactive && !flags.WasSet("prompt")) {
+    std::fprintf(stderr, "r1 generate: give --prompt or --interactive (see r1 generate --help)\n");
+    return kExitUsage;
+  }
+  if (n < 1 || max_new_tokens < 1) {
+    std::fprintf(stderr, "r1 generate: --n and --max_new_tokens must be >= 1\n");
+    return kExitUsage;
+  }
+  model::ConfigureRuntime(static_cast<int>(threads));
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, {device, std::nullopt});
+  if (!model.ok()) return Fail(model.status());
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(ckpt, "/tokenizer.model"));
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
+
+  model::GenerationParams params;
+  params.sampling = {temperature, top_p, top_k, min_p};
+  params.max_new_tokens = max_new_tokens;
+  params.stop = stop;
+  params.seed = static_cast<uint64_t>(seed);
+  const auto run_one = [&](const std::string& text) {
+    std::vector<int> ids = {tokenizer->bos_id()};
+    if (raw) {
+      const std::vector<int> body = tokenizer->Encode(text);
+      ids.insert(ids.end(), body.begin(), body.end());
+    } else {
+      ids = EncodePrompt(*tokenizer, text);
+    }
+    const std::vector<model::Completion> completions =
+        model::Generate(**model, *tokenizer, std::vector<std::vector<int>>(static_cast<size_t>(n), ids), params);
+    for (const model::Completion& c : completions) {
+      std::printf("%s\n", c.text.c_str());
+      std::fprintf(stderr, "[%zu tokens, %s]\n", c.tokens.size(), model::FinishReasonName(c.finish_reason));
+    }
+    std::fflush(stdout);
+    ++params.seed;
+  };
+  if (!interactive) {
+    run_one(prompt);
+    return kExitOk;
+  }
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (!line.empty()) run_one(line);
+  }
+  return kExitOk;
+}
+
+}  // namespace r1::cli

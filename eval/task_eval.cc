@@ -1,0 +1,109 @@
+#include "eval/task_eval.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/chat_template.h"
+#include "model/generate.h"
+
+namespace r1::eval {
+namespace {
+
+struct Scored {
+  bool correct = false;
+  bool well_formed = false;
+  std::string answer;
+  size_t tokens = 0;
+};
+
+// Generates `copies` completions of every prompt, in batches.
+std::vector<std::vector<Scored>> Sample(model::CausalLmImpl& model, const Tokenizer& tokenizer,
+                                        const std::vector<data::PromptRecord>& prompts, const tasks::TaskMix& verifier,
+                                        int copies, const model::SamplingParams& sampling, const TaskEvalOptions& options) {
+  std::vector<std::vector<Scored>> scored(prompts.size());
+  std::vector<std::pair<size_t, std::vector<int>>> jobs;  // (prompt index, ids)
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const std::vector<int> ids = EncodePrompt(tokenizer, prompts[i].prompt());
+    for (int c = 0; c < copies; ++c) jobs.emplace_back(i, ids);
+  }
+  uint64_t batch_index = 0;
+  for (size_t start = 0; start < jobs.size(); start += static_cast<size_t>(options.batch_size)) {
+    const size_t end = std::min(jobs.size(), start + static_cast<size_t>(options.batch_size));
+    std::vector<std::vector<int>> batch;
+    for (size_t j = start; j < end; ++j) batch.push_back(jobs[j].second);
+    model::GenerationParams params;
+    params.sampling = sampling;
+    params.max_new_tokens = options.max_new_tokens;
+    params.seed = options.seed * 1000003u + batch_index++;
+    const std::vector<model::Completion> completions = model::Generate(model, tokenizer, batch, params);
+    for (size_t j = start; j < end; ++j) {
+      const data::PromptRecord& record = prompts[jobs[j].first];
+      const model::Completion& completion = completions[j - start];
+      const tasks::ParsedCompletion parsed = tasks::ParseCompletion(completion.text);
+      const tasks::Task* task = verifier.Find(record.task());
+      Scored s;
+      s.well_formed = parsed.well_formed;
+      s.answer = parsed.answer.value_or("");
+      s.correct = task != nullptr && parsed.answer.has_value() && task->IsCorrect(record, *parsed.answer);
+      s.tokens = completion.tokens.size();
+      scored[jobs[j].first].push_back(std::move(s));
+    }
+  }
+  return scored;
+}
+
+}  // namespace
+
+TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& tokenizer,
+                               const std::vector<data::PromptRecord>& prompts, const tasks::TaskMix& verifier,
+                               const TaskEvalOptions& options) {
+  TaskEvalResult result;
+  result.prompts = static_cast<int>(prompts.size());
+  result.samples = options.samples;
+  if (prompts.empty()) return result;
+  const auto sampled = Sample(model, tokenizer, prompts, verifier, options.samples, options.sampling, options);
+  double correct_share = 0, any = 0, majority = 0, formatted = 0, tokens = 0, total = 0;
+  for (const auto& samples : sampled) {
+    int correct = 0;
+    std::map<std::string, std::pair<int, bool>> votes;  // answer -> (count, correct)
+    for (const Scored& s : samples) {
+      correct += s.correct;
+      formatted += s.well_formed;
+      tokens += static_cast<double>(s.tokens);
+      ++total;
+      if (!s.answer.empty()) {
+        auto& vote = votes[s.answer];
+        ++vote.first;
+        vote.second = s.correct;
+      }
+    }
+    correct_share += samples.empty() ? 0 : static_cast<double>(correct) / static_cast<double>(samples.size());
+    any += correct > 0;
+    int best = 0;
+    bool best_correct = false;
+    for (const auto& [answer, vote] : votes) {
+      if (vote.first > best) {
+        best = vote.first;
+        best_correct = vote.second;
+      }
+    }
+    majority += best_correct;
+  }
+  const double n = static_cast<double>(prompts.size());
+  result.avg_at_k = correct_share / n;
+  result.pass_at_k = any / n;
+  result.maj_at_k = majority / n;
+  result.format_rate = total > 0 ? formatted / total : 0;
+  result.mean_completion_tokens = total > 0 ? tokens / total : 0;
+  if (options.greedy) {
+    model::SamplingParams greedy;
+    greedy.temperature = 0;
+    const auto greedy_scored = Sample(model, tokenizer, prompts, verifier, 1, greedy, options);
+    double right = 0;
+    for (const auto& s : greedy_scored) right += s[0].correct;
+    result.greedy = right / n;
+  }
+  return result;
+}
+
+}  // namespace r1::eval

@@ -1,0 +1,221 @@
+#include "sft/lm_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/file_util.h"
+#include "common/progress.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "model/checkpoint.h"
+#include "model/lm_loss.h"
+#include "model/optimizer.h"
+
+namespace r1::sft {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Row order of one epoch: a permutation fixed by (seed, epoch).
+class DataOrder {
+ public:
+  DataOrder(int64_t rows, uint64_t seed) : rows_(rows), seed_(seed) {}
+
+  // Row ids for `count` consecutive positions starting at `cursor`.
+  torch::Tensor Rows(int64_t cursor, int64_t count) {
+    std::vector<int64_t> ids;
+    for (int64_t c = cursor; c < cursor + count; ++c) {
+      const int64_t epoch = c / rows_;
+      if (epoch != epoch_) {
+        at::Generator g = at::make_generator<at::CPUGeneratorImpl>(StreamSeed(seed_, static_cast<uint64_t>(epoch)));
+        permutation_ = torch::randperm(rows_, g, torch::kInt64);
+        epoch_ = epoch;
+      }
+      ids.push_back(permutation_[c % rows_].item<int64_t>());
+    }
+    return torch::tensor(ids, torch::kInt64);
+  }
+
+ private:
+  int64_t rows_;
+  uint64_t seed_;
+  int64_t epoch_ = -1;
+  torch::Tensor permutation_;
+};
+
+// Max over mean of the routed-token counts, averaged over MoE layers: 1 is
+// perfectly balanced.
+double ExpertImbalance(const model::CausalLmImpl& model) {
+  const std::vector<torch::Tensor> loads = model.ExpertLoad();
+  if (loads.empty()) return 0;
+  double total = 0;
+  for (const torch::Tensor& load : loads) {
+    const double mean = load.mean().item<double>();
+    total += mean > 0 ? load.max().item<double>() / mean : 1.0;
+  }
+  return total / static_cast<double>(loads.size());
+}
+
+double Extra(const model::TrainingState& state, const std::string& key, double fallback) {
+  const auto it = state.extra.find(key);
+  double value;
+  return it != state.extra.end() && absl::SimpleAtod(it->second, &value) ? value : fallback;
+}
+
+}  // namespace
+
+double EvalLoss(model::CausalLmImpl& model, const PackedDataset& data, int64_t batch_size) {
+  if (data.rows() == 0) return 0;
+  torch::NoGradGuard no_grad;
+  double weighted = 0, targets = 0;
+  for (int64_t start = 0; start < data.rows(); start += batch_size) {
+    const int64_t n = std::min(batch_size, data.rows() - start);
+    const torch::Tensor tokens = data.tokens.narrow(0, start, n).to(model.device());
+    const torch::Tensor mask = data.loss_mask.narrow(0, start, n).to(model.device());
+    const model::LmLoss loss = model::ComputeLmLoss(model.Forward(tokens, nullptr, {}), tokens, 0, mask);
+    const double count = mask.narrow(1, 1, mask.size(1) - 1).sum().item<double>();
+    weighted += loss.main.item<double>() * count;
+    targets += count;
+  }
+  return targets > 0 ? weighted / targets : 0;
+}
+
+absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDataset& train,
+                                      const PackedDataset& eval, const TrainerOptions& options) {
+  if (train.rows() == 0) return absl::InvalidArgumentError(absl::StrCat(options.stage, ": no training data"));
+  if (options.max_steps <= 0 && options.max_seconds <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(options.stage, ": needs max_steps or max_seconds"));
+  }
+  R1_RETURN_IF_ERROR(MakeDirs(options.stage_dir));
+  const std::string checkpoints = absl::StrCat(options.stage_dir, "/checkpoints");
+  auto optimizer = model::MakeAdamW(model, options.optimizer);
+
+  int64_t step = 0, cursor = 0, tokens_seen = 0;
+  double elapsed_before = 0;
+  // Steps the learning-rate schedule spans: max_steps, or with a time budget
+  // an estimate made after the first steps (then kept, also across resumes).
+  int64_t horizon = options.max_seconds > 0 ? 0 : options.max_steps;
+  if (options.resume) {
+    if (absl::StatusOr<std::string> latest = model::LatestCheckpoint(checkpoints); latest.ok()) {
+      R1_RETURN_IF_ERROR(model::RestoreWeights(*latest, model));
+      R1_ASSIGN_OR_RETURN(model::TrainingState state, model::LoadTrainingState(*latest));
+      R1_RETURN_IF_ERROR(model::RestoreOptimizerState(model, *optimizer, state.optimizer));
+      step = state.step;
+      cursor = state.data_cursor;
+      tokens_seen = state.tokens_seen;
+      elapsed_before = Extra(state, "elapsed_seconds", 0);
+      horizon = static_cast<int64_t>(Extra(state, "horizon_steps", static_cast<double>(horizon)));
+      if (state.rng_state.defined()) {
+        at::Generator generator = at::detail::getDefaultCPUGenerator();
+        generator.set_state(state.rng_state);
+      }
+      std::fprintf(stderr, "%s: resuming from %s (step %lld)\n", options.stage.c_str(), latest->c_str(),
+                   static_cast<long long>(step));
+    }
+  }
+
+  JsonlMetricsSink metrics;
+  R1_RETURN_IF_ERROR(metrics.Open(absl::StrCat(options.stage_dir, "/metrics.jsonl")));
+  DataOrder order(train.rows(), options.seed);
+  ProgressLine progress(options.stage);
+  const torch::Device device = model.device();
+  const config::ModelConfig& config = model.config();
+  const bool mtp = options.mtp && config.arch() == config::DEEPSEEK_V3 && config.n_mtp_modules() > 0;
+
+  const auto save = [&](int64_t at_step, double elapsed) -> absl::StatusOr<std::string> {
+    model::TrainingState state;
+    state.step = at_step;
+    state.data_cursor = cursor;
+    state.tokens_seen = tokens_seen;
+    state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+    state.optimizer = model::OptimizerStateTensors(model, *optimizer);
+    state.extra["stage"] = options.stage;
+    state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
+    state.extra["horizon_steps"] = absl::StrCat(horizon);
+    const std::string dir = model::CheckpointDir(checkpoints, at_step);
+    R1_RETURN_IF_ERROR(model::SaveCheckpoint(dir, model, options.tokenizer_path, &state));
+    R1_RETURN_IF_ERROR(model::PruneCheckpoints(checkpoints, options.checkpoint.keep()));
+    return dir;
+  };
+
+  TrainerResult result;
+  const Clock::time_point start = Clock::now();
+  const int64_t first_step = step;
+  int64_t run_tokens = 0;
+  int64_t last_saved = -1;
+  double elapsed = elapsed_before;
+  while (true) {
+    elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
+    if (options.max_steps > 0 && step >= options.max_steps) break;
+    if (options.max_seconds > 0 && elapsed >= options.max_seconds) break;
+    if (horizon == 0 && step - first_step == 10) {
+      const double per_step = (elapsed - elapsed_before) / 10.0;
+      horizon = step + static_cast<int64_t>((options.max_seconds - elapsed) / std::max(per_step, 1e-6));
+      if (options.max_steps > 0) horizon = std::min(horizon, options.max_steps);
+    }
+    const double lr = model::LearningRate(options.optimizer, step, horizon > 0 ? horizon : INT64_MAX / 2);
+    const torch::Tensor rows = order.Rows(cursor, options.batch_size);
+    const torch::Tensor tokens = train.tokens.index_select(0, rows).to(device);
+    const torch::Tensor mask = train.loss_mask.index_select(0, rows).to(device);
+
+    optimizer->zero_grad();
+    model::ForwardOptions forward;
+    forward.compute_mtp = mtp;
+    forward.compute_aux_loss = true;
+    forward.record_expert_load = true;
+    const model::LmLoss loss =
+        model::ComputeLmLoss(model.Forward(tokens, nullptr, forward), tokens, config.mtp_loss_weight(), mask);
+    loss.total.backward();
+    const double grad_norm = model::ClipGradients(model, options.optimizer.grad_clip());
+    model::SetLearningRate(*optimizer, lr);
+    optimizer->step();
+    const double imbalance = ExpertImbalance(model);
+    model.AfterOptimizerStep();
+
+    ++step;
+    cursor += options.batch_size;
+    const int64_t batch_tokens = mask.sum().item<int64_t>();
+    tokens_seen += batch_tokens;
+    run_tokens += batch_tokens;
+    const double run_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    result.train_loss = loss.main.item<double>();
+    Scalars scalars = {{"loss", loss.total.item<double>()}, {"main_loss", result.train_loss},
+                       {"mtp_loss", loss.mtp.item<double>()}, {"aux_loss", loss.aux.item<double>()},
+                       {"lr", lr},
+                       {"grad_norm", grad_norm},
+                       {"tokens_per_second", run_tokens / std::max(run_seconds, 1e-9)}};
+    if (imbalance > 0) scalars["expert_load_max_over_mean"] = imbalance;
+    if (options.eval_every > 0 && step % options.eval_every == 0 && eval.rows() > 0) {
+      scalars["eval_loss"] = EvalLoss(model, eval, options.batch_size);
+    }
+    R1_RETURN_IF_ERROR(metrics.Write(step, scalars));
+    progress.Update(step, horizon > 0 ? horizon : options.max_steps,
+                    absl::StrFormat("loss %.4f lr %.2e %.0f tok/s", result.train_loss, lr, scalars["tokens_per_second"]));
+    if (options.checkpoint.every_steps() > 0 && step % options.checkpoint.every_steps() == 0) {
+      R1_RETURN_IF_ERROR(save(step, elapsed_before + run_seconds).status());
+      last_saved = step;
+    }
+  }
+  progress.Finish();
+  result.steps = step;
+  result.seconds = elapsed;
+  const double run_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.tokens_per_second = run_tokens / std::max(run_seconds, 1e-9);
+  result.eval_loss = EvalLoss(model, eval, options.batch_size);
+  R1_RETURN_IF_ERROR(metrics.Write(step, {{"final_eval_loss", result.eval_loss}}));
+  R1_RETURN_IF_ERROR(metrics.Flush());
+  if (last_saved == step) {
+    result.checkpoint = model::CheckpointDir(checkpoints, step);
+  } else {
+    R1_ASSIGN_OR_RETURN(result.checkpoint, save(step, elapsed));
+  }
+  return result;
+}
+
+}  // namespace r1::sft

@@ -1,0 +1,33 @@
+// Token sequences packed into fixed-length rows for language-model training.
+//
+// Examples are laid end to end into rows of L tokens (greedily; a row ends
+// when the next example does not fit), so little compute goes to padding.
+// Tokens of different examples in one row attend to each other; each example
+// starts with BOS, which is how the model learns where an example begins.
+#ifndef R1_SFT_PACKED_DATASET_H_
+#define R1_SFT_PACKED_DATASET_H_
+
+#include <torch/types.h>
+
+#include <vector>
+
+#include "common/chat_template.h"
+
+namespace r1::sft {
+
+struct PackedDataset {
+  torch::Tensor tokens;     // [N, L] int64
+  torch::Tensor loss_mask;  // [N, L] uint8: 1 where the token is a training target
+  int64_t truncated = 0;    // examples longer than L, cut to L
+  int64_t examples = 0;
+
+  int64_t rows() const { return tokens.defined() ? tokens.size(0) : 0; }
+  int64_t target_tokens() const;
+};
+
+// `pad_id` fills the end of each row (never a target).
+PackedDataset Pack(const std::vector<EncodedExample>& examples, int64_t length, int pad_id);
+
+}  // namespace r1::sft
+
+#endif  // R1_SFT_PACKED_DATASET_H_

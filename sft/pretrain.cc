@@ -1,0 +1,148 @@
+#include "sft/pretrain.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/chat_template.h"
+#include "common/file_util.h"
+#include "common/progress.h"
+#include "common/status.h"
+#include "common/tokenizer.h"
+#include "tasks/task.h"
+
+namespace r1::sft {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ExampleText(const data::SftRecord& example) {
+  return absl::StrCat(RenderPrompt(example.prompt()), example.response());
+}
+
+// Every token is a target: the base model learns the whole text.
+EncodedExample EncodeText(const Tokenizer& tokenizer, const data::SftRecord& example) {
+  EncodedExample encoded = EncodeExample(tokenizer, example.prompt(), example.response());
+  std::fill(encoded.loss_mask.begin(), encoded.loss_mask.end(), 1);
+  return encoded;
+}
+
+}  // namespace
+
+std::string RunDir(const config::RunConfig& run) {
+  return run.run_dir().empty() ? absl::StrCat("runs/", run.name()) : run.run_dir();
+}
+
+std::string ResolvePath(const std::string& run_dir, const std::string& path) {
+  return fs::path(path).is_absolute() ? path : absl::StrCat(run_dir, "/", path);
+}
+
+absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const std::string& run_dir,
+                                           const PretrainOptions& options) {
+  const config::PretrainConfig& pc = run.pretrain();
+  const std::string stage_dir = absl::StrCat(run_dir, "/pretrain");
+  R1_RETURN_IF_ERROR(MakeDirs(stage_dir));
+  const std::vector<config::TaskConfig> task_configs(run.data().tasks().begin(), run.data().tasks().end());
+  R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create(task_configs));
+
+  // The corpus: worked solutions of items 0..corpus_examples-1 of data.seed.
+  std::vector<data::SftRecord> corpus;
+  std::set<std::string> seen_prompts;
+  std::string corpus_text;
+  ProgressLine progress("pretrain: generating corpus");
+  for (int64_t i = 0; i < pc.corpus_examples(); ++i) {
+    corpus.push_back(mix.WorkedExample(run.data().seed(), static_cast<uint64_t>(i)));
+    seen_prompts.insert(corpus.back().prompt());
+    absl::StrAppend(&corpus_text, ExampleText(corpus.back()), "\n");
+    progress.Update(i + 1, pc.corpus_examples());
+  }
+  const std::string corpus_path = absl::StrCat(stage_dir, "/corpus.txt");
+  R1_RETURN_IF_ERROR(WriteFileAtomically(corpus_path, corpus_text));
+
+  PretrainResult result;
+  result.tokenizer_path = ResolvePath(run_dir, run.tokenizer().model_path().empty() ? "tokenizer.model"
+                                                                                     : run.tokenizer().model_path());
+  if (!fs::exists(result.tokenizer_path)) {
+    std::fprintf(stderr, "pretrain: training the tokenizer (%d pieces) on %s\n", run.tokenizer().vocab_size(),
+                 corpus_path.c_str());
+    R1_RETURN_IF_ERROR(Tokenizer::Train(run.tokenizer(), {corpus_path}, result.tokenizer_path));
+  }
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(result.tokenizer_path));
+  if (tokenizer.vocab_size() != run.policy().vocab_size()) {
+    return absl::FailedPreconditionError(absl::StrCat("tokenizer ", result.tokenizer_path, " has ",
+                                                      tokenizer.vocab_size(), " pieces but policy.vocab_size is ",
+                                                      run.policy().vocab_size()));
+  }
+
+  // Held-out text for the eval loss, and held-out prompts for accuracy: drawn
+  // from data.eval_seed, minus any prompt that also appears in the corpus.
+  std::vector<EncodedExample> train_examples, eval_examples;
+  for (const auto& example : corpus) train_examples.push_back(EncodeText(tokenizer, example));
+  std::vector<data::PromptRecord> eval_prompts;
+  const int64_t eval_texts = std::max<int64_t>(64, pc.corpus_examples() / 50);
+  for (uint64_t i = 0; static_cast<int64_t>(eval_examples.size()) < eval_texts || 
+                       static_cast<int>(eval_prompts.size()) < run.data().n_eval(); ++i) {
+    if (i > 100u * static_cast<uint64_t>(eval_texts + run.data().n_eval())) break;  // tiny problem spaces
+    const data::SftRecord example = mix.WorkedExample(run.data().eval_seed(), i);
+    if (seen_prompts.count(example.prompt())) continue;
+    if (static_cast<int64_t>(eval_examples.size()) < eval_texts) eval_examples.push_back(EncodeText(tokenizer, example));
+    if (static_cast<int>(eval_prompts.size()) < run.data().n_eval()) {
+      eval_prompts.push_back(mix.Generate(run.data().eval_seed(), i).record);
+    }
+  }
+  const PackedDataset train = Pack(train_examples, pc.seq_len(), tokenizer.pad_id());
+  const PackedDataset held_out = Pack(eval_examples, pc.seq_len(), tokenizer.pad_id());
+  std::fprintf(stderr, "pretrain: %lld examples in %lld rows of %d tokens (%lld truncated); %zu held-out prompts\n",
+               static_cast<long long>(train.examples), static_cast<long long>(train.rows()), pc.seq_len(),
+               static_cast<long long>(train.truncated), eval_prompts.size());
+
+  torch::manual_seed(run.seed());
+  R1_ASSIGN_OR_RETURN(model::CausalLm policy, model::MakeModel(run.policy()));
+  std::fprintf(stderr, "pretrain: policy with %lld parameters on %s\n",
+               static_cast<long long>(model::CountParameters(*policy)), run.policy().device().c_str());
+  TrainerOptions trainer;
+  trainer.stage = "pretrain";
+  trainer.stage_dir = stage_dir;
+  trainer.tokenizer_path = result.tokenizer_path;
+  trainer.batch_size = pc.batch_size();
+  trainer.max_steps = pc.max_steps();
+  trainer.max_seconds = pc.max_seconds();
+  trainer.eval_every = pc.eval_every();
+  trainer.optimizer = pc.optimizer();
+  trainer.checkpoint = pc.checkpoint();
+  trainer.resume = options.resume;
+  trainer.seed = run.seed();
+  R1_ASSIGN_OR_RETURN(result.training, TrainLm(*policy, train, held_out, trainer));
+  std::fprintf(stderr, "pretrain: %lld steps in %.0f s, train loss %.4f, eval loss %.4f, %.0f tokens/s -> %s\n",
+               static_cast<long long>(result.training.steps), result.training.seconds, result.training.train_loss,
+               result.training.eval_loss, result.training.tokens_per_second, result.training.checkpoint.c_str());
+
+  if (options.quality_eval && !eval_prompts.empty()) {
+    eval::TaskEvalOptions eo;
+    eo.samples = run.eval().samples();
+    eo.sampling.temperature = run.eval().sampling().temperature();
+    eo.sampling.top_p = run.eval().sampling().top_p();
+    eo.sampling.top_k = run.eval().sampling().top_k();
+    eo.max_new_tokens = run.eval().sampling().max_new_tokens() > 0 ? run.eval().sampling().max_new_tokens() : 96;
+    eo.seed = run.seed();
+    result.quality = eval::EvaluateOnTasks(*policy, tokenizer, eval_prompts, mix, eo);
+    const eval::TaskEvalResult& q = result.quality;
+    const std::string json = absl::StrFormat(
+        "{\"checkpoint\": \"%s\", \"prompts\": %d, \"samples\": %d, \"avg_at_k\": %.4f, \"pass_at_k\": %.4f, "
+        "\"maj_at_k\": %.4f, \"greedy\": %.4f, \"format_rate\": %.4f, \"mean_completion_tokens\": %.1f}\n",
+        result.training.checkpoint, q.prompts, q.samples, q.avg_at_k, q.pass_at_k, q.maj_at_k, q.greedy, q.format_rate,
+        q.mean_completion_tokens);
+    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(stage_dir, "/quality.json"), json));
+    std::fprintf(stderr,
+                 "pretrain: held-out %d prompts x %d samples: avg@%d %.3f, pass@%d %.3f, maj@%d %.3f, greedy %.3f, "
+                 "format %.3f\n",
+                 q.prompts, q.samples, q.samples, q.avg_at_k, q.samples, q.pass_at_k, q.samples, q.maj_at_k, q.greedy,
+                 q.format_rate);
+  }
+  return result;
+}
+
+}  // namespace r1::sft
