@@ -110,7 +110,9 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
       cursor = state.data_cursor;
       tokens_seen = state.tokens_seen;
       elapsed_before = Extra(state, "elapsed_seconds", 0);
-      horizon = static_cast<int64_t>(Extra(state, "horizon_steps", static_cast<double>(horizon)));
+      // A time-budget horizon was estimated once and stays; a step budget is
+      // whatever this run says (so --set max_steps=N extends the schedule).
+      if (options.max_seconds > 0) horizon = static_cast<int64_t>(Extra(state, "horizon_steps", 0));
       if (state.rng_state.defined()) {
         at::Generator generator = at::detail::getDefaultCPUGenerator();
         generator.set_state(state.rng_state);

@@ -73,7 +73,7 @@ TEST_F(CliTest, HelpListsEveryCommandAndEachCommandHasHelp) {
   Result r = Run("--help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* command : {"data gen", "data check", "tokenizer train", "tokenizer encode",
-                              "tokenizer decode", "config check", "config show"}) {
+                              "tokenizer decode", "config check", "config show", "pretrain", "generate"}) {
     EXPECT_THAT(r.out, HasSubstr(command));
     Result help = Run(absl::StrCat(command, " --help"));
     EXPECT_EQ(help.exit_code, 0) << command;
@@ -95,7 +95,9 @@ TEST_F(CliTest, UsageMistakesGiveOneLineAndExitTwo) {
                                   std::string("data gen --task countdown --format yaml --out x"),
                                   std::string("data gen --task countdown --difficulty 9 --out x"),
                                   std::string("config check"),
-                                  std::string("tokenizer encode --text hi")}) {
+                                  std::string("tokenizer encode --text hi"),
+                                  std::string("generate --prompt hi"),
+                                  std::string("pretrain --set seed=1")}) {
     Result r = Run(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
     EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
@@ -210,6 +212,45 @@ TEST_F(CliTest, ConfigCheckAndShowApplyOverrides) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_EQ(Lines(bad.err), 1);
   EXPECT_THAT(bad.err, HasSubstr("policy.n_activated_experts (99) must be <= policy.n_routed_experts"));
+}
+
+TEST_F(CliTest, PretrainGenerateAndResume) {
+  const std::string run_dir = Path("run");
+  const std::string small =
+      " --set pretrain.corpus_examples=400 --set pretrain.max_seconds=0 --set pretrain.batch_size=4"
+      " --set pretrain.seq_len=64 --set pretrain.checkpoint.every_steps=2 --set pretrain.optimizer.warmup_steps=2"
+      " --set tokenizer.vocab_size=64 --set policy.vocab_size=64 --set student.vocab_size=64"
+      " --set policy.dim=32 --set policy.n_layers=2 --set data.n_eval=3 --set eval.samples=2"
+      " --set eval.sampling.max_new_tokens=6 --set threads=1";
+  Result trained = Run("pretrain configs/tiny.textproto --run_dir " + run_dir + small + " --set pretrain.max_steps=4");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const std::string checkpoint(absl::StripTrailingAsciiWhitespace(trained.out));
+  EXPECT_EQ(checkpoint, run_dir + "/pretrain/checkpoints/step_00000004");
+  EXPECT_TRUE(std::filesystem::exists(run_dir + "/tokenizer.model"));
+  EXPECT_THAT(*ReadFile(run_dir + "/pretrain/quality.json"), HasSubstr("\"prompts\": 3"));
+  EXPECT_THAT(trained.err, HasSubstr("held-out 3 prompts x 2 samples"));
+
+  Result generated = Run("generate --ckpt " + checkpoint + " --prompt 'What is 1 + 2?' --max_new_tokens 5 --n 2 --seed 3");
+  EXPECT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_EQ(Lines(generated.out), 2);
+  EXPECT_THAT(generated.err, HasSubstr("tokens, "));
+  Result interactive = Run("generate --ckpt " + checkpoint + " --interactive --max_new_tokens 3 --temperature 0", "1 + 1?\n2 + 2?\n");
+  EXPECT_EQ(interactive.exit_code, 0) << interactive.err;
+  EXPECT_EQ(Lines(interactive.out), 2);
+
+  Result resumed = Run("pretrain configs/tiny.textproto --run_dir " + run_dir + small +
+                       " --set pretrain.max_steps=6 --resume --noquality_eval");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_THAT(resumed.err, HasSubstr("resuming from " + checkpoint + " (step 4)"));
+  EXPECT_TRUE(std::filesystem::exists(run_dir + "/pretrain/checkpoints/step_00000006"));
+
+  Result missing = Run("generate --ckpt " + Path("nowhere") + " --prompt hi");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(Lines(missing.err), 1);
+  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
+  Result bad = Run("pretrain configs/tiny.textproto --run_dir " + run_dir + " --set policy.vocab_size=7");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("policy.vocab_size"));
 }
 
 }  // namespace
