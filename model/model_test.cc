@@ -15,6 +15,7 @@
 #include "model/causal_lm.h"
 #include "model/deepseek.h"
 #include "model/generate.h"
+#include "model/lm_loss.h"
 #include "model/moe.h"
 #include "model/sampler.h"
 
@@ -159,6 +160,35 @@ TEST_P(BothArchitectures, GeneratedLogprobsEqualAFullForwardOverPromptAndComplet
 
 INSTANTIATE_TEST_SUITE_P(Models, BothArchitectures, ::testing::Values(config::DEEPSEEK_V3, config::LLAMA),
                          [](const auto& info) { return config::ModelArch_Name(info.param); });
+
+TEST_P(BothArchitectures, Bfloat16ModelTracksFloat32AndTrains) {
+  config::ModelConfig c = Config();
+  CausalLm full = Build(c, 8);
+  c.set_dtype(config::BFLOAT16);
+  absl::StatusOr<CausalLm> half = MakeModel(c);
+  ASSERT_TRUE(half.ok());
+  EXPECT_EQ((*half)->dtype(), torch::kBFloat16);
+  {
+    torch::NoGradGuard no_grad;
+    const auto named = NamedTensors(*full);
+    std::map<std::string, torch::Tensor> weights(named.begin(), named.end());
+    ASSERT_TRUE(LoadTensors(**half, weights, "float32 model").ok());
+  }
+  const torch::Tensor tokens = torch::randint(0, 64, {2, 10}, torch::kInt64);
+  ForwardOptions options;
+  options.compute_mtp = c.arch() == config::DEEPSEEK_V3;
+  const ForwardResult a = full->Forward(tokens, nullptr, options);
+  const ForwardResult b = (*half)->Forward(tokens, nullptr, options);
+  EXPECT_EQ(b.logits.scalar_type(), torch::kBFloat16);
+  // bfloat16 keeps 8 bits of mantissa: agreement to a few percent of the spread.
+  EXPECT_LT((a.logits - b.logits.to(torch::kFloat32)).abs().max().item<float>(), 0.1f * a.logits.abs().max().item<float>());
+  const LmLoss loss = ComputeLmLoss(b, tokens, c.mtp_loss_weight());
+  loss.total.backward();
+  for (const auto& p : (*half)->parameters()) {
+    if (p.grad().defined()) EXPECT_EQ(p.grad().scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_TRUE(std::isfinite(loss.total.item<float>()));
+}
 
 TEST(Mla, AbsorbedFormGivesTheNaiveLogits) {
   CausalLm model = Build(TinyDeepSeek(), 1);

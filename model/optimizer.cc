@@ -19,8 +19,18 @@ double LearningRate(const config::OptimizerConfig& c, int64_t step, int64_t tota
 }
 
 std::unique_ptr<torch::optim::AdamW> MakeAdamW(CausalLmImpl& model, const config::OptimizerConfig& c) {
-  return std::make_unique<torch::optim::AdamW>(
-      model.parameters(), torch::optim::AdamWOptions(c.lr()).betas({c.beta1(), c.beta2()}).eps(c.eps()).weight_decay(c.weight_decay()));
+  // Weight decay on matrices only: decaying RMSNorm gains pulls them toward
+  // zero for no benefit (the usual recipe; GPT-2, Llama).
+  std::vector<torch::Tensor> matrices, vectors;
+  for (const auto& p : model.parameters()) (p.dim() >= 2 ? matrices : vectors).push_back(p);
+  const auto options = [&](double decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(c.lr()).betas({c.beta1(), c.beta2()}).eps(c.eps()).weight_decay(decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(matrices, options(c.weight_decay()));
+  if (!vectors.empty()) groups.emplace_back(vectors, options(0.0));
+  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(c.lr()));
 }
 
 void SetLearningRate(torch::optim::AdamW& optimizer, double lr) {

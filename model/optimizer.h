@@ -19,6 +19,7 @@ namespace r1::model {
 // then cosine decay to min_lr_ratio * lr at total_steps (flat after).
 double LearningRate(const config::OptimizerConfig& config, int64_t step, int64_t total_steps);
 
+// Two groups: matrices with config.weight_decay, vectors (norm gains) without.
 std::unique_ptr<torch::optim::AdamW> MakeAdamW(CausalLmImpl& model, const config::OptimizerConfig& config);
 
 // Sets every parameter group's learning rate.

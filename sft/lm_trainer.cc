@@ -49,17 +49,20 @@ class DataOrder {
   torch::Tensor permutation_;
 };
 
-// Max over mean of the routed-token counts, averaged over MoE layers: 1 is
-// perfectly balanced.
-double ExpertImbalance(const model::CausalLmImpl& model) {
+// Expert load balance of each MoE layer since the last step, as the busiest
+// expert's routed tokens over the mean (1 = perfectly balanced):
+// "expert_load_max_over_mean/layer<i>", plus their mean.
+void AddExpertLoad(const model::CausalLmImpl& model, Scalars& scalars) {
   const std::vector<torch::Tensor> loads = model.ExpertLoad();
-  if (loads.empty()) return 0;
+  if (loads.empty()) return;
   double total = 0;
-  for (const torch::Tensor& load : loads) {
-    const double mean = load.mean().item<double>();
-    total += mean > 0 ? load.max().item<double>() / mean : 1.0;
+  for (size_t j = 0; j < loads.size(); ++j) {
+    const double mean = loads[j].mean().item<double>();
+    const double ratio = mean > 0 ? loads[j].max().item<double>() / mean : 1.0;
+    scalars[absl::StrCat("expert_load_max_over_mean/layer", model.config().n_dense_layers() + static_cast<int>(j))] = ratio;
+    total += ratio;
   }
-  return total / static_cast<double>(loads.size());
+  scalars["expert_load_max_over_mean"] = total / static_cast<double>(loads.size());
 }
 
 double Extra(const model::TrainingState& state, const std::string& key, double fallback) {
@@ -177,7 +180,8 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     const double grad_norm = model::ClipGradients(model, options.optimizer.grad_clip());
     model::SetLearningRate(*optimizer, lr);
     optimizer->step();
-    const double imbalance = ExpertImbalance(model);
+    Scalars scalars;
+    AddExpertLoad(model, scalars);  // before the bias update resets the counts
     model.AfterOptimizerStep();
 
     ++step;
@@ -187,12 +191,11 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     run_tokens += batch_tokens;
     const double run_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     result.train_loss = loss.main.item<double>();
-    Scalars scalars = {{"loss", loss.total.item<double>()}, {"main_loss", result.train_loss},
-                       {"mtp_loss", loss.mtp.item<double>()}, {"aux_loss", loss.aux.item<double>()},
-                       {"lr", lr},
-                       {"grad_norm", grad_norm},
-                       {"tokens_per_second", run_tokens / std::max(run_seconds, 1e-9)}};
-    if (imbalance > 0) scalars["expert_load_max_over_mean"] = imbalance;
+    scalars.insert({{"loss", loss.total.item<double>()}, {"main_loss", result.train_loss},
+                    {"mtp_loss", loss.mtp.item<double>()}, {"aux_loss", loss.aux.item<double>()},
+                    {"lr", lr},
+                    {"grad_norm", grad_norm},
+                    {"tokens_per_second", run_tokens / std::max(run_seconds, 1e-9)}});
     if (options.eval_every > 0 && step % options.eval_every == 0 && eval.rows() > 0) {
       scalars["eval_loss"] = EvalLoss(model, eval, options.batch_size);
     }

@@ -1,0 +1,255 @@
+// Model benchmarks (issue: policy and student models). Prints one JSON object
+// per measurement and a Markdown table for BENCHMARKS.md.
+//
+//   build/bin/model_bench [--config configs/tiny.textproto] [--threads 2] [--python]
+//
+// 1. matmul peak: a 1024^3 float32 matmul, the ceiling the others are judged by;
+// 2. a training step of the policy (forward with MTP, backward, clip, AdamW,
+//    MoE bias update) on [32, 256] tokens: tokens/s and achieved FLOP/s as a
+//    share of the peak, FLOPs counted analytically (below);
+// 3. with --python, the same step in PyTorch eager (bench/python_eager_step.py
+//    under Debian's python3-torch, same LibTorch version) run right after, and
+//    the ratio of the two medians;
+// 4. decode tokens/s at batch 1, 16 and 64 for the policy (absorbed MLA) and
+//    the student;
+// 5. KV-cache bytes per token: MLA's measured cache against the formula, and
+//    against an MHA layer of the same width.
+// Medians of repeated runs; the machines are shared, so compare within a run.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/config.h"
+#include "common/flags.h"
+#include "model/causal_lm.h"
+#include "model/lm_loss.h"
+#include "model/optimizer.h"
+#include "model/sampler.h"
+
+namespace r1 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Forward FLOPs per token of a training step on sequences of `seq` tokens:
+// 2 x (weights each token multiplies) + attention scores and values over all
+// `seq` keys (the full score matrix is computed, masked afterwards).
+double ForwardFlopsPerToken(const config::ModelConfig& c, int64_t seq, bool mtp) {
+  const double d = c.dim(), h = c.n_heads();
+  double per_layer_attention, attention_math;
+  if (c.arch() == config::DEEPSEEK_V3) {
+    const double qk = c.qk_nope_head_dim() + c.qk_rope_head_dim();
+    const double q = c.q_lora_rank() > 0 ? d * c.q_lora_rank() + c.q_lora_rank() * h * qk : d * h * qk;
+    per_layer_attention = q + d * (c.kv_lora_rank() + c.qk_rope_head_dim()) +
+                          c.kv_lora_rank() * h * (c.qk_nope_head_dim() + c.v_head_dim()) + h * c.v_head_dim() * d;
+    attention_math = h * seq * (qk + c.v_head_dim());
+  } else {
+    const double head = d / h;
+    per_layer_attention = d * d + 2 * d * c.n_kv_heads() * head + d * d;
+    attention_math = h * seq * 2 * head;
+  }
+  const double dense_ffn = c.arch() == config::DEEPSEEK_V3 ? 3 * d * c.inter_dim() : 3 * d * c.ffn_hidden_dim();
+  const double moe_ffn = d * c.n_routed_experts() +
+                         3 * d * c.moe_inter_dim() * (c.n_shared_experts() + c.n_activated_experts());
+  const auto ffn = [&](int layer) {
+    return c.arch() == config::DEEPSEEK_V3 && layer >= c.n_dense_layers() ? moe_ffn : dense_ffn;
+  };
+  double weights = d * c.vocab_size(), math = 0;
+  for (int layer = 0; layer < c.n_layers(); ++layer) {
+    weights += per_layer_attention + ffn(layer);
+    math += attention_math;
+  }
+  if (mtp && c.arch() == config::DEEPSEEK_V3) {
+    for (int k = 0; k < c.n_mtp_modules(); ++k) {
+      weights += 2 * d * d + per_layer_attention + ffn(c.n_layers() + k) + d * c.vocab_size();
+      math += attention_math;
+    }
+  }
+  return 2 * weights + 2 * math;
+}
+
+double MatmulPeak() {
+  const torch::Tensor a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+  torch::mm(a, b);
+  std::vector<double> times;
+  for (int i = 0; i < 7; ++i) {
+    const auto t0 = Clock::now();
+    torch::mm(a, b);
+    times.push_back(Seconds(t0, Clock::now()));
+  }
+  return 2.0 * 1024 * 1024 * 1024 / Median(times);
+}
+
+struct StepTiming {
+  double median_seconds;
+  std::vector<double> all;
+};
+
+StepTiming TrainStep(model::CausalLmImpl& m, int64_t batch, int64_t seq, int warmup, int steps) {
+  torch::manual_seed(1234);
+  const torch::Tensor tokens = torch::randint(0, m.config().vocab_size(), {batch, seq}, torch::kInt64);
+  config::OptimizerConfig oc;
+  oc.set_lr(1e-3);
+  oc.set_weight_decay(0.1);
+  auto optimizer = model::MakeAdamW(m, oc);
+  StepTiming timing;
+  for (int i = 0; i < warmup + steps; ++i) {
+    const auto t0 = Clock::now();
+    optimizer->zero_grad();
+    model::ForwardOptions options;
+    options.compute_mtp = m.config().arch() == config::DEEPSEEK_V3 && m.config().n_mtp_modules() > 0;
+    options.record_expert_load = true;
+    model::ComputeLmLoss(m.Forward(tokens, nullptr, options), tokens, m.config().mtp_loss_weight()).total.backward();
+    model::ClipGradients(m, 1.0);
+    optimizer->step();
+    m.AfterOptimizerStep();
+    if (i >= warmup) timing.all.push_back(Seconds(t0, Clock::now()));
+  }
+  timing.median_seconds = Median(timing.all);
+  return timing;
+}
+
+// Tokens per second of `new_tokens` greedy decode steps after a `prompt`-token
+// prefill, at `batch` rows (the prefill is not timed).
+double DecodeTokensPerSecond(model::CausalLmImpl& m, int64_t batch, int64_t prompt, int64_t new_tokens) {
+  torch::NoGradGuard no_grad;
+  std::vector<double> rates;
+  for (int repeat = 0; repeat < 3; ++repeat) {
+    model::KvCache cache = m.NewCache(batch, prompt + new_tokens);
+    model::ForwardOptions options;
+    options.absorbed_attention = true;
+    torch::Tensor logits = m.Forward(torch::randint(4, m.config().vocab_size(), {batch, prompt}, torch::kInt64),
+                                     &cache, options).logits.select(1, prompt - 1);
+    const auto t0 = Clock::now();
+    for (int64_t t = 0; t < new_tokens; ++t) {
+      const torch::Tensor next = logits.argmax(-1, true);  // [B, 1]
+      logits = m.Forward(next, &cache, options).logits.select(1, 0);
+    }
+    rates.push_back(static_cast<double>(batch * new_tokens) / Seconds(t0, Clock::now()));
+  }
+  return Median(rates);
+}
+
+std::string RunPython(int threads, int64_t batch, int64_t seq) {
+  const std::string command = absl::StrFormat(
+      "/usr/bin/python3 bench/python_eager_step.py --threads %d --steps 12 --warmup 3 --batch %d --seq %d 2>/dev/null",
+      threads, batch, seq);
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+  pclose(pipe);
+  return out;
+}
+
+double JsonNumber(const std::string& json, const std::string& key) {
+  const size_t at = json.find(absl::StrCat("\"", key, "\":"));
+  if (at == std::string::npos) return 0;
+  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
+}
+
+int Main(int argc, char** argv) {
+  std::string config_path = "configs/tiny.textproto";
+  int64_t threads = 2, batch = 32, seq = 256;
+  bool python = false;
+  std::vector<std::string> rest;
+  FlagSet flags("model_bench", "Model benchmarks; see the comment at the top of bench/model_bench.cc.");
+  flags.AddString("config", &config_path, "run config whose policy and student are measured");
+  flags.AddInt("threads", &threads, "intra-op threads (both implementations)");
+  flags.AddInt("batch", &batch, "training batch, sequences");
+  flags.AddInt("seq", &seq, "training sequence length, tokens");
+  flags.AddBool("python", &python, "also run the PyTorch eager step side by side");
+  if (absl::Status s = flags.Parse(argc - 1, argv + 1); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path);
+  if (!run.ok()) {
+    std::fprintf(stderr, "model_bench: %s\n", std::string(run.status().message()).c_str());
+    return 1;
+  }
+  model::ConfigureRuntime(static_cast<int>(threads));
+  const double peak = MatmulPeak();
+  std::printf("{\"bench\": \"matmul_peak\", \"gflops\": %.1f}\n", peak / 1e9);
+
+  torch::manual_seed(0);
+  model::CausalLm policy = *model::MakeModel(run->policy());
+  const StepTiming step = TrainStep(*policy, batch, seq, 3, 12);
+  const double tokens = static_cast<double>(batch * seq);
+  const double flops = 3 * ForwardFlopsPerToken(run->policy(), seq, true) * tokens;
+  std::printf("{\"bench\": \"train_step\", \"impl\": \"r1\", \"params\": %lld, \"step_seconds_median\": %.4f, "
+              "\"tokens_per_second\": %.0f, \"gflops\": %.1f, \"share_of_matmul_peak\": %.3f}\n",
+              static_cast<long long>(model::CountParameters(*policy)), step.median_seconds,
+              tokens / step.median_seconds, flops / step.median_seconds / 1e9, flops / step.median_seconds / peak);
+  double python_median = 0;
+  if (python) {
+    const std::string json = RunPython(static_cast<int>(threads), batch, seq);
+    python_median = JsonNumber(json, "step_seconds_median");
+    std::printf("{\"bench\": \"train_step\", \"impl\": \"pytorch-eager\", \"raw\": %s}\n",
+                json.empty() ? "null" : std::string(absl::StripTrailingAsciiWhitespace(json)).c_str());
+    if (python_median > 0) {
+      std::printf("{\"bench\": \"train_step_ratio\", \"pytorch_over_r1\": %.3f}\n", python_median / step.median_seconds);
+    }
+  }
+
+  model::CausalLm student = *model::MakeModel(run->student());
+  std::vector<std::array<double, 3>> decode;  // batch, policy, student
+  for (int64_t b : {1, 16, 64}) {
+    decode.push_back({static_cast<double>(b), DecodeTokensPerSecond(*policy, b, 32, 64),
+                      DecodeTokensPerSecond(*student, b, 32, 64)});
+    std::printf("{\"bench\": \"decode\", \"batch\": %lld, \"policy_tokens_per_second\": %.0f, "
+                "\"student_tokens_per_second\": %.0f}\n",
+                static_cast<long long>(b), decode.back()[1], decode.back()[2]);
+  }
+
+  const config::ModelConfig& c = run->policy();
+  const int64_t cache_tokens = 100;
+  const model::KvCache cache = policy->NewCache(1, cache_tokens);
+  const double measured = static_cast<double>(cache.Bytes()) / cache_tokens / c.n_layers();
+  const double formula = 4.0 * (c.kv_lora_rank() + c.qk_rope_head_dim());
+  const double mha = 4.0 * c.n_heads() * (c.qk_nope_head_dim() + c.qk_rope_head_dim() + c.v_head_dim());
+  std::printf("{\"bench\": \"kv_cache\", \"mla_bytes_per_token_per_layer\": %.0f, \"formula\": %.0f, "
+              "\"mha_same_width\": %.0f, \"mha_over_mla\": %.2f}\n",
+              measured, formula, mha, mha / measured);
+
+  // The Markdown rows for BENCHMARKS.md.
+  std::printf("\n| measurement | value |\n|---|---|\n");
+  std::printf("| float32 matmul peak (1024^3) | %.1f GFLOP/s |\n", peak / 1e9);
+  std::printf("| policy training step [%lld x %lld] | %.3f s median, %.0f tokens/s, %.1f GFLOP/s = %.0f%% of peak |\n",
+              static_cast<long long>(batch), static_cast<long long>(seq), step.median_seconds,
+              tokens / step.median_seconds, flops / step.median_seconds / 1e9, 100 * flops / step.median_seconds / peak);
+  if (python_median > 0) {
+    std::printf("| same step, PyTorch eager (python3-torch) | %.3f s median: r1 is %.2fx faster |\n", python_median,
+                python_median / step.median_seconds);
+  }
+  for (const auto& row : decode) {
+    std::printf("| decode, batch %.0f | policy %.0f tokens/s, student %.0f tokens/s |\n", row[0], row[1], row[2]);
+  }
+  std::printf("| KV cache per token per layer | MLA %.0f B (formula 4 x (%d + %d) = %.0f B); MHA same width %.0f B (%.1fx) |\n",
+              measured, c.kv_lora_rank(), c.qk_rope_head_dim(), formula, mha, mha / measured);
+  return 0;
+}
+
+}  // namespace
+}  // namespace r1
+
+int main(int argc, char** argv) { return r1::Main(argc, argv); }
