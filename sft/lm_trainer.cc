@@ -102,7 +102,8 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
   int64_t step = 0, cursor = 0, tokens_seen = 0;
   double elapsed_before = 0;
   // Steps the learning-rate schedule spans: max_steps, or with a time budget
-  // an estimate made after the first steps (then kept, also across resumes).
+  // the steps done plus those the remaining time allows at this run's mean
+  // step time, re-estimated every step so the decay ends when the time does.
   int64_t horizon = options.max_seconds > 0 ? 0 : options.max_steps;
   if (options.resume) {
     if (absl::StatusOr<std::string> latest = model::LatestCheckpoint(checkpoints); latest.ok()) {
@@ -113,9 +114,6 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
       cursor = state.data_cursor;
       tokens_seen = state.tokens_seen;
       elapsed_before = Extra(state, "elapsed_seconds", 0);
-      // A time-budget horizon was estimated once and stays; a step budget is
-      // whatever this run says (so --set max_steps=N extends the schedule).
-      if (options.max_seconds > 0) horizon = static_cast<int64_t>(Extra(state, "horizon_steps", 0));
       if (state.rng_state.defined()) {
         at::Generator generator = at::detail::getDefaultCPUGenerator();
         generator.set_state(state.rng_state);
@@ -142,7 +140,6 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     state.optimizer = model::OptimizerStateTensors(model, *optimizer);
     state.extra["stage"] = options.stage;
     state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
-    state.extra["horizon_steps"] = absl::StrCat(horizon);
     const std::string dir = model::CheckpointDir(checkpoints, at_step);
     R1_RETURN_IF_ERROR(model::SaveCheckpoint(dir, model, options.tokenizer_path, &state));
     R1_RETURN_IF_ERROR(model::PruneCheckpoints(checkpoints, options.checkpoint.keep()));
@@ -159,8 +156,8 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
     if (options.max_steps > 0 && step >= options.max_steps) break;
     if (options.max_seconds > 0 && elapsed >= options.max_seconds) break;
-    if (horizon == 0 && step - first_step == 10) {
-      const double per_step = (elapsed - elapsed_before) / 10.0;
+    if (options.max_seconds > 0 && step - first_step >= 3) {
+      const double per_step = (elapsed - elapsed_before) / static_cast<double>(step - first_step);
       horizon = step + static_cast<int64_t>((options.max_seconds - elapsed) / std::max(per_step, 1e-6));
       if (options.max_steps > 0) horizon = std::min(horizon, options.max_steps);
     }
