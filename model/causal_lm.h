@@ -23,6 +23,10 @@ namespace r1::model {
 struct ForwardOptions {
   // [B, T] bool, false for left padding; undefined = every token is real.
   torch::Tensor token_valid;
+  // [B, T] int, for packed training rows (no cache): tokens attend only within
+  // their own segment and RoPE positions restart at each segment's start.
+  // Undefined = one segment per row.
+  torch::Tensor segment_ids;
   bool compute_mtp = false;         // DeepSeek-V3: also run the MTP modules
   bool absorbed_attention = false;  // MLA: attend over the latent directly
   bool compute_aux_loss = false;    // sequence-wise MoE balance loss

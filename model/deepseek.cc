@@ -53,7 +53,8 @@ DeepSeekV3Impl::DeepSeekV3Impl(const config::ModelConfig& c) : CausalLmImpl(c) {
 ForwardResult DeepSeekV3Impl::Forward(const torch::Tensor& tokens, KvCache* cache,
                                       const ForwardOptions& options) {
   const int64_t batch = tokens.size(0), length = tokens.size(1);
-  const AttentionContext ctx = MakeAttentionContext(options.token_valid, batch, length, cache, tokens.device());
+  const AttentionContext ctx =
+      MakeAttentionContext(options.token_valid, batch, length, cache, tokens.device(), options.segment_ids);
   ForwardResult result;
   result.aux_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(tokens.device()));
   torch::Tensor* aux = options.compute_aux_loss ? &result.aux_loss : nullptr;
@@ -77,8 +78,8 @@ ForwardResult DeepSeekV3Impl::Forward(const torch::Tensor& tokens, KvCache* cach
       const torch::Tensor x = module.eh_proj(
           torch::cat({module.enorm(embedded), module.hnorm(previous.narrow(1, 0, span))}, -1));
       const AttentionContext mtp_ctx = MakeAttentionContext(
-          options.token_valid.defined() ? options.token_valid.narrow(1, k, span) : torch::Tensor(), batch,
-          span, nullptr, tokens.device());
+          options.token_valid.defined() ? options.token_valid.narrow(1, k, span) : torch::Tensor(), batch, span,
+          nullptr, tokens.device(), options.segment_ids.defined() ? options.segment_ids.narrow(1, k, span) : torch::Tensor());
       const torch::Tensor hk = module.forward(x, mtp_ctx, nullptr, options, aux);
       result.mtp_logits.push_back(lm_head_(module.head_norm(hk)));
       previous = hk;

@@ -81,7 +81,23 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
 }
 
 AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
-                                      const KvCache* cache, torch::Device device) {
+                                      const KvCache* cache, torch::Device device, const torch::Tensor& segment_ids) {
+  if (segment_ids.defined()) {
+    TORCH_CHECK(cache == nullptr, "segment_ids are for packed training rows, not for cached decoding");
+    AttentionContext ctx = MakeAttentionContext(token_valid, batch, tokens, 0, torch::Tensor(), torch::Tensor(), device);
+    const torch::Tensor segments = segment_ids.to(device, torch::kInt64);               // [B, T]
+    const torch::Tensor index = torch::arange(tokens, ctx.positions.options()).expand({batch, tokens});
+    // A segment starts where the id changes; its tokens count from there.
+    torch::Tensor starts = torch::ones({batch, tokens}, segments.options().dtype(torch::kBool));
+    if (tokens > 1) {
+      starts.narrow(1, 1, tokens - 1).copy_(segments.narrow(1, 1, tokens - 1) != segments.narrow(1, 0, tokens - 1));
+    }
+    const torch::Tensor start_index = std::get<0>(torch::where(starts, index, torch::zeros_like(index)).cummax(1));
+    ctx.positions = index - start_index;
+    const torch::Tensor other_segment = (segments.unsqueeze(2) != segments.unsqueeze(1)).unsqueeze(1);  // [B, 1, T, S]
+    ctx.mask_bias = ctx.mask_bias.masked_fill(other_segment, -std::numeric_limits<float>::infinity());
+    return ctx;
+  }
   if (cache == nullptr) {
     return MakeAttentionContext(token_valid, batch, tokens, 0, torch::Tensor(), torch::Tensor(), device);
   }

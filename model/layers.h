@@ -67,9 +67,12 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
                                       int64_t past, const torch::Tensor& past_valid,
                                       const torch::Tensor& past_next_position, torch::Device device);
 
-// The same for T new tokens continuing `cache` (nullptr = no cache).
+// The same for T new tokens continuing `cache` (nullptr = no cache), or, when
+// `segment_ids` [B, T] is defined (no cache), for packed rows: attention stays
+// within each segment and positions restart at each segment's start.
 AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,
-                                      const KvCache* cache, torch::Device device);
+                                      const KvCache* cache, torch::Device device,
+                                      const torch::Tensor& segment_ids = torch::Tensor());
 
 // Scaled dot-product attention with the context's mask:
 // softmax(q k^T * scale + mask_bias) v, the softmax in float32.

@@ -71,7 +71,8 @@ LlamaImpl::LlamaImpl(const config::ModelConfig& c) : CausalLmImpl(c) {
 
 ForwardResult LlamaImpl::Forward(const torch::Tensor& tokens, KvCache* cache, const ForwardOptions& options) {
   const int64_t batch = tokens.size(0), length = tokens.size(1);
-  const AttentionContext ctx = MakeAttentionContext(options.token_valid, batch, length, cache, tokens.device());
+  const AttentionContext ctx =
+      MakeAttentionContext(options.token_valid, batch, length, cache, tokens.device(), options.segment_ids);
   torch::Tensor h = embed_tokens_(tokens);
   for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i](h, ctx, cache ? &cache->layers[i] : nullptr);
   ForwardResult result;

@@ -81,7 +81,9 @@ double EvalLoss(model::CausalLmImpl& model, const PackedDataset& data, int64_t b
     const int64_t n = std::min(batch_size, data.rows() - start);
     const torch::Tensor tokens = data.tokens.narrow(0, start, n).to(model.device());
     const torch::Tensor mask = data.loss_mask.narrow(0, start, n).to(model.device());
-    const model::LmLoss loss = model::ComputeLmLoss(model.Forward(tokens, nullptr, {}), tokens, 0, mask);
+    model::ForwardOptions options;
+    options.segment_ids = data.segment_ids.narrow(0, start, n);
+    const model::LmLoss loss = model::ComputeLmLoss(model.Forward(tokens, nullptr, options), tokens, 0, mask);
     const double count = mask.narrow(1, 1, mask.size(1) - 1).sum().item<double>();
     weighted += loss.main.item<double>() * count;
     targets += count;
@@ -171,6 +173,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     forward.compute_mtp = mtp;
     forward.compute_aux_loss = true;
     forward.record_expert_load = true;
+    forward.segment_ids = train.segment_ids.index_select(0, rows);
     const model::LmLoss loss =
         model::ComputeLmLoss(model.Forward(tokens, nullptr, forward), tokens, config.mtp_loss_weight(), mask);
     loss.total.backward();

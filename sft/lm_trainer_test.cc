@@ -100,16 +100,50 @@ TEST(Pack, FillsRowsGreedilyAndMasksPadding) {
   examples[0] = {{1, 10, 11, 2}, {0, 1, 1, 1}};
   examples[1] = {{1, 12, 2}, {0, 1, 1}};
   examples[2] = {{1, 13, 14, 15, 16, 17, 18, 2}, {0, 1, 1, 1, 1, 1, 1, 1}};
+  examples[2].loss_mask[0] = 1;  // a first token is never a target, whatever its mask said
   const PackedDataset packed = Pack(examples, 7, 3);
   ASSERT_EQ(packed.rows(), 2);
   EXPECT_TRUE(torch::equal(packed.tokens[0], torch::tensor({1, 10, 11, 2, 1, 12, 2}, torch::kInt64)));
   EXPECT_TRUE(torch::equal(packed.tokens[1], torch::tensor({1, 13, 14, 15, 16, 17, 18}, torch::kInt64)));
   EXPECT_TRUE(torch::equal(packed.loss_mask[0], torch::tensor({0, 1, 1, 1, 0, 1, 1}, torch::kUInt8)));
+  EXPECT_TRUE(torch::equal(packed.loss_mask[1], torch::tensor({0, 1, 1, 1, 1, 1, 1}, torch::kUInt8)));
+  EXPECT_TRUE(torch::equal(packed.segment_ids[0], torch::tensor({1, 1, 1, 1, 2, 2, 2}, torch::kInt32)));
   EXPECT_EQ(packed.truncated, 1);
   EXPECT_EQ(packed.target_tokens(), 5 + 6);
+  EXPECT_TRUE(torch::equal(Pack({examples[1]}, 5, 3).segment_ids[0], torch::tensor({1, 1, 1, 0, 0}, torch::kInt32)));
   const PackedDataset padded = Pack({examples[1]}, 5, 3);
   EXPECT_TRUE(torch::equal(padded.tokens[0], torch::tensor({1, 12, 2, 3, 3}, torch::kInt64)));
   EXPECT_TRUE(torch::equal(padded.loss_mask[0], torch::tensor({0, 1, 1, 0, 0}, torch::kUInt8)));
+}
+
+TEST(Pack, ExamplesInOneRowSeeOnlyThemselves) {
+  // Two examples packed into one row give the logits each gives alone.
+  torch::manual_seed(3);
+  model::CausalLm model = *model::MakeModel(Small());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) {
+      if (p.dim() == 2) p.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(p.size(1))));
+    }
+  }
+  EncodedExample a{{1, 5, 6, 7, 2}, {0, 1, 1, 1, 1}}, b{{1, 9, 8, 2}, {0, 1, 1, 1}};
+  const PackedDataset packed = Pack({a, b}, 12, 3);
+  ASSERT_EQ(packed.rows(), 1);
+  torch::NoGradGuard no_grad;
+  model::ForwardOptions options;
+  options.segment_ids = packed.segment_ids;
+  options.compute_mtp = true;
+  const model::ForwardResult together = model->Forward(packed.tokens, nullptr, options);
+  const auto alone = [&](const EncodedExample& e) {
+    model::ForwardOptions o;
+    o.compute_mtp = true;
+    return model->Forward(torch::tensor(std::vector<int64_t>(e.ids.begin(), e.ids.end())).unsqueeze(0), nullptr, o);
+  };
+  const model::ForwardResult ra = alone(a), rb = alone(b);
+  EXPECT_TRUE(torch::allclose(together.logits[0].narrow(0, 0, 5), ra.logits[0], 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(together.logits[0].narrow(0, 5, 4), rb.logits[0], 1e-4, 1e-5));
+  // Without segments the second example would see the first.
+  EXPECT_FALSE(torch::allclose(model->Forward(packed.tokens, nullptr, {}).logits[0].narrow(0, 5, 4), rb.logits[0], 1e-4, 1e-5));
 }
 
 TEST_F(TrainerTest, LearnsARuleAndWritesCheckpointsAndMetrics) {

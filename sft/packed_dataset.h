@@ -2,8 +2,10 @@
 //
 // Examples are laid end to end into rows of L tokens (greedily; a row ends
 // when the next example does not fit), so little compute goes to padding.
-// Tokens of different examples in one row attend to each other; each example
-// starts with BOS, which is how the model learns where an example begins.
+// `segment_ids` keep them apart: in training each token attends only within
+// its own example, and positions restart at each example's start, exactly as
+// if the example had been run alone. An example's first token is never a
+// target (nothing in its own example predicts it).
 #ifndef R1_SFT_PACKED_DATASET_H_
 #define R1_SFT_PACKED_DATASET_H_
 
@@ -18,6 +20,7 @@ namespace r1::sft {
 struct PackedDataset {
   torch::Tensor tokens;     // [N, L] int64
   torch::Tensor loss_mask;  // [N, L] uint8: 1 where the token is a training target
+  torch::Tensor segment_ids;  // [N, L] int32: 1, 2, ... per example in the row; 0 = padding
   int64_t truncated = 0;    // examples longer than L, cut to L
   int64_t examples = 0;
 
