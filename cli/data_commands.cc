@@ -111,7 +111,7 @@ int DataGen(const Args& args) {
     } else {
       data::SftRecord example = mix->WorkedExample(static_cast<uint64_t>(seed), index);
       line = format == "sft" ? ToJsonLine(example)
-                             : absl::StrCat(RenderPrompt(example.prompt()), example.response());
+                             : RenderExampleText(example.prompt(), example.response());
     }
     line.push_back('\n');
     if (absl::Status s = output.Write(line); !s.ok()) return Fail(s);

@@ -6,6 +6,8 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
+#include <c10/util/Exception.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -98,6 +100,10 @@ int main(int argc, char** argv) {
   // LibTorch and protobuf report some failures by throwing: one line, not a trace.
   try {
     return r1::cli::Main(argc, argv);
+  } catch (const c10::Error& e) {
+    // what() carries a C++ backtrace in Debian's LibTorch; users get one line.
+    std::fprintf(stderr, "r1: %s\n", e.what_without_backtrace());
+    return r1::cli::kExitFailure;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "r1: %s\n", e.what());
     return r1::cli::kExitFailure;

@@ -84,6 +84,10 @@ int GenerateText(const Args& args) {
     std::fprintf(stderr, "r1 generate: --n and --max_new_tokens must be >= 1\n");
     return kExitUsage;
   }
+  if (!(temperature >= 0) || !(top_p > 0 && top_p <= 1) || top_k < 0 || !(min_p >= 0 && min_p < 1)) {
+    std::fprintf(stderr, "r1 generate: need --temperature >= 0, 0 < --top_p <= 1, --top_k >= 0, 0 <= --min_p < 1\n");
+    return kExitUsage;
+  }
   model::ConfigureRuntime(static_cast<int>(threads));
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, {device, std::nullopt});
   if (!model.ok()) return Fail(model.status());

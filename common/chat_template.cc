@@ -16,6 +16,10 @@ std::string RenderPrompt(absl::string_view prompt) {
   return absl::StrCat(kUserTag, prompt, kAssistantTag);
 }
 
+std::string RenderExampleText(absl::string_view prompt, absl::string_view response) {
+  return absl::StrCat(RenderPrompt(prompt), response);
+}
+
 std::string RenderReasoningResponse(absl::string_view reasoning, absl::string_view answer) {
   return absl::StrCat(kThinkOpen, reasoning, kThinkClose, kAnswerOpen, answer, kAnswerClose);
 }

@@ -35,6 +35,11 @@ const std::vector<std::string>& ChatSpecialTokens();
 // "<|user|>{prompt}<|assistant|>": the text a completion continues.
 std::string RenderPrompt(absl::string_view prompt);
 
+// One training text of a prompt and its response, as in a pretraining or
+// tokenizer corpus: "<|user|>{prompt}<|assistant|>{response}" (the BOS/EOS
+// ids are added when it is encoded).
+std::string RenderExampleText(absl::string_view prompt, absl::string_view response);
+
 // `<think>{reasoning}</think><answer>{answer}</answer>`.
 std::string RenderReasoningResponse(absl::string_view reasoning, absl::string_view answer);
 

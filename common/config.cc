@@ -522,6 +522,10 @@ absl::Status Validate(const config::RunConfig& run) {
                                               ") must equal policy.vocab_size (",
                                               run.policy().vocab_size(), "): they share the tokenizer"));
   }
+  if (run.has_policy() && run.has_pretrain() && run.pretrain().seq_len() > run.policy().max_seq_len()) {
+    c.Fail("pretrain.seq_len", absl::StrCat("(", run.pretrain().seq_len(), ") must be <= policy.max_seq_len (",
+                                            run.policy().max_seq_len(), ")"));
+  }
   if (wants(config::PRETRAIN) && (!run.has_data() || run.data().tasks_size() == 0)) {
     c.Fail("data.tasks", "must list at least one task: PRETRAIN generates its corpus from them");
   }

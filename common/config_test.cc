@@ -176,6 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"reject_sample.keep_policy=longest"}, "reject_sample.keep_policy must be one of shortest, random, all"},
         InvariantCase{{"distill.kl_direction=sideways"}, "distill.kl_direction must be one of"},
         InvariantCase{{"data.tasks=[]"}, "data.tasks must list at least one task"},
+        InvariantCase{{"pretrain.seq_len=512"}, "pretrain.seq_len (512) must be <= policy.max_seq_len (256)"},
         InvariantCase{{"stages=[RL, RL]"}, "stages[1] RL is listed twice"},
         InvariantCase{{"tokenizer.model_type=wordpiece"}, "tokenizer.model_type must be one of"},
         InvariantCase{{"reward.rules=[{rule: \"math\"}, {rule: \"math\"}]"}, "reward.rules[1].rule \"math\" is listed twice"},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/strip.h"
 #include "common/chat_template.h"
 #include "model/generate.h"
 
@@ -72,7 +73,10 @@ TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& toke
       tokens += static_cast<double>(s.tokens);
       ++total;
       if (!s.answer.empty()) {
-        auto& vote = votes[s.answer];
+        // Equivalent answers must pool their votes: every correct answer is
+        // one answer (countdown has many correct expressions); others vote by
+        // their trimmed text.
+        auto& vote = votes[s.correct ? std::string("\x01correct") : std::string(absl::StripAsciiWhitespace(s.answer))];
         ++vote.first;
         vote.second = s.correct;
       }

@@ -57,6 +57,11 @@ absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config) {
         absl::StrCat("model.device is \"", config.device(), "\" but this LibTorch has no usable CUDA device"));
   }
   model->to(device, config.dtype() == config::BFLOAT16 ? torch::kBFloat16 : torch::kFloat32);
+  // The balancing bias moves by bias_update_speed (1e-3) per step: bfloat16
+  // would round such steps away, so it stays float32 in every model.
+  for (auto& item : model->named_buffers()) {
+    if (absl::EndsWith(item.key(), "e_score_correction_bias")) item.value().set_data(item.value().to(torch::kFloat32));
+  }
   return model;
 }
 

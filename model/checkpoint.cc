@@ -12,6 +12,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/chat_template.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/status.h"
@@ -85,12 +87,12 @@ class JsonReader {
   }
   absl::StatusOr<int> Int(const std::string& key) const {
     R1_ASSIGN_OR_RETURN(double v, Number(key));
-    if (v != static_cast<double>(static_cast<int>(v))) {
+    if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != static_cast<double>(static_cast<int>(v))) {
       return absl::InvalidArgumentError(absl::StrCat(source_, ": \"", key, "\" is not an integer"));
     }
     return static_cast<int>(v);
   }
-  int IntOr(const std::string& key, int fallback) const { return Has(key) ? Int(key).value_or(fallback) : fallback; }
+  absl::StatusOr<int> IntOr(const std::string& key, int fallback) const { return Has(key) ? Int(key) : fallback; }
   double NumberOr(const std::string& key, double fallback) const {
     return Has(key) ? Number(key).value_or(fallback) : fallback;
   }
@@ -135,7 +137,16 @@ absl::Status VerifyManifest(const std::string& dir) {
       files->second.kind_case() != Value::kStructValue) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not an r1 checkpoint manifest"));
   }
-  for (const auto& [name, entry] : files->second.struct_value().fields()) {
+  const auto& listed = files->second.struct_value().fields();
+  for (const char* required : {"config.json", "model.safetensors"}) {
+    if (!listed.contains(required)) {
+      return absl::DataLossError(absl::StrCat("checkpoint ", dir, ": the manifest does not cover ", required));
+    }
+  }
+  for (const auto& [name, entry] : listed) {
+    if (name.find('/') != std::string::npos || name == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(path, " names a file outside the checkpoint: ", name));
+    }
     const std::string file = absl::StrCat(dir, "/", name);
     absl::StatusOr<std::string> bytes = ReadFile(file);
     if (!bytes.ok()) return absl::DataLossError(absl::StrCat("checkpoint ", dir, " is incomplete: ", bytes.status().message()));
@@ -166,16 +177,23 @@ absl::Status WriteFolder(const std::string& dir, const std::function<absl::Statu
   absl::Status status = fill(temp);
   if (status.ok()) {
     std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(temp)) files.push_back(entry.path().filename().string());
+    std::error_code ec_list;
+    for (const auto& entry : fs::directory_iterator(temp, ec_list)) files.push_back(entry.path().filename().string());
     std::sort(files.begin(), files.end());
     status = WriteManifest(temp, files);
   }
   if (status.ok()) {
     const std::string old = absl::StrCat(dir, ".old.", getpid());
-    if (fs::exists(dir)) fs::rename(dir, old, ec);
+    const bool replacing = fs::exists(dir, ec);
+    if (replacing) fs::rename(dir, old, ec);
     if (!ec) fs::rename(temp, dir, ec);
-    if (ec) status = absl::InternalError(absl::StrCat("cannot move checkpoint into ", dir, ": ", ec.message()));
-    fs::remove_all(old, ec);
+    if (ec) {
+      status = absl::InternalError(absl::StrCat("cannot move checkpoint into ", dir, ": ", ec.message()));
+      std::error_code restore;
+      if (replacing && !fs::exists(dir, restore)) fs::rename(old, dir, restore);  // keep the previous one
+    } else if (replacing) {
+      fs::remove_all(old, ec);
+    }
   }
   if (!status.ok()) fs::remove_all(temp, ec);
   return status;
@@ -275,6 +293,16 @@ absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json,
     return absl::InvalidArgumentError(absl::StrCat(source, ": model_type \"", type,
                                                    "\" is not supported (llama or deepseek_v3)"));
   }
+  if (r.Has("rope_scaling")) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling is not supported"));
+  }
+  if (r.StringOr("hidden_act", "silu") != "silu") {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": hidden_act \"", r.StringOr("hidden_act", ""),
+                                                   "\" is not supported (silu)"));
+  }
+  if (r.BoolOr("attention_bias", false) || r.BoolOr("mlp_bias", false)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": attention_bias / mlp_bias are not supported"));
+  }
   R1_ASSIGN_OR_RETURN(int vocab, r.Int("vocab_size"));
   R1_ASSIGN_OR_RETURN(int dim, r.Int("hidden_size"));
   R1_ASSIGN_OR_RETURN(int layers, r.Int("num_hidden_layers"));
@@ -284,22 +312,26 @@ absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json,
   c.set_dim(dim);
   c.set_n_layers(layers);
   c.set_n_heads(heads);
-  c.set_max_seq_len(r.IntOr("max_position_embeddings", 2048));
+  R1_ASSIGN_OR_RETURN(int max_seq_len_value, r.IntOr("max_position_embeddings", 2048));
+  c.set_max_seq_len(max_seq_len_value);
   c.set_rope_theta(r.NumberOr("rope_theta", 10000));
   c.set_rms_norm_eps(r.NumberOr("rms_norm_eps", 1e-6));
   if (r.StringOr("torch_dtype", "float32") == "bfloat16") c.set_dtype(config::BFLOAT16);
   if (type == "llama") {
     c.set_arch(config::LLAMA);
-    c.set_n_kv_heads(r.IntOr("num_key_value_heads", heads));
+    R1_ASSIGN_OR_RETURN(int n_kv_heads_value, r.IntOr("num_key_value_heads", heads));
+  c.set_n_kv_heads(n_kv_heads_value);
     c.set_ffn_hidden_dim(intermediate);
     c.set_tie_embeddings(r.BoolOr("tie_word_embeddings", false));
-    if (r.Has("head_dim") && r.IntOr("head_dim", 0) * heads != dim) {
+    R1_ASSIGN_OR_RETURN(int head_dim, r.IntOr("head_dim", dim / std::max(heads, 1)));
+    if (head_dim * heads != dim) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": head_dim * num_attention_heads != hidden_size is not supported"));
     }
     return c;
   }
   c.set_arch(config::DEEPSEEK_V3);
-  c.set_q_lora_rank(r.IntOr("q_lora_rank", 0));
+  R1_ASSIGN_OR_RETURN(int q_lora_rank_value, r.IntOr("q_lora_rank", 0));
+  c.set_q_lora_rank(q_lora_rank_value);
   R1_ASSIGN_OR_RETURN(int kv_lora_rank, r.Int("kv_lora_rank"));
   R1_ASSIGN_OR_RETURN(int nope, r.Int("qk_nope_head_dim"));
   R1_ASSIGN_OR_RETURN(int rope, r.Int("qk_rope_head_dim"));
@@ -309,14 +341,22 @@ absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json,
   c.set_qk_rope_head_dim(rope);
   c.set_v_head_dim(v);
   c.set_inter_dim(intermediate);
-  c.set_n_dense_layers(r.IntOr("first_k_dense_replace", 0));
-  c.set_moe_inter_dim(r.IntOr("moe_intermediate_size", 0));
-  c.set_n_shared_experts(r.IntOr("n_shared_experts", 0));
-  c.set_n_routed_experts(r.IntOr("n_routed_experts", 0));
-  c.set_n_activated_experts(r.IntOr("num_experts_per_tok", 0));
+  R1_ASSIGN_OR_RETURN(int n_dense_layers_value, r.IntOr("first_k_dense_replace", 0));
+  c.set_n_dense_layers(n_dense_layers_value);
+  R1_ASSIGN_OR_RETURN(int moe_inter_dim_value, r.IntOr("moe_intermediate_size", 0));
+  c.set_moe_inter_dim(moe_inter_dim_value);
+  R1_ASSIGN_OR_RETURN(int n_shared_experts_value, r.IntOr("n_shared_experts", 0));
+  c.set_n_shared_experts(n_shared_experts_value);
+  R1_ASSIGN_OR_RETURN(int n_routed_experts_value, r.IntOr("n_routed_experts", 0));
+  c.set_n_routed_experts(n_routed_experts_value);
+  R1_ASSIGN_OR_RETURN(int n_activated_experts_value, r.IntOr("num_experts_per_tok", 0));
+  c.set_n_activated_experts(n_activated_experts_value);
   c.set_routed_scaling_factor(r.NumberOr("routed_scaling_factor", 1.0));
-  c.set_n_mtp_modules(r.IntOr("num_nextn_predict_layers", 0));
-  if (r.IntOr("n_group", 1) != 1 || r.IntOr("topk_group", 1) != 1) {
+  R1_ASSIGN_OR_RETURN(int n_mtp_modules_value, r.IntOr("num_nextn_predict_layers", 0));
+  c.set_n_mtp_modules(n_mtp_modules_value);
+  R1_ASSIGN_OR_RETURN(int n_group, r.IntOr("n_group", 1));
+  R1_ASSIGN_OR_RETURN(int topk_group, r.IntOr("topk_group", 1));
+  if (n_group != 1 || topk_group != 1) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": group-limited routing (n_group > 1) is not supported"));
   }
   return c;
@@ -339,21 +379,31 @@ absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const s
 }
 
 absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path) {
+  if (tokenizer_path.empty()) return absl::InvalidArgumentError("an exported model needs its tokenizer.model");
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
+  if (tokenizer.vocab_size() > model.config().vocab_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer_path, " has ", tokenizer.vocab_size(),
+                                                   " pieces, more than the model's vocab_size ",
+                                                   model.config().vocab_size()));
+  }
+  std::vector<std::string> specials;
+  for (const std::string& token : ChatSpecialTokens()) specials.push_back(absl::StrCat("\"", token, "\""));
+  const std::string tokenizer_config = absl::StrCat(
+      "{\n  \"tokenizer_class\": \"LlamaTokenizer\",\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n"
+      "  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"add_bos_token\": true,\n"
+      "  \"add_eos_token\": false,\n  \"legacy\": false,\n  \"additional_special_tokens\": [",
+      absl::StrJoin(specials, ", "),
+      "],\n  \"chat_template\": \"{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}",
+      kAssistantTag, "{{ m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>{{ m['content'] }}{% endif %}"
+      "{% endfor %}{% if add_generation_prompt %}", kAssistantTag, "{% endif %}\"\n}\n");
+  const std::string generation_config = absl::StrFormat(
+      "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n  \"pad_token_id\": %d,\n  \"do_sample\": true,\n"
+      "  \"temperature\": 1.0,\n  \"top_p\": 1.0\n}\n",
+      tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id());
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
     R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path));
-    R1_RETURN_IF_ERROR(WriteFileAtomically(
-        absl::StrCat(temp, "/tokenizer_config.json"),
-        "{\n  \"tokenizer_class\": \"LlamaTokenizer\",\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n"
-        "  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"add_bos_token\": true,\n"
-        "  \"add_eos_token\": false,\n  \"legacy\": false,\n"
-        "  \"additional_special_tokens\": [\"<|system|>\", \"<|user|>\", \"<|assistant|>\", \"<think>\", \"</think>\", "
-        "\"<answer>\", \"</answer>\"],\n"
-        "  \"chat_template\": \"{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}<|assistant|>{{ "
-        "m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>{{ m['content'] }}{% endif %}{% endfor %}{% if "
-        "add_generation_prompt %}<|assistant|>{% endif %}\"\n}\n"));
-    return WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"),
-                               "{\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2,\n  \"pad_token_id\": 3,\n"
-                               "  \"do_sample\": true,\n  \"temperature\": 1.0,\n  \"top_p\": 1.0\n}\n");
+    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/tokenizer_config.json"), tokenizer_config));
+    return WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config);
   });
 }
 
@@ -412,12 +462,12 @@ absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
   }
   if (file.tensors.count("rng.cpu")) state.rng_state = file.tensors.at("rng.cpu");
   for (auto& [key, value] : file.metadata) {
-    if (key == "step") {
-      (void)absl::SimpleAtoi(value, &state.step);
-    } else if (key == "tokens_seen") {
-      (void)absl::SimpleAtoi(value, &state.tokens_seen);
-    } else if (key == "data_cursor") {
-      (void)absl::SimpleAtoi(value, &state.data_cursor);
+    int64_t* target = key == "step" ? &state.step : key == "tokens_seen" ? &state.tokens_seen
+                    : key == "data_cursor" ? &state.data_cursor : nullptr;
+    if (target != nullptr) {
+      if (!absl::SimpleAtoi(value, target) || *target < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(dir, "/training_state.safetensors: bad ", key, " \"", value, "\""));
+      }
     } else {
       state.extra[key] = value;
     }

@@ -70,6 +70,7 @@ absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json,
 std::string ModelConfigToJson(const config::ModelConfig& config, int bos_id, int eos_id, int pad_id);
 
 // A model folder for other tools (no training state; HF extras included).
+// The tokenizer is required: an exported model is useless without it.
 absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path);
 
 // Checkpoints of a stage live in `parent/step_<8 digits>`.

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/test_support.h"
 #include "model/lm_loss.h"
 #include "model/optimizer.h"
 
@@ -46,7 +47,7 @@ config::ModelConfig SmallDeepSeek() {
 config::ModelConfig SmallLlama() {
   config::ModelConfig c;
   c.set_arch(config::LLAMA);
-  c.set_vocab_size(48);
+  c.set_vocab_size(40);
   c.set_dim(16);
   c.set_n_layers(2);
   c.set_n_heads(4);
@@ -186,8 +187,12 @@ TEST_F(CheckpointTest, ConfigJsonRoundTripsAndImportsFromHuggingFaceKeys) {
 TEST_F(CheckpointTest, ExportedFolderHasTheHuggingFaceFilesAndLoadsBack) {
   torch::manual_seed(3);
   CausalLm model = *MakeModel(SmallLlama());
-  ASSERT_TRUE(ExportHuggingFace(Path("hf"), *model, "").ok());
-  for (const char* file : {"config.json", "model.safetensors", "tokenizer_config.json", "generation_config.json"}) {
+  EXPECT_FALSE(ExportHuggingFace(Path("hf"), *model, "").ok());  // the tokenizer is part of a model
+  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  ASSERT_TRUE(ExportHuggingFace(Path("hf"), *model, *tokenizer).ok());
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json",
+                           "generation_config.json"}) {
     EXPECT_TRUE(fs::exists(Path(absl::StrCat("hf/", file)))) << file;
   }
   EXPECT_FALSE(fs::exists(Path("hf/training_state.safetensors")));
@@ -195,7 +200,9 @@ TEST_F(CheckpointTest, ExportedFolderHasTheHuggingFaceFilesAndLoadsBack) {
   absl::StatusOr<CausalLm> back = LoadModel(Path("hf"));
   ASSERT_TRUE(back.ok()) << back.status();
   torch::NoGradGuard no_grad;
-  const torch::Tensor tokens = torch::randint(0, 48, {1, 8}, torch::kInt64);
+  EXPECT_THAT(*ReadFile(Path("hf/generation_config.json")), HasSubstr("\"eos_token_id\": 2"));
+  EXPECT_THAT(*ReadFile(Path("hf/tokenizer_config.json")), HasSubstr("\"<think>\""));
+  const torch::Tensor tokens = torch::randint(0, 40, {1, 8}, torch::kInt64);
   EXPECT_TRUE(torch::equal(model->Forward(tokens, nullptr, {}).logits, (*back)->Forward(tokens, nullptr, {}).logits));
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/chat_template.h"
 #include "common/file_util.h"
+#include "common/test_support.h"
 #include "model/causal_lm.h"
 #include "model/deepseek.h"
 #include "model/generate.h"
@@ -114,15 +115,9 @@ TEST_P(BothArchitectures, GeneratedLogprobsEqualAFullForwardOverPromptAndComplet
   CausalLm model = Build(Config(), 3);
   // A tokenizer only for ids: BOS/EOS/PAD and decoding.
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / absl::StrCat("r1_model_test_", getpid());
-  std::filesystem::create_directories(dir);
-  std::string corpus;
-  for (int i = 0; i < 300; ++i) absl::StrAppend(&corpus, "<|user|>What is ", i, " + ", i % 7, "?<|assistant|><think>ok</think>\n");
-  ASSERT_TRUE(WriteFileAtomically((dir / "c.txt").string(), corpus).ok());
-  config::TokenizerConfig tc;
-  tc.set_vocab_size(40);
-  tc.set_model_type("bpe");
-  ASSERT_TRUE(Tokenizer::Train(tc, {(dir / "c.txt").string()}, (dir / "t.model").string()).ok());
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load((dir / "t.model").string());
+  absl::StatusOr<std::string> model_path = testing::TrainTinyTokenizer(dir.string(), 40);
+  ASSERT_TRUE(model_path.ok()) << model_path.status();
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(*model_path);
   ASSERT_TRUE(tokenizer.ok());
   std::filesystem::remove_all(dir);
 

@@ -78,7 +78,8 @@ absl::Status RestoreOptimizerState(CausalLmImpl& model, torch::optim::AdamW& opt
     if (avg == tensors.end() || avg_sq == tensors.end() || step == tensors.end()) {
       return absl::InvalidArgumentError(absl::StrCat("optimizer state for ", item.key(), " is incomplete"));
     }
-    if (avg->second.sizes() != item.value().sizes() || avg_sq->second.sizes() != item.value().sizes()) {
+    if (avg->second.sizes() != item.value().sizes() || avg_sq->second.sizes() != item.value().sizes() ||
+        step->second.numel() != 1) {
       return absl::InvalidArgumentError(absl::StrCat("optimizer state for ", item.key(), " has the wrong shape"));
     }
     auto s = std::make_unique<torch::optim::AdamWParamState>();

@@ -109,8 +109,8 @@ absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
       uint64_t dim;
       if (!ToUint(v, dim) || dim > (uint64_t{1} << 40)) return tensor_bad("shape has a bad dimension");
       shape.push_back(static_cast<int64_t>(dim));
+      if (dim != 0 && numel > (uint64_t{1} << 40) / dim) return tensor_bad("too many elements");
       numel *= dim;
-      if (numel > (uint64_t{1} << 40)) return tensor_bad("too many elements");
     }
     uint64_t begin, end;
     if (offsets_it->second.kind_case() != Value::kListValue || offsets_it->second.list_value().values_size() != 2 ||

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -125,8 +126,16 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     }
   }
 
+  const std::string metrics_path = absl::StrCat(options.stage_dir, "/metrics.jsonl");
+  if (step == 0) {
+    // A fresh start: checkpoints and metrics of an earlier run in the same
+    // folder would be mistaken for this run's (and pruned against it).
+    std::error_code ec;
+    std::filesystem::remove_all(checkpoints, ec);
+    std::filesystem::remove(metrics_path, ec);
+  }
   JsonlMetricsSink metrics;
-  R1_RETURN_IF_ERROR(metrics.Open(absl::StrCat(options.stage_dir, "/metrics.jsonl")));
+  R1_RETURN_IF_ERROR(metrics.Open(metrics_path));
   DataOrder order(train.rows(), options.seed);
   ProgressLine progress(options.stage);
   const torch::Device device = model.device();

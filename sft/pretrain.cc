@@ -19,10 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ExampleText(const data::SftRecord& example) {
-  return absl::StrCat(RenderPrompt(example.prompt()), example.response());
-}
-
 // Every token is a target: the base model learns the whole text.
 EncodedExample EncodeText(const Tokenizer& tokenizer, const data::SftRecord& example) {
   EncodedExample encoded = EncodeExample(tokenizer, example.prompt(), example.response());
@@ -56,7 +52,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   for (int64_t i = 0; i < pc.corpus_examples(); ++i) {
     corpus.push_back(mix.WorkedExample(run.data().seed(), static_cast<uint64_t>(i)));
     seen_prompts.insert(corpus.back().prompt());
-    absl::StrAppend(&corpus_text, ExampleText(corpus.back()), "\n");
+    absl::StrAppend(&corpus_text, RenderExampleText(corpus.back().prompt(), corpus.back().response()), "\n");
     progress.Update(i + 1, pc.corpus_examples());
   }
   const std::string corpus_path = absl::StrCat(stage_dir, "/corpus.txt");
@@ -126,6 +122,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
     eo.sampling.temperature = run.eval().sampling().temperature();
     eo.sampling.top_p = run.eval().sampling().top_p();
     eo.sampling.top_k = run.eval().sampling().top_k();
+    eo.sampling.min_p = run.eval().sampling().min_p();
     eo.max_new_tokens = run.eval().sampling().max_new_tokens() > 0 ? run.eval().sampling().max_new_tokens() : 96;
     eo.seed = run.seed();
     result.quality = eval::EvaluateOnTasks(*policy, tokenizer, eval_prompts, mix, eo);

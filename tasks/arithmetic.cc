@@ -115,8 +115,7 @@ WorkedSolution ArithmeticTask::Solve(const data::PromptRecord& item, double erro
   const auto do_step = [&](int64_t a, char op, int64_t b) {
     int64_t result = Apply(a, op, b);
     if (step++ == wrong_step) {
-      static constexpr int64_t kSlips[] = {-10, -2, -1, 1, 2, 10};
-      result += kSlips[rng.UniformInt(0, 5)];
+      result += ArithmeticSlip(rng);
       solution.has_error = true;
     }
     lines.push_back(absl::StrCat(a, " ", std::string(1, op), " ", b, " = ", result, "."));
@@ -140,9 +139,7 @@ WorkedSolution ArithmeticTask::Solve(const data::PromptRecord& item, double erro
 }
 
 bool ArithmeticTask::IsCorrect(const data::PromptRecord& item, absl::string_view answer) const {
-  const std::optional<int64_t> given = ParseIntegerAnswer(answer);
-  const std::optional<int64_t> expected = ParseIntegerAnswer(item.answer());
-  return given.has_value() && expected.has_value() && *given == *expected;
+  return IntegerAnswerMatches(item, answer);
 }
 
 }  // namespace r1::tasks

@@ -212,7 +212,8 @@ WorkedSolution CountdownTask::Solve(const data::PromptRecord& item, double error
     solution.answer = "none";
     return solution;
   }
-  attempts.push_back(absl::StrCat("Try ", DescribeSteps(steps, steps.back().result), ". That is ", goal, "."));
+  attempts.push_back(steps.empty() ? absl::StrCat(expression, " is already ", goal, ".")
+                                  : absl::StrCat("Try ", DescribeSteps(steps, steps.back().result), ". That is ", goal, "."));
   solution.reasoning = absl::StrJoin(attempts, " ");
   solution.answer = expression;
   return solution;

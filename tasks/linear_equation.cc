@@ -104,9 +104,12 @@ class LinearParser {
     if (Accept('(')) {
       std::optional<Linear> inner = Side(depth + 1);
       if (!inner.has_value() || !Accept(')')) return std::nullopt;
-      Linear scaled{inner->k * factor, inner->m * factor};
-      if (!Bounded(scaled)) return std::nullopt;
-      return scaled;
+      // Both are below 2^40 here; their product is checked before it is formed.
+      constexpr int64_t kLimit = int64_t{1} << 40;
+      if (factor != 0 && (std::llabs(inner->k) > kLimit / factor || std::llabs(inner->m) > kLimit / factor)) {
+        return std::nullopt;
+      }
+      return Linear{inner->k * factor, inner->m * factor};
     }
     if (!has_number) return std::nullopt;
     return Linear{0, factor};
@@ -207,8 +210,7 @@ WorkedSolution LinearEquationTask::Solve(const data::PromptRecord& item, double 
     left.m = 0;
     right.m -= b;
     if (slip) {
-      static constexpr int64_t kSlips[] = {-10, -2, -1, 1, 2, 10};
-      right.m += kSlips[rng.UniformInt(0, 5)];
+      right.m += ArithmeticSlip(rng);
       solution.has_error = true;
     }
     lines.push_back(absl::StrCat(b > 0 ? "Subtract " : "Add ", std::llabs(b),
@@ -228,9 +230,7 @@ WorkedSolution LinearEquationTask::Solve(const data::PromptRecord& item, double 
 }
 
 bool LinearEquationTask::IsCorrect(const data::PromptRecord& item, absl::string_view answer) const {
-  const std::optional<int64_t> given = ParseIntegerAnswer(answer);
-  const std::optional<int64_t> expected = ParseIntegerAnswer(item.answer());
-  return given.has_value() && expected.has_value() && *given == *expected;
+  return IntegerAnswerMatches(item, answer);
 }
 
 }  // namespace r1::tasks

@@ -46,6 +46,17 @@ ParsedCompletion ParseCompletion(absl::string_view completion) {
   return parsed;
 }
 
+bool IntegerAnswerMatches(const data::PromptRecord& item, absl::string_view answer) {
+  const std::optional<int64_t> given = ParseIntegerAnswer(answer);
+  const std::optional<int64_t> expected = ParseIntegerAnswer(item.answer());
+  return given.has_value() && expected.has_value() && *given == *expected;
+}
+
+int64_t ArithmeticSlip(Rng& rng) {
+  static constexpr int64_t kSlips[] = {-10, -2, -1, 1, 2, 10};
+  return kSlips[rng.UniformInt(0, 5)];
+}
+
 absl::StatusOr<config::TaskKind> ParseTaskKind(absl::string_view name) {
   if (name == "arithmetic") return config::ARITHMETIC;
   if (name == "countdown") return config::COUNTDOWN;

@@ -59,6 +59,12 @@ struct ParsedCompletion {
 };
 ParsedCompletion ParseCompletion(absl::string_view completion);
 
+// Whether `answer` and the record's reference answer are the same integer.
+bool IntegerAnswerMatches(const data::PromptRecord& item, absl::string_view answer);
+
+// A small arithmetic slip added to a result to make a wrong step.
+int64_t ArithmeticSlip(Rng& rng);
+
 // The task a config describes; INVALID_ARGUMENT for a bad kind or difficulty.
 absl::StatusOr<std::unique_ptr<Task>> MakeTask(const config::TaskConfig& config);
 

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/test_support.h"
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
@@ -66,7 +67,9 @@ TEST_P(HfInterop, IndependentPythonReferenceReproducesExportedLogits) {
     }
     for (auto& b : model->buffers()) b.normal_(0.0, 0.1);  // the MoE balancing bias
   }
-  ASSERT_TRUE(ExportHuggingFace((dir / "model").string(), *model, "").ok());
+  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer((dir / "tok").string(), 40);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  ASSERT_TRUE(ExportHuggingFace((dir / "model").string(), *model, *tokenizer).ok());
 
   const torch::Tensor tokens = torch::randint(0, 40, {2, 9}, torch::kInt64);
   std::vector<std::string> rows;
