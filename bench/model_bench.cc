@@ -109,7 +109,7 @@ StepTiming TrainStep(model::CausalLmImpl& m, int64_t batch, int64_t seq, int war
   StepTiming timing;
   for (int i = 0; i < warmup + steps; ++i) {
     const auto t0 = Clock::now();
-    optimizer->zero_grad();
+    model::ClearGradients(m);
     model::ForwardOptions options;
     options.compute_mtp = m.config().arch() == config::DEEPSEEK_V3 && m.config().n_mtp_modules() > 0;
     options.record_expert_load = true;

@@ -37,6 +37,10 @@ void SetLearningRate(torch::optim::AdamW& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
+void ClearGradients(CausalLmImpl& model) {
+  for (auto& p : model.parameters()) p.mutable_grad() = torch::Tensor();
+}
+
 double ClipGradients(CausalLmImpl& model, double max_norm) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : model.parameters()) {

@@ -25,6 +25,14 @@ std::unique_ptr<torch::optim::AdamW> MakeAdamW(CausalLmImpl& model, const config
 // Sets every parameter group's learning rate.
 void SetLearningRate(torch::optim::AdamW& optimizer, double lr);
 
+// Drops every parameter's gradient (leaves it undefined). LibTorch 1.13's
+// Optimizer::zero_grad() keeps zero-filled gradients instead, so a routed
+// expert that gets no tokens in a step would still be moved by AdamW (its
+// momentum and weight decay) in a long-running process but not in one resumed
+// from a checkpoint; with gradients dropped, an expert without tokens is left
+// alone either way and resumed runs match uninterrupted ones exactly.
+void ClearGradients(CausalLmImpl& model);
+
 // Scales gradients so their global L2 norm is at most max_norm (0 = off).
 // Returns the norm before clipping.
 double ClipGradients(CausalLmImpl& model, double max_norm);

@@ -177,7 +177,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     const torch::Tensor tokens = train.tokens.index_select(0, rows).to(device);
     const torch::Tensor mask = train.loss_mask.index_select(0, rows).to(device);
 
-    optimizer->zero_grad();
+    model::ClearGradients(model);
     model::ForwardOptions forward;
     forward.compute_mtp = mtp;
     forward.compute_aux_loss = true;
