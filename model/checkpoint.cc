@@ -303,57 +303,55 @@ absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json,
   if (r.BoolOr("attention_bias", false) || r.BoolOr("mlp_bias", false)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": attention_bias / mlp_bias are not supported"));
   }
-  R1_ASSIGN_OR_RETURN(int vocab, r.Int("vocab_size"));
-  R1_ASSIGN_OR_RETURN(int dim, r.Int("hidden_size"));
-  R1_ASSIGN_OR_RETURN(int layers, r.Int("num_hidden_layers"));
-  R1_ASSIGN_OR_RETURN(int heads, r.Int("num_attention_heads"));
-  R1_ASSIGN_OR_RETURN(int intermediate, r.Int("intermediate_size"));
-  c.set_vocab_size(vocab);
-  c.set_dim(dim);
-  c.set_n_layers(layers);
-  c.set_n_heads(heads);
-  R1_ASSIGN_OR_RETURN(int max_seq_len_value, r.IntOr("max_position_embeddings", 2048));
-  c.set_max_seq_len(max_seq_len_value);
+  // Integer keys: `required` ones must be present; the others take `fallback`.
+  using IntSetter = void (config::ModelConfig::*)(int32_t);
+  struct IntKey {
+    const char* key;
+    IntSetter set;
+    bool required;
+    int fallback;
+  };
+  const auto copy_ints = [&](std::initializer_list<IntKey> keys) -> absl::Status {
+    for (const IntKey& k : keys) {
+      R1_ASSIGN_OR_RETURN(int value, k.required ? r.Int(k.key) : r.IntOr(k.key, k.fallback));
+      (c.*k.set)(value);
+    }
+    return absl::OkStatus();
+  };
+  using M = config::ModelConfig;
+  R1_RETURN_IF_ERROR(copy_ints({{"vocab_size", &M::set_vocab_size, true, 0},
+                                {"hidden_size", &M::set_dim, true, 0},
+                                {"num_hidden_layers", &M::set_n_layers, true, 0},
+                                {"num_attention_heads", &M::set_n_heads, true, 0},
+                                {"max_position_embeddings", &M::set_max_seq_len, false, 2048}}));
   c.set_rope_theta(r.NumberOr("rope_theta", 10000));
   c.set_rms_norm_eps(r.NumberOr("rms_norm_eps", 1e-6));
   if (r.StringOr("torch_dtype", "float32") == "bfloat16") c.set_dtype(config::BFLOAT16);
   if (type == "llama") {
     c.set_arch(config::LLAMA);
-    R1_ASSIGN_OR_RETURN(int n_kv_heads_value, r.IntOr("num_key_value_heads", heads));
-  c.set_n_kv_heads(n_kv_heads_value);
-    c.set_ffn_hidden_dim(intermediate);
+    R1_RETURN_IF_ERROR(copy_ints({{"intermediate_size", &M::set_ffn_hidden_dim, true, 0},
+                                  {"num_key_value_heads", &M::set_n_kv_heads, false, c.n_heads()}}));
     c.set_tie_embeddings(r.BoolOr("tie_word_embeddings", false));
-    R1_ASSIGN_OR_RETURN(int head_dim, r.IntOr("head_dim", dim / std::max(heads, 1)));
-    if (head_dim * heads != dim) {
+    R1_ASSIGN_OR_RETURN(int head_dim, r.IntOr("head_dim", c.dim() / std::max(c.n_heads(), 1)));
+    if (head_dim * c.n_heads() != c.dim()) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": head_dim * num_attention_heads != hidden_size is not supported"));
     }
     return c;
   }
   c.set_arch(config::DEEPSEEK_V3);
-  R1_ASSIGN_OR_RETURN(int q_lora_rank_value, r.IntOr("q_lora_rank", 0));
-  c.set_q_lora_rank(q_lora_rank_value);
-  R1_ASSIGN_OR_RETURN(int kv_lora_rank, r.Int("kv_lora_rank"));
-  R1_ASSIGN_OR_RETURN(int nope, r.Int("qk_nope_head_dim"));
-  R1_ASSIGN_OR_RETURN(int rope, r.Int("qk_rope_head_dim"));
-  R1_ASSIGN_OR_RETURN(int v, r.Int("v_head_dim"));
-  c.set_kv_lora_rank(kv_lora_rank);
-  c.set_qk_nope_head_dim(nope);
-  c.set_qk_rope_head_dim(rope);
-  c.set_v_head_dim(v);
-  c.set_inter_dim(intermediate);
-  R1_ASSIGN_OR_RETURN(int n_dense_layers_value, r.IntOr("first_k_dense_replace", 0));
-  c.set_n_dense_layers(n_dense_layers_value);
-  R1_ASSIGN_OR_RETURN(int moe_inter_dim_value, r.IntOr("moe_intermediate_size", 0));
-  c.set_moe_inter_dim(moe_inter_dim_value);
-  R1_ASSIGN_OR_RETURN(int n_shared_experts_value, r.IntOr("n_shared_experts", 0));
-  c.set_n_shared_experts(n_shared_experts_value);
-  R1_ASSIGN_OR_RETURN(int n_routed_experts_value, r.IntOr("n_routed_experts", 0));
-  c.set_n_routed_experts(n_routed_experts_value);
-  R1_ASSIGN_OR_RETURN(int n_activated_experts_value, r.IntOr("num_experts_per_tok", 0));
-  c.set_n_activated_experts(n_activated_experts_value);
+  R1_RETURN_IF_ERROR(copy_ints({{"intermediate_size", &M::set_inter_dim, true, 0},
+                                {"q_lora_rank", &M::set_q_lora_rank, false, 0},  // null = full-rank queries
+                                {"kv_lora_rank", &M::set_kv_lora_rank, true, 0},
+                                {"qk_nope_head_dim", &M::set_qk_nope_head_dim, true, 0},
+                                {"qk_rope_head_dim", &M::set_qk_rope_head_dim, true, 0},
+                                {"v_head_dim", &M::set_v_head_dim, true, 0},
+                                {"first_k_dense_replace", &M::set_n_dense_layers, false, 0},
+                                {"moe_intermediate_size", &M::set_moe_inter_dim, false, 0},
+                                {"n_shared_experts", &M::set_n_shared_experts, false, 0},
+                                {"n_routed_experts", &M::set_n_routed_experts, false, 0},
+                                {"num_experts_per_tok", &M::set_n_activated_experts, false, 0},
+                                {"num_nextn_predict_layers", &M::set_n_mtp_modules, false, 0}}));
   c.set_routed_scaling_factor(r.NumberOr("routed_scaling_factor", 1.0));
-  R1_ASSIGN_OR_RETURN(int n_mtp_modules_value, r.IntOr("num_nextn_predict_layers", 0));
-  c.set_n_mtp_modules(n_mtp_modules_value);
   R1_ASSIGN_OR_RETURN(int n_group, r.IntOr("n_group", 1));
   R1_ASSIGN_OR_RETURN(int topk_group, r.IntOr("topk_group", 1));
   if (n_group != 1 || topk_group != 1) {
