@@ -27,4 +27,33 @@ absl::StatusOr<std::string> TrainTinyTokenizer(const std::string& dir, int vocab
   return model;
 }
 
+config::ModelConfig SmallModelConfig(config::ModelArch arch, int vocab_size) {
+  config::ModelConfig c;
+  c.set_arch(arch);
+  c.set_vocab_size(vocab_size);
+  c.set_dim(32);
+  c.set_n_heads(4);
+  c.set_max_seq_len(64);
+  if (arch == config::LLAMA) {
+    c.set_n_layers(2);
+    c.set_n_kv_heads(2);
+    c.set_ffn_hidden_dim(48);
+    return c;
+  }
+  c.set_n_layers(3);
+  c.set_q_lora_rank(16);
+  c.set_kv_lora_rank(16);
+  c.set_qk_nope_head_dim(8);
+  c.set_qk_rope_head_dim(4);
+  c.set_v_head_dim(8);
+  c.set_n_dense_layers(1);
+  c.set_inter_dim(48);
+  c.set_moe_inter_dim(16);
+  c.set_n_shared_experts(1);
+  c.set_n_routed_experts(6);
+  c.set_n_activated_experts(2);
+  c.set_n_mtp_modules(1);
+  return c;
+}
+
 }  // namespace r1::testing

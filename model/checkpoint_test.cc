@@ -22,38 +22,13 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 config::ModelConfig SmallDeepSeek() {
-  config::ModelConfig c;
-  c.set_arch(config::DEEPSEEK_V3);
-  c.set_vocab_size(48);
-  c.set_dim(16);
-  c.set_n_layers(2);
-  c.set_n_heads(2);
-  c.set_max_seq_len(32);
-  c.set_kv_lora_rank(8);
-  c.set_qk_nope_head_dim(4);
-  c.set_qk_rope_head_dim(4);
-  c.set_v_head_dim(4);
-  c.set_n_dense_layers(1);
-  c.set_inter_dim(24);
-  c.set_moe_inter_dim(8);
-  c.set_n_shared_experts(1);
-  c.set_n_routed_experts(4);
-  c.set_n_activated_experts(2);
-  c.set_n_mtp_modules(1);
-  c.set_bias_update_speed(0.01);
+  config::ModelConfig c = testing::SmallModelConfig(config::DEEPSEEK_V3, 48);
+  c.set_bias_update_speed(0.01);  // large enough that two steps move the bias visibly
   return c;
 }
 
 config::ModelConfig SmallLlama() {
-  config::ModelConfig c;
-  c.set_arch(config::LLAMA);
-  c.set_vocab_size(40);
-  c.set_dim(16);
-  c.set_n_layers(2);
-  c.set_n_heads(4);
-  c.set_n_kv_heads(2);
-  c.set_ffn_hidden_dim(24);
-  c.set_max_seq_len(32);
+  config::ModelConfig c = testing::SmallModelConfig(config::LLAMA, 40);
   c.set_tie_embeddings(true);
   c.set_rope_theta(500000);
   return c;
@@ -73,7 +48,7 @@ class CheckpointTest : public ::testing::Test {
 
 // One training step of next-token loss; returns the loss.
 double Step(CausalLmImpl& model, torch::optim::AdamW& optimizer, const torch::Tensor& tokens) {
-  optimizer.zero_grad();
+  ClearGradients(model);
   ForwardOptions options;
   options.compute_mtp = true;
   options.record_expert_load = true;

@@ -25,41 +25,8 @@
 namespace r1::model {
 namespace {
 
-config::ModelConfig TinyDeepSeek(int vocab = 64) {
-  config::ModelConfig c;
-  c.set_arch(config::DEEPSEEK_V3);
-  c.set_vocab_size(vocab);
-  c.set_dim(32);
-  c.set_n_layers(3);
-  c.set_n_heads(4);
-  c.set_max_seq_len(64);
-  c.set_q_lora_rank(16);
-  c.set_kv_lora_rank(16);
-  c.set_qk_nope_head_dim(8);
-  c.set_qk_rope_head_dim(4);
-  c.set_v_head_dim(8);
-  c.set_n_dense_layers(1);
-  c.set_inter_dim(48);
-  c.set_moe_inter_dim(16);
-  c.set_n_shared_experts(1);
-  c.set_n_routed_experts(6);
-  c.set_n_activated_experts(2);
-  c.set_n_mtp_modules(1);
-  return c;
-}
-
-config::ModelConfig TinyLlama(int vocab = 64) {
-  config::ModelConfig c;
-  c.set_arch(config::LLAMA);
-  c.set_vocab_size(vocab);
-  c.set_dim(32);
-  c.set_n_layers(2);
-  c.set_n_heads(4);
-  c.set_n_kv_heads(2);
-  c.set_ffn_hidden_dim(48);
-  c.set_max_seq_len(64);
-  return c;
-}
+config::ModelConfig TinyDeepSeek(int vocab = 64) { return testing::SmallModelConfig(config::DEEPSEEK_V3, vocab); }
+config::ModelConfig TinyLlama(int vocab = 64) { return testing::SmallModelConfig(config::LLAMA, vocab); }
 
 CausalLm Build(const config::ModelConfig& c, uint64_t seed = 0) {
   torch::manual_seed(seed);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/test_support.h"
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
 
@@ -18,24 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 config::ModelConfig Small() {
-  config::ModelConfig c;
-  c.set_arch(config::DEEPSEEK_V3);
-  c.set_vocab_size(32);
-  c.set_dim(32);
-  c.set_n_layers(2);
-  c.set_n_heads(2);
-  c.set_max_seq_len(32);
-  c.set_kv_lora_rank(8);
-  c.set_qk_nope_head_dim(8);
-  c.set_qk_rope_head_dim(4);
-  c.set_v_head_dim(8);
-  c.set_n_dense_layers(1);
-  c.set_inter_dim(48);
-  c.set_moe_inter_dim(16);
-  c.set_n_shared_experts(1);
-  c.set_n_routed_experts(4);
-  c.set_n_activated_experts(2);
-  c.set_n_mtp_modules(1);
+  config::ModelConfig c = testing::SmallModelConfig(config::DEEPSEEK_V3, 32);
   c.set_bias_update_speed(0.01);
   return c;
 }

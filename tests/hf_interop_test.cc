@@ -22,32 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 
 config::ModelConfig Config(config::ModelArch arch) {
-  config::ModelConfig c;
-  c.set_arch(arch);
-  c.set_vocab_size(40);
-  c.set_dim(32);
-  c.set_n_layers(2);
-  c.set_n_heads(4);
-  c.set_max_seq_len(32);
-  if (arch == config::LLAMA) {
-    c.set_n_kv_heads(2);
-    c.set_ffn_hidden_dim(40);
-    c.set_rope_theta(500000);
-  } else {
-    c.set_q_lora_rank(12);
-    c.set_kv_lora_rank(16);
-    c.set_qk_nope_head_dim(8);
-    c.set_qk_rope_head_dim(4);
-    c.set_v_head_dim(8);
-    c.set_n_dense_layers(1);
-    c.set_inter_dim(40);
-    c.set_moe_inter_dim(12);
-    c.set_n_shared_experts(1);
-    c.set_n_routed_experts(4);
-    c.set_n_activated_experts(2);
-    c.set_routed_scaling_factor(1.5);
-    c.set_n_mtp_modules(1);
-  }
+  config::ModelConfig c = testing::SmallModelConfig(arch, 40);
+  // Away from the defaults the reference would otherwise assume.
+  if (arch == config::LLAMA) c.set_rope_theta(500000);
+  if (arch == config::DEEPSEEK_V3) c.set_routed_scaling_factor(1.5);
   return c;
 }
 
