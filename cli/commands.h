@@ -32,10 +32,6 @@ int ConfigShow(const Args& args);
 int Pretrain(const Args& args);
 int GenerateText(const Args& args);
 
-// Parses `args` into `flags`. Returns an exit code when the command should stop
-// here (--help printed: 0; bad flags, message printed: 2), nullopt to go on.
-std::optional<int> ParseFlags(FlagSet& flags, const Args& args);
-
 // Prints "r1: <message>" on stderr and returns kExitFailure.
 int Fail(const absl::Status& status);
 

@@ -19,7 +19,7 @@ int Run(const Args& args, bool show) {
                      : "Loads a run config, applies --set overrides and validates it.");
   flags.AddList("set", &overrides, "override a field: --set rl.group_size=16");
   flags.Positional("CONFIG", 1, 1, &files, "a .textproto run config");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
   absl::StatusOr<config::RunConfig> run = LoadRunConfig(files[0], overrides);
   if (!run.ok()) return Fail(run.status());
   if (show) {

@@ -68,7 +68,7 @@ int DataGen(const Args& args) {
   flags.AddString("out", &out, "output file, or - for stdout");
   flags.Require("task");
   flags.Require("out");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
 
   if (format != "prompts" && format != "sft" && format != "text") {
     std::fprintf(stderr, "r1 data gen: --format must be prompts, sft or text, got \"%s\"\n", format.c_str());
@@ -135,7 +135,7 @@ int DataCheck(const Args& args) {
   flags.AddString("kind", &kind, "prompts, sft or samples");
   flags.AddBool("skip_bad_lines", &skip_bad_lines, "count bad lines instead of failing");
   flags.Positional("FILE", 1, 1 << 20, &files, "JSONL files to check");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
 
   std::unique_ptr<google::protobuf::Message> prototype;
   if (kind == "prompts") {

@@ -77,18 +77,6 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-std::optional<int> ParseFlags(FlagSet& flags, const Args& args) {
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return kExitUsage;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return kExitOk;
-  }
-  return std::nullopt;
-}
-
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "r1: %s\n", std::string(status.message()).c_str());
   return kExitFailure;

@@ -32,7 +32,7 @@ int Pretrain(const Args& args) {
   flags.AddString("run_dir", &run_dir, "run directory (default: the config's run_dir, or runs/<name>)");
   flags.AddBool("resume", &resume, "continue from the newest checkpoint in run_dir");
   flags.AddBool("quality_eval", &quality_eval, "measure held-out accuracy at the end");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
   const std::string config_path = !config_flag.empty() ? config_flag : files.empty() ? "" : files[0];
   if (config_path.empty()) {
     std::fprintf(stderr, "r1 pretrain: give a config (see r1 pretrain --help)\n");
@@ -75,7 +75,7 @@ int GenerateText(const Args& args) {
   flags.AddString("device", &device, "cpu or cuda (default: as saved)");
   flags.AddInt("threads", &threads, "intra-op threads; 0 = all cores");
   flags.Require("ckpt");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
   if (!interactive && !flags.WasSet("prompt")) {
     std::fprintf(stderr, "r1 generate: give --prompt or --interactive (see r1 generate --help)\n");
     return kExitUsage;

@@ -55,7 +55,7 @@ int TokenizerTrain(const Args& args) {
   flags.Require("input");
   flags.Require("out");
   flags.Require("vocab_size");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
 
   std::vector<std::string> files;
   for (const std::string& input : inputs) {
@@ -83,7 +83,7 @@ int TokenizerEncode(const Args& args) {
   flags.AddBool("pieces", &pieces, "print pieces instead of ids");
   flags.AddBool("chat", &chat, "treat the text as a user prompt: BOS + chat template");
   flags.Require("model");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
   for (const std::string& line : InputLines(flags, "text", text)) {
@@ -106,7 +106,7 @@ int TokenizerDecode(const Args& args) {
   flags.AddString("model", &model, "tokenizer model file");
   flags.AddString("ids", &ids_text, "ids to decode, e.g. \"5 17 42\" (default: read lines from stdin)");
   flags.Require("model");
-  if (auto code = ParseFlags(flags, args)) return *code;
+  if (auto code = ParseCommandLine(flags, args)) return *code;
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
   int line_number = 0;

@@ -284,8 +284,34 @@ Checker CheckReward(const config::RewardServiceConfig& r, absl::string_view path
     if (!seen.insert(r.rules(i).rule()).second) {
       c.Fail(absl::StrCat(field, ".rule"), absl::StrCat("\"", r.rules(i).rule(), "\" is listed twice"));
     }
+    const config::RewardRuleConfig& rule = r.rules(i);
+    if (rule.has_length()) {
+      const config::LengthRuleConfig& l = rule.length();
+      c.Positive(absl::StrCat(field, ".length.max_length"), l.max_length());
+      c.InRange(absl::StrCat(field, ".length.overlong_buffer"), l.overlong_buffer(), 0, l.max_length());
+    }
+    if (rule.has_repetition()) {
+      c.Positive(absl::StrCat(field, ".repetition.ngram_size"), rule.repetition().ngram_size());
+      c.NonNegative(absl::StrCat(field, ".repetition.max_penalty"), rule.repetition().max_penalty());
+    }
+    if (rule.has_language()) {
+      c.OneOf(absl::StrCat(field, ".language.script"), rule.language().script(),
+              {"latin", "han", "cyrillic", "arabic", "devanagari", "hiragana_katakana", "hangul", "greek"});
+    }
+    if (rule.has_math()) c.Positive(absl::StrCat(field, ".math.relative_tolerance"), rule.math().relative_tolerance());
+    if (rule.has_code()) {
+      const config::CodeRuleConfig& k = rule.code();
+      c.Positive(absl::StrCat(field, ".code.cpu_seconds"), k.cpu_seconds());
+      c.Positive(absl::StrCat(field, ".code.wall_seconds"), k.wall_seconds());
+      c.Positive(absl::StrCat(field, ".code.memory_mb"), k.memory_mb());
+      c.Positive(absl::StrCat(field, ".code.max_processes"), k.max_processes());
+      c.Positive(absl::StrCat(field, ".code.max_output_kb"), k.max_output_kb());
+    }
   }
   c.Positive("max_concurrent_sandboxes", r.max_concurrent_sandboxes());
+  c.NonNegative("max_queued_sandboxes", r.max_queued_sandboxes());
+  c.Positive("max_completion_bytes", r.max_completion_bytes());
+  c.Positive("max_batch_items", r.max_batch_items());
   return c;
 }
 

@@ -1,5 +1,6 @@
 #include "common/flags.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -200,6 +201,18 @@ std::string FlagSet::Usage() const {
   }
   absl::StrAppend(&out, absl::StrFormat("%-26s %s\n", "  --help", "show this help"));
   return out;
+}
+
+std::optional<int> ParseCommandLine(FlagSet& flags, const std::vector<std::string>& args) {
+  if (absl::Status s = flags.Parse(args); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 }  // namespace r1

@@ -6,6 +6,7 @@
 #define R1_COMMON_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,11 @@ class FlagSet {
   std::vector<std::string>* positional_ = nullptr;
   bool help_requested_ = false;
 };
+
+// Parses `args` into `flags`. Returns the exit code when the command should
+// stop here (--help printed on stdout: 0; bad flags, message printed on
+// stderr: 2), nullopt to go on.
+std::optional<int> ParseCommandLine(FlagSet& flags, const std::vector<std::string>& args);
 
 }  // namespace r1
 

@@ -19,10 +19,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Every token is a target: the base model learns the whole text.
-EncodedExample EncodeText(const Tokenizer& tokenizer, const data::SftRecord& example) {
+// With loss_on_prompts every token is a target (the base model learns the
+// whole text); without it, only the response and its EOS are.
+EncodedExample EncodeText(const Tokenizer& tokenizer, const data::SftRecord& example, bool loss_on_prompts) {
   EncodedExample encoded = EncodeExample(tokenizer, example.prompt(), example.response());
-  std::fill(encoded.loss_mask.begin(), encoded.loss_mask.end(), 1);
+  if (loss_on_prompts) std::fill(encoded.loss_mask.begin(), encoded.loss_mask.end(), 1);
   return encoded;
 }
 
@@ -76,7 +77,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   // Held-out text for the eval loss, and held-out prompts for accuracy: drawn
   // from data.eval_seed, minus any prompt that also appears in the corpus.
   std::vector<EncodedExample> train_examples, eval_examples;
-  for (const auto& example : corpus) train_examples.push_back(EncodeText(tokenizer, example));
+  for (const auto& example : corpus) train_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
   std::vector<data::PromptRecord> eval_prompts;
   const int64_t eval_texts = std::max<int64_t>(64, pc.corpus_examples() / 50);
   for (uint64_t i = 0; static_cast<int64_t>(eval_examples.size()) < eval_texts || 
@@ -84,7 +85,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
     if (i > 100u * static_cast<uint64_t>(eval_texts + run.data().n_eval())) break;  // tiny problem spaces
     const data::SftRecord example = mix.WorkedExample(run.data().eval_seed(), i);
     if (seen_prompts.count(example.prompt())) continue;
-    if (static_cast<int64_t>(eval_examples.size()) < eval_texts) eval_examples.push_back(EncodeText(tokenizer, example));
+    if (static_cast<int64_t>(eval_examples.size()) < eval_texts) eval_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
     if (static_cast<int>(eval_prompts.size()) < run.data().n_eval()) {
       eval_prompts.push_back(mix.Generate(run.data().eval_seed(), i).record);
     }

@@ -1,5 +1,7 @@
 #include "tasks/task.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -39,10 +41,21 @@ ParsedCompletion ParseCompletion(absl::string_view completion) {
   };
   const size_t think_open = completion.find(kThinkOpen), think_close = completion.find(kThinkClose);
   const size_t answer_open = completion.find(kAnswerOpen), answer_close = completion.find(kAnswerClose);
-  parsed.well_formed = count(kThinkOpen) == 1 && count(kThinkClose) == 1 && count(kAnswerOpen) == 1 &&
-                       count(kAnswerClose) == 1 && think_open == 0 && think_open < think_close &&
-                       think_close < answer_open && answer_open < answer_close &&
-                       absl::StripTrailingAsciiWhitespace(completion.substr(answer_close + kAnswerClose.size())).empty();
+  const size_t counts[] = {count(kThinkOpen), count(kThinkClose), count(kAnswerOpen), count(kAnswerClose)};
+  if (std::any_of(std::begin(counts), std::end(counts), [](size_t n) { return n == 0; })) {
+    parsed.format_reason = "missing_tag";
+  } else if (std::any_of(std::begin(counts), std::end(counts), [](size_t n) { return n > 1; })) {
+    parsed.format_reason = "repeated_tag";
+  } else if (!(think_open < think_close && think_close < answer_open && answer_open < answer_close)) {
+    parsed.format_reason = "wrong_order";
+  } else if (think_open != 0) {
+    parsed.format_reason = "text_before_think";
+  } else if (!absl::StripTrailingAsciiWhitespace(completion.substr(answer_close + kAnswerClose.size())).empty()) {
+    parsed.format_reason = "text_after_answer";
+  } else {
+    parsed.format_reason = "well_formed";
+    parsed.well_formed = true;
+  }
   return parsed;
 }
 

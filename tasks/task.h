@@ -55,6 +55,9 @@ std::optional<int64_t> ParseIntegerAnswer(absl::string_view answer);
 // (trailing whitespace aside).
 struct ParsedCompletion {
   bool well_formed = false;
+  // Why not well formed: "missing_tag", "repeated_tag", "wrong_order",
+  // "text_before_think", "text_after_answer"; "well_formed" otherwise.
+  std::string format_reason;
   std::optional<std::string> answer;  // the last <answer> block's text, if any
 };
 ParsedCompletion ParseCompletion(absl::string_view completion);

@@ -5,10 +5,12 @@
 
 #include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/chat_template.h"
+#include "tasks/arithmetic.h"
 #include "tasks/countdown.h"
 
 namespace r1::tasks {
@@ -132,8 +134,38 @@ TEST(Arithmetic, SolutionFollowsPrecedence) {
   item.set_answer("13");
   Rng rng(1);
   const WorkedSolution s = Make(config::ARITHMETIC, 4)->Solve(item, 0.0, rng);
-  EXPECT_EQ(s.reasoning, "3 * 4 = 12. 2 + 12 = 14. 14 - 1 = 13.");
+  EXPECT_EQ(s.reasoning,
+            "3 * 4 = 12. 2 + 12: ones 2 + 2 = 4, tens 0 + 1 + 0 = 1, so 14. "
+            "14 - 1: ones 4 - 1 = 3, tens 1 - 0 - 0 = 1, so 13.");
   EXPECT_EQ(s.answer, "13");
+}
+
+TEST(Arithmetic, ColumnStepsCarryBorrowAndSigns) {
+  const std::pair<ColumnStep, std::string> cases[] = {
+      {AddOrSubtractByColumns(39, '+', 48), "39 + 48: ones 9 + 8 = 17, tens 3 + 4 + 1 = 8, so 87."},
+      {AddOrSubtractByColumns(54, '+', 94), "54 + 94: ones 4 + 4 = 8, tens 5 + 9 + 0 = 14, so 148."},
+      {AddOrSubtractByColumns(51, '+', 8), "51 + 8: ones 1 + 8 = 9, tens 5 + 0 + 0 = 5, so 59."},
+      {AddOrSubtractByColumns(51, '-', 8), "51 - 8: ones 11 - 8 = 3, tens 5 - 0 - 1 = 4, so 43."},
+      {AddOrSubtractByColumns(35, '-', 73), "35 - 73 = -(73 - 35): ones 13 - 5 = 8, tens 7 - 3 - 1 = 3, so -38."},
+      {AddOrSubtractByColumns(100, '-', 99),
+       "100 - 99: ones 10 - 9 = 1, tens 10 - 9 - 1 = 0, hundreds 1 - 0 - 1 = 0, so 1."},
+      {AddOrSubtractByColumns(-12, '+', 30), "-12 + 30 = 30 - 12: ones 10 - 2 = 8, tens 3 - 1 - 1 = 1, so 18."},
+      {AddOrSubtractByColumns(-40, '+', 15), "-40 + 15 = -(40 - 15): ones 10 - 5 = 5, tens 4 - 1 - 1 = 2, so -25."},
+      {AddOrSubtractByColumns(-12, '-', 30), "-12 - 30 = -(12 + 30): ones 2 + 0 = 2, tens 1 + 3 + 0 = 4, so -42."},
+      {AddOrSubtractByColumns(7, '-', 7), "7 - 7: ones 7 - 7 = 0, so 0."},
+  };
+  for (const auto& [step, text] : cases) EXPECT_EQ(step.text, text);
+  // Every value is right for a sweep of operands, and a slip always changes it.
+  Rng rng(3);
+  for (int64_t a = -120; a <= 150; a += 7) {
+    for (int64_t b = 0; b <= 120; b += 11) {
+      for (char op : {'+', '-'}) {
+        const int64_t expected = op == '+' ? a + b : a - b;
+        EXPECT_EQ(AddOrSubtractByColumns(a, op, b).value, expected) << a << op << b;
+        EXPECT_NE(AddOrSubtractByColumns(a, op, b, &rng).value, expected) << a << op << b;
+      }
+    }
+  }
 }
 
 TEST(Countdown, NumbersMatchDifficultyAndTargetIsReachable) {
@@ -201,11 +233,22 @@ TEST(ParseCompletion, FindsTheAnswerAndChecksTheFormat) {
   EXPECT_TRUE(p.well_formed);
   EXPECT_EQ(p.answer, "4");
   EXPECT_TRUE(ParseCompletion("<think>a</think><answer>4</answer>\n ").well_formed);
-  for (const char* bad : {"<answer>4</answer>", "<think>a</think>", "x<think>a</think><answer>4</answer>",
-                          "<think>a</think><answer>4</answer>tail", "<think>a<think>b</think><answer>4</answer>",
-                          "<answer>4</answer><think>a</think>", "<think>a</think><answer>4</answer><answer>5</answer>",
-                          "<think>a</think><answer>4"}) {
-    EXPECT_FALSE(ParseCompletion(bad).well_formed) << bad;
+  EXPECT_EQ(p.format_reason, "well_formed");
+  const std::pair<const char*, const char*> bad_cases[] = {
+      {"<answer>4</answer>", "missing_tag"},
+      {"<think>a</think>", "missing_tag"},
+      {"<think>a</think><answer>4", "missing_tag"},
+      {"x<think>a</think><answer>4</answer>", "text_before_think"},
+      {"<think>a</think><answer>4</answer>tail", "text_after_answer"},
+      {"<think>a<think>b</think><answer>4</answer>", "repeated_tag"},
+      {"<think>a</think><answer>4</answer><answer>5</answer>", "repeated_tag"},
+      {"<answer>4</answer><think>a</think>", "wrong_order"},
+      {"</think><think>a<answer>4</answer>", "wrong_order"},
+  };
+  for (const auto& [bad, reason] : bad_cases) {
+    const ParsedCompletion parsed = ParseCompletion(bad);
+    EXPECT_FALSE(parsed.well_formed) << bad;
+    EXPECT_EQ(parsed.format_reason, reason) << bad;
   }
   // The last complete answer block counts, even in a malformed completion.
   EXPECT_EQ(ParseCompletion("<answer>1</answer> then <answer>2</answer>").answer, "2");

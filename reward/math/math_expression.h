@@ -1,0 +1,86 @@
+// Internal to r1_math_verify. Parses one normalized math expression (see
+// latex_normalizer.h) into a tree and evaluates it with exact rationals where
+// possible. Grammar, loosest binding first:
+//   sum     := term (('+' | '-') term)*
+//   term    := unary (('*' | '/') unary | implicit-factor)*    "2x", "2(x+1)"
+//   unary   := ('+' | '-')* power                              iterative
+//   power   := postfix ('^' exponent)?                         right-assoc
+//   postfix := primary ('!' | '%')*
+//   primary := number [mixed fraction] | variable | constant | (sum) | [sum]
+//            | {sum} | |sum| | \frac A B | \binom A B | \sqrt[n]{A}
+//            | function [^k] (argument) | \lfloor sum \rfloor | \lceil sum \rceil
+// LaTeX arguments A are {sum} or a single character ("\frac12" = 1/2).
+// Nesting (groups, arguments, exponents) is limited by a depth budget and the
+// node count by max_nodes, so the recursion and the tree stay bounded.
+#ifndef R1_REWARD_MATH_MATH_EXPRESSION_H_
+#define R1_REWARD_MATH_MATH_EXPRESSION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "reward/math/math_number.h"
+
+namespace r1::reward::math_internal {
+
+// How a postfix '%' evaluates: 50% as 50 (kStrip) or as 0.5 (kDivide).
+enum class PercentMode : uint8_t { kStrip, kDivide };
+
+enum class ParseFailure : uint8_t { kNone, kSyntax, kTooDeep, kTooComplex };
+
+enum class NodeKind : uint8_t {
+  kNumber, kVariable, kSum, kProduct, kNegate, kPower, kFunction, kPercent,
+  kFactorial, kBinomial,
+};
+
+enum class Function : uint8_t {
+  kSin, kCos, kTan, kCot, kSec, kCsc, kAsin, kAcos, kAtan, kSinh, kCosh, kTanh,
+  kLn, kExp, kAbs, kFloor, kCeil,
+};
+
+struct Node {
+  NodeKind kind = NodeKind::kNumber;
+  Function function = Function::kSin;  // kFunction
+  Number number;                       // kNumber
+  int variable = -1;                   // kVariable: index into variables()
+  std::vector<int> children;           // indices into the node array
+  // kSum: child i is subtracted; kProduct: child i divides. Same length as children.
+  std::vector<uint8_t> inverse;
+};
+
+class Expression {
+ public:
+  // Variable names in order of first appearance: "x", "x_1", "\alpha".
+  const std::vector<std::string>& variables() const { return variables_; }
+  bool has_percent() const { return has_percent_; }
+  size_t size() const { return nodes_.size(); }
+  // True when the whole expression is one variable ("x", "\theta").
+  bool IsSingleVariable() const;
+  // values[i] is bound to variables()[i].
+  Number Evaluate(std::span<const long double> values, PercentMode mode) const;
+
+ private:
+  friend class ExpressionParser;
+  Number EvaluateNode(int index, std::span<const long double> values, PercentMode mode) const;
+
+  std::vector<Node> nodes_;
+  int root_ = -1;
+  std::vector<std::string> variables_;
+  bool has_percent_ = false;
+};
+
+// Parses `text` entirely. `depth` is the nesting already used by the caller;
+// nesting beyond max_depth gives kTooDeep, more than max_nodes nodes kTooComplex.
+ParseFailure ParseExpression(absl::string_view text, int depth, int max_depth,
+                             size_t max_nodes, Expression* out);
+
+// Function and constant names the parser knows as words ("sin", "pi",
+// "infty"); other letter runs are products of single-letter variables.
+bool IsMathName(absl::string_view word);
+
+}  // namespace r1::reward::math_internal
+
+#endif  // R1_REWARD_MATH_MATH_EXPRESSION_H_

@@ -1,0 +1,296 @@
+#include "sandbox/judge.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "sandbox/compare.h"
+
+namespace r1::sandbox {
+namespace {
+
+constexpr char kPythonSource[] = "solution.py";
+constexpr char kCppSource[] = "main.cc";
+constexpr char kCppBinary[] = "prog";
+constexpr char kHarness[] = "_r1_harness.py";
+constexpr size_t kDetailBytes = 400;
+
+// Harness exit code for a return value json.dumps refuses (a wrong answer);
+// 4 (no such function) and Python's 1 (an exception) are runtime errors.
+constexpr int kHarnessNotJson = 3;
+
+// The function-call driver. It reads the arguments before importing the
+// submission, moves fd 1 to stderr so the submission's prints cannot mix with
+// the result, and prints only json.dumps(result) on the saved stdout.
+constexpr char kHarnessSource[] = R"py(import json, os, sys
+
+def _main():
+    args = json.loads(sys.stdin.read())
+    result_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    sys.path.insert(0, "/box")
+    import solution
+    fn = getattr(solution, sys.argv[1], None)
+    if not callable(fn):
+        print("r1 harness: the submission defines no function %r" % sys.argv[1], file=sys.stderr)
+        sys.exit(4)
+    result = fn(*args)
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError, RecursionError) as e:
+        print("r1 harness: the return value is not JSON: %s" % e, file=sys.stderr)
+        sys.exit(3)
+    result_out.write(text)
+    result_out.flush()
+
+_main()
+)py";
+
+std::string Tail(absl::string_view text) {
+  text = absl::StripTrailingAsciiWhitespace(text);
+  if (text.size() > kDetailBytes) text = text.substr(text.size() - kDetailBytes);
+  return Printable(text, kDetailBytes);
+}
+
+bool LooksOutOfMemory(absl::string_view stderr_data) {
+  for (absl::string_view marker :
+       {"MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory"}) {
+    if (absl::StrContains(stderr_data, marker)) return true;
+  }
+  return false;
+}
+
+// The verdict for one run of a test case (or nullopt when the program ran to a
+// zero exit and its output must be compared).
+std::optional<CaseResult> RunVerdict(const RunResult& run, const Limits& limits) {
+  CaseResult verdict;
+  verdict.wall_seconds = run.wall_seconds;
+  switch (run.termination) {
+    case Termination::kCancelled:
+      verdict.outcome = Outcome::kCancelled;
+      return verdict;
+    case Termination::kWallLimit:
+      verdict.outcome = Outcome::kTimeout;
+      verdict.detail =
+          absl::StrFormat("killed after %.2f s of wall time (limit %.2f s or the deadline)",
+                          run.wall_seconds, limits.wall_seconds);
+      return verdict;
+    case Termination::kCpuLimit:
+      verdict.outcome = Outcome::kTimeout;
+      verdict.detail = absl::StrFormat("used %.2f s of CPU (limit %.2f s)", run.cpu_seconds,
+                                       limits.cpu_seconds);
+      return verdict;
+    case Termination::kOutputLimit:
+      verdict.outcome = Outcome::kOutputLimit;
+      verdict.detail = absl::StrCat("more than ", limits.max_output_bytes, " bytes of output");
+      return verdict;
+    case Termination::kSignaled:
+    case Termination::kExited:
+      break;
+  }
+  if (run.signal == 0 && run.exit_code == 0) return std::nullopt;
+  if (LooksOutOfMemory(run.stderr_data)) {
+    verdict.outcome = Outcome::kMemoryLimit;
+    verdict.detail = Tail(run.stderr_data);
+    return verdict;
+  }
+  verdict.outcome = Outcome::kRuntimeError;
+  if (run.signal == SIGXFSZ) {
+    verdict.detail = absl::StrCat("file size limit (", limits.max_file_bytes, " bytes) exceeded");
+  } else if (run.signal != 0) {
+    verdict.detail = absl::StrCat("killed by signal ", run.signal, " (",
+                                  sigabbrev_np(run.signal) ? sigabbrev_np(run.signal) : "?",
+                                  ")", run.stderr_data.empty() ? "" : ": ",
+                                  Tail(run.stderr_data));
+  } else {
+    verdict.detail =
+        absl::StrCat("exit code ", run.exit_code, run.stderr_data.empty() ? "" : ": ",
+                     Tail(run.stderr_data));
+  }
+  return verdict;
+}
+
+CaseResult JudgeCase(const RunResult& run, const Submission& submission, const TestCase& test,
+                     const Limits& limits) {
+  const bool harness = !submission.entry_point.empty();
+  if (harness && run.termination == Termination::kExited && run.exit_code == kHarnessNotJson) {
+    return {Outcome::kFailed, run.wall_seconds, Tail(run.stderr_data)};
+  }
+  if (std::optional<CaseResult> verdict = RunVerdict(run, limits); verdict.has_value()) {
+    return *verdict;
+  }
+  CaseResult result{Outcome::kFailed, run.wall_seconds, ""};
+  if (!harness) {
+    if (StdoutMatches(test.output, run.stdout_data)) {
+      result.outcome = Outcome::kPassed;
+    } else {
+      result.detail = StdoutDifference(test.output, run.stdout_data);
+    }
+    return result;
+  }
+  if (run.stdout_data.empty()) {
+    result.outcome = Outcome::kRuntimeError;
+    result.detail = "the program exited before the function returned";
+    return result;
+  }
+  absl::StatusOr<bool> same = JsonValuesMatch(test.output, run.stdout_data);
+  if (!same.ok()) {
+    result.detail = Printable(same.status().message(), kDetailBytes);
+  } else if (*same) {
+    result.outcome = Outcome::kPassed;
+  } else {
+    result.detail = absl::StrCat("expected ", Printable(test.output, 100), ", got ",
+                                 Printable(run.stdout_data, 100));
+  }
+  return result;
+}
+
+bool IsPythonIdentifier(absl::string_view name) {
+  if (name.empty() || absl::ascii_isdigit(name[0])) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
+}
+
+JudgeResult Summarize(std::vector<CaseResult> cases, bool all_or_nothing) {
+  JudgeResult result;
+  result.cases = std::move(cases);
+  result.reason = "passed";
+  for (const CaseResult& c : result.cases) {
+    if (c.outcome == Outcome::kPassed) {
+      ++result.passed;
+    } else if (result.reason == "passed") {
+      result.reason = std::string(OutcomeName(c.outcome));
+    }
+  }
+  const int total = static_cast<int>(result.cases.size());
+  const bool cancelled = std::any_of(result.cases.begin(), result.cases.end(), [](const auto& c) {
+    return c.outcome == Outcome::kCancelled;
+  });
+  if (cancelled) {
+    result.reason = "cancelled";
+    result.reward = 0;
+  } else if (all_or_nothing) {
+    result.reward = result.passed == total ? 1.0 : 0.0;
+  } else {
+    result.reward = total > 0 ? static_cast<double>(result.passed) / total : 0.0;
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPassed: return "passed";
+    case Outcome::kFailed: return "failed";
+    case Outcome::kTimeout: return "timeout";
+    case Outcome::kMemoryLimit: return "memory";
+    case Outcome::kRuntimeError: return "runtime_error";
+    case Outcome::kCompileError: return "compile_error";
+    case Outcome::kOutputLimit: return "output_limit";
+    case Outcome::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+absl::Status ValidateSubmission(const Submission& submission) {
+  if (submission.tests.empty()) return absl::InvalidArgumentError("submission has no test cases");
+  if (submission.entry_point.empty()) return absl::OkStatus();
+  if (submission.language != Language::kPython) {
+    return absl::InvalidArgumentError("function-call test cases (entry_point) are Python only");
+  }
+  if (!IsPythonIdentifier(submission.entry_point)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "entry_point '", Printable(submission.entry_point, 80), "' is not a Python identifier"));
+  }
+  for (size_t i = 0; i < submission.tests.size(); ++i) {
+    if (absl::Status s = CheckJsonArray(submission.tests[i].input); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("test ", i, " input is not a JSON array of arguments: ", s.message()));
+    }
+    if (absl::Status s = CheckJson(submission.tests[i].output); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("test ", i, " output is not JSON: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JudgeResult> JudgeInSandbox(Sandbox& sandbox, const Submission& submission,
+                                           const JudgeOptions& options, absl::Time deadline,
+                                           const std::atomic<bool>* cancelled) {
+  if (absl::Status s = ValidateSubmission(submission); !s.ok()) return s;
+  const size_t n = submission.tests.size();
+  const std::string box = Sandbox::kWorkspace;
+  std::vector<std::string> argv;
+  if (submission.language == Language::kPython) {
+    if (absl::Status s = sandbox.WriteFile(kPythonSource, submission.source); !s.ok()) return s;
+    if (submission.entry_point.empty()) {
+      argv = {options.python_path, "-B", absl::StrCat(box, "/", kPythonSource)};
+    } else {
+      if (absl::Status s = sandbox.WriteFile(kHarness, kHarnessSource); !s.ok()) return s;
+      argv = {options.python_path, "-B", absl::StrCat(box, "/", kHarness),
+              submission.entry_point};
+    }
+  } else {
+    if (absl::Status s = sandbox.WriteFile(kCppSource, submission.source); !s.ok()) return s;
+    RunRequest compile;
+    compile.argv.push_back(options.cxx_path);
+    compile.argv.insert(compile.argv.end(), options.cxx_flags.begin(), options.cxx_flags.end());
+    compile.argv.insert(compile.argv.end(), {"-o", absl::StrCat(box, "/", kCppBinary),
+                                             absl::StrCat(box, "/", kCppSource)});
+    compile.limits = options.compile_limits;
+    compile.writable_workspace = true;
+    absl::StatusOr<RunResult> run = sandbox.Run(compile, deadline, cancelled);
+    if (!run.ok()) return run.status();
+    if (run->termination != Termination::kExited || run->exit_code != 0) {
+      CaseResult failed{Outcome::kCompileError, 0, ""};
+      if (run->termination == Termination::kCancelled) {
+        failed.outcome = Outcome::kCancelled;
+      } else if (run->termination == Termination::kWallLimit && absl::Now() >= deadline) {
+        failed.outcome = Outcome::kTimeout;
+        failed.detail = "the deadline passed while compiling";
+      } else if (run->termination == Termination::kExited && !run->stderr_data.empty()) {
+        // The first errors say the most; the tail is usually "compilation terminated".
+        failed.detail = Printable(run->stderr_data, kDetailBytes);
+      } else if (std::optional<CaseResult> verdict = RunVerdict(*run, options.compile_limits)) {
+        failed.detail = absl::StrCat("compiler: ", OutcomeName(verdict->outcome), " ",
+                                     verdict->detail);
+      }
+      return Summarize(std::vector<CaseResult>(n, failed), submission.all_or_nothing);
+    }
+    argv = {absl::StrCat(box, "/", kCppBinary)};
+  }
+
+  std::vector<CaseResult> cases;
+  cases.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool stop = !cases.empty() && cases.back().outcome == Outcome::kCancelled;
+    if (stop || (cancelled != nullptr && cancelled->load())) {
+      cases.push_back({Outcome::kCancelled, 0, ""});
+      continue;
+    }
+    if (absl::Now() >= deadline) {
+      cases.push_back({Outcome::kTimeout, 0, "the deadline passed before this case ran"});
+      continue;
+    }
+    RunRequest request;
+    request.argv = argv;
+    request.stdin_data = submission.tests[i].input;
+    request.limits = options.run_limits;
+    absl::StatusOr<RunResult> run = sandbox.Run(request, deadline, cancelled);
+    if (!run.ok()) return run.status();
+    cases.push_back(JudgeCase(*run, submission, submission.tests[i], options.run_limits));
+  }
+  return Summarize(std::move(cases), submission.all_or_nothing);
+}
+
+}  // namespace r1::sandbox

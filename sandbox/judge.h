@@ -1,0 +1,103 @@
+// Judging a submission: its program against test cases, one sandboxed run per
+// case, each case a verdict, and a reward.
+//
+// Two kinds of test cases (the data format is fixed):
+// - stdin/stdout (Submission::entry_point empty): `input` is the program's
+//   stdin, `output` its expected stdout (compared by StdoutMatches).
+// - function call (Python only): the submission defines a function named
+//   `entry_point`; `input` is a JSON array of positional arguments, `output`
+//   the JSON of the expected return value. A small Python driver written next
+//   to the program imports it, calls the function and prints json.dumps of the
+//   result; the comparison (JsonValuesMatch) happens here, outside the sandbox,
+//   so the program never sees the expected value. Anything the program prints
+//   goes to stderr.
+#ifndef R1_SANDBOX_JUDGE_H_
+#define R1_SANDBOX_JUDGE_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sandbox/limits.h"
+#include "sandbox/sandbox.h"
+
+namespace r1::sandbox {
+
+enum class Language { kPython, kCpp };
+
+struct TestCase {
+  std::string input;
+  std::string output;
+};
+
+struct Submission {
+  Language language = Language::kPython;
+  std::string source;
+  std::string entry_point;  // empty: stdin/stdout cases
+  std::vector<TestCase> tests;
+  // Reward 1 only when every case passes, else 0; otherwise the fraction passed.
+  bool all_or_nothing = false;
+};
+
+enum class Outcome {
+  kPassed,
+  kFailed,        // wrong answer (or a return value that is not JSON)
+  kTimeout,       // CPU or wall limit, or the judge's deadline
+  kMemoryLimit,   // MemoryError / std::bad_alloc under the address-space limit
+  kRuntimeError,  // non-zero exit, uncaught exception, signal, file size limit
+  kCompileError,  // C++ did not compile (every case gets it)
+  kOutputLimit,   // more stdout/stderr than Limits::max_output_bytes
+  kCancelled,     // the caller's cancellation flag stopped it
+};
+
+// "passed", "failed", "timeout", "memory", "runtime_error", "compile_error",
+// "output_limit", "cancelled".
+absl::string_view OutcomeName(Outcome outcome);
+
+struct CaseResult {
+  Outcome outcome = Outcome::kFailed;
+  double wall_seconds = 0;
+  std::string detail;  // short: first difference, stderr tail; printable ASCII
+};
+
+struct JudgeResult {
+  std::vector<CaseResult> cases;  // one per Submission::tests, in order
+  int passed = 0;
+  double reward = 0;
+  // "passed" when every case passed, else OutcomeName of the first case that
+  // did not: a reason code for the reward service.
+  std::string reason;
+};
+
+struct JudgeOptions {
+  Limits run_limits;  // each test case
+  Limits compile_limits = DefaultCompileLimits();
+  // Paths inside the sandbox (the host's /usr is mounted there).
+  std::string python_path = "/usr/bin/python3";
+  std::string cxx_path = "/usr/bin/g++";
+  std::vector<std::string> cxx_flags = {"-std=c++17", "-O2", "-pipe"};
+};
+
+// INVALID_ARGUMENT for what is wrong with the data rather than the program:
+// no test cases, an entry point for C++, an entry point that is not a Python
+// identifier, function-call inputs that are not JSON arrays or outputs that
+// are not JSON.
+absl::Status ValidateSubmission(const Submission& submission);
+
+// Judges `submission` in `sandbox`, case after case. C++ is compiled first
+// under options.compile_limits; a failed compile makes every case
+// kCompileError. Cases reached after `deadline` are kTimeout without running;
+// once `*cancelled` is set the running case and all later ones are kCancelled
+// (reward 0, reason "cancelled"). Whatever the program does is a verdict; a
+// non-OK status is an invalid submission or an infrastructure fault.
+absl::StatusOr<JudgeResult> JudgeInSandbox(Sandbox& sandbox, const Submission& submission,
+                                           const JudgeOptions& options, absl::Time deadline,
+                                           const std::atomic<bool>* cancelled = nullptr);
+
+}  // namespace r1::sandbox
+
+#endif  // R1_SANDBOX_JUDGE_H_

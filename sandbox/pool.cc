@@ -1,0 +1,116 @@
+#include "sandbox/pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace r1::sandbox {
+namespace {
+
+// How often a queued call looks at its cancellation flag.
+constexpr absl::Duration kQueuePoll = absl::Milliseconds(20);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SandboxPool>> SandboxPool::Create(const PoolOptions& options) {
+  if (options.max_concurrent <= 0) {
+    return absl::InvalidArgumentError("PoolOptions.max_concurrent must be positive");
+  }
+  if (options.max_queued < 0) {
+    return absl::InvalidArgumentError("PoolOptions.max_queued must not be negative");
+  }
+  if (absl::Status s = ValidateLimits(options.judge.run_limits); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("run_limits: ", s.message()));
+  }
+  if (absl::Status s = ValidateLimits(options.judge.compile_limits); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("compile_limits: ", s.message()));
+  }
+  if (geteuid() == 0 && options.max_concurrent > options.sandbox.uid_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PoolOptions.max_concurrent (", options.max_concurrent,
+        ") exceeds the sandbox uids available (SandboxOptions.uid_count ",
+        options.sandbox.uid_count, ")"));
+  }
+  if (absl::Status s = CheckSandbox(options.sandbox, options.judge.python_path); !s.ok()) {
+    return s;
+  }
+  auto pool = std::unique_ptr<SandboxPool>(new SandboxPool(options));
+  pool->have_cxx_ = access(options.judge.cxx_path.c_str(), X_OK) == 0;
+  return pool;
+}
+
+absl::Status SandboxPool::Acquire(absl::Time deadline, const std::atomic<bool>* cancelled) {
+  absl::MutexLock lock(&mu_);
+  if (waiting_.empty() && running_ < options_.max_concurrent) {
+    ++running_;
+    return absl::OkStatus();
+  }
+  if (static_cast<int>(waiting_.size()) >= options_.max_queued) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "sandbox pool busy: ", running_, " running, ", waiting_.size(), " queued"));
+  }
+  const uint64_t ticket = next_ticket_++;
+  waiting_.push_back(ticket);
+  auto leave = [&] {
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
+    changed_.SignalAll();
+  };
+  while (!(waiting_.front() == ticket && running_ < options_.max_concurrent)) {
+    if (cancelled != nullptr && cancelled->load()) {
+      leave();
+      return absl::CancelledError("cancelled while waiting for a sandbox");
+    }
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      leave();
+      return absl::DeadlineExceededError("deadline passed while waiting for a sandbox");
+    }
+    changed_.WaitWithTimeout(&mu_, std::min(kQueuePoll, deadline - now));
+  }
+  waiting_.pop_front();
+  ++running_;
+  // The next in line may also fit.
+  changed_.SignalAll();
+  return absl::OkStatus();
+}
+
+void SandboxPool::Release() {
+  absl::MutexLock lock(&mu_);
+  --running_;
+  changed_.SignalAll();
+}
+
+absl::StatusOr<JudgeResult> SandboxPool::Judge(const Submission& submission, absl::Time deadline,
+                                               const std::atomic<bool>* cancelled) {
+  if (absl::Status s = ValidateSubmission(submission); !s.ok()) return s;
+  if (submission.language == Language::kCpp && !have_cxx_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("C++ submissions need a compiler at ", options_.judge.cxx_path));
+  }
+  if (absl::Status s = Acquire(deadline, cancelled); !s.ok()) return s;
+  absl::StatusOr<JudgeResult> result;
+  {
+    absl::StatusOr<std::unique_ptr<Sandbox>> box = Sandbox::Create(options_.sandbox);
+    if (!box.ok()) {
+      result = box.status();
+    } else {
+      result = JudgeInSandbox(**box, submission, options_.judge, deadline, cancelled);
+    }
+  }  // the sandbox is torn down before the slot is given back
+  Release();
+  return result;
+}
+
+int SandboxPool::running() const {
+  absl::MutexLock lock(&mu_);
+  return running_;
+}
+
+int SandboxPool::queued() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(waiting_.size());
+}
+
+}  // namespace r1::sandbox

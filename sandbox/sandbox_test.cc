@@ -1,0 +1,434 @@
+// One sandboxed run at a time: what the program can see and do, and that the
+// limits stop it. Every hostile program here would break containment if the
+// matching isolation were missing, and the test would fail.
+#include "sandbox/sandbox.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sandbox/test_util.h"
+
+namespace r1::sandbox {
+namespace {
+
+using ::r1::sandbox::testing::LeftoverProcesses;
+using ::r1::sandbox::testing::TestLimits;
+using ::r1::sandbox::testing::TestSandboxOptions;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kPython[] = "/usr/bin/python3";
+
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto box = Sandbox::Create(TestSandboxOptions());
+    ASSERT_TRUE(box.ok()) << box.status();
+    box_ = std::move(*box);
+  }
+
+  RunResult RunPython(const std::string& code, const Limits& limits = TestLimits(),
+                      const std::string& stdin_data = "",
+                      absl::Time deadline = absl::InfiniteFuture(),
+                      const std::atomic<bool>* cancelled = nullptr) {
+    EXPECT_TRUE(box_->WriteFile("main.py", code).ok());
+    RunRequest request;
+    request.argv = {kPython, "-B", "/box/main.py"};
+    request.stdin_data = stdin_data;
+    request.limits = limits;
+    auto result = box_->Run(request, deadline, cancelled);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : RunResult{};
+  }
+
+  // A token unique to this test, for finding processes by their arguments.
+  static std::string Token() { return absl::StrCat("r1token", getpid(), "x", rand()); }
+
+  std::unique_ptr<Sandbox> box_;
+};
+
+TEST_F(SandboxTest, RunsPythonWithStdinAndExitCode) {
+  RunResult r = RunPython("import sys\nprint(sys.stdin.read().upper())\nsys.exit(3)\n",
+                          TestLimits(), "hello");
+  EXPECT_EQ(r.termination, Termination::kExited);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.stdout_data, "HELLO\n");
+}
+
+TEST_F(SandboxTest, SeesOnlyUsrAndItsOwnDirectories) {
+  // A host file the program must neither read nor change.
+  char dir[] = "/tmp/r1-sandbox-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string canary = absl::StrCat(dir, "/canary");
+  { std::ofstream(canary) << "canary"; }
+  const std::string code = absl::StrCat(R"py(import os
+print("ROOT", sorted(os.listdir("/")))
+for p in ["/etc/shadow", "/etc/passwd", "/etc", "/root", "/home", "/work", "/run", ")py",
+                                        canary, R"py(", "/proc/1/root)py", canary, R"py("]:
+    print("EXISTS" if os.path.exists(p) else "missing", p)
+for p in ["/usr/evil", "/box/evil", "/evil", ")py", canary, R"py("]:
+    try:
+        open(p, "w").write("x")
+        print("WROTE", p)
+    except OSError as e:
+        print("denied", p, e.errno)
+open("/tmp/scratch", "w").write("fine")
+print("tmp ok", open("/tmp/scratch").read())
+)py");
+  RunResult r = RunPython(code);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stdout_data,
+              HasSubstr("ROOT ['bin', 'box', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr']"));
+  EXPECT_THAT(r.stdout_data, Not(HasSubstr("EXISTS")));
+  EXPECT_THAT(r.stdout_data, Not(HasSubstr("WROTE")));
+  EXPECT_THAT(r.stdout_data, HasSubstr("tmp ok fine"));
+  EXPECT_EQ(testing::ReadWhole(canary), "canary");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(SandboxTest, HostEnvironmentIsInvisible) {
+  const std::string secret = absl::StrCat("hunter2-", getpid());
+  setenv("R1_SANDBOX_TEST_SECRET", secret.c_str(), 1);
+  RunResult r = RunPython(R"py(import os, glob
+print(dict(os.environ))
+for p in glob.glob("/proc/*/environ"):
+    try:
+        print(p, open(p, "rb").read())
+    except OSError as e:
+        print(p, "denied", e.errno)
+)py");
+  unsetenv("R1_SANDBOX_TEST_SECRET");
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stdout_data, HasSubstr("'PATH': '/usr/bin:/bin'"));
+  EXPECT_THAT(r.stdout_data, Not(HasSubstr(secret)));
+  EXPECT_THAT(r.stdout_data, Not(HasSubstr("R1_SANDBOX_TEST_SECRET")));
+}
+
+TEST_F(SandboxTest, CannotReachTheNetwork) {
+  // A listener on the host's loopback; the sandbox must not get through.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  RunResult r = RunPython(absl::StrCat(R"py(import socket
+for family in (socket.AF_INET, socket.AF_INET6):
+    try:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(1)
+        s.connect(("127.0.0.1", )py", port, R"py() if family == socket.AF_INET else ("::1", )py",
+                                       port, R"py())
+        print("CONNECTED")
+    except OSError as e:
+        print("blocked", e.errno)
+a, b = socket.socketpair()
+a.send(b"x")
+print("unix ok", b.recv(1))
+)py"));
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stdout_data, Not(HasSubstr("CONNECTED")));
+  EXPECT_THAT(r.stdout_data, HasSubstr("blocked 97"));  // EAFNOSUPPORT from seccomp
+  EXPECT_THAT(r.stdout_data, HasSubstr("unix ok b'x'"));
+  EXPECT_LT(accept(listener, nullptr, nullptr), 0);
+  close(listener);
+}
+
+TEST_F(SandboxTest, RunsUnprivilegedWithoutCapabilities) {
+  RunResult r = RunPython(R"py(import os
+print("uid", os.getuid(), os.getgid(), os.getgroups())
+print([l for l in open("/proc/self/status") if l.startswith(("CapEff", "NoNewPrivs", "Seccomp:"))])
+)py");
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  if (geteuid() == 0) {
+    EXPECT_THAT(r.stdout_data, HasSubstr(absl::StrCat("uid ", box_->uid(), " ", box_->uid(), " []")));
+    EXPECT_GE(box_->uid(), testing::kTestUidBase);
+  }
+  EXPECT_THAT(r.stdout_data, Not(HasSubstr("uid 0 ")));
+  EXPECT_THAT(r.stdout_data, HasSubstr("CapEff:\\t0000000000000000"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("NoNewPrivs:\\t1"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("Seccomp:\\t2"));
+}
+
+TEST_F(SandboxTest, SeccompDeniesNamespacesAndPtrace) {
+  RunResult r = RunPython(R"py(import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+print("unshare", libc.unshare(0x10000000), ctypes.get_errno())
+print("ptrace", libc.ptrace(16, 1, 0, 0), ctypes.get_errno())
+print("mount", libc.mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno())
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("fork ok", os.waitpid(pid, 0)[1] >> 8)
+)py");
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stdout_data, HasSubstr("unshare -1 1"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("ptrace -1 1"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("mount -1 1"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("fork ok 7"));
+}
+
+TEST_F(SandboxTest, InheritsNoDescriptorsOfTheService) {
+  // Not close-on-exec, as a careless library in the service might leave it.
+  const int leaked = open("/proc/self/status", O_RDONLY);
+  ASSERT_GE(leaked, 0);
+  RunResult r = RunPython("import os\nprint(sorted(os.listdir('/proc/self/fd')))\n");
+  close(leaked);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  // 0-2 and the descriptor listdir itself holds.
+  EXPECT_EQ(r.stdout_data, "['0', '1', '2', '3']\n");
+}
+
+TEST_F(SandboxTest, WorkspaceIsReadOnlyForRunsAndWritableForCompiles) {
+  ASSERT_TRUE(box_->WriteFile("data.txt", "given").ok());
+  RunRequest request;
+  request.argv = {kPython, "-c",
+                  "print(open('/box/data.txt').read())\nopen('/box/out.txt', 'w').write('x')"};
+  request.limits = TestLimits();
+  auto run = box_->Run(request, absl::InfiniteFuture());
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->stdout_data, "given\n");
+  EXPECT_THAT(run->stderr_data, HasSubstr("Read-only file system"));
+  request.writable_workspace = true;
+  run = box_->Run(request, absl::InfiniteFuture());
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 0) << run->stderr_data;
+  EXPECT_EQ(testing::ReadWhole(box_->workspace_dir() + "/out.txt"), "x");
+}
+
+TEST_F(SandboxTest, InfiniteLoopHitsCpuLimit) {
+  RunResult r = RunPython("while True:\n    pass\n");
+  EXPECT_EQ(r.termination, Termination::kCpuLimit);
+  // Measured by `times` in clock ticks: close to the 1 s limit, not exact.
+  EXPECT_GT(r.cpu_seconds, 0.5);
+}
+
+TEST_F(SandboxTest, SleepHitsWallLimit) {
+  Limits limits = TestLimits();
+  limits.wall_seconds = 1.0;
+  RunResult r = RunPython("import time\ntime.sleep(100)\n", limits);
+  EXPECT_EQ(r.termination, Termination::kWallLimit);
+  EXPECT_LT(r.wall_seconds, 20);
+}
+
+TEST_F(SandboxTest, DeadlineBeforeWallLimitStopsTheRun) {
+  Limits limits = TestLimits();
+  limits.wall_seconds = 100;
+  const absl::Time start = absl::Now();
+  RunResult r =
+      RunPython("import time\ntime.sleep(100)\n", limits, "", absl::Now() + absl::Seconds(1));
+  EXPECT_EQ(r.termination, Termination::kWallLimit);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+}
+
+TEST_F(SandboxTest, CancellationKillsPromptly) {
+  Limits limits = TestLimits();
+  limits.wall_seconds = 100;
+  limits.cpu_seconds = 100;
+  std::atomic<bool> cancelled{false};
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(500));
+    cancelled = true;
+  });
+  const absl::Time start = absl::Now();
+  RunResult r = RunPython("import time\ntime.sleep(100)\n", limits, "", absl::InfiniteFuture(),
+                          &cancelled);
+  canceller.join();
+  EXPECT_EQ(r.termination, Termination::kCancelled);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+}
+
+TEST_F(SandboxTest, CancellationDuringSetupLeavesNothingBehind) {
+  // Cancelled at different moments of bwrap's setup: a pid 1 whose bwrap
+  // died before it was done setting up must not live on.
+  Limits limits = TestLimits();
+  limits.wall_seconds = 100;
+  const std::string token = Token();
+  for (int delay_ms = 0; delay_ms <= 60; delay_ms += 6) {
+    std::atomic<bool> cancelled{false};
+    std::thread canceller([&] {
+      absl::SleepFor(absl::Milliseconds(delay_ms));
+      cancelled = true;
+    });
+    RunRequest request;
+    request.argv = {kPython, "-c", "import time; time.sleep(100)", token};
+    request.limits = limits;
+    const absl::Time start = absl::Now();
+    auto run = box_->Run(request, absl::InfiniteFuture(), &cancelled);
+    canceller.join();
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->termination, Termination::kCancelled) << delay_ms;
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+    EXPECT_THAT(LeftoverProcesses(token), ::testing::IsEmpty()) << delay_ms;
+  }
+}
+
+TEST_F(SandboxTest, OutputFloodIsCutAtTheCap) {
+  RunResult r = RunPython("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n");
+  EXPECT_EQ(r.termination, Termination::kOutputLimit);
+  EXPECT_EQ(r.stdout_data.size(), static_cast<size_t>(TestLimits().max_output_bytes));
+  RunResult e = RunPython("import sys\nwhile True:\n    sys.stderr.write('y' * 65536)\n");
+  EXPECT_EQ(e.termination, Termination::kOutputLimit);
+}
+
+TEST_F(SandboxTest, HugeFilesStopAtFileSizeAndScratchSpaceLimits) {
+  // One huge file, then many files, in each writable place.
+  RunResult r = RunPython(R"py(for d in ["/tmp", "/dev/shm"]:
+    written = 0
+    for i in range(8):
+        try:
+            with open("%s/f%d" % (d, i), "wb") as f:
+                while True:
+                    f.write(b"z" * 65536)
+                    f.flush()
+                    written += 65536
+        except OSError:
+            pass
+    print(written)
+for p in ["/dev/evil", "/evil", "/proc/evil"]:
+    try:
+        open(p, "w").write("x")
+        print("WROTE", p)
+    except OSError:
+        pass
+)py");
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  std::vector<std::string> lines = absl::StrSplit(r.stdout_data, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << r.stdout_data;
+  for (const std::string& line : lines) {
+    int64_t written = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(line, &written)) << line;
+    EXPECT_GT(written, 0);
+    EXPECT_LE(written, TestLimits().max_file_bytes);
+  }
+}
+
+TEST_F(SandboxTest, MemoryBombGetsMemoryError) {
+  RunResult r = RunPython(R"py(blocks = []
+while True:
+    blocks.append(bytearray(16 << 20))
+)py");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.stderr_data, HasSubstr("MemoryError"));
+}
+
+TEST_F(SandboxTest, ForkBombIsCappedByProcessLimit) {
+  const std::string token = Token();
+  RunResult r = RunPython(absl::StrCat(R"py(import os
+children = 0
+for i in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        os.execv("/usr/bin/python3", ["python3", "-c", "import time; time.sleep(30)", ")py",
+                                       token, R"py("])
+    children += 1
+print("children", children)
+)py"));
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  int children = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(absl::StripSuffix(r.stdout_data, "\n"),
+                                                 "children "),
+                               &children))
+      << r.stdout_data;
+  EXPECT_GT(children, 0);
+  EXPECT_LT(children, TestLimits().max_processes + 2);
+  // The sleeping children went with the sandbox.
+  EXPECT_THAT(LeftoverProcesses(token), ::testing::IsEmpty());
+}
+
+TEST_F(SandboxTest, KillingItsParentsHarmsNothing) {
+  // Its parent is the wrapper shell, pid 1 is bwrap's init; killing either
+  // (or everything, -1) may end the run but nothing outside the sandbox.
+  RunResult r = RunPython(R"py(import os, signal, sys
+print("ppid", os.getppid(), flush=True)
+for target in (1, -1, os.getppid()):
+    try:
+        os.kill(target, signal.SIGKILL)
+        print("sent", target, flush=True)
+    except OSError as e:
+        print("refused", target, e.errno, flush=True)
+)py");
+  EXPECT_THAT(r.stdout_data, HasSubstr("ppid"));
+  EXPECT_NE(r.termination, Termination::kWallLimit);
+  // The sandbox still works afterwards.
+  RunResult again = RunPython("print('fine')\n");
+  EXPECT_EQ(again.stdout_data, "fine\n");
+}
+
+TEST_F(SandboxTest, DaemonizedGrandchildDoesNotSurvive) {
+  const std::string token = Token();
+  RunResult r = RunPython(absl::StrCat(R"py(import os
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/usr/bin/python3", ["python3", "-c", "import time; time.sleep(60)", ")py",
+                                       token, R"py("])
+    os._exit(0)
+os.wait()
+print("parent done")
+)py"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("parent done"));
+  EXPECT_THAT(LeftoverProcesses(token), ::testing::IsEmpty());
+}
+
+TEST(SandboxSetup, MissingBwrapIsAnErrorNamingIt) {
+  SandboxOptions options = TestSandboxOptions();
+  options.bwrap_path = "/usr/bin/no-such-bwrap";
+  auto box = Sandbox::Create(options);
+  EXPECT_EQ(box.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(box.status().message(), HasSubstr("/usr/bin/no-such-bwrap"));
+  absl::Status check = CheckSandbox(options, kPython);
+  EXPECT_EQ(check.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(check.message(), HasSubstr("/usr/bin/no-such-bwrap"));
+}
+
+TEST(SandboxSetup, BrokenBwrapIsAnErrorNotACrash) {
+  SandboxOptions options = TestSandboxOptions();
+  options.bwrap_path = "/usr/bin/false";
+  absl::Status check = CheckSandbox(options, kPython);
+  EXPECT_EQ(check.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(check.message(), HasSubstr("/usr/bin/false"));
+}
+
+TEST(SandboxSetup, WorkingSandboxPassesTheCheck) {
+  EXPECT_TRUE(CheckSandbox(TestSandboxOptions(), kPython).ok());
+  EXPECT_EQ(CheckSandbox(TestSandboxOptions(), "/usr/bin/no-python").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SandboxSetup, DestructionRemovesTheWorkspace) {
+  std::string dir;
+  {
+    auto box = Sandbox::Create(TestSandboxOptions());
+    ASSERT_TRUE(box.ok()) << box.status();
+    dir = (*box)->workspace_dir();
+    ASSERT_TRUE((*box)->WriteFile("x", "y").ok());
+    EXPECT_TRUE(std::filesystem::exists(dir));
+    EXPECT_FALSE((*box)->WriteFile("../escape", "y").ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+}  // namespace
+}  // namespace r1::sandbox
