@@ -31,6 +31,7 @@ int ConfigCheck(const Args& args);
 int ConfigShow(const Args& args);
 int Pretrain(const Args& args);
 int GenerateText(const Args& args);
+int RolloutServe(const Args& args);
 
 // Prints "r1: <message>" on stderr and returns kExitFailure.
 int Fail(const absl::Status& status);

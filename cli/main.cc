@@ -33,6 +33,7 @@ constexpr Command kCommands[] = {
     {"config show", "print a config after overrides, as text proto", ConfigShow},
     {"pretrain", "pretrain the policy of a run config on its tasks' worked solutions", Pretrain},
     {"generate", "print completions of a prompt by a checkpoint", GenerateText},
+    {"rollout serve", "serve a checkpoint as a rollout worker over gRPC", RolloutServe},
 };
 
 void PrintUsage(std::FILE* out, absl::string_view group) {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "common/random.h"
+
 namespace r1::model {
 
 const char* FinishReasonName(FinishReason reason) {
@@ -16,12 +18,54 @@ const char* FinishReasonName(FinishReason reason) {
   return "unknown";
 }
 
+CompletionBuilder::CompletionBuilder(const Tokenizer& tokenizer, const std::vector<std::string>& stop,
+                                     int64_t budget)
+    : tokenizer_(&tokenizer), stop_(&stop), budget_(budget), done_(budget <= 0) {}
+
+bool CompletionBuilder::Append(int id, float logprob) {
+  if (done_) return true;
+  completion_.tokens.push_back(id);
+  completion_.logprobs.push_back(logprob);
+  if (id == tokenizer_->eos_id()) {
+    End(FinishReason::kEos);
+  } else if (!stop_->empty()) {
+    const std::string text = tokenizer_->Decode(completion_.tokens).value_or("");
+    for (const std::string& stop : *stop_) {
+      if (!stop.empty() && text.find(stop) != std::string::npos) End(FinishReason::kStop);
+    }
+  }
+  if (!done_ && size() >= budget_) End(FinishReason::kLength);
+  return done_;
+}
+
+void CompletionBuilder::End(FinishReason reason) {
+  if (done_) return;  // the first reason stands
+  completion_.finish_reason = reason;
+  done_ = true;
+}
+
+Completion CompletionBuilder::Build() const {
+  Completion c = completion_;
+  std::vector<int> body = c.tokens;
+  if (c.finish_reason == FinishReason::kEos && !body.empty()) body.pop_back();
+  c.text = tokenizer_->Decode(body).value_or("");
+  if (c.finish_reason == FinishReason::kStop) {
+    size_t cut = c.text.size();
+    for (const std::string& stop : *stop_) {
+      if (!stop.empty()) cut = std::min(cut, c.text.find(stop));
+    }
+    c.text.resize(cut);
+  }
+  return c;
+}
+
+uint64_t SampleSeed(uint64_t seed, uint64_t index) { return StreamSeed(seed, index); }
+
 std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer,
                                  const std::vector<std::vector<int>>& prompts, const GenerationParams& params) {
   torch::NoGradGuard no_grad;
   const int64_t batch = static_cast<int64_t>(prompts.size());
-  std::vector<Completion> completions(prompts.size());
-  if (batch == 0) return completions;
+  if (batch == 0) return {};
   int64_t prompt_len = 0;
   for (const auto& p : prompts) {
     TORCH_CHECK(!p.empty(), "Generate: empty prompt");
@@ -49,50 +93,31 @@ std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer
   options.token_valid = valid.to(device);
   torch::Tensor logits = model.Forward(tokens.to(device), &cache, options).logits.select(1, prompt_len - 1);
 
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(params.seed);
-  std::vector<bool> done(prompts.size(), budget == 0);
-  for (int64_t step = 0; step < budget; ++step) {
-    const Sampled sampled = SampleTokens(logits.to(torch::kCPU), params.sampling, generator);
-    const auto* ids = sampled.tokens.data_ptr<int64_t>();
-    const auto* logprobs = sampled.logprobs.data_ptr<float>();
+  std::vector<CompletionBuilder> builders;
+  std::vector<at::Generator> generators;
+  for (int64_t b = 0; b < batch; ++b) {
+    builders.emplace_back(tokenizer, params.stop, budget);
+    generators.push_back(at::make_generator<at::CPUGeneratorImpl>(SampleSeed(params.seed, static_cast<uint64_t>(b))));
+  }
+  while (true) {
+    const torch::Tensor cpu_logits = logits.to(torch::kCPU);
+    torch::Tensor next = torch::zeros({batch, 1}, torch::kInt64);
     torch::Tensor step_valid = torch::zeros({batch, 1}, torch::kBool);
+    bool all_done = true;
     for (int64_t b = 0; b < batch; ++b) {
-      if (done[b]) continue;
-      Completion& c = completions[b];
-      const int id = static_cast<int>(ids[b]);
-      c.tokens.push_back(id);
-      c.logprobs.push_back(logprobs[b]);
+      if (builders[b].done()) continue;
+      const Sampled sampled = SampleTokens(cpu_logits.narrow(0, b, 1), params.sampling, generators[b]);
+      const int id = static_cast<int>(sampled.tokens.item<int64_t>());
+      next[b][0] = id;
       step_valid[b][0] = true;
-      if (id == tokenizer.eos_id()) {
-        c.finish_reason = FinishReason::kEos;
-        done[b] = true;
-        continue;
-      }
-      if (!params.stop.empty()) {
-        const std::string text = tokenizer.Decode(c.tokens).value_or("");
-        for (const std::string& stop : params.stop) {
-          if (!stop.empty() && text.find(stop) != std::string::npos) {
-            c.finish_reason = FinishReason::kStop;
-            done[b] = true;
-          }
-        }
-      }
+      all_done &= builders[b].Append(id, sampled.logprobs.item<float>());
     }
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; }) || step + 1 == budget) break;
+    if (all_done) break;
     options.token_valid = step_valid.to(device);
-    logits = model.Forward(sampled.tokens.unsqueeze(1).to(device), &cache, options).logits.select(1, 0);
+    logits = model.Forward(next.to(device), &cache, options).logits.select(1, 0);
   }
-
-  for (Completion& c : completions) {
-    std::vector<int> body = c.tokens;
-    if (c.finish_reason == FinishReason::kEos) body.pop_back();
-    c.text = tokenizer.Decode(body).value_or("");
-    if (c.finish_reason == FinishReason::kStop) {
-      size_t cut = c.text.size();
-      for (const std::string& stop : params.stop) cut = std::min(cut, c.text.find(stop));
-      c.text.resize(cut);
-    }
-  }
+  std::vector<Completion> completions;
+  for (const CompletionBuilder& builder : builders) completions.push_back(builder.Build());
   return completions;
 }
 

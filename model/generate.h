@@ -33,8 +33,38 @@ struct Completion {
   std::string text;             // decoded tokens without EOS, cut at a stop string
 };
 
-// `prompts` are token ids (e.g. from EncodePrompt). Generation stops early at
-// the model's max_seq_len (finish reason "length").
+// One completion as it grows, token by token: records logprobs, decides when
+// it ends (EOS, a stop string, the token budget) and renders its text. Shared
+// by Generate and the rollout worker's continuous batching, so both end and
+// cut completions the same way.
+class CompletionBuilder {
+ public:
+  CompletionBuilder(const Tokenizer& tokenizer, const std::vector<std::string>& stop, int64_t budget);
+  // Adds a sampled token; returns true when the completion has ended.
+  bool Append(int id, float logprob);
+  bool done() const { return done_; }
+  int64_t size() const { return static_cast<int64_t>(completion_.tokens.size()); }
+  // Ends it now (e.g. the context is full) with `reason`.
+  void End(FinishReason reason);
+  // The finished completion, text decoded without EOS and cut at a stop string.
+  Completion Build() const;
+
+ private:
+  const Tokenizer* tokenizer_;
+  const std::vector<std::string>* stop_;
+  int64_t budget_;
+  bool done_ = false;
+  Completion completion_;
+};
+
+// The random stream of sample `index` of a generation seeded with `seed`:
+// each sample draws from its own generator, so what a sample gets does not
+// depend on which other samples share its batch.
+uint64_t SampleSeed(uint64_t seed, uint64_t index);
+
+// `prompts` are token ids (e.g. from EncodePrompt); row i samples from stream
+// SampleSeed(params.seed, i). Generation stops early at the model's
+// max_seq_len (finish reason "length").
 std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer,
                                  const std::vector<std::vector<int>>& prompts, const GenerationParams& params);
 

@@ -1,0 +1,81 @@
+// `r1 rollout serve`: a rollout worker on one host.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "common/file_util.h"
+#include "common/flags.h"
+#include "common/tokenizer.h"
+#include "model/checkpoint.h"
+#include "rollout/worker.h"
+
+namespace r1::cli {
+
+int RolloutServe(const Args& args) {
+  std::string ckpt, address = "127.0.0.1", port_file, device;
+  int64_t port = 0, kv_slots = 64, max_queued = 4096, threads = 0, version = 0;
+  bool restart_on_update = false;
+  FlagSet flags("r1 rollout serve",
+                "Serves r1.rollout.RolloutService for a checkpoint: Generate (continuous batching over\n"
+                "--kv_slots KV slots, completions streamed as they finish), UpdateWeights, ScoreTokens,\n"
+                "Status, plus gRPC health checking and reflection. SIGINT/SIGTERM stop it.");
+  flags.AddString("ckpt", &ckpt, "checkpoint (or Hugging Face folder) to serve");
+  flags.AddString("address", &address, "interface to listen on");
+  flags.AddInt("port", &port, "port; 0 = any free port (see --port_file)");
+  flags.AddString("port_file", &port_file, "write the bound port here once serving");
+  flags.AddInt("kv_slots", &kv_slots, "sequences decoded together");
+  flags.AddInt("max_queued", &max_queued, "samples waiting for a slot before RESOURCE_EXHAUSTED");
+  flags.AddBool("restart_on_update", &restart_on_update,
+                "on a weight update, restart sequences in flight (default: they finish on the old weights)");
+  flags.AddInt("version", &version, "weight version of the checkpoint's weights");
+  flags.AddString("device", &device, "cpu or cuda (default: as saved)");
+  flags.AddInt("threads", &threads, "intra-op threads; 0 = all cores");
+  flags.Require("ckpt");
+  if (auto code = ParseCommandLine(flags, args)) return *code;
+  if (kv_slots < 1 || max_queued < 1 || port < 0 || port > 65535) {
+    std::fprintf(stderr, "r1 rollout serve: need --kv_slots >= 1, --max_queued >= 1, 0 <= --port <= 65535\n");
+    return kExitUsage;
+  }
+  // SIGINT/SIGTERM go to one waiting thread (blocked before gRPC's threads exist).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  model::ConfigureRuntime(static_cast<int>(threads));
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, {device, std::nullopt});
+  if (!model.ok()) return Fail(model.status());
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(ckpt, "/tokenizer.model"));
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
+  rollout::WorkerOptions options;
+  options.address = absl::StrCat(address, ":", port);
+  options.engine.kv_slots = static_cast<int>(kv_slots);
+  options.engine.max_queued_samples = static_cast<int>(max_queued);
+  options.engine.restart_on_update = restart_on_update;
+  options.checkpoint = ckpt;
+  absl::StatusOr<std::unique_ptr<rollout::RolloutWorker>> worker =
+      rollout::RolloutWorker::Start(*model, *tokenizer, version, options);
+  if (!worker.ok()) return Fail(worker.status());
+  std::printf("r1 rollout: serving %s on %s:%d (%lld KV slots, weight version %lld)\n", ckpt.c_str(),
+              address.c_str(), (*worker)->port(), static_cast<long long>(kv_slots), static_cast<long long>(version));
+  std::fflush(stdout);
+  if (!port_file.empty()) {
+    if (absl::Status s = WriteFileAtomically(port_file, absl::StrCat((*worker)->port(), "\n")); !s.ok()) return Fail(s);
+  }
+  std::thread stopper([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    std::fprintf(stderr, "r1 rollout: signal %d, shutting down\n", signal_number);
+    (*worker)->Shutdown(5);
+  });
+  (*worker)->Wait();
+  stopper.join();
+  return kExitOk;
+}
+
+}  // namespace r1::cli

@@ -1,0 +1,389 @@
+#include "rollout/engine.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "model/sampler.h"
+
+namespace r1::rollout {
+
+// A job in flight, with the prompt prefills its samples share.
+struct Engine::Group {
+  std::shared_ptr<GenerationJob> job;
+  int unreported = 0;  // samples not yet reported
+  struct Prefill {
+    model::KvCache cache;  // [1, P]
+    torch::Tensor logits;  // [1, V] at the prompt's last token
+    int64_t version = -1;
+    int waiting = 0;       // samples of this prompt not yet in a slot
+  };
+  std::map<int, Prefill> prefills;
+};
+
+Engine::Engine(model::CausalLm model, const Tokenizer& tokenizer, const EngineOptions& options,
+               int64_t weight_version)
+    : model_(std::move(model)),
+      tokenizer_(tokenizer),
+      options_(options),
+      max_seq_len_(model_->config().max_seq_len()),
+      version_(weight_version) {
+  // Twice the context: room to append joining prompts before compacting.
+  cache_ = model_->NewCache(options_.kv_slots, 2 * max_seq_len_);
+  slots_.resize(static_cast<size_t>(options_.kv_slots));
+  stats_.weight_version = weight_version;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  thread_.join();
+  // Whatever is left is reported cancelled, so no caller waits forever.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].active) FinishSlot(static_cast<int>(i), /*cancelled=*/true);
+  }
+  std::deque<Pending> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(queue_);
+  }
+  for (const Pending& p : left) {
+    SampleResult r;
+    r.prompt_index = p.prompt_index;
+    r.sample_index = p.sample_index;
+    r.cancelled = true;
+    r.weight_version = version_;
+    Report(p, std::move(r));
+  }
+}
+
+absl::Status Engine::Submit(std::shared_ptr<GenerationJob> job) {
+  if (job->prompts.empty()) return absl::InvalidArgumentError("no prompts");
+  if (job->samples_per_prompt < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("samples_per_prompt must be >= 1, got ", job->samples_per_prompt));
+  }
+  for (size_t i = 0; i < job->prompts.size(); ++i) {
+    const auto& prompt = job->prompts[i];
+    if (prompt.empty()) return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " is empty"));
+    if (static_cast<int64_t>(prompt.size()) >= max_seq_len_) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " has ", prompt.size(),
+                                                     " tokens; the model's context is ", max_seq_len_));
+    }
+    for (int id : prompt) {
+      if (id < 0 || id >= model_->config().vocab_size()) {
+        return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " has token id ", id, " outside the vocabulary [0, ",
+                                                       model_->config().vocab_size(), ")"));
+      }
+    }
+  }
+  auto group = std::make_shared<Group>();
+  group->job = std::move(job);
+  const int n = group->job->samples_per_prompt;
+  const int64_t total = static_cast<int64_t>(group->job->prompts.size()) * n;
+  group->unreported = static_cast<int>(total);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (static_cast<int64_t>(queue_.size()) + total > options_.max_queued_samples) {
+      return absl::ResourceExhaustedError(absl::StrCat("the worker's queue holds ", queue_.size(), " of at most ",
+                                                       options_.max_queued_samples, " samples; this request adds ",
+                                                       total));
+    }
+    for (int p = 0; p < static_cast<int>(group->job->prompts.size()); ++p) {
+      group->prefills[p].waiting = n;
+      for (int k = 0; k < n; ++k) queue_.push_back({group, p, k});
+    }
+    stats_.queued = static_cast<int>(queue_.size());
+  }
+  work_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status Engine::UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version) {
+  auto update = std::make_shared<Update>();
+  update->tensors = std::move(tensors);
+  update->version = version;
+  std::unique_lock<std::mutex> lock(mu_);
+  // One update at a time; a second caller waits for the first.
+  done_cv_.wait(lock, [&] { return update_ == nullptr || stop_; });
+  if (stop_) return absl::UnavailableError("the worker is shutting down");
+  if (version <= version_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("weight version ", version, " is not newer than the version serving (", version_, ")"));
+  }
+  update_ = update;
+  work_cv_.notify_all();
+  done_cv_.wait(lock, [&] { return update->done || stop_; });
+  if (!update->done) return absl::UnavailableError("the worker shut down before the update");
+  return update->result;
+}
+
+void Engine::RunExclusive(const std::function<void(model::CausalLmImpl&, int64_t)>& work) {
+  auto ran = std::make_shared<bool>(false);
+  std::unique_lock<std::mutex> lock(mu_);
+  exclusive_.emplace_back(work, ran);
+  work_cv_.notify_all();
+  done_cv_.wait(lock, [&] { return *ran || stop_; });
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+int64_t Engine::weight_version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_.weight_version;
+}
+
+int64_t Engine::ActiveCount() const {
+  return std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return s.active; });
+}
+
+void Engine::Loop() {
+  torch::NoGradGuard no_grad;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] {
+        return stop_ || !queue_.empty() || update_ != nullptr || !exclusive_.empty() || ActiveCount() > 0;
+      });
+      if (stop_) return;
+    }
+    ApplyPendingWork();
+    Admit();
+    if (ActiveCount() > 0) Step();
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.active = static_cast<int>(ActiveCount());
+    stats_.queued = static_cast<int>(queue_.size());
+  }
+}
+
+bool Engine::ApplyPendingWork() {
+  std::shared_ptr<Update> update;
+  std::deque<std::pair<std::function<void(model::CausalLmImpl&, int64_t)>, std::shared_ptr<bool>>> exclusive;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    exclusive.swap(exclusive_);
+    update = update_;
+  }
+  for (auto& [work, ran] : exclusive) {
+    work(*model_, version_);
+    std::lock_guard<std::mutex> lock(mu_);
+    *ran = true;
+  }
+  if (!exclusive.empty()) done_cv_.notify_all();
+  if (update == nullptr) return !exclusive.empty();
+  // Drain policy: the swap waits until the sequences in flight have ended.
+  if (!options_.restart_on_update && ActiveCount() > 0) return !exclusive.empty();
+
+  const absl::Status loaded = model::LoadTensors(*model_, update->tensors, absl::StrCat("weight update ", update->version));
+  if (loaded.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      version_ = update->version;
+    }
+    if (options_.restart_on_update) {
+      // Sequences in flight start over from their prompts under the new weights.
+      std::vector<Pending> restart;
+      for (Slot& slot : slots_) {
+        if (!slot.active) continue;
+        restart.push_back(slot.sample);
+        slot.active = false;
+        slot.builder.reset();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = restart.rbegin(); it != restart.rend(); ++it) {
+        ++it->group->prefills[it->prompt_index].waiting;
+        queue_.push_front(*it);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    update->result = loaded;
+    update->done = true;
+    update_ = nullptr;
+    stats_.weight_version = version_;
+  }
+  done_cv_.notify_all();
+  return true;
+}
+
+void Engine::Admit() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Draining for a weight update: nothing joins until the swap.
+    if (update_ != nullptr && !options_.restart_on_update) return;
+  }
+  const torch::Device device = model_->device();
+  // Joining prompts are written side by side at the end of the position axis.
+  int64_t widest = 0;  // longest prompt written at the current end
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    if (slots_[s].active) continue;
+    Pending next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) break;
+      next = queue_.front();
+      queue_.pop_front();
+    }
+    GenerationJob& job = *next.group->job;
+    Group::Prefill& prefill = next.group->prefills[next.prompt_index];
+    --prefill.waiting;
+    if (job.cancelled->load()) {
+      SampleResult r;
+      r.prompt_index = next.prompt_index;
+      r.sample_index = next.sample_index;
+      r.cancelled = true;
+      r.weight_version = version_;
+      Report(next, std::move(r));
+      --s;  // this slot is still free
+      continue;
+    }
+    const std::vector<int>& prompt = job.prompts[static_cast<size_t>(next.prompt_index)];
+    const int64_t length = static_cast<int64_t>(prompt.size());
+    if (!prefill.cache.layers.size() || prefill.version != version_) {
+      // One prefill per prompt, shared by its samples.
+      prefill.cache = model_->NewCache(1, length);
+      model::ForwardOptions options;
+      options.absorbed_attention = options_.absorbed_attention;
+      torch::Tensor tokens = torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kInt64);
+      prefill.logits = model_->Forward(tokens.unsqueeze(0).to(device), &prefill.cache, options)
+                           .logits.select(1, length - 1)
+                           .to(torch::kCPU);
+      prefill.version = version_;
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.prefills;
+    }
+    if (cache_.length + std::max(widest, length) > cache_.capacity) {
+      // Rows joined earlier in this pass are valid entries: compaction moves
+      // them too, and the new end covers them.
+      Compact();
+      widest = 0;
+    }
+    Slot& slot = slots_[s];
+    slot.active = true;
+    slot.sample = next;
+    slot.version = version_;
+    const int64_t budget = std::min<int64_t>(job.params.max_new_tokens, max_seq_len_ - length);
+    slot.builder = std::make_unique<model::CompletionBuilder>(tokenizer_, job.params.stop, budget);
+    const uint64_t stream = static_cast<uint64_t>(next.prompt_index) * job.samples_per_prompt + next.sample_index;
+    slot.generator = at::make_generator<at::CPUGeneratorImpl>(model::SampleSeed(job.params.seed, stream));
+    // Copy the prompt's cache into this row at [length, length + P).
+    const int64_t at = cache_.length;
+    for (size_t l = 0; l < cache_.layers.size(); ++l) {
+      model::LayerCache& dst = cache_.layers[l];
+      const model::LayerCache& src = prefill.cache.layers[l];
+      for (auto [d, sr] : {std::pair{&dst.latent, &src.latent}, std::pair{&dst.rope_key, &src.rope_key},
+                           std::pair{&dst.key, &src.key}, std::pair{&dst.value, &src.value}}) {
+        if (d->defined()) d->select(0, static_cast<int64_t>(s)).narrow(0, at, length).copy_(sr->select(0, 0));
+      }
+    }
+    cache_.key_valid.select(0, static_cast<int64_t>(s)).fill_(false);
+    cache_.key_valid.select(0, static_cast<int64_t>(s)).narrow(0, at, length).fill_(true);
+    cache_.next_position[static_cast<int64_t>(s)] = length;
+    widest = std::max(widest, length);
+    // The first token comes from the prefill's logits.
+    const model::Sampled first = model::SampleTokens(prefill.logits, job.params.sampling, slot.generator);
+    slot.last_token = first.tokens.item<int64_t>();
+    if (prefill.waiting == 0) next.group->prefills.erase(next.prompt_index);
+    if (slot.builder->Append(static_cast<int>(slot.last_token), first.logprobs.item<float>())) {
+      cache_.length += widest;  // keep the written prompt out of later joins
+      widest = 0;
+      FinishSlot(static_cast<int>(s), /*cancelled=*/false);
+    }
+  }
+  cache_.length += widest;
+}
+
+void Engine::Step() {
+  const torch::Device device = model_->device();
+  if (cache_.length + 1 > cache_.capacity) Compact();
+  const int64_t batch = static_cast<int64_t>(slots_.size());
+  torch::Tensor tokens = torch::full({batch, 1}, tokenizer_.pad_id() >= 0 ? tokenizer_.pad_id() : 0, torch::kInt64);
+  torch::Tensor valid = torch::zeros({batch, 1}, torch::kBool);
+  for (int64_t s = 0; s < batch; ++s) {
+    if (!slots_[static_cast<size_t>(s)].active) continue;
+    tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
+    valid[s][0] = true;
+  }
+  model::ForwardOptions options;
+  options.absorbed_attention = options_.absorbed_attention;
+  options.token_valid = valid.to(device);
+  const torch::Tensor logits =
+      model_->Forward(tokens.to(device), &cache_, options).logits.select(1, 0).to(torch::kCPU);  // [B, V]
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.decode_steps;
+  }
+  for (int64_t s = 0; s < batch; ++s) {
+    Slot& slot = slots_[static_cast<size_t>(s)];
+    if (!slot.active) continue;
+    if (slot.sample.group->job->cancelled->load()) {
+      FinishSlot(static_cast<int>(s), /*cancelled=*/true);
+      continue;
+    }
+    const model::Sampled sampled =
+        model::SampleTokens(logits.narrow(0, s, 1), slot.sample.group->job->params.sampling, slot.generator);
+    slot.last_token = sampled.tokens.item<int64_t>();
+    if (slot.builder->Append(static_cast<int>(slot.last_token), sampled.logprobs.item<float>())) {
+      FinishSlot(static_cast<int>(s), /*cancelled=*/false);
+    }
+  }
+}
+
+void Engine::FinishSlot(int index, bool cancelled) {
+  Slot& slot = slots_[static_cast<size_t>(index)];
+  SampleResult result;
+  result.prompt_index = slot.sample.prompt_index;
+  result.sample_index = slot.sample.sample_index;
+  result.completion = slot.builder->Build();
+  result.weight_version = slot.version;
+  result.cancelled = cancelled;
+  slot.active = false;
+  slot.builder.reset();
+  cache_.key_valid.select(0, index).fill_(false);
+  const Pending sample = slot.sample;
+  slot.sample = Pending{};
+  Report(sample, std::move(result));
+}
+
+void Engine::Report(const Pending& sample, SampleResult result) {
+  GenerationJob& job = *sample.group->job;
+  if (job.on_sample) job.on_sample(std::move(result));
+  if (--sample.group->unreported == 0 && job.on_done) job.on_done();
+}
+
+void Engine::Compact() {
+  // Each row's valid entries to the front, in order (a stable sort on
+  // "invalid"), then the axis ends at the longest row.
+  // (The optional<bool> is spelled out: a plain `true` would bind to the
+  // (dim, descending) overload and sort the wrong way.)
+  const torch::Tensor order = std::get<1>(torch::sort(cache_.key_valid.logical_not().to(torch::kInt32),
+                                                      c10::optional<bool>(true), /*dim=*/1, /*descending=*/false));
+  const auto gather = [&](torch::Tensor& t) {
+    if (!t.defined()) return;
+    std::vector<int64_t> shape = t.sizes().vec();
+    torch::Tensor index = order.to(t.device());
+    for (size_t d = 2; d < shape.size(); ++d) index = index.unsqueeze(-1);
+    t = t.gather(1, index.expand(t.sizes()).contiguous());
+  };
+  for (model::LayerCache& layer : cache_.layers) {
+    gather(layer.latent);
+    gather(layer.rope_key);
+    gather(layer.key);
+    gather(layer.value);
+  }
+  cache_.key_valid = cache_.key_valid.gather(1, order.to(cache_.key_valid.device()));
+  cache_.length = cache_.key_valid.sum(1).max().item<int64_t>();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.compactions;
+}
+
+}  // namespace r1::rollout

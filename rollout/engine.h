@@ -1,0 +1,150 @@
+// Continuous batching for a rollout worker: one model, a fixed pool of KV
+// slots, and a loop thread that decodes every active sequence one token per
+// step. A sequence that finishes frees its slot at once and the next queued
+// sample joins at the next step, so one long completion never holds a batch.
+//
+// The n samples of a prompt share one prefill: the prompt runs once in a
+// small cache whose entries are then copied into each sample's slot. Slots
+// share one position axis (KvCache.length); a joining sample's prompt is
+// written at the current end and everything else in its row is marked
+// invalid. When the axis fills, Compact() moves each row's valid entries to
+// the front (keys carry their RoPE already, so moving them changes nothing).
+//
+// Sample k of prompt p draws from its own stream, model::SampleSeed(seed,
+// p * n + k): results do not depend on which samples share a step, and they
+// match model::Generate over the prompts repeated n times.
+#ifndef R1_ROLLOUT_ENGINE_H_
+#define R1_ROLLOUT_ENGINE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/tokenizer.h"
+#include "model/causal_lm.h"
+#include "model/generate.h"
+
+namespace r1::rollout {
+
+struct EngineOptions {
+  int kv_slots = 64;                // sequences decoded together
+  int max_queued_samples = 4096;    // samples waiting for a slot; beyond: RESOURCE_EXHAUSTED
+  // What happens to sequences in flight when new weights arrive: false = they
+  // finish under the old weights (no sample joins until they have; then the
+  // swap), true = they restart from their prompt under the new weights.
+  bool restart_on_update = false;
+  bool absorbed_attention = true;   // MLA decode in the absorbed form
+};
+
+struct SampleResult {
+  int prompt_index = 0;
+  int sample_index = 0;
+  model::Completion completion;
+  int64_t weight_version = 0;
+  bool cancelled = false;  // the request was cancelled before the sample ended
+};
+
+struct EngineStats {
+  int active = 0;            // samples in slots
+  int queued = 0;            // samples waiting
+  int64_t prefills = 0;      // prompt forward passes since start
+  int64_t compactions = 0;
+  int64_t decode_steps = 0;
+  int64_t weight_version = 0;
+};
+
+// One Generate call's worth of work. Callbacks run on the engine thread.
+struct GenerationJob {
+  std::vector<std::vector<int>> prompts;  // token ids, each non-empty
+  int samples_per_prompt = 1;
+  model::GenerationParams params;
+  std::function<void(SampleResult)> on_sample;  // each sample, as it ends
+  std::function<void()> on_done;                // after the last sample
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+};
+
+class Engine {
+ public:
+  Engine(model::CausalLm model, const Tokenizer& tokenizer, const EngineOptions& options, int64_t weight_version);
+  ~Engine();  // stops the loop; samples still queued or running are reported cancelled
+
+  // Queues a job. INVALID_ARGUMENT for an empty or over-long prompt or a bad
+  // sample count; RESOURCE_EXHAUSTED when the queue cannot take its samples.
+  absl::Status Submit(std::shared_ptr<GenerationJob> job);
+
+  // Installs `tensors` (every parameter and buffer, by name) as `version`
+  // between decode steps and returns once they serve. FAILED_PRECONDITION
+  // for a version not newer than the current one; INVALID_ARGUMENT for a
+  // wrong name or shape (the old weights stay).
+  absl::Status UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version);
+
+  // Runs `work` on the engine thread between steps, with the model, and
+  // returns when it has run (teacher scoring uses this).
+  void RunExclusive(const std::function<void(model::CausalLmImpl& model, int64_t version)>& work);
+
+  EngineStats stats() const;
+  int64_t weight_version() const;
+  const model::CausalLmImpl& model() const { return *model_; }
+
+ private:
+  struct Group;
+  struct Pending {  // a sample waiting for a slot
+    std::shared_ptr<Group> group;
+    int prompt_index;
+    int sample_index;
+  };
+  struct Slot {
+    bool active = false;
+    Pending sample;
+    std::unique_ptr<model::CompletionBuilder> builder;
+    at::Generator generator;
+    int64_t last_token = 0;
+    int64_t version = 0;
+  };
+  struct Update {
+    std::map<std::string, torch::Tensor> tensors;
+    int64_t version;
+    absl::Status result;
+    bool done = false;
+  };
+
+  void Loop();
+  bool ApplyPendingWork();                 // weight update, exclusive work; true if anything ran
+  void Admit();                            // fills free slots from the queue
+  void Step();                             // one decode step for every active slot
+  void FinishSlot(int slot, bool cancelled);
+  void Report(const Pending& sample, SampleResult result);
+  void Compact();
+  int64_t ActiveCount() const;
+
+  model::CausalLm model_;
+  const Tokenizer& tokenizer_;
+  const EngineOptions options_;
+  const int64_t max_seq_len_;
+
+  // Engine-thread state.
+  model::KvCache cache_;
+  std::vector<Slot> slots_;
+  int64_t version_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Pending> queue_;
+  std::shared_ptr<Update> update_;
+  std::deque<std::pair<std::function<void(model::CausalLmImpl&, int64_t)>, std::shared_ptr<bool>>> exclusive_;
+  EngineStats stats_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace r1::rollout
+
+#endif  // R1_ROLLOUT_ENGINE_H_

@@ -1,0 +1,227 @@
+#include "rollout/engine.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "common/chat_template.h"
+#include "common/test_support.h"
+
+namespace r1::rollout {
+namespace {
+
+class EngineTest : public ::testing::TestWithParam<config::ModelArch> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::filesystem::temp_directory_path() / absl::StrCat("r1_engine_test_", getpid());
+    std::filesystem::create_directories(dir_);
+    absl::StatusOr<std::string> path = testing::TrainTinyTokenizer(dir_.string(), 40);
+    ASSERT_TRUE(path.ok()) << path.status();
+    tokenizer_ = new Tokenizer(*Tokenizer::Load(*path));
+  }
+  static void TearDownTestSuite() {
+    delete tokenizer_;
+    std::filesystem::remove_all(dir_);
+  }
+
+  model::CausalLm NewModel(uint64_t seed = 1) {
+    torch::manual_seed(seed);
+    absl::StatusOr<model::CausalLm> model =
+        model::MakeModel(testing::SmallModelConfig(GetParam(), tokenizer_->vocab_size()));
+    EXPECT_TRUE(model.ok()) << model.status();
+    // A random model's next-token distribution is nearly flat, so greedy
+    // picks could flip on rounding differences between batch shapes; sharper
+    // logits make the comparisons about the engine, not about ties.
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : model::NamedTensors(**model)) {
+      if (name == "lm_head.weight") tensor.mul_(30.0);
+    }
+    return *model;
+  }
+
+  // Prompts of different lengths, so rows join at different offsets.
+  std::vector<std::vector<int>> Prompts() const {
+    std::vector<std::vector<int>> prompts;
+    for (const char* text : {"What is 1 + 2?", "What is 10 + 20 - 3?", "What is 7?"}) {
+      prompts.push_back(EncodePrompt(*tokenizer_, text));
+    }
+    return prompts;
+  }
+
+  // Runs a job to the end and returns its samples by (prompt, sample).
+  std::map<std::pair<int, int>, SampleResult> RunJob(Engine& engine, std::shared_ptr<GenerationJob> job) {
+    std::map<std::pair<int, int>, SampleResult> results;
+    std::mutex mu;
+    std::promise<void> done;
+    job->on_sample = [&](SampleResult r) {
+      std::lock_guard<std::mutex> lock(mu);
+      results[{r.prompt_index, r.sample_index}] = std::move(r);
+    };
+    job->on_done = [&] { done.set_value(); };
+    EXPECT_TRUE(engine.Submit(job).ok());
+    done.get_future().wait();
+    return results;
+  }
+
+  static std::shared_ptr<GenerationJob> Job(std::vector<std::vector<int>> prompts, int n, int max_new_tokens,
+                                            double temperature) {
+    auto job = std::make_shared<GenerationJob>();
+    job->prompts = std::move(prompts);
+    job->samples_per_prompt = n;
+    job->params.max_new_tokens = max_new_tokens;
+    job->params.sampling.temperature = temperature;
+    job->params.seed = 11;
+    return job;
+  }
+
+  static inline std::filesystem::path dir_;
+  static inline Tokenizer* tokenizer_ = nullptr;
+};
+
+TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
+  model::CausalLm model = NewModel();
+  const std::vector<std::vector<int>> prompts = Prompts();
+  const int n = 3;
+  int64_t compactions = 0;
+  for (double temperature : {0.0, 1.0}) {
+    // The reference: every sample as a row of one batch.
+    std::vector<std::vector<int>> rows;
+    for (const auto& p : prompts) rows.insert(rows.end(), n, p);
+    model::GenerationParams params;
+    params.max_new_tokens = 24;
+    params.sampling.temperature = temperature;
+    params.seed = 11;
+    const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
+
+    // 2 slots for 9 samples: rows join as others finish; the 64-token context
+    // makes the 128-position axis fill and compact.
+    EngineOptions options;
+    options.kv_slots = 2;
+    Engine engine(model, *tokenizer_, options, /*weight_version=*/1);
+    auto results = RunJob(engine, Job(prompts, n, 24, temperature));
+    ASSERT_EQ(results.size(), rows.size());
+    for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
+      for (int k = 0; k < n; ++k) {
+        const SampleResult& got = results.at({p, k});
+        const model::Completion& want = expected[static_cast<size_t>(p * n + k)];
+        EXPECT_EQ(got.completion.tokens, want.tokens) << "T=" << temperature << " prompt " << p << " sample " << k;
+        ASSERT_EQ(got.completion.logprobs.size(), want.logprobs.size());
+        for (size_t t = 0; t < want.logprobs.size(); ++t) EXPECT_NEAR(got.completion.logprobs[t], want.logprobs[t], 1e-4);
+        EXPECT_EQ(got.completion.finish_reason, want.finish_reason);
+        EXPECT_EQ(got.weight_version, 1);
+        EXPECT_FALSE(got.cancelled);
+      }
+    }
+    const EngineStats stats = engine.stats();
+    compactions += stats.compactions;
+    // The samples of one prompt share its prefill unless a weight change or
+    // a long wait separates them: never more than one per sample.
+    EXPECT_LE(stats.prefills, static_cast<int64_t>(rows.size()));
+  }
+  EXPECT_GT(compactions, 0);  // the comparison covered rows moved by compaction
+}
+
+TEST_P(EngineTest, SamplesOfAPromptShareOnePrefill) {
+  model::CausalLm model = NewModel();
+  EngineOptions options;
+  options.kv_slots = 8;
+  Engine engine(model, *tokenizer_, options, 1);
+  auto results = RunJob(engine, Job(Prompts(), 8, 6, 1.0));
+  EXPECT_EQ(results.size(), 24u);
+  EXPECT_EQ(engine.stats().prefills, 3);  // one per prompt, not one per sample
+  // Different samples of one prompt differ (their own random streams).
+  bool differ = false;
+  for (int k = 1; k < 8; ++k) differ |= results.at({0, k}).completion.tokens != results.at({0, 0}).completion.tokens;
+  EXPECT_TRUE(differ);
+}
+
+TEST_P(EngineTest, WeightUpdateWaitsForSequencesInFlightThenServes) {
+  model::CausalLm model = NewModel(1);
+  EngineOptions options;
+  options.kv_slots = 4;
+  Engine engine(model, *tokenizer_, options, 1);
+  // New weights: another model's, by name.
+  std::map<std::string, torch::Tensor> other;
+  for (const auto& [name, tensor] : model::NamedTensors(*NewModel(2))) other[name] = tensor.clone();
+
+  auto before = Job(Prompts(), 2, 40, 1.0);
+  std::map<std::pair<int, int>, SampleResult> first;
+  std::promise<void> first_done;
+  before->on_sample = [&](SampleResult r) { first[{r.prompt_index, r.sample_index}] = std::move(r); };
+  before->on_done = [&] { first_done.set_value(); };
+  ASSERT_TRUE(engine.Submit(before).ok());
+  ASSERT_TRUE(engine.UpdateWeights(other, 2).ok());
+  EXPECT_EQ(engine.weight_version(), 2);
+  first_done.get_future().wait();
+  // Every sample of the first job ran wholly on one version (here: the one
+  // it started with; samples that had not started by the swap used the new).
+  for (const auto& [key, r] : first) EXPECT_TRUE(r.weight_version == 1 || r.weight_version == 2);
+
+  auto after = RunJob(engine, Job(Prompts(), 1, 12, 0.0));
+  for (const auto& [key, r] : after) EXPECT_EQ(r.weight_version, 2);
+  // The new weights are in use: greedy output equals the other model's.
+  model::GenerationParams params;
+  params.max_new_tokens = 12;
+  params.sampling.temperature = 0;
+  const auto reference = model::Generate(*NewModel(2), *tokenizer_, Prompts(), params);
+  for (int p = 0; p < 3; ++p) EXPECT_EQ(after.at({p, 0}).completion.tokens, reference[static_cast<size_t>(p)].tokens);
+
+  // An older or equal version is refused and the weights stay.
+  EXPECT_TRUE(absl::IsFailedPrecondition(engine.UpdateWeights(other, 2)));
+  std::map<std::string, torch::Tensor> wrong = other;
+  wrong.begin()->second = torch::zeros({3});
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.UpdateWeights(wrong, 3)));
+  EXPECT_EQ(engine.weight_version(), 2);
+}
+
+TEST_P(EngineTest, RestartPolicyRerunsSequencesInFlightOnTheNewWeights) {
+  model::CausalLm model = NewModel(1);
+  EngineOptions options;
+  options.kv_slots = 2;
+  options.restart_on_update = true;
+  Engine engine(model, *tokenizer_, options, 1);
+  std::map<std::string, torch::Tensor> other;
+  for (const auto& [name, tensor] : model::NamedTensors(*NewModel(2))) other[name] = tensor.clone();
+  auto job = Job(Prompts(), 4, 40, 1.0);
+  std::map<std::pair<int, int>, SampleResult> results;
+  std::promise<void> done;
+  job->on_sample = [&](SampleResult r) { results[{r.prompt_index, r.sample_index}] = std::move(r); };
+  job->on_done = [&] { done.set_value(); };
+  ASSERT_TRUE(engine.Submit(job).ok());
+  ASSERT_TRUE(engine.UpdateWeights(other, 5).ok());
+  done.get_future().wait();
+  ASSERT_EQ(results.size(), 12u);  // none lost, none twice
+  int on_new = 0;
+  for (const auto& [key, r] : results) on_new += r.weight_version == 5;
+  EXPECT_GT(on_new, 0);
+}
+
+TEST_P(EngineTest, CancelledJobsEndAndBadJobsAreRefused) {
+  model::CausalLm model = NewModel();
+  EngineOptions options;
+  options.kv_slots = 2;
+  options.max_queued_samples = 10;
+  Engine engine(model, *tokenizer_, options, 1);
+  auto job = Job(Prompts(), 3, 60, 1.0);
+  job->cancelled->store(true);
+  auto results = RunJob(engine, job);
+  ASSERT_EQ(results.size(), 9u);
+  for (const auto& [key, r] : results) EXPECT_TRUE(r.cancelled);
+
+  EXPECT_TRUE(absl::IsResourceExhausted(engine.Submit(Job(Prompts(), 4, 8, 1.0))));  // 12 > 10
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job({{}}, 1, 8, 1.0))));
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job({std::vector<int>(64, 5)}, 1, 8, 1.0))));
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job({{1, 9999}}, 1, 8, 1.0))));
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job(Prompts(), 0, 8, 1.0))));
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, EngineTest, ::testing::Values(config::DEEPSEEK_V3, config::LLAMA),
+                         [](const auto& info) { return info.param == config::DEEPSEEK_V3 ? "DeepSeekV3" : "Llama"; });
+
+}  // namespace
+}  // namespace r1::rollout

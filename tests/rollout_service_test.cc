@@ -1,0 +1,228 @@
+// A real `r1 rollout serve` process on loopback, driven through the client
+// library: generation agrees with the in-process generator, weight updates
+// reach every later completion, bad requests get INVALID_ARGUMENT.
+#include <signal.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/chat_template.h"
+#include "common/file_util.h"
+#include "common/subprocess.h"
+#include "common/test_support.h"
+#include "model/checkpoint.h"
+#include "model/generate.h"
+#include "rollout/client.h"
+
+namespace r1::rollout {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RolloutServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::filesystem::temp_directory_path() / absl::StrCat("r1_rollout_test_", getpid());
+    std::filesystem::create_directories(dir_);
+    absl::StatusOr<std::string> tokenizer_path = testing::TrainTinyTokenizer(dir_.string(), 40);
+    ASSERT_TRUE(tokenizer_path.ok()) << tokenizer_path.status();
+    tokenizer_ = new Tokenizer(*Tokenizer::Load(*tokenizer_path));
+    for (uint64_t seed : {1, 2}) {
+      torch::manual_seed(seed);
+      absl::StatusOr<model::CausalLm> model =
+          model::MakeModel(testing::SmallModelConfig(config::DEEPSEEK_V3, tokenizer_->vocab_size()));
+      ASSERT_TRUE(model.ok());
+      const std::string ckpt = (dir_ / absl::StrCat("ckpt", seed)).string();
+      ASSERT_TRUE(model::SaveCheckpoint(ckpt, **model, *tokenizer_path, nullptr).ok());
+    }
+  }
+  static void TearDownTestSuite() {
+    delete tokenizer_;
+    std::filesystem::remove_all(dir_);
+  }
+
+  void SetUp() override {
+    const char* bin = std::getenv("R1_BIN_DIR");
+    const std::string r1 = absl::StrCat(bin != nullptr ? bin : "build/bin", "/r1");
+    const std::string port_file = (dir_ / "port").string();
+    std::filesystem::remove(port_file);
+    SubprocessOptions options;
+    options.stderr_path = (dir_ / "worker.err").string();
+    options.stdout_path = (dir_ / "worker.out").string();
+    auto worker = Subprocess::Start({r1, "rollout", "serve", "--ckpt", Ckpt(1), "--port_file", port_file,
+                                     "--kv_slots", "4", "--version", "1", "--threads", "1"},
+                                    options);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = std::move(*worker);
+    for (int i = 0; i < 1000 && !std::filesystem::exists(port_file) && worker_->Running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    int port = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(port_file).value_or("")), &port))
+        << ReadFile(options.stderr_path).value_or("");
+    auto client = RolloutClient::Connect(absl::StrCat("127.0.0.1:", port));
+    ASSERT_TRUE(client.ok());
+    client_ = std::move(*client);
+    ASSERT_TRUE(client_->WaitUntilServing(absl::Seconds(20)).ok());
+  }
+  void TearDown() override { worker_.reset(); }
+
+  static std::string Ckpt(int seed) { return (dir_ / absl::StrCat("ckpt", seed)).string(); }
+
+  static GenerateRequest Request(int n, int max_new_tokens, double temperature) {
+    GenerateRequest request;
+    for (const char* text : {"What is 1 + 2?", "What is 30 - 4?"}) {
+      Prompt* prompt = request.add_prompts();
+      prompt->set_id(text);
+      for (int id : EncodePrompt(*tokenizer_, text)) prompt->add_token_ids(id);
+    }
+    request.set_samples_per_prompt(n);
+    request.mutable_sampling()->set_temperature(temperature);
+    request.mutable_sampling()->set_max_new_tokens(max_new_tokens);
+    request.mutable_sampling()->set_seed(5);
+    return request;
+  }
+
+  std::vector<Completion> Run(const GenerateRequest& request, absl::Status* status = nullptr) {
+    std::vector<Completion> completions;
+    const absl::Status s = client_->Generate(request, [&](const Completion& c) { completions.push_back(c); });
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s;
+    }
+    std::sort(completions.begin(), completions.end(), [](const Completion& a, const Completion& b) {
+      return std::pair(a.prompt_index(), a.sample_index()) < std::pair(b.prompt_index(), b.sample_index());
+    });
+    return completions;
+  }
+
+  // What the in-process generator makes of the same request with `ckpt`.
+  static std::vector<model::Completion> Expected(const std::string& ckpt, const GenerateRequest& request) {
+    absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt);
+    EXPECT_TRUE(model.ok());
+    std::vector<std::vector<int>> rows;
+    for (const Prompt& p : request.prompts()) {
+      for (int k = 0; k < request.samples_per_prompt(); ++k) rows.emplace_back(p.token_ids().begin(), p.token_ids().end());
+    }
+    model::GenerationParams params;
+    params.max_new_tokens = request.sampling().max_new_tokens();
+    params.sampling.temperature = request.sampling().temperature();
+    params.seed = request.sampling().seed();
+    return model::Generate(**model, *tokenizer_, rows, params);
+  }
+
+  static inline std::filesystem::path dir_;
+  static inline Tokenizer* tokenizer_ = nullptr;
+  std::unique_ptr<Subprocess> worker_;
+  std::unique_ptr<RolloutClient> client_;
+};
+
+TEST_F(RolloutServiceTest, GenerationAgreesWithTheInProcessGenerator) {
+  const GenerateRequest request = Request(3, 16, 1.0);
+  const std::vector<Completion> got = Run(request);
+  const std::vector<model::Completion> want = Expected(Ckpt(1), request);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens) << i;
+    ASSERT_EQ(got[i].logprobs_size(), static_cast<int>(want[i].logprobs.size()));
+    for (int t = 0; t < got[i].logprobs_size(); ++t) EXPECT_NEAR(got[i].logprobs(t), want[i].logprobs[t], 1e-4);
+    EXPECT_EQ(got[i].text(), want[i].text);
+    EXPECT_EQ(got[i].weight_version(), 1);
+    EXPECT_EQ(got[i].prompt_id(), request.prompts(got[i].prompt_index()).id());
+  }
+}
+
+TEST_F(RolloutServiceTest, WeightUpdateIsSeenByEveryLaterCompletion) {
+  absl::StatusOr<model::CausalLm> other = model::LoadModel(Ckpt(2));
+  ASSERT_TRUE(other.ok());
+  absl::StatusOr<UpdateWeightsResponse> updated =
+      client_->UpdateWeights(model::NamedTensors(**other), 2, /*chunk_bytes=*/1000);  // many chunks per tensor
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->version(), 2);
+  const GenerateRequest request = Request(2, 12, 0.0);
+  const std::vector<Completion> got = Run(request);
+  const std::vector<model::Completion> want = Expected(Ckpt(2), request);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].weight_version(), 2);
+    EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
+  }
+  EXPECT_EQ(client_->Status()->weight_version(), 2);
+  // An older version is refused.
+  absl::StatusOr<UpdateWeightsResponse> stale = client_->UpdateWeights(model::NamedTensors(**other), 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale.status())) << stale.status();
+}
+
+TEST_F(RolloutServiceTest, BadRequestsGetInvalidArgument) {
+  absl::Status status;
+  GenerateRequest empty = Request(1, 8, 1.0);
+  empty.clear_prompts();
+  Run(empty, &status);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+
+  for (int max_tokens : {0, 100000}) {
+    Run(Request(1, max_tokens, 1.0), &status);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << max_tokens << ": " << status;
+  }
+  // A sampling field this worker does not know (a newer client's).
+  GenerateRequest unknown = Request(1, 8, 1.0);
+  unknown.mutable_sampling()->GetReflection()->MutableUnknownFields(unknown.mutable_sampling())->AddVarint(99, 1);
+  Run(unknown, &status);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("does not know"));
+
+  // A tensor of the wrong shape in an update: refused, old weights stay.
+  absl::StatusOr<model::CausalLm> other = model::LoadModel(Ckpt(2));
+  auto tensors = model::NamedTensors(**other);
+  tensors[0].second = torch::zeros({3, 3});
+  absl::StatusOr<UpdateWeightsResponse> bad = client_->UpdateWeights(tensors, 7);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr(tensors[0].first));
+  EXPECT_EQ(client_->Status()->weight_version(), 1);
+  // The worker still serves.
+  EXPECT_EQ(Run(Request(1, 4, 1.0)).size(), 2u);
+}
+
+TEST_F(RolloutServiceTest, ScoreTokensGivesTheTeachersTopK) {
+  ScoreTokensRequest request;
+  Prompt* seq = request.add_sequences();
+  seq->set_id("s");
+  const std::vector<int> ids = EncodeExample(*tokenizer_, "What is 2 + 2?", "<think>4</think><answer>4</answer>").ids;
+  for (int id : ids) seq->add_token_ids(id);
+  request.set_completion_start(5);
+  request.set_top_k(3);
+  absl::StatusOr<ScoreTokensResponse> scored = client_->ScoreTokens(request);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  ASSERT_EQ(scored->sequences_size(), 1);
+  const ScoredSequence& out = scored->sequences(0);
+  ASSERT_EQ(out.positions_size(), static_cast<int>(ids.size()) - 5);
+  // Against an in-process forward pass of the same weights.
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(Ckpt(1));
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
+  const torch::Tensor logprobs = torch::log_softmax((*model)->Forward(tokens, nullptr, {}).logits[0], -1);
+  for (int i = 0; i < out.positions_size(); ++i) {
+    const int t = 5 + i;
+    EXPECT_NEAR(out.positions(i).target_logprob(), logprobs[t - 1][ids[t]].item<float>(), 1e-4);
+    const auto top = torch::topk(logprobs[t - 1], 3);
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(out.positions(i).logprobs(k), std::get<0>(top)[k].item<float>(), 1e-4);
+  }
+}
+
+TEST_F(RolloutServiceTest, SigtermStopsTheWorker) {
+  worker_->Signal(SIGTERM);
+  absl::StatusOr<int> code = worker_->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
+}  // namespace
+}  // namespace r1::rollout
