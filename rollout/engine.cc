@@ -65,6 +65,9 @@ Engine::~Engine() {
 
 absl::Status Engine::Submit(std::shared_ptr<GenerationJob> job) {
   if (job->prompts.empty()) return absl::InvalidArgumentError("no prompts");
+  if (!job->stream_index.empty() && job->stream_index.size() != job->prompts.size()) {
+    return absl::InvalidArgumentError("stream_index must be empty or one per prompt");
+  }
   if (job->samples_per_prompt < 1) {
     return absl::InvalidArgumentError(absl::StrCat("samples_per_prompt must be >= 1, got ", job->samples_per_prompt));
   }
@@ -273,7 +276,10 @@ void Engine::Admit() {
     slot.version = version_;
     const int64_t budget = std::min<int64_t>(job.params.max_new_tokens, max_seq_len_ - length);
     slot.builder = std::make_unique<model::CompletionBuilder>(tokenizer_, job.params.stop, budget);
-    const uint64_t stream = static_cast<uint64_t>(next.prompt_index) * job.samples_per_prompt + next.sample_index;
+    const uint64_t prompt_stream = job.stream_index.empty()
+                                       ? static_cast<uint64_t>(next.prompt_index)
+                                       : static_cast<uint64_t>(job.stream_index[static_cast<size_t>(next.prompt_index)]);
+    const uint64_t stream = prompt_stream * job.samples_per_prompt + next.sample_index;
     slot.generator = at::make_generator<at::CPUGeneratorImpl>(model::SampleSeed(job.params.seed, stream));
     // Copy the prompt's cache into this row at [length, length + P).
     const int64_t at = cache_.length;

@@ -11,8 +11,9 @@
 // the front (keys carry their RoPE already, so moving them changes nothing).
 //
 // Sample k of prompt p draws from its own stream, model::SampleSeed(seed,
-// p * n + k): results do not depend on which samples share a step, and they
-// match model::Generate over the prompts repeated n times.
+// s_p * n + k) with s_p the prompt's stream index (its position unless the
+// job says otherwise): results do not depend on which samples share a step,
+// and they match model::Generate over the prompts repeated n times.
 #ifndef R1_ROLLOUT_ENGINE_H_
 #define R1_ROLLOUT_ENGINE_H_
 
@@ -64,6 +65,8 @@ struct EngineStats {
 // One Generate call's worth of work. Callbacks run on the engine thread.
 struct GenerationJob {
   std::vector<std::vector<int>> prompts;  // token ids, each non-empty
+  // Stream index of each prompt (see SampleSeed below); empty = positions.
+  std::vector<int64_t> stream_index;
   int samples_per_prompt = 1;
   model::GenerationParams params;
   std::function<void(SampleResult)> on_sample;  // each sample, as it ends

@@ -115,7 +115,13 @@ class RolloutServiceImpl final : public RolloutService::Service {
     if (grpc::Status s = CheckSampling(request.sampling()); !s.ok()) return s;
 
     auto job = std::make_shared<GenerationJob>();
-    for (const Prompt& prompt : request.prompts()) job->prompts.emplace_back(prompt.token_ids().begin(), prompt.token_ids().end());
+    bool any_stream = false;
+    for (const Prompt& prompt : request.prompts()) any_stream |= prompt.has_stream_index();
+    for (int p = 0; p < request.prompts_size(); ++p) {
+      const Prompt& prompt = request.prompts(p);
+      job->prompts.emplace_back(prompt.token_ids().begin(), prompt.token_ids().end());
+      if (any_stream) job->stream_index.push_back(prompt.has_stream_index() ? prompt.stream_index() : p);
+    }
     job->samples_per_prompt = request.samples_per_prompt();
     const SamplingParams& s = request.sampling();
     job->params.sampling.temperature = s.temperature();

@@ -20,6 +20,7 @@
 #include "model/checkpoint.h"
 #include "model/generate.h"
 #include "rollout/client.h"
+#include "rollout/pool.h"
 
 namespace r1::rollout {
 namespace {
@@ -48,26 +49,34 @@ class RolloutServiceTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void SetUp() override {
+  // Starts `r1 rollout serve` on a free port; returns its address.
+  static std::string StartWorker(const std::string& ckpt, int version, int kv_slots,
+                                 std::unique_ptr<Subprocess>& process) {
     const char* bin = std::getenv("R1_BIN_DIR");
     const std::string r1 = absl::StrCat(bin != nullptr ? bin : "build/bin", "/r1");
-    const std::string port_file = (dir_ / "port").string();
-    std::filesystem::remove(port_file);
+    static int counter = 0;
+    const std::string tag = absl::StrCat(getpid(), "_", counter++);
+    const std::string port_file = (dir_ / absl::StrCat("port_", tag)).string();
     SubprocessOptions options;
-    options.stderr_path = (dir_ / "worker.err").string();
-    options.stdout_path = (dir_ / "worker.out").string();
-    auto worker = Subprocess::Start({r1, "rollout", "serve", "--ckpt", Ckpt(1), "--port_file", port_file,
-                                     "--kv_slots", "4", "--version", "1", "--threads", "1"},
+    options.stderr_path = (dir_ / absl::StrCat("worker_", tag, ".err")).string();
+    options.stdout_path = (dir_ / absl::StrCat("worker_", tag, ".out")).string();
+    auto worker = Subprocess::Start({r1, "rollout", "serve", "--ckpt", ckpt, "--port_file", port_file, "--kv_slots",
+                                     absl::StrCat(kv_slots), "--version", absl::StrCat(version), "--threads", "1"},
                                     options);
-    ASSERT_TRUE(worker.ok()) << worker.status();
-    worker_ = std::move(*worker);
-    for (int i = 0; i < 1000 && !std::filesystem::exists(port_file) && worker_->Running(); ++i) {
+    EXPECT_TRUE(worker.ok()) << worker.status();
+    process = std::move(*worker);
+    for (int i = 0; i < 1000 && !std::filesystem::exists(port_file) && process->Running(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     int port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(port_file).value_or("")), &port))
+    EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(port_file).value_or("")), &port))
         << ReadFile(options.stderr_path).value_or("");
-    auto client = RolloutClient::Connect(absl::StrCat("127.0.0.1:", port));
+    return absl::StrCat("127.0.0.1:", port);
+  }
+
+  void SetUp() override {
+    const std::string address = StartWorker(Ckpt(1), 1, 4, worker_);
+    auto client = RolloutClient::Connect(address);
     ASSERT_TRUE(client.ok());
     client_ = std::move(*client);
     ASSERT_TRUE(client_->WaitUntilServing(absl::Seconds(20)).ok());
@@ -222,6 +231,126 @@ TEST_F(RolloutServiceTest, SigtermStopsTheWorker) {
   absl::StatusOr<int> code = worker_->Wait(absl::Seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+
+// The pool over several worker processes.
+class RolloutPoolTest : public RolloutServiceTest {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) addresses_.push_back(StartWorker(Ckpt(1), 1, 2, workers_[i]));
+    address_file_ = (dir_ / absl::StrCat("workers_", getpid())).string();
+    ASSERT_TRUE(WriteFileAtomically(address_file_, absl::StrCat(addresses_[0], "\n", addresses_[1], "\n")).ok());
+    PoolOptions options;
+    options.address_file = address_file_;
+    auto pool = RolloutPool::Create(options);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+    for (const std::string& a : addresses_) ASSERT_TRUE(RolloutClient::Connect(a).value()->WaitUntilServing(absl::Seconds(20)).ok());
+  }
+  void TearDown() override {
+    for (auto& w : workers_) w.reset();
+  }
+
+  static std::vector<Prompt> Prompts(int count) {
+    std::vector<Prompt> prompts;
+    for (int i = 0; i < count; ++i) {
+      Prompt p;
+      p.set_id(absl::StrCat("p", i));
+      for (int id : EncodePrompt(*tokenizer_, absl::StrCat("What is ", i, " + ", i * 3, "?"))) p.add_token_ids(id);
+      prompts.push_back(p);
+    }
+    return prompts;
+  }
+
+  static SamplingParams Sampling(int max_new_tokens) {
+    SamplingParams s;
+    s.set_temperature(1.0);
+    s.set_max_new_tokens(max_new_tokens);
+    s.set_seed(9);
+    return s;
+  }
+
+  std::vector<std::string> addresses_;
+  std::unique_ptr<Subprocess> workers_[3];
+  std::string address_file_;
+  std::unique_ptr<RolloutPool> pool_;
+};
+
+TEST_F(RolloutPoolTest, EveryPromptOnceAndTheSameAsOneGeneratorWhateverTheSplit) {
+  const std::vector<Prompt> prompts = Prompts(8);
+  std::map<int, std::vector<Completion>> got;
+  std::mutex mu;
+  ASSERT_TRUE(pool_->Generate(prompts, 2, Sampling(12), [&](int p, std::vector<Completion> c) {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_FALSE(got.count(p)) << "prompt " << p << " delivered twice";
+    got[p] = std::move(c);
+  }).ok());
+  ASSERT_EQ(got.size(), 8u);
+  // In-process: every sample a row, in (prompt, sample) order.
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(Ckpt(1));
+  std::vector<std::vector<int>> rows;
+  for (const Prompt& p : prompts) rows.insert(rows.end(), 2, std::vector<int>(p.token_ids().begin(), p.token_ids().end()));
+  model::GenerationParams params;
+  params.max_new_tokens = 12;
+  params.seed = 9;
+  const auto want = model::Generate(**model, *tokenizer_, rows, params);
+  for (int p = 0; p < 8; ++p) {
+    ASSERT_EQ(got[p].size(), 2u);
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_EQ(got[p][k].sample_index(), k);
+      EXPECT_EQ(std::vector<int>(got[p][k].token_ids().begin(), got[p][k].token_ids().end()),
+                want[static_cast<size_t>(p * 2 + k)].tokens);
+    }
+  }
+}
+
+TEST_F(RolloutPoolTest, AWorkerKilledMidBatchLosesNoPrompt) {
+  const std::vector<Prompt> prompts = Prompts(12);
+  std::map<int, int> deliveries;
+  std::mutex mu;
+  bool killed = false;
+  const absl::Status status = pool_->Generate(prompts, 2, Sampling(48), [&](int p, std::vector<Completion> c) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++deliveries[p];
+    EXPECT_EQ(c.size(), 2u);
+    if (!killed) {
+      workers_[0]->Signal(SIGKILL);  // mid-batch: the other prompts are still running
+      killed = true;
+    }
+  });
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(deliveries.size(), 12u);
+  for (const auto& [p, n] : deliveries) EXPECT_EQ(n, 1) << "prompt " << p;
+  EXPECT_GE(pool_->stats().worker_failures, 1);
+  EXPECT_GE(pool_->stats().redispatched_prompts, 1);
+}
+
+TEST_F(RolloutPoolTest, WeightsReachEveryWorkerAndALateWorkerCatchesUp) {
+  absl::StatusOr<model::CausalLm> other = model::LoadModel(Ckpt(2));
+  ASSERT_TRUE(other.ok());
+  const std::vector<PushResult> pushed = pool_->PushWeights(model::NamedTensors(**other), 2);
+  ASSERT_EQ(pushed.size(), 2u);
+  for (const PushResult& r : pushed) {
+    EXPECT_TRUE(r.status.ok()) << r.address << ": " << r.status;
+    EXPECT_EQ(r.version, 2);
+  }
+  // A third worker joins on the old weights, through the address file.
+  addresses_.push_back(StartWorker(Ckpt(1), 1, 2, workers_[2]));
+  ASSERT_TRUE(RolloutClient::Connect(addresses_[2]).value()->WaitUntilServing(absl::Seconds(20)).ok());
+  ASSERT_TRUE(WriteFileAtomically(address_file_, absl::StrCat(addresses_[0], "\n", addresses_[1], "\n",
+                                                              addresses_[2], "\n")).ok());
+  std::vector<Completion> all;
+  std::mutex mu;
+  ASSERT_TRUE(pool_->Generate(Prompts(6), 1, Sampling(8), [&](int, std::vector<Completion> c) {
+    std::lock_guard<std::mutex> lock(mu);
+    all.insert(all.end(), c.begin(), c.end());
+  }).ok());
+  EXPECT_EQ(pool_->addresses().size(), 3u);
+  EXPECT_EQ(all.size(), 6u);
+  for (const Completion& c : all) EXPECT_EQ(c.weight_version(), 2);
+  EXPECT_EQ(RolloutClient::Connect(addresses_[2]).value()->Status()->weight_version(), 2);
+  EXPECT_GE(pool_->stats().catch_up_pushes, 1);
 }
 
 }  // namespace
