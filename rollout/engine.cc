@@ -45,9 +45,7 @@ Engine::~Engine() {
   work_cv_.notify_all();
   thread_.join();
   // Whatever is left is reported cancelled, so no caller waits forever.
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].active) FinishSlot(static_cast<int>(i), /*cancelled=*/true);
-  }
+  while (n_active_ > 0) FinishSlot(n_active_ - 1, /*cancelled=*/true);
   std::deque<Pending> left;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -144,9 +142,7 @@ int64_t Engine::weight_version() const {
   return stats_.weight_version;
 }
 
-int64_t Engine::ActiveCount() const {
-  return std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return s.active; });
-}
+int64_t Engine::ActiveCount() const { return n_active_; }
 
 void Engine::Loop() {
   torch::NoGradGuard no_grad;
@@ -194,12 +190,14 @@ bool Engine::ApplyPendingWork() {
     if (options_.restart_on_update) {
       // Sequences in flight start over from their prompts under the new weights.
       std::vector<Pending> restart;
-      for (Slot& slot : slots_) {
-        if (!slot.active) continue;
+      for (int i = 0; i < n_active_; ++i) {
+        Slot& slot = slots_[static_cast<size_t>(i)];
         restart.push_back(slot.sample);
         slot.active = false;
         slot.builder.reset();
+        cache_.key_valid.select(0, i).fill_(false);
       }
+      n_active_ = 0;
       std::lock_guard<std::mutex> lock(mu_);
       for (auto it = restart.rbegin(); it != restart.rend(); ++it) {
         ++it->group->prefills[it->prompt_index].waiting;
@@ -227,8 +225,9 @@ void Engine::Admit() {
   const torch::Device device = model_->device();
   // Joining prompts are written side by side at the end of the position axis.
   int64_t widest = 0;  // longest prompt written at the current end
-  for (size_t s = 0; s < slots_.size(); ++s) {
-    if (slots_[s].active) continue;
+  // Active rows stay packed at the front: a sample joins at row n_active_.
+  while (n_active_ < static_cast<int>(slots_.size())) {
+    const size_t s = static_cast<size_t>(n_active_);
     Pending next;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -246,7 +245,6 @@ void Engine::Admit() {
       r.cancelled = true;
       r.weight_version = version_;
       Report(next, std::move(r));
-      --s;  // this slot is still free
       continue;
     }
     const std::vector<int>& prompt = job.prompts[static_cast<size_t>(next.prompt_index)];
@@ -272,6 +270,7 @@ void Engine::Admit() {
     }
     Slot& slot = slots_[s];
     slot.active = true;
+    ++n_active_;
     slot.sample = next;
     slot.version = version_;
     const int64_t budget = std::min<int64_t>(job.params.max_new_tokens, max_seq_len_ - length);
@@ -311,37 +310,51 @@ void Engine::Admit() {
 void Engine::Step() {
   const torch::Device device = model_->device();
   if (cache_.length + 1 > cache_.capacity) Compact();
-  const int64_t batch = static_cast<int64_t>(slots_.size());
-  torch::Tensor tokens = torch::full({batch, 1}, tokenizer_.pad_id() >= 0 ? tokenizer_.pad_id() : 0, torch::kInt64);
-  torch::Tensor valid = torch::zeros({batch, 1}, torch::kBool);
-  for (int64_t s = 0; s < batch; ++s) {
-    if (!slots_[static_cast<size_t>(s)].active) continue;
-    tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
-    valid[s][0] = true;
+  // Only the active rows (packed at the front) run: views of the cache, so
+  // the model writes straight into it.
+  const int64_t n = n_active_;
+  model::KvCache view;
+  view.batch = n;
+  view.capacity = cache_.capacity;
+  view.length = cache_.length;
+  view.key_valid = cache_.key_valid.narrow(0, 0, n);
+  view.next_position = cache_.next_position.narrow(0, 0, n);
+  for (const model::LayerCache& layer : cache_.layers) {
+    model::LayerCache rows;
+    for (auto [dst, src] : {std::pair{&rows.latent, &layer.latent}, std::pair{&rows.rope_key, &layer.rope_key},
+                            std::pair{&rows.key, &layer.key}, std::pair{&rows.value, &layer.value}}) {
+      if (src->defined()) *dst = src->narrow(0, 0, n);
+    }
+    view.layers.push_back(rows);
   }
+  torch::Tensor tokens = torch::empty({n, 1}, torch::kInt64);
+  for (int64_t s = 0; s < n; ++s) tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
   model::ForwardOptions options;
   options.absorbed_attention = options_.absorbed_attention;
-  options.token_valid = valid.to(device);
   const torch::Tensor logits =
-      model_->Forward(tokens.to(device), &cache_, options).logits.select(1, 0).to(torch::kCPU);  // [B, V]
+      model_->Forward(tokens.to(device), &view, options).logits.select(1, 0).to(torch::kCPU);  // [n, V]
+  cache_.length = view.length;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.decode_steps;
   }
-  for (int64_t s = 0; s < batch; ++s) {
+  std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
+  for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
-    if (!slot.active) continue;
     if (slot.sample.group->job->cancelled->load()) {
-      FinishSlot(static_cast<int>(s), /*cancelled=*/true);
+      ended.emplace_back(static_cast<int>(s), true);
       continue;
     }
     const model::Sampled sampled =
         model::SampleTokens(logits.narrow(0, s, 1), slot.sample.group->job->params.sampling, slot.generator);
     slot.last_token = sampled.tokens.item<int64_t>();
     if (slot.builder->Append(static_cast<int>(slot.last_token), sampled.logprobs.item<float>())) {
-      FinishSlot(static_cast<int>(s), /*cancelled=*/false);
+      ended.emplace_back(static_cast<int>(s), false);
     }
   }
+  // Highest row first: FinishSlot moves the last active row into the freed
+  // one, and that row has had its turn already.
+  for (auto it = ended.rbegin(); it != ended.rend(); ++it) FinishSlot(it->first, it->second);
 }
 
 void Engine::FinishSlot(int index, bool cancelled) {
@@ -352,11 +365,25 @@ void Engine::FinishSlot(int index, bool cancelled) {
   result.completion = slot.builder->Build();
   result.weight_version = slot.version;
   result.cancelled = cancelled;
+  const Pending sample = slot.sample;
   slot.active = false;
   slot.builder.reset();
-  cache_.key_valid.select(0, index).fill_(false);
-  const Pending sample = slot.sample;
   slot.sample = Pending{};
+  // Keep the active rows packed: the last one moves into the freed row.
+  const int last = n_active_ - 1;
+  if (index != last) {
+    for (model::LayerCache& layer : cache_.layers) {
+      for (torch::Tensor* t : {&layer.latent, &layer.rope_key, &layer.key, &layer.value}) {
+        if (t->defined()) t->select(0, index).copy_(t->select(0, last));
+      }
+    }
+    cache_.key_valid.select(0, index).copy_(cache_.key_valid.select(0, last));
+    cache_.next_position[index] = cache_.next_position[last];
+    slots_[static_cast<size_t>(index)] = std::move(slots_[static_cast<size_t>(last)]);
+    slots_[static_cast<size_t>(last)] = Slot{};
+  }
+  cache_.key_valid.select(0, last).fill_(false);
+  --n_active_;
   Report(sample, std::move(result));
 }
 

@@ -123,6 +123,8 @@ class Engine {
   bool ApplyPendingWork();                 // weight update, exclusive work; true if anything ran
   void Admit();                            // fills free slots from the queue
   void Step();                             // one decode step for every active slot
+  // Reports the sample in `slot` and frees it, moving the last active row
+  // into its place.
   void FinishSlot(int slot, bool cancelled);
   void Report(const Pending& sample, SampleResult result);
   void Compact();
@@ -135,7 +137,8 @@ class Engine {
 
   // Engine-thread state.
   model::KvCache cache_;
-  std::vector<Slot> slots_;
+  std::vector<Slot> slots_;  // rows [0, n_active_) are active, the rest free
+  int n_active_ = 0;
   int64_t version_;
 
   mutable std::mutex mu_;

@@ -1,5 +1,8 @@
 #include "rollout/pool.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -25,6 +28,35 @@ struct RolloutPool::Worker {
 
 RolloutPool::~RolloutPool() = default;
 
+namespace {
+
+// "host:port" -> one "ip:port" per IPv4 address the host name resolves to
+// (a Kubernetes headless Service name resolves to every ready worker). A
+// numeric address, or a name that does not resolve, stays as it is.
+std::vector<std::string> ExpandAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  const std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+  in_addr numeric;
+  if (inet_pton(AF_INET, host.c_str(), &numeric) == 1 || host.empty() || host[0] == '[') return {address};
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) return {address};
+  std::vector<std::string> out;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char ip[INET_ADDRSTRLEN];
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+    if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == nullptr) continue;
+    const std::string expanded = absl::StrCat(ip, ":", port);
+    if (std::find(out.begin(), out.end(), expanded) == out.end()) out.push_back(expanded);
+  }
+  freeaddrinfo(found);
+  return out.empty() ? std::vector<std::string>{address} : out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<RolloutPool>> RolloutPool::Create(const PoolOptions& options) {
   if (options.addresses.empty() && options.address_file.empty()) {
     return absl::InvalidArgumentError("a rollout pool needs worker addresses or an address file");
@@ -38,12 +70,16 @@ absl::StatusOr<std::unique_ptr<RolloutPool>> RolloutPool::Create(const PoolOptio
 }
 
 absl::Status RolloutPool::SetAddresses(const std::vector<std::string>& addresses) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::string, std::shared_ptr<Worker>> next;
+  std::vector<std::string> expanded;
   for (const std::string& address : addresses) {
     if (address.find(':') == std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat("worker address must be host:port, got \"", address, "\""));
     }
+    for (std::string& a : ExpandAddress(address)) expanded.push_back(std::move(a));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::shared_ptr<Worker>> next;
+  for (const std::string& address : expanded) {
     if (auto it = workers_.find(address); it != workers_.end()) {
       next[address] = it->second;  // keep the connection
       continue;
@@ -81,7 +117,8 @@ absl::Status RolloutPool::Reload() {
 }
 
 absl::Status RolloutPool::MaybeReload() {
-  if (options_.address_file.empty()) return absl::OkStatus();
+  // Names are resolved again on every call: workers behind a DNS name come and go.
+  if (options_.address_file.empty()) return SetAddresses(options_.addresses);
   struct stat info;
   if (stat(options_.address_file.c_str(), &info) != 0) return absl::OkStatus();  // keep the last list
   const int64_t mtime = static_cast<int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;

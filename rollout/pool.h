@@ -36,7 +36,9 @@ namespace r1::rollout {
 class RolloutClient;
 
 struct PoolOptions {
-  std::vector<std::string> addresses;  // host:port of each worker
+  // host:port of each worker; a host name stands for every IPv4 address it
+  // resolves to (e.g. a Kubernetes headless Service), re-resolved each call.
+  std::vector<std::string> addresses;
   std::string address_file;            // one host:port per line; re-read when it changes
   absl::Duration request_timeout = absl::Minutes(10);
   absl::Duration status_timeout = absl::Seconds(5);

@@ -238,7 +238,9 @@ TEST_F(RolloutServiceTest, SigtermStopsTheWorker) {
 class RolloutPoolTest : public RolloutServiceTest {
  protected:
   void SetUp() override {
-    for (int i = 0; i < 2; ++i) addresses_.push_back(StartWorker(Ckpt(1), 1, 2, workers_[i]));
+    // 8 slots: a request carries 4 prompts of 2 samples, so a worker killed
+    // while another prompt is delivered still has prompts in flight.
+    for (int i = 0; i < 2; ++i) addresses_.push_back(StartWorker(Ckpt(1), 1, 8, workers_[i]));
     address_file_ = (dir_ / absl::StrCat("workers_", getpid())).string();
     ASSERT_TRUE(WriteFileAtomically(address_file_, absl::StrCat(addresses_[0], "\n", addresses_[1], "\n")).ok());
     PoolOptions options;
@@ -324,6 +326,19 @@ TEST_F(RolloutPoolTest, AWorkerKilledMidBatchLosesNoPrompt) {
   for (const auto& [p, n] : deliveries) EXPECT_EQ(n, 1) << "prompt " << p;
   EXPECT_GE(pool_->stats().worker_failures, 1);
   EXPECT_GE(pool_->stats().redispatched_prompts, 1);
+}
+
+TEST_F(RolloutPoolTest, AHostNameStandsForEveryAddressItResolvesTo) {
+  // As a Kubernetes headless Service name would: "localhost" -> 127.0.0.1.
+  const std::string port = addresses_[0].substr(addresses_[0].rfind(':') + 1);
+  PoolOptions options;
+  options.addresses = {absl::StrCat("localhost:", port)};
+  auto pool = RolloutPool::Create(options);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ((*pool)->addresses(), std::vector<std::string>{addresses_[0]});
+  int delivered = 0;
+  ASSERT_TRUE((*pool)->Generate(Prompts(2), 1, Sampling(4), [&](int, std::vector<Completion>) { ++delivered; }).ok());
+  EXPECT_EQ(delivered, 2);
 }
 
 TEST_F(RolloutPoolTest, WeightsReachEveryWorkerAndALateWorkerCatchesUp) {

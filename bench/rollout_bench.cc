@@ -1,0 +1,201 @@
+// Rollout-worker benchmarks (results go to BENCHMARKS.md with this command):
+//   build/bin/rollout_bench [--config configs/tiny.textproto] [--repeats 5]
+// For the config's policy and student (random weights, the config's sizes):
+// 1. generated tokens/s at batch 1, 16 and 64 through the full gRPC path (a
+//    real `r1 rollout serve` process on loopback) against model::Generate in
+//    this process, same prompts, seeds and thread count, side by side;
+// 2. weight sync: UpdateWeights of every tensor, bytes/s on loopback, against
+//    a memcpy of the same bytes;
+// 3. time from the end of a weight update to the first completion under the
+//    new version (a one-token generation).
+// Medians of repeated runs; the process is idle while the worker works.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/config.h"
+#include "common/file_util.h"
+#include "common/flags.h"
+#include "common/subprocess.h"
+#include "common/test_support.h"
+#include "model/checkpoint.h"
+#include "model/generate.h"
+#include "rollout/client.h"
+
+namespace r1 {
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Worker {
+  std::unique_ptr<Subprocess> process;
+  std::unique_ptr<rollout::RolloutClient> client;
+};
+
+absl::StatusOr<Worker> StartWorker(const std::string& ckpt, const std::string& dir) {
+  const std::string port_file = dir + "/port";
+  std::filesystem::remove(port_file);
+  absl::StatusOr<std::unique_ptr<Subprocess>> process =
+      Subprocess::Start({ExecutableDir() + "/r1", "rollout", "serve", "--ckpt", ckpt, "--port_file", port_file,
+                         "--kv_slots", "64", "--threads", "2"},
+                        {.stdout_path = dir + "/worker.out", .stderr_path = dir + "/worker.err"});
+  if (!process.ok()) return process.status();
+  for (int i = 0; i < 1500 && !std::filesystem::exists(port_file); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(port_file).value_or("")), &port)) {
+    return absl::InternalError("worker did not start: " + ReadFile(dir + "/worker.err").value_or(""));
+  }
+  absl::StatusOr<std::unique_ptr<rollout::RolloutClient>> client =
+      rollout::RolloutClient::Connect(absl::StrCat("127.0.0.1:", port));
+  if (!client.ok()) return client.status();
+  if (absl::Status s = (*client)->WaitUntilServing(absl::Seconds(30)); !s.ok()) return s;
+  return Worker{std::move(*process), std::move(*client)};
+}
+
+void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& tokenizer,
+                const std::string& tokenizer_path, const std::string& dir, int repeats) {
+  config.set_vocab_size(tokenizer.vocab_size());
+  torch::manual_seed(1);
+  absl::StatusOr<model::CausalLm> model = model::MakeModel(config);
+  if (!model.ok()) return;
+  const std::string ckpt = dir + "/" + label;
+  if (!model::SaveCheckpoint(ckpt, **model, tokenizer_path, nullptr).ok()) return;
+  absl::StatusOr<Worker> worker = StartWorker(ckpt, dir);
+  if (!worker.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(worker.status().message()).c_str());
+    return;
+  }
+  const int64_t new_tokens = 64;
+  for (int batch : {1, 16, 64}) {
+    // Random 16-token prompts (BOS first); the same in both paths.
+    std::vector<std::vector<int>> prompts;
+    torch::manual_seed(batch);
+    for (int b = 0; b < batch; ++b) {
+      std::vector<int> p = {tokenizer.bos_id()};
+      for (int t = 0; t < 15; ++t) p.push_back(static_cast<int>(torch::randint(11, tokenizer.vocab_size(), {1}).item<int64_t>()));
+      prompts.push_back(p);
+    }
+    model::GenerationParams params;
+    params.max_new_tokens = new_tokens;
+    params.seed = 3;
+    rollout::GenerateRequest request;
+    request.set_samples_per_prompt(1);
+    request.mutable_sampling()->set_temperature(1.0);
+    request.mutable_sampling()->set_max_new_tokens(static_cast<int>(new_tokens));
+    request.mutable_sampling()->set_seed(3);
+    for (const auto& p : prompts) {
+      rollout::Prompt* prompt = request.add_prompts();
+      for (int id : p) prompt->add_token_ids(id);
+    }
+    std::vector<double> local, remote;
+    int64_t local_tokens = 0, remote_tokens = 0;
+    for (int r = 0; r < repeats; ++r) {
+      auto start = std::chrono::steady_clock::now();
+      local_tokens = 0;
+      for (const model::Completion& c : model::Generate(**model, tokenizer, prompts, params)) local_tokens += c.tokens.size();
+      local.push_back(Seconds(start));
+      start = std::chrono::steady_clock::now();
+      remote_tokens = 0;
+      const absl::Status s = worker->client->Generate(
+          request, [&](const rollout::Completion& c) { remote_tokens += c.token_ids_size(); });
+      remote.push_back(Seconds(start));
+      if (!s.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+        return;
+      }
+    }
+    const double local_rate = local_tokens / Median(local), remote_rate = remote_tokens / Median(remote);
+    std::printf("{\"bench\": \"decode\", \"model\": \"%s\", \"batch\": %d, \"in_process_tokens_per_second\": %.0f, "
+                "\"grpc_tokens_per_second\": %.0f, \"grpc_over_in_process\": %.3f, \"tokens\": [%lld, %lld]}\n",
+                label, batch, local_rate, remote_rate, remote_rate / local_rate, static_cast<long long>(local_tokens),
+                static_cast<long long>(remote_tokens));
+    std::fflush(stdout);
+  }
+
+  // Weight sync against memcpy of the same bytes.
+  const auto tensors = model::NamedTensors(**model);
+  int64_t bytes = 0;
+  for (const auto& [name, t] : tensors) bytes += t.numel() * t.element_size();
+  std::vector<double> sync, copy, first;
+  std::vector<char> source(static_cast<size_t>(bytes), 1), target(static_cast<size_t>(bytes));
+  rollout::GenerateRequest one;
+  one.set_samples_per_prompt(1);
+  one.mutable_sampling()->set_max_new_tokens(1);
+  one.add_prompts()->add_token_ids(tokenizer.bos_id());
+  for (int r = 0; r < std::max(repeats, 5); ++r) {
+    auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<rollout::UpdateWeightsResponse> updated = worker->client->UpdateWeights(tensors, r + 1);
+    sync.push_back(Seconds(start));
+    if (!updated.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(updated.status().message()).c_str());
+      return;
+    }
+    // The update returns once the new weights serve: first completion after it.
+    start = std::chrono::steady_clock::now();
+    int64_t version = -1;
+    (void)worker->client->Generate(one, [&](const rollout::Completion& c) { version = c.weight_version(); });
+    first.push_back(Seconds(start));
+    if (version != r + 1) std::fprintf(stderr, "completion came from version %lld\n", static_cast<long long>(version));
+    start = std::chrono::steady_clock::now();
+    std::memcpy(target.data(), source.data(), source.size());
+    copy.push_back(Seconds(start));
+  }
+  std::printf("{\"bench\": \"weight_sync\", \"model\": \"%s\", \"bytes\": %lld, \"grpc_bytes_per_second\": %.3e, "
+              "\"memcpy_bytes_per_second\": %.3e, \"update_seconds_median\": %.4f, "
+              "\"update_end_to_first_new_completion_ms_median\": %.2f}\n",
+              label, static_cast<long long>(bytes), bytes / Median(sync), bytes / Median(copy), Median(sync),
+              Median(first) * 1000);
+  std::fflush(stdout);
+}
+
+}  // namespace
+}  // namespace r1
+
+int main(int argc, char** argv) {
+  // Two LibTorch processes take turns on the same cores here (this one and
+  // the worker, which inherits the environment): idle OpenMP threads must
+  // sleep, not spin, or each slows the other several-fold.
+  setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+  std::string config_path = "configs/tiny.textproto";
+  int64_t repeats = 5;
+  r1::FlagSet flags("rollout_bench", "Rollout worker benchmarks: decode through gRPC vs in-process, weight sync.");
+  flags.AddString("config", &config_path, "run config whose policy and student sizes to use");
+  flags.AddInt("repeats", &repeats, "timed runs per measurement (median)");
+  if (auto code = r1::ParseCommandLine(flags, std::vector<std::string>(argv + 1, argv + argc))) return *code;
+  absl::StatusOr<r1::config::RunConfig> run = r1::LoadRunConfig(config_path, {});
+  if (!run.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(run.status().message()).c_str());
+    return 1;
+  }
+  r1::model::ConfigureRuntime(2);
+  const std::string dir = std::filesystem::temp_directory_path() / absl::StrCat("r1_rollout_bench_", getpid());
+  std::filesystem::create_directories(dir);
+  // A small tokenizer (the test helper's): only its special ids matter here.
+  absl::StatusOr<std::string> tokenizer_path = r1::testing::TrainTinyTokenizer(dir, 40);
+  if (!tokenizer_path.ok()) return 1;
+  absl::StatusOr<r1::Tokenizer> tokenizer = r1::Tokenizer::Load(*tokenizer_path);
+  if (!tokenizer.ok()) return 1;
+  r1::BenchModel("policy", run->policy(), *tokenizer, *tokenizer_path, dir, static_cast<int>(repeats));
+  r1::BenchModel("student", run->student(), *tokenizer, *tokenizer_path, dir, static_cast<int>(repeats));
+  std::filesystem::remove_all(dir);
+  return 0;
+}
