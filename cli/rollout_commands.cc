@@ -1,9 +1,5 @@
 // `r1 rollout serve`: a rollout worker on one host.
-#include <pthread.h>
-#include <signal.h>
-
 #include <cstdio>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
@@ -12,6 +8,7 @@
 #include "common/tokenizer.h"
 #include "model/checkpoint.h"
 #include "rollout/worker.h"
+#include "rpc/server.h"
 
 namespace r1::cli {
 
@@ -40,12 +37,7 @@ int RolloutServe(const Args& args) {
     std::fprintf(stderr, "r1 rollout serve: need --kv_slots >= 1, --max_queued >= 1, 0 <= --port <= 65535\n");
     return kExitUsage;
   }
-  // SIGINT/SIGTERM go to one waiting thread (blocked before gRPC's threads exist).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  rpc::StopSignals stop_signals;  // before LibTorch or gRPC start threads
 
   model::ConfigureRuntime(static_cast<int>(threads));
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, {device, std::nullopt});
@@ -67,14 +59,11 @@ int RolloutServe(const Args& args) {
   if (!port_file.empty()) {
     if (absl::Status s = WriteFileAtomically(port_file, absl::StrCat((*worker)->port(), "\n")); !s.ok()) return Fail(s);
   }
-  std::thread stopper([&] {
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+  stop_signals.OnSignal([&](int signal_number) {
     std::fprintf(stderr, "r1 rollout: signal %d, shutting down\n", signal_number);
     (*worker)->Shutdown(5);
   });
   (*worker)->Wait();
-  stopper.join();
   return kExitOk;
 }
 

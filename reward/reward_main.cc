@@ -1,12 +1,8 @@
 // r1-reward: the reward service (`serve`) and offline scoring (`score`).
 // It links no LibTorch, so it deploys on hosts without the model stack.
-#include <pthread.h>
-#include <signal.h>
-
 #include <cstdio>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +17,7 @@
 #include "reward/client.h"
 #include "reward/scorer.h"
 #include "reward/server.h"
+#include "rpc/server.h"
 
 namespace r1::reward {
 namespace {
@@ -79,13 +76,7 @@ int Serve(const std::vector<std::string>& args) {
   flags.AddBool("quiet", &quiet, "no per-request log lines");
   if (auto code = ParseCommandLine(flags, args)) return *code;
 
-  // Signals go to one thread that waits for them; block them before gRPC
-  // starts its own threads so none of those is picked to handle them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  rpc::StopSignals stop_signals;  // before gRPC starts its threads
 
   absl::StatusOr<config::RewardServiceConfig> config =
       LoadRewardConfig(config_path.empty() ? "" : config_path[0], overrides);
@@ -109,14 +100,11 @@ int Serve(const std::vector<std::string>& args) {
       return Fail(s);
     }
   }
-  std::thread stopper([&] {
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+  stop_signals.OnSignal([&](int signal_number) {
     std::fprintf(stderr, "r1-reward: signal %d, shutting down\n", signal_number);
     (*server)->Shutdown(5);
   });
   (*server)->Wait();
-  stopper.join();
   return kExitOk;
 }
 

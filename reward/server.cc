@@ -1,8 +1,6 @@
 #include "reward/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +14,7 @@
 #include "common/file_util.h"
 #include "proto/reward.grpc.pb.h"
 #include "reward/scorer.h"
+#include "rpc/server.h"
 
 namespace r1::reward {
 
@@ -117,7 +116,7 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(const config::
   server->options_ = options;
   server->service_ = std::make_unique<RewardServiceImpl>(*server->scorer_, server->options_);
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  std::shared_ptr<grpc::ServerCredentials> credentials;  // null: plaintext
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
     if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
       return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
@@ -131,21 +130,14 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(const config::
     credentials = grpc::SslServerCredentials(ssl);
   }
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, credentials, &server->port_);
-  builder.RegisterService(server->service_.get());
-  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
-  // gRPC sets SO_REUSEPORT by default, so a second server on a busy port
-  // would start and silently share it; a busy port must be an error.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot listen on ", options.address,
-                                                      " (address in use, or not a local address?)"));
-  }
+  rpc::ServerSettings settings;
+  settings.address = options.address;
+  settings.credentials = credentials;
+  settings.max_message_bytes = options.max_message_bytes;
+  absl::StatusOr<rpc::StartedServer> started = rpc::StartServer(settings, {server->service_.get()});
+  if (!started.ok()) return started.status();
+  server->server_ = std::move(started->server);
+  server->port_ = started->port;
   return server;
 }
 

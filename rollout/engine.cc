@@ -51,14 +51,7 @@ Engine::~Engine() {
     std::lock_guard<std::mutex> lock(mu_);
     left.swap(queue_);
   }
-  for (const Pending& p : left) {
-    SampleResult r;
-    r.prompt_index = p.prompt_index;
-    r.sample_index = p.sample_index;
-    r.cancelled = true;
-    r.weight_version = version_;
-    Report(p, std::move(r));
-  }
+  for (const Pending& p : left) ReportCancelled(p);
 }
 
 absl::Status Engine::Submit(std::shared_ptr<GenerationJob> job) {
@@ -239,12 +232,7 @@ void Engine::Admit() {
     Group::Prefill& prefill = next.group->prefills[next.prompt_index];
     --prefill.waiting;
     if (job.cancelled->load()) {
-      SampleResult r;
-      r.prompt_index = next.prompt_index;
-      r.sample_index = next.sample_index;
-      r.cancelled = true;
-      r.weight_version = version_;
-      Report(next, std::move(r));
+      ReportCancelled(next);
       continue;
     }
     const std::vector<int>& prompt = job.prompts[static_cast<size_t>(next.prompt_index)];
@@ -384,6 +372,15 @@ void Engine::FinishSlot(int index, bool cancelled) {
   }
   cache_.key_valid.select(0, last).fill_(false);
   --n_active_;
+  Report(sample, std::move(result));
+}
+
+void Engine::ReportCancelled(const Pending& sample) {
+  SampleResult result;
+  result.prompt_index = sample.prompt_index;
+  result.sample_index = sample.sample_index;
+  result.cancelled = true;
+  result.weight_version = version_;
   Report(sample, std::move(result));
 }
 

@@ -127,6 +127,7 @@ class Engine {
   // into its place.
   void FinishSlot(int slot, bool cancelled);
   void Report(const Pending& sample, SampleResult result);
+  void ReportCancelled(const Pending& sample);  // a sample that never ran
   void Compact();
   int64_t ActiveCount() const;
 

@@ -1,8 +1,6 @@
 #include "rollout/worker.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -14,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/crc32c.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rpc/server.h"
 
 namespace r1::rollout {
 namespace {
@@ -322,18 +321,13 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Start(model::Causa
   worker->options_ = options;
   worker->engine_ = std::make_unique<Engine>(std::move(model), tokenizer, options.engine, version);
   worker->service_ = std::make_unique<RolloutServiceImpl>(*worker->engine_, tokenizer, worker->options_);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &worker->port_);
-  builder.RegisterService(worker->service_.get());
-  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a busy port is an error
-  worker->server_ = builder.BuildAndStart();
-  if (worker->server_ == nullptr || worker->port_ == 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot listen on ", options.address));
-  }
+  rpc::ServerSettings settings;
+  settings.address = options.address;
+  settings.max_message_bytes = options.max_message_bytes;
+  absl::StatusOr<rpc::StartedServer> started = rpc::StartServer(settings, {worker->service_.get()});
+  if (!started.ok()) return started.status();
+  worker->server_ = std::move(started->server);
+  worker->port_ = started->port;
   return worker;
 }
 

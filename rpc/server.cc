@@ -1,0 +1,60 @@
+#include "rpc/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <pthread.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace r1::rpc {
+
+absl::StatusOr<StartedServer> StartServer(const ServerSettings& settings,
+                                          const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  StartedServer started;
+  builder.AddListeningPort(settings.address,
+                           settings.credentials ? settings.credentials : grpc::InsecureServerCredentials(),
+                           &started.port);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(settings.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(settings.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  started.server = builder.BuildAndStart();
+  if (started.server == nullptr || started.port == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot listen on ", settings.address, " (address in use, or not a local address?)"));
+  }
+  return started;
+}
+
+StopSignals::StopSignals() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+}
+
+StopSignals::~StopSignals() {
+  if (!waiter_.joinable()) return;
+  if (!fired_.load()) {
+    // No signal came (the server stopped some other way): wake the waiter
+    // without running `stop`.
+    closing_ = true;
+    pthread_kill(waiter_.native_handle(), SIGTERM);
+  }
+  waiter_.join();
+}
+
+void StopSignals::OnSignal(std::function<void(int)> stop) {
+  waiter_ = std::thread([this, stop = std::move(stop)] {
+    int signal_number = 0;
+    sigwait(&signals_, &signal_number);
+    fired_ = true;
+    if (!closing_.load()) stop(signal_number);
+  });
+}
+
+}  // namespace r1::rpc
