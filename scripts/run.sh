@@ -41,5 +41,5 @@ echo "decoded: $("$r1" tokenizer decode --model "$out/tokenizer.model" --ids "$i
 echo "== pretraining the tiny policy (configs/tiny.textproto)"
 ckpt="$("$r1" pretrain "$root/configs/tiny.textproto" --run_dir "$out/tiny")"
 echo "== samples from $ckpt"
-"$r1" generate --ckpt "$ckpt" --prompt "What is 23 + 45 - 12?" --n 3 --max_new_tokens 64 --seed 1
+"$r1" generate --ckpt "$ckpt" --prompt "What is 23 + 45 - 12?" --n 3 --max_new_tokens 160 --seed 1
 echo "done: artifacts in $out"
