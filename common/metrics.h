@@ -1,6 +1,6 @@
 // The one metrics sink interface. Training stages write named scalars per
-// step; sinks decide where they go (JSONL here; a TensorBoard event-file sink
-// implements the same interface).
+// step; sinks decide where they go (JSONL here; TensorBoard event files in
+// common/tensorboard.h).
 #ifndef R1_COMMON_METRICS_H_
 #define R1_COMMON_METRICS_H_
 
