@@ -57,6 +57,20 @@ bool ToUint(const Value& v, uint64_t& out) {
 
 }  // namespace
 
+std::optional<torch::Dtype> DtypeFromSafetensorsName(absl::string_view name) {
+  for (const DtypeInfo& d : kDtypes) {
+    if (name == d.name) return d.dtype;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> SafetensorsDtypeName(torch::Dtype dtype) {
+  for (const DtypeInfo& d : kDtypes) {
+    if (d.dtype == dtype) return std::string(d.name);
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
   absl::StatusOr<std::string> bytes = ReadFile(path);
   if (!bytes.ok()) return bytes.status();
@@ -97,11 +111,8 @@ absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
     if (dtype_it == fields.end() || shape_it == fields.end() || offsets_it == fields.end()) {
       return tensor_bad("needs dtype, shape and data_offsets");
     }
-    const DtypeInfo* info = nullptr;
-    for (const DtypeInfo& d : kDtypes) {
-      if (dtype_it->second.string_value() == d.name) info = &d;
-    }
-    if (info == nullptr) return tensor_bad(absl::StrCat("unsupported dtype \"", dtype_it->second.string_value(), "\""));
+    const std::optional<torch::Dtype> dtype = DtypeFromSafetensorsName(dtype_it->second.string_value());
+    if (!dtype.has_value()) return tensor_bad(absl::StrCat("unsupported dtype \"", dtype_it->second.string_value(), "\""));
     if (shape_it->second.kind_case() != Value::kListValue) return tensor_bad("shape is not a list");
     std::vector<int64_t> shape;
     uint64_t numel = 1;
@@ -118,13 +129,13 @@ absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
         !ToUint(offsets_it->second.list_value().values(1), end)) {
       return tensor_bad("data_offsets must be [begin, end]");
     }
-    const uint64_t expected = numel * torch::elementSize(info->dtype);
+    const uint64_t expected = numel * torch::elementSize(*dtype);
     if (end < begin || end > data_size || end - begin != expected) {
       return tensor_bad(absl::StrCat("data_offsets [", begin, ", ", end, "] do not hold ", expected,
                                      " bytes inside the ", data_size, "-byte data section"));
     }
     ranges.emplace_back(begin, end);
-    torch::Tensor tensor = torch::empty(shape, torch::TensorOptions().dtype(info->dtype));
+    torch::Tensor tensor = torch::empty(shape, torch::TensorOptions().dtype(*dtype));
     if (expected > 0) std::memcpy(tensor.data_ptr(), bytes->data() + data_start + begin, expected);
     file.tensors[name] = std::move(tensor);
   }
@@ -142,16 +153,13 @@ absl::Status WriteSafetensors(const std::string& path,
   std::vector<std::string> entries;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
-    const DtypeInfo* info = nullptr;
-    for (const DtypeInfo& d : kDtypes) {
-      if (d.dtype == tensor.scalar_type()) info = &d;
-    }
-    if (info == nullptr) {
+    const std::optional<std::string> dtype_name = SafetensorsDtypeName(tensor.scalar_type());
+    if (!dtype_name.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " has a dtype safetensors cannot hold"));
     }
     cpu.push_back(tensor.detach().to(torch::kCPU).contiguous());
     const uint64_t size = static_cast<uint64_t>(cpu.back().numel()) * cpu.back().element_size();
-    entries.push_back(absl::StrCat(JsonString(name), ":{\"dtype\":\"", info->name, "\",\"shape\":[",
+    entries.push_back(absl::StrCat(JsonString(name), ":{\"dtype\":\"", *dtype_name, "\",\"shape\":[",
                                    absl::StrJoin(tensor.sizes(), ","), "],\"data_offsets\":[", offset, ",",
                                    offset + size, "]}"));
     offset += size;

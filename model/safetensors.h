@@ -11,11 +11,13 @@
 #include <torch/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace r1::model {
 
@@ -26,6 +28,11 @@ struct SafetensorsFile {
 
 // F32, F16, BF16, F64, I64, I32, I16, I8, U8 and BOOL are understood.
 absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path);
+
+// A dtype's safetensors name ("F32", "BF16", ...) and back; nullopt for
+// one the format does not hold. (Weight updates over gRPC use the same names.)
+std::optional<torch::Dtype> DtypeFromSafetensorsName(absl::string_view name);
+std::optional<std::string> SafetensorsDtypeName(torch::Dtype dtype);
 
 // Writes tensors (any device; copied to CPU, made contiguous) atomically.
 absl::Status WriteSafetensors(const std::string& path,

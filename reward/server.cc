@@ -144,9 +144,7 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(const config::
 void RewardServer::Wait() { server_->Wait(); }
 
 void RewardServer::Shutdown(double grace_seconds) {
-  if (!server_) return;
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(grace_seconds * 1000)));
+  if (server_) rpc::ShutdownServer(*server_, grace_seconds);
 }
 
 }  // namespace r1::reward

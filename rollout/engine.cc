@@ -186,7 +186,6 @@ bool Engine::ApplyPendingWork() {
       for (int i = 0; i < n_active_; ++i) {
         Slot& slot = slots_[static_cast<size_t>(i)];
         restart.push_back(slot.sample);
-        slot.active = false;
         slot.builder.reset();
         cache_.key_valid.select(0, i).fill_(false);
       }
@@ -257,7 +256,6 @@ void Engine::Admit() {
       widest = 0;
     }
     Slot& slot = slots_[s];
-    slot.active = true;
     ++n_active_;
     slot.sample = next;
     slot.version = version_;
@@ -354,7 +352,6 @@ void Engine::FinishSlot(int index, bool cancelled) {
   result.weight_version = slot.version;
   result.cancelled = cancelled;
   const Pending sample = slot.sample;
-  slot.active = false;
   slot.builder.reset();
   slot.sample = Pending{};
   // Keep the active rows packed: the last one moves into the freed row.

@@ -104,8 +104,7 @@ class Engine {
     int prompt_index;
     int sample_index;
   };
-  struct Slot {
-    bool active = false;
+  struct Slot {  // row i is active when i < n_active_
     Pending sample;
     std::unique_ptr<model::CompletionBuilder> builder;
     at::Generator generator;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/crc32c.h"
+#include "model/safetensors.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rpc/server.h"
 
@@ -33,11 +34,13 @@ FinishReason ToProto(model::FinishReason reason) {
   return FINISH_UNSPECIFIED;
 }
 
-absl::StatusOr<torch::Dtype> DtypeFromName(const std::string& name) {
-  if (name == "F32") return torch::kFloat32;
-  if (name == "BF16") return torch::kBFloat16;
-  if (name == "F16") return torch::kHalf;
-  return absl::InvalidArgumentError(absl::StrCat("dtype must be F32, BF16 or F16, got \"", name, "\""));
+// Weights come as F32, BF16 or F16 (safetensors names).
+absl::StatusOr<torch::Dtype> WeightDtype(const std::string& name) {
+  const std::optional<torch::Dtype> dtype = model::DtypeFromSafetensorsName(name);
+  if (!dtype.has_value() || !(*dtype == torch::kFloat32 || *dtype == torch::kBFloat16 || *dtype == torch::kHalf)) {
+    return absl::InvalidArgumentError(absl::StrCat("dtype must be F32, BF16 or F16, got \"", name, "\""));
+  }
+  return *dtype;
 }
 
 }  // namespace
@@ -219,7 +222,7 @@ class RolloutServiceImpl final : public RolloutService::Service {
       }
       data += chunk.data();
       if (!chunk.last()) continue;
-      absl::StatusOr<torch::Dtype> type = DtypeFromName(dtype);
+      absl::StatusOr<torch::Dtype> type = WeightDtype(dtype);
       if (!type.ok()) return Invalid(absl::StrCat("tensor \"", name, "\": ", type.status().message()));
       int64_t elements = 1;
       for (int64_t d : shape) elements *= d;
@@ -334,9 +337,7 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Start(model::Causa
 void RolloutWorker::Wait() { server_->Wait(); }
 
 void RolloutWorker::Shutdown(double grace_seconds) {
-  if (!server_) return;
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(grace_seconds * 1000)));
+  if (server_) rpc::ShutdownServer(*server_, grace_seconds);
 }
 
 }  // namespace r1::rollout

@@ -5,6 +5,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 
 namespace r1::rpc {
@@ -28,6 +30,11 @@ absl::StatusOr<StartedServer> StartServer(const ServerSettings& settings,
         absl::StrCat("cannot listen on ", settings.address, " (address in use, or not a local address?)"));
   }
   return started;
+}
+
+void ShutdownServer(grpc::Server& server, double grace_seconds) {
+  server.Shutdown(std::chrono::system_clock::now() +
+                  std::chrono::milliseconds(static_cast<int64_t>(grace_seconds * 1000)));
 }
 
 StopSignals::StopSignals() {

@@ -38,6 +38,9 @@ struct StartedServer {
 // FAILED_PRECONDITION naming the address when it cannot be bound.
 absl::StatusOr<StartedServer> StartServer(const ServerSettings& settings, const std::vector<grpc::Service*>& services);
 
+// Stops accepting calls; running ones get `grace_seconds` to finish.
+void ShutdownServer(grpc::Server& server, double grace_seconds);
+
 // Blocks SIGINT and SIGTERM in the calling thread and every thread it starts
 // later (construct it first thing in main, before gRPC or LibTorch threads
 // exist); OnSignal runs `stop` on a thread of its own when one arrives.

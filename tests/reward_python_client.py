@@ -5,7 +5,8 @@ The client is built only from proto/reward.proto (and the records.proto it
 imports): protoc writes the Python messages, Debian's grpc_python_plugin the
 stub. Nothing of r1's C++ is used. Also checks the two standard services every
 r1 server carries: grpc.health.v1 health checking and server reflection, whose
-tiny messages are encoded by hand below (their .proto files are not shipped
+tiny messages are encoded by hand here and decoded by
+tests/golden/protobuf_wire.py (their .proto files are not shipped
 with Debian's python3-grpcio).
 
 Run: /usr/bin/python3 tests/reward_python_client.py --r1_reward build/bin/r1-reward --source_root .
@@ -17,6 +18,9 @@ import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden"))
+from protobuf_wire import fields  # noqa: E402  (hand decoder, shared with the golden scripts)
 
 ARGS = None
 
@@ -30,33 +34,6 @@ def generate_stubs(source_root, out_dir):
     # protoc writes packages as folders; make them importable.
     open(os.path.join(out_dir, "proto", "__init__.py"), "a").close()
     sys.path.insert(0, out_dir)
-
-
-def read_varint(data, at):
-    value, shift = 0, 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, at
-
-
-def fields(data):
-    """(field number, wire type, value) of each field of a protobuf message."""
-    at = 0
-    while at < len(data):
-        key, at = read_varint(data, at)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, at = read_varint(data, at)
-        elif wire == 2:
-            length, at = read_varint(data, at)
-            value, at = data[at:at + length], at + length
-        else:
-            raise ValueError(f"unexpected wire type {wire}")
-        yield number, wire, value
 
 
 class RewardServiceFromPython(unittest.TestCase):

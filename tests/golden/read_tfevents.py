@@ -10,6 +10,8 @@ import json
 import struct
 import sys
 
+from protobuf_wire import fields
+
 POLY = 0x82F63B78  # CRC-32C (Castagnoli), reflected
 TABLE = []
 for n in range(256):
@@ -31,36 +33,6 @@ def masked(data):
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def varint(data, at):
-    value, shift = 0, 0
-    while True:
-        b = data[at]
-        at += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, at
-
-
-def fields(data):
-    at = 0
-    while at < len(data):
-        key, at = varint(data, at)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, at = varint(data, at)
-        elif wire == 1:
-            value, at = data[at:at + 8], at + 8
-        elif wire == 5:
-            value, at = data[at:at + 4], at + 4
-        elif wire == 2:
-            n, at = varint(data, at)
-            value, at = data[at:at + n], at + n
-        else:
-            raise ValueError(f"wire type {wire}")
-        yield number, value
-
-
 def main(path):
     data = open(path, "rb").read()
     at = 0
@@ -76,7 +48,7 @@ def main(path):
             sys.exit(f"{path}: bad data CRC at byte {at}")
         at += 16 + length
         event = {}
-        for number, value in fields(body):
+        for number, _, value in fields(body):
             if number == 1:
                 event["wall_time"] = struct.unpack("<d", value)[0]
             elif number == 2:
@@ -85,9 +57,9 @@ def main(path):
                 event["file_version"] = value.decode()
             elif number == 5:
                 scalars = {}
-                for _, entry in fields(value):
+                for _, _, entry in fields(value):
                     tag, simple = None, None
-                    for n, v in fields(entry):
+                    for n, _, v in fields(entry):
                         if n == 1:
                             tag = v.decode()
                         elif n == 2:

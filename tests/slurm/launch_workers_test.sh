@@ -65,18 +65,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # grpc.health.v1.Health/Check with an empty request answers SERVING (08 01).
-health() {
-  "$py" - "$@" <<'EOF'
-import sys
-import grpc
-for address in sys.argv[1:]:
-    with grpc.insecure_channel(address) as channel:
-        reply = channel.unary_unary('/grpc.health.v1.Health/Check')(b'', timeout=10)
-        if reply != b'\x08\x01':
-            sys.exit(f'{address}: health reply {reply!r}, want SERVING')
-        print(f'{address}: SERVING')
-EOF
-}
+health() { "$py" "$root/tests/slurm/grpc_health.py" "$@"; }
 
 # True while any of the given pids is alive (a zombie counts as gone).
 any_alive() {

@@ -246,18 +246,7 @@ log "address file: ${addresses[*]}"
 
 # grpc.health.v1.Health/Check with an empty request (service "") answers
 # HealthCheckResponse{status: SERVING}, serialized as 08 01.
-health() {
-  "$py" - "$@" <<'EOF'
-import sys
-import grpc
-for address in sys.argv[1:]:
-    with grpc.insecure_channel(address) as channel:
-        reply = channel.unary_unary('/grpc.health.v1.Health/Check')(b'', timeout=10)
-        if reply != b'\x08\x01':
-            sys.exit(f'{address}: health reply {reply!r}, want SERVING')
-        print(f'{address}: SERVING')
-EOF
-}
+health() { "$py" "$root/tests/slurm/grpc_health.py" "$@"; }
 health "${addresses[@]}" || fail "health check failed"
 
 # The workers really are the job's two tasks: two `r1 rollout serve` processes
