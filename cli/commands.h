@@ -32,6 +32,7 @@ int ConfigShow(const Args& args);
 int Pretrain(const Args& args);
 int GenerateText(const Args& args);
 int RolloutServe(const Args& args);
+int Rl(const Args& args);
 
 // Prints "r1: <message>" on stderr and returns kExitFailure.
 int Fail(const absl::Status& status);

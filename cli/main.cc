@@ -1,6 +1,9 @@
 // r1: the command-line front end. `r1 --help` lists the commands; each
 // command has its own --help.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -34,7 +37,21 @@ constexpr Command kCommands[] = {
     {"pretrain", "pretrain the policy of a run config on its tasks' worked solutions", Pretrain},
     {"generate", "print completions of a prompt by a checkpoint", GenerateText},
     {"rollout serve", "serve a checkpoint as a rollout worker over gRPC", RolloutServe},
+    {"rl", "GRPO on a checkpoint with rollout workers and the reward service (R1-Zero from a base)", Rl},
 };
+
+// Commands whose process shares the cores with other LibTorch processes (the
+// learner with its workers). OpenMP threads that spin while waiting for work
+// take the cores from the other process and slowed both several-fold on 2
+// cores; OMP_WAIT_POLICY=PASSIVE makes them sleep. libgomp reads it when it
+// loads, so the process sets it and starts itself again.
+void SharePolitely(int argc, char** argv) {
+  if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  const std::string first = argv[1];
+  if (first != "rl" && first != "rollout") return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as is
+}
 
 void PrintUsage(std::FILE* out, absl::string_view group) {
   std::fprintf(out, "usage: r1 <command> [flags]   (r1 <command> --help for its flags)\n\ncommands:\n");
@@ -46,6 +63,7 @@ void PrintUsage(std::FILE* out, absl::string_view group) {
 }
 
 int Main(int argc, char** argv) {
+  SharePolitely(argc, argv);
   const std::vector<std::string> all(argv + 1, argv + argc);
   if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
     PrintUsage(all.empty() ? stderr : stdout, "");

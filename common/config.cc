@@ -235,6 +235,11 @@ Checker CheckRl(const config::RlConfig& r, absl::string_view path) {
   c.NonNegative("max_staleness", r.max_staleness());
   c.NonNegative("eval_every", r.eval_every());
   c.Positive("eval_samples", r.eval_samples());
+  c.NonNegative("ref_reset_every", r.ref_reset_every());
+  c.NonNegative("micro_batch_size", r.micro_batch_size());
+  c.NonNegative("entropy_coef", r.entropy_coef());
+  c.NonNegative("sum_norm_tokens", r.sum_norm_tokens());
+  c.InRange("min_base_pass_at_k", r.min_base_pass_at_k(), 0.0, 1.0);
   c.Merge(CheckOptimizer(r.optimizer(), absl::StrCat(path, ".optimizer")));
   c.Merge(CheckCheckpoint(r.checkpoint(), absl::StrCat(path, ".checkpoint")));
   return c;

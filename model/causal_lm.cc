@@ -86,6 +86,22 @@ int64_t CountParameters(const CausalLmImpl& model) {
   return total;
 }
 
+std::map<std::string, double> ExpertLoadBalance(const CausalLmImpl& model) {
+  std::map<std::string, double> balance;
+  const std::vector<torch::Tensor> loads = model.ExpertLoad();
+  if (loads.empty()) return balance;
+  double total = 0;
+  for (size_t j = 0; j < loads.size(); ++j) {
+    const double mean = loads[j].mean().item<double>();
+    const double ratio = mean > 0 ? loads[j].max().item<double>() / mean : 1.0;
+    balance[absl::StrCat("expert_load_max_over_mean/layer", model.config().n_dense_layers() + static_cast<int>(j))] =
+        ratio;
+    total += ratio;
+  }
+  balance["expert_load_max_over_mean"] = total / static_cast<double>(loads.size());
+  return balance;
+}
+
 }  // namespace r1::model
 
 namespace r1::model {

@@ -90,6 +90,13 @@ int ConfigureRuntime(int threads);
 // Number of trainable parameters.
 int64_t CountParameters(const CausalLmImpl& model);
 
+// Expert load balance of each MoE layer since the last optimizer step, as the
+// busiest expert's routed tokens over the mean (1 = perfectly balanced):
+// "expert_load_max_over_mean/layer<i>", plus their mean under
+// "expert_load_max_over_mean". Empty for a dense model. Read it before
+// AfterOptimizerStep(), which resets the counts.
+std::map<std::string, double> ExpertLoadBalance(const CausalLmImpl& model);
+
 // Copies `tensors` into the model's parameters and buffers by name, converting
 // dtype and device. Refuses a missing or unexpected name or a wrong shape,
 // naming the tensor and `source` (a file name, for the message).

@@ -367,6 +367,7 @@ absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const s
     if (state == nullptr) return absl::OkStatus();
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& [name, tensor] : state->optimizer) tensors.emplace_back(absl::StrCat("optimizer.", name), tensor);
+    for (const auto& [name, tensor] : state->extra_tensors) tensors.emplace_back(absl::StrCat("extra.", name), tensor);
     if (state->rng_state.defined()) tensors.emplace_back("rng.cpu", state->rng_state);
     std::map<std::string, std::string> metadata = state->extra;
     metadata["step"] = absl::StrCat(state->step);
@@ -457,6 +458,7 @@ absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
   TrainingState state;
   for (auto& [name, tensor] : file.tensors) {
     if (absl::StartsWith(name, "optimizer.")) state.optimizer[name.substr(10)] = tensor;
+    if (absl::StartsWith(name, "extra.")) state.extra_tensors[name.substr(6)] = tensor;
   }
   if (file.tensors.count("rng.cpu")) state.rng_state = file.tensors.at("rng.cpu");
   for (auto& [key, value] : file.metadata) {

@@ -44,6 +44,7 @@ struct TrainingState {
   torch::Tensor rng_state;         // torch's CPU generator state (uint8)
   std::map<std::string, torch::Tensor> optimizer;  // OptimizerStateTensors()
   std::map<std::string, std::string> extra;        // stage-specific strings
+  std::map<std::string, torch::Tensor> extra_tensors;  // stage-specific tensors (e.g. RL's reference weights)
 };
 
 // Writes `dir` atomically (see above). `tokenizer_path` may be empty.

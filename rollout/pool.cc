@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
+#include "common/status.h"
 #include "rollout/client.h"
 
 namespace r1::rollout {
@@ -139,6 +140,22 @@ std::vector<std::string> RolloutPool::addresses() const {
 PoolStats RolloutPool::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
+}
+
+absl::StatusOr<int64_t> RolloutPool::MaxWorkerVersion() {
+  R1_RETURN_IF_ERROR(MaybeReload());
+  std::vector<std::shared_ptr<Worker>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [address, worker] : workers_) all.push_back(worker);
+  }
+  int64_t newest = -1;
+  for (const std::shared_ptr<Worker>& worker : all) {
+    absl::StatusOr<WorkerStatus> status = worker->client->Status(options_.status_timeout);
+    if (status.ok()) newest = std::max(newest, status->weight_version());
+  }
+  if (newest < 0) return absl::UnavailableError(absl::StrCat("no rollout worker answers (", all.size(), " known)"));
+  return newest;
 }
 
 std::vector<std::shared_ptr<RolloutPool::Worker>> RolloutPool::LiveWorkers() {

@@ -72,6 +72,10 @@ class RolloutPool {
   // Sends `tensors` as `version` to every worker in parallel.
   std::vector<PushResult> PushWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors, int64_t version);
 
+  // The newest weight version any worker serves; UNAVAILABLE when none
+  // answers. A learner that restarts numbers its pushes above it.
+  absl::StatusOr<int64_t> MaxWorkerVersion();
+
   // Re-reads the address file now (Generate and PushWeights also do, when its
   // modification time changed).
   absl::Status Reload();

@@ -50,22 +50,6 @@ class DataOrder {
   torch::Tensor permutation_;
 };
 
-// Expert load balance of each MoE layer since the last step, as the busiest
-// expert's routed tokens over the mean (1 = perfectly balanced):
-// "expert_load_max_over_mean/layer<i>", plus their mean.
-void AddExpertLoad(const model::CausalLmImpl& model, Scalars& scalars) {
-  const std::vector<torch::Tensor> loads = model.ExpertLoad();
-  if (loads.empty()) return;
-  double total = 0;
-  for (size_t j = 0; j < loads.size(); ++j) {
-    const double mean = loads[j].mean().item<double>();
-    const double ratio = mean > 0 ? loads[j].max().item<double>() / mean : 1.0;
-    scalars[absl::StrCat("expert_load_max_over_mean/layer", model.config().n_dense_layers() + static_cast<int>(j))] = ratio;
-    total += ratio;
-  }
-  scalars["expert_load_max_over_mean"] = total / static_cast<double>(loads.size());
-}
-
 double Extra(const model::TrainingState& state, const std::string& key, double fallback) {
   const auto it = state.extra.find(key);
   double value;
@@ -189,8 +173,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     const double grad_norm = model::ClipGradients(model, options.optimizer.grad_clip());
     model::SetLearningRate(*optimizer, lr);
     optimizer->step();
-    Scalars scalars;
-    AddExpertLoad(model, scalars);  // before the bias update resets the counts
+    Scalars scalars = model::ExpertLoadBalance(model);  // before the bias update resets the counts
     model.AfterOptimizerStep();
 
     ++step;

@@ -1,0 +1,864 @@
+#include "rl/learner.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/chat_template.h"
+#include "common/file_util.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "common/tensorboard.h"
+#include "common/tokenizer.h"
+#include "model/checkpoint.h"
+#include "model/optimizer.h"
+#include "model/sampler.h"
+#include "reward/client.h"
+#include "rl/distributed.h"
+#include "rl/grpo_loss.h"
+#include "rl/prompts.h"
+#include "rollout/pool.h"
+#include "tasks/task.h"
+
+namespace r1::rl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Eval samples draw from streams of their own, the same at every eval, so
+// two evals differ by the policy only (common random numbers).
+constexpr uint64_t kEvalStream = 0xE7A1;
+
+// One prompt with its G completions and their scores.
+struct Group {
+  int64_t prompt_index = 0;  // position in the (global) prompt stream: its random stream
+  data::PromptRecord record;
+  std::vector<int> prompt_tokens;
+  std::vector<rollout::Completion> completions;  // sample order
+  std::vector<reward::ScoreResult> scores;       // same order
+};
+
+struct RolloutBatch {
+  std::vector<Group> groups;
+  int64_t cursor_after = 0;    // this rank's prompt cursor after the batch
+  int draws = 0;               // generation rounds (1 + dynamic sampling's extra draws)
+  int64_t prompts_drawn = 0;
+  int64_t uniform_groups = 0;  // dropped by dynamic sampling: all rewards equal
+  int64_t generated_tokens = 0;
+  double rollout_seconds = 0;
+  double reward_seconds = 0;
+};
+
+rollout::SamplingParams ToRolloutSampling(const config::SamplingConfig& s, uint64_t seed) {
+  rollout::SamplingParams p;
+  p.set_temperature(s.temperature());
+  p.set_top_p(s.top_p());
+  p.set_top_k(s.top_k());
+  p.set_min_p(s.min_p());
+  p.set_max_new_tokens(s.max_new_tokens());
+  for (const std::string& stop : s.stop()) p.add_stop(stop);
+  p.set_seed(seed);
+  return p;
+}
+
+// Generates and scores: the rollout half of a step (and of an eval).
+class Sampler {
+ public:
+  Sampler(const LearnerOptions& options, const Tokenizer& tokenizer, int rank, int world)
+      : options_(options), tokenizer_(tokenizer), rank_(rank), world_(world) {}
+
+  // prompts_per_step groups from this rank's prompt cursor on; with dynamic
+  // sampling, groups whose rewards are all equal are dropped and more prompts
+  // drawn, up to max_sampling_draws extra rounds.
+  absl::StatusOr<RolloutBatch> Collect(int64_t cursor) {
+    const config::RlConfig& rl = options_.rl;
+    RolloutBatch batch;
+    const rollout::SamplingParams sampling = ToRolloutSampling(rl.sampling(), options_.seed);
+    while (true) {
+      const int missing = rl.prompts_per_step() - static_cast<int>(batch.groups.size());
+      std::vector<Group> drawn(static_cast<size_t>(missing));
+      for (Group& group : drawn) {
+        group.prompt_index = cursor * world_ + rank_;
+        group.record = options_.prompts->Get(group.prompt_index);
+        ++cursor;
+      }
+      R1_RETURN_IF_ERROR(GenerateAndScore(drawn, rl.group_size(), sampling, &batch.rollout_seconds,
+                                          &batch.reward_seconds));
+      ++batch.draws;
+      batch.prompts_drawn += missing;
+      for (Group& group : drawn) {
+        for (const rollout::Completion& c : group.completions) batch.generated_tokens += c.token_ids_size();
+        if (rl.dynamic_sampling() && AllRewardsEqual(group)) {
+          ++batch.uniform_groups;
+          continue;
+        }
+        batch.groups.push_back(std::move(group));
+      }
+      if (!rl.dynamic_sampling() || static_cast<int>(batch.groups.size()) >= rl.prompts_per_step() ||
+          batch.draws > rl.max_sampling_draws()) {
+        break;
+      }
+    }
+    batch.cursor_after = cursor;
+    return batch;
+  }
+
+  // Fills each group's prompt tokens, completions (n each) and scores.
+  absl::Status GenerateAndScore(std::vector<Group>& groups, int n, const rollout::SamplingParams& sampling,
+                                double* rollout_seconds, double* reward_seconds) {
+    std::vector<rollout::Prompt> prompts(groups.size());
+    for (size_t i = 0; i < groups.size(); ++i) {
+      groups[i].prompt_tokens = EncodePrompt(tokenizer_, groups[i].record.prompt());
+      prompts[i].set_id(absl::StrCat(groups[i].prompt_index));
+      prompts[i].mutable_token_ids()->Add(groups[i].prompt_tokens.begin(), groups[i].prompt_tokens.end());
+      prompts[i].set_stream_index(groups[i].prompt_index);
+    }
+    Clock::time_point start = Clock::now();
+    absl::Status generated = options_.pool->Generate(
+        prompts, n, sampling,
+        [&](int index, std::vector<rollout::Completion> completions) { groups[index].completions = std::move(completions); });
+    if (!generated.ok()) return Annotate(generated, "rollout");
+    *rollout_seconds += SecondsSince(start);
+
+    std::vector<reward::ScoreItem> items;
+    for (const Group& group : groups) {
+      for (const rollout::Completion& c : group.completions) {
+        reward::ScoreItem& item = items.emplace_back();
+        item.set_id(absl::StrCat(c.prompt_id(), "/", c.sample_index()));
+        item.set_prompt(group.record.prompt());
+        item.set_completion(c.text());
+        item.set_reference(group.record.answer());
+        item.set_task(group.record.task());
+        item.mutable_numbers()->Add(group.record.numbers().begin(), group.record.numbers().end());
+        for (const data::TestCase& test : group.record.tests()) *item.add_tests() = test;
+        item.set_completion_tokens(c.token_ids_size());
+        item.set_truncated(c.finish_reason() == rollout::LENGTH);
+      }
+    }
+    start = Clock::now();
+    absl::StatusOr<std::vector<reward::ScoreResult>> scores = options_.reward->Score(items);
+    if (!scores.ok()) return Annotate(scores.status(), "reward");
+    *reward_seconds += SecondsSince(start);
+    size_t next = 0;
+    for (Group& group : groups) {
+      group.scores.assign(scores->begin() + static_cast<int64_t>(next),
+                          scores->begin() + static_cast<int64_t>(next + group.completions.size()));
+      next += group.completions.size();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static bool AllRewardsEqual(const Group& group) {
+    for (const reward::ScoreResult& s : group.scores) {
+      if (s.total() != group.scores.front().total()) return false;
+    }
+    return true;
+  }
+  static absl::Status Annotate(const absl::Status& status, const char* what) {
+    return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+  }
+
+  const LearnerOptions& options_;
+  const Tokenizer& tokenizer_;
+  const int rank_;
+  const int world_;
+};
+
+// Asynchronous mode: a thread that collects the next batches, up to `depth`
+// ahead of the learner.
+class Producer {
+ public:
+  Producer(Sampler& sampler, int64_t cursor, int depth)
+      : sampler_(sampler), cursor_(cursor), depth_(depth), thread_([this] { Run(); }) {}
+  ~Producer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+
+  absl::StatusOr<RolloutBatch> Next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return !queue_.empty(); });
+    absl::StatusOr<RolloutBatch> batch = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        changed_.wait(lock, [&] { return stop_ || static_cast<int>(queue_.size()) < depth_; });
+        if (stop_) return;
+      }
+      absl::StatusOr<RolloutBatch> batch = sampler_.Collect(cursor_);
+      const bool failed = !batch.ok();
+      if (batch.ok()) cursor_ = batch->cursor_after;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(std::move(batch));
+      }
+      changed_.notify_all();
+      if (failed) return;
+    }
+  }
+
+  Sampler& sampler_;
+  int64_t cursor_;
+  const int depth_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<absl::StatusOr<RolloutBatch>> queue_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+// One sequence of the batch in training form.
+struct Sequence {
+  std::vector<int64_t> tokens;     // prompt + completion
+  int64_t completion_start = 0;    // index of the first completion token
+  std::vector<float> old_logprobs; // per completion token
+  float advantage = 0;
+  bool in_loss = true;             // false: truncated and rl.mask_truncated
+};
+
+// A micro-batch as tensors, with positions aligned to the logits of
+// tokens[:, :-1] (the logprob of token p sits at p - 1).
+struct MicroBatch {
+  torch::Tensor inputs;        // [n, L-1] int64
+  torch::Tensor targets;       // [n, L-1] int64
+  torch::Tensor mask;          // [n, L-1] float, 1 on completion tokens in the loss
+  torch::Tensor old_logprobs;  // [n, L-1] float
+  torch::Tensor advantages;    // [n]
+};
+
+MicroBatch MakeMicroBatch(const std::vector<Sequence>& sequences, const std::vector<int64_t>& rows, int pad_id) {
+  int64_t length = 2;
+  for (int64_t r : rows) length = std::max<int64_t>(length, static_cast<int64_t>(sequences[r].tokens.size()));
+  const int64_t n = static_cast<int64_t>(rows.size());
+  torch::Tensor tokens = torch::full({n, length}, pad_id, torch::kInt64);
+  torch::Tensor mask = torch::zeros({n, length - 1});
+  torch::Tensor old = torch::zeros({n, length - 1});
+  torch::Tensor advantages = torch::zeros({n});
+  auto t = tokens.accessor<int64_t, 2>();
+  auto m = mask.accessor<float, 2>();
+  auto o = old.accessor<float, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const Sequence& s = sequences[rows[i]];
+    for (size_t p = 0; p < s.tokens.size(); ++p) t[i][static_cast<int64_t>(p)] = s.tokens[p];
+    for (size_t j = 0; j < s.old_logprobs.size(); ++j) {
+      const int64_t at = s.completion_start + static_cast<int64_t>(j) - 1;
+      m[i][at] = s.in_loss ? 1.0f : 0.0f;
+      o[i][at] = s.old_logprobs[j];
+    }
+    advantages[i] = s.advantage;
+  }
+  MicroBatch batch;
+  batch.inputs = tokens.narrow(1, 0, length - 1);
+  batch.targets = tokens.narrow(1, 1, length - 1);
+  batch.mask = mask;
+  batch.old_logprobs = old;
+  batch.advantages = advantages;
+  return batch;
+}
+
+// Logprobs (and, when asked, entropies) of the targets under `model`, [n, L-1].
+struct Scored {
+  torch::Tensor logprobs;
+  torch::Tensor entropy;
+};
+Scored ScoreTargets(model::CausalLmImpl& model, const MicroBatch& batch, double temperature, bool record_load,
+                    bool want_entropy) {
+  model::ForwardOptions forward;
+  forward.record_expert_load = record_load;
+  const torch::Device device = model.device();
+  torch::Tensor logits = model.Forward(batch.inputs.to(device), nullptr, forward).logits.to(torch::kFloat32);
+  Scored scored;
+  scored.logprobs = model::TokenLogprobs(logits, batch.targets.to(device), temperature);
+  if (want_entropy) {
+    const torch::Tensor logp = torch::log_softmax(temperature > 0 ? logits / temperature : logits, -1);
+    scored.entropy = -(logp.exp() * logp).sum(-1);
+  }
+  return scored;
+}
+
+std::vector<std::vector<int64_t>> Split(const std::vector<int64_t>& rows, int64_t chunk) {
+  std::vector<std::vector<int64_t>> chunks;
+  if (chunk <= 0) chunk = std::max<int64_t>(1, static_cast<int64_t>(rows.size()));
+  for (size_t i = 0; i < rows.size(); i += static_cast<size_t>(chunk)) {
+    chunks.emplace_back(rows.begin() + static_cast<int64_t>(i),
+                        rows.begin() + static_cast<int64_t>(std::min(rows.size(), i + static_cast<size_t>(chunk))));
+  }
+  return chunks;
+}
+
+double ExtraNumber(const model::TrainingState& state, const std::string& key, double fallback) {
+  const auto it = state.extra.find(key);
+  double value;
+  return it != state.extra.end() && absl::SimpleAtod(it->second, &value) ? value : fallback;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> SnapshotWeights(const model::CausalLmImpl& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (auto& [name, tensor] : model::NamedTensors(model)) tensors.emplace_back(name, tensor.detach().to(torch::kCPU).clone());
+  return tensors;
+}
+
+// The pass@1-over-k eval through the same workers and reward service.
+absl::StatusOr<EvalResult> Evaluate(const LearnerOptions& options, Sampler& sampler) {
+  EvalResult result;
+  if (options.eval_prompts.empty()) return result;
+  const config::RlConfig& rl = options.rl;
+  const int k = rl.eval_samples();
+  std::vector<Group> groups(options.eval_prompts.size());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    groups[i].prompt_index = static_cast<int64_t>(i);
+    groups[i].record = options.eval_prompts[i];
+  }
+  double unused_a = 0, unused_b = 0;
+  R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, k, ToRolloutSampling(rl.sampling(), StreamSeed(options.seed, kEvalStream)),
+                                              &unused_a, &unused_b));
+  result.prompts = static_cast<int>(groups.size());
+  result.samples = k;
+  int64_t completions = 0, well_formed = 0, tokens = 0;
+  for (const Group& group : groups) {
+    int correct = 0;
+    for (size_t j = 0; j < group.completions.size(); ++j) {
+      correct += group.scores[j].correct() ? 1 : 0;
+      well_formed += tasks::ParseCompletion(group.completions[j].text()).well_formed ? 1 : 0;
+      tokens += group.completions[j].token_ids_size();
+      ++completions;
+    }
+    result.avg_at_k += static_cast<double>(correct) / std::max<size_t>(1, group.completions.size());
+    result.pass_at_k += correct > 0 ? 1.0 : 0.0;
+  }
+  result.avg_at_k /= static_cast<double>(groups.size());
+  result.pass_at_k /= static_cast<double>(groups.size());
+  result.format_rate = static_cast<double>(well_formed) / std::max<int64_t>(1, completions);
+  result.mean_length = static_cast<double>(tokens) / std::max<int64_t>(1, completions);
+  if (rl.eval_greedy()) {
+    config::SamplingConfig greedy_config = rl.sampling();
+    greedy_config.set_temperature(0);
+    R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, 1, ToRolloutSampling(greedy_config, 0), &unused_a, &unused_b));
+    double correct = 0;
+    for (const Group& group : groups) correct += group.scores[0].correct() ? 1 : 0;
+    result.greedy = correct / static_cast<double>(groups.size());
+  }
+  return result;
+}
+
+void AddEvalScalars(const EvalResult& eval, Scalars& scalars) {
+  scalars["eval/avg_at_k"] = eval.avg_at_k;
+  scalars["eval/pass_at_k"] = eval.pass_at_k;
+  if (eval.greedy >= 0) scalars["eval/greedy"] = eval.greedy;
+  scalars["eval/format_rate"] = eval.format_rate;
+  scalars["eval/mean_length"] = eval.mean_length;
+}
+
+std::string DescribeEval(const EvalResult& eval) {
+  return absl::StrFormat("avg@%d %.3f pass@%d %.3f greedy %s format %.3f length %.1f", eval.samples, eval.avg_at_k,
+                         eval.samples, eval.pass_at_k, eval.greedy >= 0 ? absl::StrFormat("%.3f", eval.greedy) : "-",
+                         eval.format_rate, eval.mean_length);
+}
+
+}  // namespace
+
+absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
+  const config::RlConfig& rl = options.rl;
+  if (options.prompts == nullptr || options.pool == nullptr || options.reward == nullptr) {
+    return absl::InvalidArgumentError("RunGrpo needs prompts, a rollout pool and a reward client");
+  }
+  if (rl.max_steps() <= 0 && rl.max_seconds() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(options.stage, ": needs rl.max_steps or rl.max_seconds"));
+  }
+  if (rl.min_base_pass_at_k() > 0 && options.eval_prompts.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(options.stage, ": rl.min_base_pass_at_k needs eval prompts"));
+  }
+  std::unique_ptr<DataParallel> single;
+  DataParallel* dp = options.data_parallel;
+  if (dp == nullptr) {
+    R1_ASSIGN_OR_RETURN(single, DataParallel::Connect(DistributedEnv{}));
+    dp = single.get();
+  }
+  const int rank = dp->rank(), world = dp->world_size();
+  const bool leader = rank == 0;
+
+  R1_RETURN_IF_ERROR(MakeDirs(options.stage_dir));
+  const std::string checkpoints = absl::StrCat(options.stage_dir, "/checkpoints");
+  const std::string tokenizer_path = absl::StrCat(options.init_checkpoint, "/tokenizer.model");
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
+  R1_ASSIGN_OR_RETURN(model::CausalLm policy, model::LoadModel(options.init_checkpoint));
+  if (tokenizer.vocab_size() != policy->config().vocab_size()) {
+    return absl::FailedPreconditionError(absl::StrCat(options.init_checkpoint, ": tokenizer has ", tokenizer.vocab_size(),
+                                                      " pieces but the model's vocab_size is ",
+                                                      policy->config().vocab_size()));
+  }
+  // No reference model at all when the KL term is off.
+  model::CausalLm reference;
+  if (rl.kl_coef() > 0) {
+    R1_ASSIGN_OR_RETURN(reference, model::LoadModel(options.init_checkpoint));
+    reference->eval();
+    for (auto& p : reference->parameters()) p.set_requires_grad(false);
+  }
+  auto optimizer = model::MakeAdamW(*policy, rl.optimizer());
+
+  // State that a checkpoint carries.
+  int64_t step = 0, cursor = 0, version_base = 0;
+  double elapsed_before = 0;
+  if (options.resume) {
+    if (absl::StatusOr<std::string> latest = model::LatestCheckpoint(checkpoints); latest.ok()) {
+      R1_RETURN_IF_ERROR(model::RestoreWeights(*latest, *policy));
+      R1_ASSIGN_OR_RETURN(model::TrainingState state, model::LoadTrainingState(*latest));
+      R1_RETURN_IF_ERROR(model::RestoreOptimizerState(*policy, *optimizer, state.optimizer));
+      step = state.step;
+      cursor = static_cast<int64_t>(ExtraNumber(state, absl::StrCat("prompt_cursor.rank", rank), -1));
+      if (cursor < 0) {
+        return absl::FailedPreconditionError(absl::StrCat(*latest, ": no prompt cursor for rank ", rank,
+                                                          " (was it written by a run with another world size?)"));
+      }
+      version_base = static_cast<int64_t>(ExtraNumber(state, "version_base", 0));
+      elapsed_before = ExtraNumber(state, "elapsed_seconds", 0);
+      if (reference && !state.extra_tensors.empty()) {
+        std::map<std::string, torch::Tensor> ref;
+        for (auto& [name, tensor] : state.extra_tensors) {
+          if (name.rfind("reference.", 0) == 0) ref[name.substr(10)] = tensor;
+        }
+        if (!ref.empty()) R1_RETURN_IF_ERROR(model::LoadTensors(*reference, ref, *latest));
+      }
+      if (leader) {
+        std::fprintf(stderr, "%s: resuming from %s (step %lld)\n", options.stage.c_str(), latest->c_str(),
+                     static_cast<long long>(step));
+      }
+    }
+  }
+  dp->BroadcastWeights(*policy);  // one starting point on every rank
+
+  const std::string metrics_path = absl::StrCat(options.stage_dir, "/metrics.jsonl");
+  MetricsFanout metrics;
+  if (leader) {
+    if (step == 0) {
+      // A fresh start: an earlier run's checkpoints and metrics in the same
+      // folder would be mistaken for this run's.
+      std::error_code ec;
+      std::filesystem::remove_all(checkpoints, ec);
+      std::filesystem::remove(metrics_path, ec);
+    }
+    auto jsonl = std::make_unique<JsonlMetricsSink>();
+    R1_RETURN_IF_ERROR(jsonl->Open(metrics_path));
+    metrics.Add(std::move(jsonl));
+    auto tensorboard = std::make_unique<TensorBoardSink>();
+    R1_RETURN_IF_ERROR(tensorboard->Open(absl::StrCat(options.stage_dir, "/tensorboard")));
+    metrics.Add(std::move(tensorboard));
+  }
+
+  // Weight versions: the policy after `step` optimizer rounds is version
+  // version_base + step. A restarted learner numbers above what the workers
+  // already serve (they refuse an older version).
+  if (leader) {
+    R1_ASSIGN_OR_RETURN(int64_t serving, options.pool->MaxWorkerVersion());
+    version_base = std::max(version_base, serving + 1 - step);
+  }
+  {
+    std::vector<double> shared = {leader ? static_cast<double>(version_base) : 0.0};
+    dp->AllReduceSum(shared);
+    version_base = static_cast<int64_t>(shared[0]);
+  }
+  const auto push_weights = [&]() -> absl::Status {
+    if (leader) {
+      const int64_t version = version_base + step;
+      for (const rollout::PushResult& r : options.pool->PushWeights(SnapshotWeights(*policy), version)) {
+        if (!r.status.ok()) {
+          std::fprintf(stderr, "%s: weight push of version %lld to %s failed: %s (it catches up before its next batch)\n",
+                       options.stage.c_str(), static_cast<long long>(version), r.address.c_str(),
+                       std::string(r.status.message()).c_str());
+        }
+      }
+    }
+    dp->Barrier();  // no rank generates with the old weights in synchronous mode
+    return absl::OkStatus();
+  };
+  R1_RETURN_IF_ERROR(push_weights());
+
+  Sampler sampler(options, tokenizer, rank, world);
+  LearnerResult result;
+  const auto evaluate = [&](Scalars& scalars) -> absl::StatusOr<EvalResult> {
+    EvalResult eval;
+    if (leader) {
+      R1_ASSIGN_OR_RETURN(eval, Evaluate(options, sampler));
+      if (eval.prompts > 0) AddEvalScalars(eval, scalars);
+    }
+    return eval;
+  };
+
+  // The quality gate and the starting point of the curve.
+  {
+    Scalars scalars;
+    R1_ASSIGN_OR_RETURN(result.first_eval, evaluate(scalars));
+    if (leader && result.first_eval.prompts > 0) {
+      std::fprintf(stderr, "%s: eval at step %lld: %s\n", options.stage.c_str(), static_cast<long long>(step),
+                   DescribeEval(result.first_eval).c_str());
+      R1_RETURN_IF_ERROR(metrics.Write(step, scalars));
+    }
+    std::vector<double> gate = {leader && step == 0 && rl.min_base_pass_at_k() > 0 &&
+                                        result.first_eval.pass_at_k < rl.min_base_pass_at_k()
+                                    ? 1.0
+                                    : 0.0};
+    dp->AllReduceSum(gate);
+    if (gate[0] > 0) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s: the starting policy %s has pass@%d %.3f on the eval set, below rl.min_base_pass_at_k %.3f: "
+          "RL needs a base whose samples already contain correct answers (train the base longer)",
+          options.stage, options.init_checkpoint, result.first_eval.samples, result.first_eval.pass_at_k,
+          rl.min_base_pass_at_k()));
+    }
+    result.last_eval = result.first_eval;
+  }
+
+  const auto save = [&](double elapsed) -> absl::Status {
+    std::vector<double> cursors(static_cast<size_t>(world), 0.0);
+    cursors[static_cast<size_t>(rank)] = static_cast<double>(cursor);
+    dp->AllReduceSum(cursors);
+    if (!leader) return absl::OkStatus();
+    model::TrainingState state;
+    state.step = step;
+    state.data_cursor = cursor;
+    state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+    state.optimizer = model::OptimizerStateTensors(*policy, *optimizer);
+    for (int r = 0; r < world; ++r) state.extra[absl::StrCat("prompt_cursor.rank", r)] = absl::StrCat(static_cast<int64_t>(cursors[static_cast<size_t>(r)]));
+    state.extra["stage"] = options.stage;
+    state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
+    state.extra["version_base"] = absl::StrCat(version_base);
+    state.extra["world_size"] = absl::StrCat(world);
+    if (reference && rl.ref_reset_every() > 0) {
+      // The reference has moved away from the starting checkpoint.
+      for (auto& [name, tensor] : model::NamedTensors(*reference)) state.extra_tensors["reference." + name] = tensor;
+    }
+    const std::string dir = model::CheckpointDir(checkpoints, step);
+    R1_RETURN_IF_ERROR(model::SaveCheckpoint(dir, *policy, tokenizer_path, &state));
+    R1_RETURN_IF_ERROR(model::PruneCheckpoints(checkpoints, rl.checkpoint().keep()));
+    result.checkpoint = dir;
+    return absl::OkStatus();
+  };
+
+  std::unique_ptr<Producer> producer;
+  if (rl.max_staleness() > 0) producer = std::make_unique<Producer>(sampler, cursor, rl.max_staleness());
+  const int64_t group_size = rl.group_size();
+  const double temperature = rl.sampling().temperature();
+  GrpoLossOptions loss_options;
+  loss_options.clip_eps_low = rl.clip_eps_low();
+  loss_options.clip_eps_high = rl.clip_eps_high();
+  loss_options.dual_clip_c = rl.dual_clip_c();
+  loss_options.kl_coef = rl.kl_coef();
+  loss_options.kl_estimator = rl.kl_estimator();
+  loss_options.aggregation = rl.loss_aggregation();
+  loss_options.sum_norm_tokens = rl.sum_norm_tokens() > 0 ? rl.sum_norm_tokens() : rl.sampling().max_new_tokens();
+  loss_options.entropy_coef = rl.entropy_coef();
+
+  ProgressLine progress(options.stage);
+  const Clock::time_point start = Clock::now();
+  const int64_t first_step = step;
+  int64_t horizon = rl.max_seconds() > 0 ? 0 : rl.max_steps();
+  int64_t last_saved = -1;
+  int64_t stale_dropped_total = 0;
+  double elapsed = elapsed_before;
+  while (true) {
+    elapsed = elapsed_before + SecondsSince(start);
+    std::vector<double> stop = {(rl.max_steps() > 0 && step >= rl.max_steps()) ||
+                                        (rl.max_seconds() > 0 && elapsed >= rl.max_seconds())
+                                    ? 1.0
+                                    : 0.0};
+    dp->AllReduceSum(stop);  // every rank stops at the same step
+    if (stop[0] > 0) break;
+    if (rl.max_seconds() > 0 && step - first_step >= 2) {
+      const double per_step = (elapsed - elapsed_before) / static_cast<double>(step - first_step);
+      horizon = step + static_cast<int64_t>((rl.max_seconds() - elapsed) / std::max(per_step, 1e-6));
+      if (rl.max_steps() > 0) horizon = std::min(horizon, rl.max_steps());
+    }
+    const double lr = model::LearningRate(rl.optimizer(), step, horizon > 0 ? horizon : INT64_MAX / 2);
+    Scalars scalars;
+
+    // 1. Rollouts and rewards.
+    const Clock::time_point wait_start = Clock::now();
+    absl::StatusOr<RolloutBatch> collected = producer ? producer->Next() : sampler.Collect(cursor);
+    if (!collected.ok()) return collected.status();
+    RolloutBatch batch = std::move(*collected);
+    const double wait_seconds = SecondsSince(wait_start);
+    cursor = batch.cursor_after;
+    const int64_t version = version_base + step;
+
+    // 2. Staleness: drop groups with a completion older than the bound.
+    int64_t stale_dropped = 0;
+    double staleness_sum = 0, staleness_max = 0;
+    {
+      std::vector<Group> fresh;
+      for (Group& group : batch.groups) {
+        int64_t oldest = version;
+        for (const rollout::Completion& c : group.completions) oldest = std::min(oldest, c.weight_version());
+        if (version - oldest > rl.max_staleness()) {
+          stale_dropped += static_cast<int64_t>(group.completions.size());
+          continue;
+        }
+        for (const rollout::Completion& c : group.completions) {
+          staleness_sum += static_cast<double>(version - c.weight_version());
+          staleness_max = std::max(staleness_max, static_cast<double>(version - c.weight_version()));
+        }
+        fresh.push_back(std::move(group));
+      }
+      batch.groups = std::move(fresh);
+    }
+    stale_dropped_total += stale_dropped;
+
+    // 3. Sequences, rewards and advantages.
+    std::vector<Sequence> sequences;
+    std::vector<float> rewards;
+    int64_t correct = 0, well_formed = 0, truncated = 0, length_sum = 0, length_max = 0;
+    std::map<std::string, std::pair<double, int64_t>> rule_sums;  // rule -> (score sum, items)
+    for (const Group& group : batch.groups) {
+      for (size_t j = 0; j < group.completions.size(); ++j) {
+        const rollout::Completion& c = group.completions[j];
+        const reward::ScoreResult& score = group.scores[j];
+        Sequence& s = sequences.emplace_back();
+        s.tokens.assign(group.prompt_tokens.begin(), group.prompt_tokens.end());
+        s.completion_start = static_cast<int64_t>(s.tokens.size());
+        s.tokens.insert(s.tokens.end(), c.token_ids().begin(), c.token_ids().end());
+        s.old_logprobs.assign(c.logprobs().begin(), c.logprobs().end());
+        s.in_loss = !(rl.mask_truncated() && c.finish_reason() == rollout::LENGTH) && c.token_ids_size() > 0;
+        rewards.push_back(static_cast<float>(score.total()));
+        correct += score.correct() ? 1 : 0;
+        well_formed += tasks::ParseCompletion(c.text()).well_formed ? 1 : 0;
+        truncated += c.finish_reason() == rollout::LENGTH ? 1 : 0;
+        length_sum += c.token_ids_size();
+        length_max = std::max<int64_t>(length_max, c.token_ids_size());
+        for (const reward::RuleScore& rule : score.rules()) {
+          auto& [sum, count] = rule_sums[rule.rule()];
+          sum += rule.score();
+          ++count;
+        }
+      }
+    }
+    const int64_t n = static_cast<int64_t>(sequences.size());
+    if (n > 0) {
+      const torch::Tensor advantages =
+          GroupAdvantages(torch::tensor(rewards), group_size, rl.advantage_norm());  // [N]
+      for (int64_t i = 0; i < n; ++i) sequences[static_cast<size_t>(i)].advantage = advantages[i].item<float>();
+    }
+
+    // 4. Mini-batches (one optimizer step each) of micro-batches (one forward
+    // each). Global counts first, so every rank scales its share the same way.
+    const Clock::time_point train_start = Clock::now();
+    std::vector<int64_t> all_rows(static_cast<size_t>(n));
+    std::iota(all_rows.begin(), all_rows.end(), 0);
+    const int64_t updates = rl.updates_per_batch();
+    const std::vector<std::vector<int64_t>> minis =
+        Split(all_rows, std::max<int64_t>(1, (n + updates - 1) / updates));
+    std::vector<double> counts(static_cast<size_t>(3 * updates), 0.0);  // per mini-batch: tokens, sequences with tokens, sequences
+    for (size_t b = 0; b < minis.size(); ++b) {
+      for (int64_t row : minis[b]) {
+        const Sequence& s = sequences[static_cast<size_t>(row)];
+        const double tokens = s.in_loss ? static_cast<double>(s.old_logprobs.size()) : 0.0;
+        counts[3 * b] += tokens;
+        counts[3 * b + 1] += tokens > 0 ? 1 : 0;
+        counts[3 * b + 2] += 1;
+      }
+    }
+    dp->AllReduceSum(counts);
+
+    // Old logprobs recomputed by the learner, or the workers' (checked
+    // against the learner's view either way: logprob_mismatch).
+    double mismatch_sum = 0, mismatch_tokens = 0;
+    const auto measure_mismatch = [&](const MicroBatch& mb, const torch::Tensor& learner_logprobs) {
+      const torch::Tensor diff = (learner_logprobs.detach().cpu() - mb.old_logprobs).abs() * mb.mask;
+      mismatch_sum += diff.sum().item<double>();
+      mismatch_tokens += mb.mask.sum().item<double>();
+    };
+    if (rl.old_logprobs() == config::RECOMPUTE && n > 0) {
+      torch::NoGradGuard no_grad;
+      for (const std::vector<int64_t>& rows : Split(all_rows, rl.micro_batch_size())) {
+        const MicroBatch mb = MakeMicroBatch(sequences, rows, tokenizer.pad_id());
+        const torch::Tensor recomputed = ScoreTargets(*policy, mb, temperature, false, false).logprobs.cpu();
+        measure_mismatch(mb, recomputed);
+        for (size_t i = 0; i < rows.size(); ++i) {
+          Sequence& s = sequences[static_cast<size_t>(rows[i])];
+          for (size_t j = 0; j < s.old_logprobs.size(); ++j) {
+            s.old_logprobs[j] = recomputed[static_cast<int64_t>(i)][s.completion_start + static_cast<int64_t>(j) - 1].item<float>();
+          }
+        }
+      }
+    }
+
+    double weighted_tokens = 0, policy_loss = 0, kl = 0, clip_fraction = 0, ratio_mean = 0, entropy = 0, loss_sum = 0;
+    double grad_norm = 0;
+    Scalars balance;
+    for (size_t b = 0; b < static_cast<size_t>(updates); ++b) {
+      model::ClearGradients(*policy);
+      if (b < minis.size()) {
+        for (const std::vector<int64_t>& rows : Split(minis[b], rl.micro_batch_size())) {
+          const MicroBatch mb = MakeMicroBatch(sequences, rows, tokenizer.pad_id());
+          const double micro_tokens = mb.mask.sum().item<double>();
+          const double micro_with_tokens = (mb.mask.sum(1) > 0).sum().item<double>();
+          const Scored scored = ScoreTargets(*policy, mb, temperature, /*record_load=*/true, /*want_entropy=*/true);
+          if (b == 0 && rl.old_logprobs() == config::ROLLOUT) measure_mismatch(mb, scored.logprobs);
+          GrpoLossInputs inputs;
+          inputs.logprobs = scored.logprobs;
+          inputs.old_logprobs = mb.old_logprobs.to(policy->device());
+          inputs.advantages = mb.advantages.to(policy->device());
+          inputs.mask = mb.mask.to(policy->device());
+          inputs.entropy = rl.entropy_coef() > 0 ? scored.entropy : scored.entropy.detach();
+          if (reference) {
+            torch::NoGradGuard no_grad;
+            inputs.ref_logprobs = ScoreTargets(*reference, mb, temperature, false, false).logprobs;
+          }
+          const GrpoLoss loss = ComputeGrpoLoss(inputs, loss_options);
+          // This micro-batch's share of the global mini-batch, times the world
+          // size because AverageGradients divides by it.
+          double share;
+          switch (rl.loss_aggregation()) {
+            case config::SEQUENCE_MEAN: share = micro_with_tokens / std::max(1.0, counts[3 * b + 1]); break;
+            case config::SUM_NORM: share = static_cast<double>(rows.size()) / std::max(1.0, counts[3 * b + 2]); break;
+            default: share = micro_tokens / std::max(1.0, counts[3 * b]); break;
+          }
+          (loss.loss * (share * world)).backward();
+          weighted_tokens += micro_tokens;
+          policy_loss += loss.policy_loss * micro_tokens;
+          kl += loss.kl * micro_tokens;
+          clip_fraction += loss.clip_fraction * micro_tokens;
+          ratio_mean += loss.ratio_mean * micro_tokens;
+          entropy += loss.entropy * micro_tokens;
+          loss_sum += loss.loss.item<double>() * micro_tokens;
+        }
+      }
+      dp->AverageGradients(*policy);
+      grad_norm = model::ClipGradients(*policy, rl.optimizer().grad_clip());
+      model::SetLearningRate(*optimizer, lr);
+      optimizer->step();
+      balance = model::ExpertLoadBalance(*policy);  // before the bias update resets the counts
+      policy->AfterOptimizerStep();
+    }
+    model::ClearGradients(*policy);
+    const double train_seconds = SecondsSince(train_start);
+    ++step;
+
+    if (reference && rl.ref_reset_every() > 0 && step % rl.ref_reset_every() == 0) {
+      torch::NoGradGuard no_grad;
+      std::map<std::string, torch::Tensor> weights;
+      for (auto& [name, tensor] : model::NamedTensors(*policy)) weights[name] = tensor;
+      R1_RETURN_IF_ERROR(model::LoadTensors(*reference, weights, "the policy"));
+    }
+
+    // 5. The new weights to every worker.
+    const Clock::time_point sync_start = Clock::now();
+    R1_RETURN_IF_ERROR(push_weights());
+    const double sync_seconds = SecondsSince(sync_start);
+    if (options.check_weight_sync) scalars["weight_divergence"] = dp->MaxWeightDivergence(*policy);
+
+    // 6. Metrics: sums over ranks where it matters, rank 0 writes.
+    std::vector<double> sums = {static_cast<double>(n), 0, static_cast<double>(correct),
+                                static_cast<double>(well_formed), static_cast<double>(truncated),
+                                static_cast<double>(length_sum), weighted_tokens, policy_loss, kl, clip_fraction,
+                                ratio_mean, entropy, mismatch_sum, mismatch_tokens,
+                                static_cast<double>(batch.uniform_groups), static_cast<double>(stale_dropped),
+                                static_cast<double>(batch.groups.size()), loss_sum};
+    for (float r : rewards) sums[1] += r;
+    dp->AllReduceSum(sums);
+    const double completions = std::max(1.0, sums[0]);
+    const double tokens = std::max(1.0, sums[6]);
+    elapsed = elapsed_before + SecondsSince(start);
+    scalars.insert({{"reward_mean", sums[1] / completions},
+                    {"accuracy", sums[2] / completions},
+                    {"format_rate", sums[3] / completions},
+                    {"truncated_rate", sums[4] / completions},
+                    {"response_length_mean", sums[5] / completions},
+                    {"response_length_max", static_cast<double>(length_max)},
+                    {"loss", sums[17] / tokens},
+                    {"policy_loss", sums[7] / tokens},
+                    {"kl", sums[8] / tokens},
+                    {"clip_fraction", sums[9] / tokens},
+                    {"ratio_mean", sums[10] / tokens},
+                    {"entropy", sums[11] / tokens},
+                    {"logprob_mismatch", sums[13] > 0 ? sums[12] / sums[13] : 0.0},
+                    {"grad_norm", grad_norm},
+                    {"lr", lr},
+                    {"groups", sums[16]},
+                    {"uniform_groups_dropped", sums[14]},
+                    {"stale_completions_dropped", sums[15]},
+                    {"stale_completions_dropped_total", static_cast<double>(stale_dropped_total)},
+                    {"staleness_mean", staleness_sum / std::max(1.0, static_cast<double>(n))},
+                    {"staleness_max", staleness_max},
+                    {"sampling_draws", static_cast<double>(batch.draws)},
+                    {"weight_version", static_cast<double>(version_base + step)},
+                    {"time/rollout", batch.rollout_seconds},
+                    {"time/reward", batch.reward_seconds},
+                    {"time/wait_for_rollouts", wait_seconds},
+                    {"time/train", train_seconds},
+                    {"time/sync", sync_seconds},
+                    {"train_tokens_per_second", tokens / std::max(train_seconds, 1e-9)},
+                    {"generated_tokens_per_second",
+                     static_cast<double>(batch.generated_tokens) / std::max(batch.rollout_seconds, 1e-9)},
+                    {"elapsed_seconds", elapsed}});
+    for (const auto& [rule, sum_count] : rule_sums) {
+      scalars[absl::StrCat("reward/", rule)] = sum_count.first / std::max<int64_t>(1, sum_count.second);
+    }
+    scalars.insert(balance.begin(), balance.end());
+    if (rl.eval_every() > 0 && step % rl.eval_every() == 0) {
+      R1_ASSIGN_OR_RETURN(result.last_eval, evaluate(scalars));
+    }
+    if (leader) R1_RETURN_IF_ERROR(metrics.Write(step, scalars));
+    const int64_t total = horizon > 0 ? horizon : rl.max_steps();
+    if (leader) {
+      progress.Update(step, total,
+                      absl::StrFormat("reward %.3f acc %.3f fmt %.2f len %.0f kl %.4f ent %.3f%s", scalars["reward_mean"],
+                                      scalars["accuracy"], scalars["format_rate"], scalars["response_length_mean"],
+                                      scalars["kl"], scalars["entropy"],
+                                      scalars.count("eval/avg_at_k")
+                                          ? absl::StrFormat(" eval avg@k %.3f", scalars["eval/avg_at_k"])
+                                          : ""));
+    }
+    if (rl.checkpoint().every_steps() > 0 && step % rl.checkpoint().every_steps() == 0) {
+      R1_RETURN_IF_ERROR(save(elapsed));
+      last_saved = step;
+    }
+  }
+  producer.reset();  // stop generating before the final eval and save
+  if (leader) progress.Finish();
+  if (step != first_step && (rl.eval_every() == 0 || step % rl.eval_every() != 0)) {
+    Scalars scalars;
+    R1_ASSIGN_OR_RETURN(EvalResult eval, evaluate(scalars));
+    if (leader && eval.prompts > 0) {
+      result.last_eval = eval;
+      R1_RETURN_IF_ERROR(metrics.Write(step, scalars));
+    }
+  }
+  if (leader && result.last_eval.prompts > 0) {
+    std::fprintf(stderr, "%s: eval at step %lld: %s\n", options.stage.c_str(), static_cast<long long>(step),
+                 DescribeEval(result.last_eval).c_str());
+  }
+  if (leader) R1_RETURN_IF_ERROR(metrics.Flush());
+  if (last_saved != step) R1_RETURN_IF_ERROR(save(elapsed));
+  result.checkpoint = model::CheckpointDir(checkpoints, step);
+  result.steps = step;
+  result.seconds = elapsed;
+  return result;
+}
+
+}  // namespace r1::rl

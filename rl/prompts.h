@@ -1,0 +1,51 @@
+// Where RL and eval prompts come from: a JSONL file of PromptRecords
+// (data.train_prompts / data.eval_prompts) or the embedded task generators
+// (data.tasks), each a pure function of (seed, index), so a resumed run draws
+// the same prompts as one never stopped.
+#ifndef R1_RL_PROMPTS_H_
+#define R1_RL_PROMPTS_H_
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/config.pb.h"
+#include "proto/records.pb.h"
+#include "tasks/task.h"
+
+namespace r1::rl {
+
+class PromptSource {
+ public:
+  // data.train_prompts when set (relative to `base_dir`), else data.tasks
+  // drawn with data.seed. Generated prompts that also appear in `held_out`
+  // are replaced by others, so training never sees an eval prompt.
+  static absl::StatusOr<PromptSource> Create(const config::DataConfig& data, const std::string& base_dir,
+                                             const std::vector<data::PromptRecord>& held_out);
+
+  // Prompt number `index` of an endless stream. A file is cycled, each pass
+  // in an order fixed by (seed, pass).
+  data::PromptRecord Get(int64_t index) const;
+
+  // How many distinct prompts there are (0 = a generator, unbounded).
+  int64_t size() const { return static_cast<int64_t>(file_records_.size()); }
+
+ private:
+  PromptSource() = default;
+  std::vector<data::PromptRecord> file_records_;
+  std::shared_ptr<const tasks::TaskMix> mix_;
+  std::set<std::string> held_out_prompts_;
+  uint64_t seed_ = 1;
+};
+
+// data.eval_prompts when set (relative to `base_dir`), else data.n_eval items
+// drawn from data.tasks with data.eval_seed.
+absl::StatusOr<std::vector<data::PromptRecord>> LoadEvalPrompts(const config::DataConfig& data,
+                                                                const std::string& base_dir);
+
+}  // namespace r1::rl
+
+#endif  // R1_RL_PROMPTS_H_
