@@ -62,6 +62,7 @@ std::string ExecutableDir() {
 
 absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(const LocalServicesOptions& options) {
   std::unique_ptr<LocalServices> services(new LocalServices());
+  if (!options.start_reward && options.workers == 0) return services;
   R1_RETURN_IF_ERROR(MakeDirs(options.log_dir));
   if (options.start_reward) {
     std::vector<std::string> argv = {absl::StrCat(options.bin_dir, "/r1-reward"), "serve", options.config_path,

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace r1 {
 
@@ -23,7 +24,7 @@ absl::Status JsonlMetricsSink::Write(int64_t step, const Scalars& scalars) {
   std::string line = absl::StrCat("{\"step\":", step);
   for (const auto& [name, value] : scalars) {
     // JSON has no NaN or infinity; write null so the line stays parseable.
-    absl::StrAppend(&line, ",\"", name, "\":", std::isfinite(value) ? absl::StrCat(value) : "null");
+    absl::StrAppend(&line, ",\"", name, "\":", std::isfinite(value) ? absl::StrFormat("%.10g", value) : "null");
   }
   line += "}\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {

@@ -31,6 +31,10 @@ struct ForwardOptions {
   bool absorbed_attention = false;  // MLA: attend over the latent directly
   bool compute_aux_loss = false;    // sequence-wise MoE balance loss
   bool record_expert_load = false;  // count routed tokens for UpdateBias
+  // [B, T] bool: the tokens whose routing counts toward the expert load
+  // (undefined = all). Padding should not steer the balance, and with it
+  // off, how a batch is padded would change the bias update.
+  torch::Tensor expert_load_mask;
 };
 
 struct ForwardResult {

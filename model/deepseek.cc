@@ -22,7 +22,8 @@ torch::Tensor DeepSeekBlockImpl::forward(const torch::Tensor& h, const Attention
                                          torch::Tensor* aux_loss) {
   torch::Tensor x = h + self_attn(input_layernorm(h), ctx, cache, options.absorbed_attention);
   const torch::Tensor normed = post_attention_layernorm(x);
-  return x + (dense_mlp ? dense_mlp(normed) : moe->forward(normed, aux_loss, options.record_expert_load));
+  return x + (dense_mlp ? dense_mlp(normed)
+                        : moe->forward(normed, aux_loss, options.record_expert_load, options.expert_load_mask));
 }
 
 MtpModuleImpl::MtpModuleImpl(const config::ModelConfig& c, int64_t layer_index)
@@ -80,7 +81,9 @@ ForwardResult DeepSeekV3Impl::Forward(const torch::Tensor& tokens, KvCache* cach
       const AttentionContext mtp_ctx = MakeAttentionContext(
           options.token_valid.defined() ? options.token_valid.narrow(1, k, span) : torch::Tensor(), batch, span,
           nullptr, tokens.device(), options.segment_ids.defined() ? options.segment_ids.narrow(1, k, span) : torch::Tensor());
-      const torch::Tensor hk = module.forward(x, mtp_ctx, nullptr, options, aux);
+      ForwardOptions mtp_options = options;  // the load mask of the tokens this module sees
+      if (options.expert_load_mask.defined()) mtp_options.expert_load_mask = options.expert_load_mask.narrow(1, k, span);
+      const torch::Tensor hk = module.forward(x, mtp_ctx, nullptr, mtp_options, aux);
       result.mtp_logits.push_back(lm_head_(module.head_norm(hk)));
       previous = hk;
     }

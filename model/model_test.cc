@@ -239,6 +239,22 @@ TEST(Moe, BiasUpdateMovesTowardBalanceAndResetsLoad) {
   for (const auto& p : moe->named_parameters()) EXPECT_EQ(p.key().find("bias"), std::string::npos) << p.key();
 }
 
+TEST(Moe, LoadMaskCountsOnlyTheMarkedTokens) {
+  const config::ModelConfig c = TinyDeepSeek();
+  torch::manual_seed(7);
+  Moe moe(c);
+  const torch::Tensor x = torch::randn({2, 6, c.dim()});
+  torch::NoGradGuard no_grad;
+  moe->forward(x.narrow(1, 0, 4), nullptr, /*record_load=*/true);  // the first 4 tokens of each row alone
+  const torch::Tensor unpadded = moe->load().clone();
+  moe->ResetLoad();
+  torch::Tensor mask = torch::zeros({2, 6}, torch::kBool);
+  mask.narrow(1, 0, 4).fill_(true);  // the same tokens, as a padded batch
+  moe->forward(x, nullptr, /*record_load=*/true, mask);
+  EXPECT_TRUE(torch::equal(moe->load(), unpadded));
+  EXPECT_EQ(unpadded.sum().item<float>(), 2 * 4 * c.n_activated_experts());
+}
+
 TEST(Sampler, TruncationsMatchHandComputedDistributions) {
   // probs 0.5, 0.25, 0.125, 0.125
   const torch::Tensor logits = torch::log(torch::tensor({{0.5f, 0.25f, 0.125f, 0.125f}}));

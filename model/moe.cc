@@ -33,7 +33,8 @@ Routing MoeImpl::Route(const torch::Tensor& x_flat) const {
   return r;
 }
 
-torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss, bool record_load) {
+torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss, bool record_load,
+                               const torch::Tensor& load_mask) {
   const int64_t batch = x.size(0), tokens = x.size(1), dim = x.size(2);
   const torch::Tensor x_flat = x.reshape({batch * tokens, dim});  // [N, D]
   const Routing routing = Route(x_flat);
@@ -57,7 +58,13 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss, 
   torch::Tensor out = torch::zeros_like(x_flat).index_add(0, token_of, routed);
   if (shared_experts) out = out + shared_experts(x_flat);
 
-  if (record_load) load_ += counts.to(torch::kFloat32);
+  if (record_load && load_mask.defined()) {
+    const torch::Tensor counted = routing.experts.masked_select(
+        load_mask.reshape({batch * tokens, 1}).to(routing.experts.device(), torch::kBool));  // [counted * K]
+    load_ += counted.bincount({}, n_experts_).to(torch::kCPU, torch::kFloat32);
+  } else if (record_load) {
+    load_ += counts.to(torch::kFloat32);
+  }
   if (aux_loss != nullptr && seq_aux_loss_alpha_ > 0) {
     // Per sequence: alpha * sum_e f_e * P_e with f_e = E/(K*T) * (tokens
     // choosing e) and P_e the mean normalized affinity.

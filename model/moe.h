@@ -43,8 +43,10 @@ class MoeImpl : public torch::nn::Module {
 
   // x [B, T, D] -> [B, T, D]. When `aux_loss` is given and
   // seq_aux_loss_alpha > 0, adds this layer's sequence-wise balance loss.
-  // When `record_load`, adds the chosen-expert counts to load().
-  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* aux_loss, bool record_load);
+  // When `record_load`, adds the chosen-expert counts to load(), of the
+  // tokens `load_mask` [B, T] marks (undefined = all).
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* aux_loss, bool record_load,
+                        const torch::Tensor& load_mask = torch::Tensor());
 
   Routing Route(const torch::Tensor& x_flat) const;
 

@@ -251,6 +251,7 @@ struct MicroBatch {
   torch::Tensor mask;          // [n, L-1] float, 1 on completion tokens in the loss
   torch::Tensor old_logprobs;  // [n, L-1] float
   torch::Tensor advantages;    // [n]
+  torch::Tensor real;          // [n, L-1] bool, false on right padding
 };
 
 MicroBatch MakeMicroBatch(const std::vector<Sequence>& sequences, const std::vector<int64_t>& rows, int pad_id) {
@@ -261,12 +262,14 @@ MicroBatch MakeMicroBatch(const std::vector<Sequence>& sequences, const std::vec
   torch::Tensor mask = torch::zeros({n, length - 1});
   torch::Tensor old = torch::zeros({n, length - 1});
   torch::Tensor advantages = torch::zeros({n});
+  torch::Tensor real = torch::zeros({n, length - 1}, torch::kBool);
   auto t = tokens.accessor<int64_t, 2>();
   auto m = mask.accessor<float, 2>();
   auto o = old.accessor<float, 2>();
   for (int64_t i = 0; i < n; ++i) {
     const Sequence& s = sequences[rows[i]];
     for (size_t p = 0; p < s.tokens.size(); ++p) t[i][static_cast<int64_t>(p)] = s.tokens[p];
+    real[i].narrow(0, 0, static_cast<int64_t>(s.tokens.size()) - 1).fill_(true);
     for (size_t j = 0; j < s.old_logprobs.size(); ++j) {
       const int64_t at = s.completion_start + static_cast<int64_t>(j) - 1;
       m[i][at] = s.in_loss ? 1.0f : 0.0f;
@@ -280,6 +283,7 @@ MicroBatch MakeMicroBatch(const std::vector<Sequence>& sequences, const std::vec
   batch.mask = mask;
   batch.old_logprobs = old;
   batch.advantages = advantages;
+  batch.real = real;
   return batch;
 }
 
@@ -291,8 +295,10 @@ struct Scored {
 Scored ScoreTargets(model::CausalLmImpl& model, const MicroBatch& batch, double temperature, bool record_load,
                     bool want_entropy) {
   model::ForwardOptions forward;
-  forward.record_expert_load = record_load;
   const torch::Device device = model.device();
+  forward.record_expert_load = record_load;
+  // Padding must not count: ranks pad their shares differently.
+  if (record_load) forward.expert_load_mask = batch.real.to(device);
   torch::Tensor logits = model.Forward(batch.inputs.to(device), nullptr, forward).logits.to(torch::kFloat32);
   Scored scored;
   scored.logprobs = model::TokenLogprobs(logits, batch.targets.to(device), temperature);

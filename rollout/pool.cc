@@ -225,7 +225,9 @@ absl::Status RolloutPool::Generate(const std::vector<Prompt>& prompts, int sampl
       for (int p : batch) {
         Prompt* prompt = request.add_prompts();
         *prompt = prompts[static_cast<size_t>(p)];
-        prompt->set_stream_index(p);  // the same random streams however the batch is split
+        // The same random streams however the batch is split: the caller's
+        // stream (e.g. the learner's global prompt index), else the position.
+        if (!prompt->has_stream_index()) prompt->set_stream_index(p);
       }
       // Samples gather per prompt; a prompt is delivered once all are in.
       std::map<int, std::vector<Completion>> groups;

@@ -4,8 +4,8 @@
 // Generate spreads a batch of prompts over the live workers by their free
 // capacity (KV slots not busy, from each worker's Status). A prompt goes,
 // with all its samples, to one worker at a time; each prompt carries its
-// position in the whole batch as its random stream, so results do not depend
-// on the split. A prompt is delivered once, when all its samples are in.
+// position in the whole batch as its random stream (unless it carries a
+// stream_index of its own), so results do not depend on the split. A prompt is delivered once, when all its samples are in.
 // When a worker fails mid-request (dies, UNAVAILABLE, deadline), its
 // undelivered prompts go back to the queue for the other workers: no prompt
 // is lost or delivered twice.
