@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -232,6 +233,19 @@ class Producer {
   std::deque<absl::StatusOr<RolloutBatch>> queue_;
   bool stop_ = false;
   std::thread thread_;  // last: starts after the members it uses
+};
+
+// A weight push running on its own thread (asynchronous mode).
+class BackgroundPush {
+ public:
+  ~BackgroundPush() { Wait(); }
+  void Start(std::function<void()> push) { thread_ = std::thread(std::move(push)); }
+  void Wait() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
 };
 
 // One sequence of the batch in training form.
@@ -490,21 +504,33 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     dp->AllReduceSum(shared);
     version_base = static_cast<int64_t>(shared[0]);
   }
-  const auto push_weights = [&]() -> absl::Status {
+  // Synchronous mode waits for the push (and the other ranks) before the next
+  // rollouts; asynchronous mode pushes in the background: a worker finishing
+  // its sequences in flight on the old weights (drain) must not hold up
+  // training. The next push waits for the previous one.
+  BackgroundPush background_push;
+  const auto push_weights = [&](bool in_background) {
+    background_push.Wait();
     if (leader) {
-      const int64_t version = version_base + step;
-      for (const rollout::PushResult& r : options.pool->PushWeights(SnapshotWeights(*policy), version)) {
-        if (!r.status.ok()) {
-          std::fprintf(stderr, "%s: weight push of version %lld to %s failed: %s (it catches up before its next batch)\n",
-                       options.stage.c_str(), static_cast<long long>(version), r.address.c_str(),
-                       std::string(r.status.message()).c_str());
+      auto push = [pool = options.pool, tensors = SnapshotWeights(*policy), version = version_base + step,
+                   stage = options.stage]() mutable {
+        for (const rollout::PushResult& r : pool->PushWeights(std::move(tensors), version)) {
+          if (!r.status.ok()) {
+            std::fprintf(stderr, "%s: weight push of version %lld to %s failed: %s (it catches up before its next batch)\n",
+                         stage.c_str(), static_cast<long long>(version), r.address.c_str(),
+                         std::string(r.status.message()).c_str());
+          }
         }
+      };
+      if (in_background) {
+        background_push.Start(std::move(push));
+      } else {
+        push();
       }
     }
-    dp->Barrier();  // no rank generates with the old weights in synchronous mode
-    return absl::OkStatus();
+    if (!in_background) dp->Barrier();  // no rank generates with the old weights
   };
-  R1_RETURN_IF_ERROR(push_weights());
+  push_weights(/*in_background=*/false);
 
   Sampler sampler(options, tokenizer, rank, world);
   LearnerResult result;
@@ -774,7 +800,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
 
     // 5. The new weights to every worker.
     const Clock::time_point sync_start = Clock::now();
-    R1_RETURN_IF_ERROR(push_weights());
+    push_weights(/*in_background=*/producer != nullptr);
     const double sync_seconds = SecondsSince(sync_start);
     if (options.check_weight_sync) scalars["weight_divergence"] = dp->MaxWeightDivergence(*policy);
 
@@ -846,6 +872,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     }
   }
   producer.reset();  // stop generating before the final eval and save
+  background_push.Wait();
   if (leader) progress.Finish();
   if (step != first_step && (rl.eval_every() == 0 || step % rl.eval_every() != 0)) {
     Scalars scalars;

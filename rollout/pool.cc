@@ -173,11 +173,16 @@ std::vector<std::shared_ptr<RolloutPool::Worker>> RolloutPool::LiveWorkers() {
     absl::StatusOr<WorkerStatus> status = worker->client->Status(options_.status_timeout);
     if (!status.ok()) continue;
     if (latest_version >= 0 && status->weight_version() < latest_version) {
-      // It missed a push (or joined since): bring it up to date first.
+      // It missed a push (or joined since): bring it up to date first, unless
+      // a PushWeights running meanwhile got there while we waited for the lock.
       std::lock_guard<std::mutex> push(worker->push_mu);
-      if (!worker->client->UpdateWeights(latest, latest_version).ok()) continue;
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.catch_up_pushes;
+      absl::StatusOr<WorkerStatus> now = worker->client->Status(options_.status_timeout);
+      if (!now.ok()) continue;
+      if (now->weight_version() < latest_version) {
+        if (!worker->client->UpdateWeights(latest, latest_version).ok()) continue;
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.catch_up_pushes;
+      }
     }
     worker->free_samples = std::max(1, status->kv_slots() - status->active_sequences() - status->queued_sequences());
     live.push_back(worker);
@@ -300,6 +305,13 @@ std::vector<PushResult> RolloutPool::PushWeights(std::vector<std::pair<std::stri
       Worker& worker = *workers[i];
       std::lock_guard<std::mutex> push(worker.push_mu);
       results[i].address = worker.address;
+      // A catch-up (LiveWorkers, from a Generate running meanwhile) may have
+      // delivered this version already.
+      if (absl::StatusOr<WorkerStatus> status = worker.client->Status(options_.status_timeout);
+          status.ok() && status->weight_version() >= version) {
+        results[i].version = status->weight_version();
+        return;
+      }
       absl::StatusOr<UpdateWeightsResponse> response = worker.client->UpdateWeights(tensors, version);
       results[i].status = response.status();
       if (response.ok()) results[i].version = response->version();

@@ -285,4 +285,38 @@ done
 [[ ! -e "$address_file.parts.$job" ]] || fail "the job's per-task files were left behind"
 if health "${addresses[0]}" >/dev/null 2>&1; then fail "${addresses[0]} still answers after scancel"; fi
 
+# ---- one job for a whole GRPO run: reward service, a worker, 2 learner ranks -----
+# deploy/slurm/rl_job.sbatch: the ranks take rank, world size and the
+# rendezvous host from srun's SLURM_* variables (no RANK/MASTER_ADDR set), meet
+# on a c10d TCPStore and average gradients with Gloo; --check_weight_sync logs
+# the largest weight difference between them after every step.
+rl_dir="$tmp/shared/rlrun"
+master_port="$(pick_port)"
+job="$(cd "$root" && R1_BIN="$r1" R1_CONFIG="$root/configs/tiny.textproto" R1_INIT="$ckpt"   R1_RUN_DIR="$rl_dir" R1_WORKERS=1 R1_LEARNERS=2 R1_BIND_ADDRESS=127.0.0.1 R1_STARTUP_TIMEOUT=60   MASTER_PORT="$master_port"   R1_RL_ARGS="--set rl.max_steps=2 --set rl.max_seconds=0 --set rl.prompts_per_step=2 --set rl.group_size=2
+              --set rl.dynamic_sampling=false --set data.n_eval=2 --set rl.eval_samples=1
+              --set rl.eval_greedy=false --set rl.sampling.max_new_tokens=16 --check_weight_sync" \
+  sbatch --parsable --ntasks=2 --cpus-per-task=1 --output="$tmp/shared/rl_job.out" \
+  "$root/deploy/slurm/rl_job.sbatch")" || fail "sbatch of rl_job failed"
+job="${job%%;*}"
+log "submitted GRPO job $job (1 worker, 2 learner ranks)"
+deadline=$((SECONDS + 240))
+while [[ -n "$(squeue -h -j "$job" -o %i 2>/dev/null || true)" ]]; do
+  ((SECONDS < deadline)) || { tail -n 30 "$tmp/shared/rl_job.out" >&2; fail "GRPO job $job still running after 240 s"; }
+  sleep 0.5
+done
+grep -q "learners finished (status 0)" "$tmp/shared/rl_job.out" ||
+  { tail -n 40 "$tmp/shared/rl_job.out" >&2; fail "GRPO job $job failed"; }
+grep -q "2 ranks" "$tmp/shared/rl_job.out" || fail "the learners did not run as 2 ranks"
+metrics="$rl_dir/rl/metrics.jsonl"
+[[ -s "$metrics" ]] || fail "no $metrics"
+steps="$(grep -c '"loss"' "$metrics" || true)"
+((steps == 2)) || fail "expected 2 training steps in $metrics, found $steps"
+if grep '"loss"' "$metrics" | grep -v '"weight_divergence":0,' >/dev/null; then
+  fail "the ranks' weights differ after a step: $(grep -o '"weight_divergence":[^,]*' "$metrics" | tr '\n' ' ')"
+fi
+[[ -d "$rl_dir/rl/checkpoints/step_00000002" ]] || fail "no final checkpoint"
+[[ ! -e "$rl_dir/slurm.$job" ]] || fail "the job's service files were left behind"
+left="$(for pid in $(our_processes); do tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -E "r1(-reward)? (serve|rollout|rl)" || true; done)"
+[[ -z "$left" ]] || fail "processes left after the GRPO job: $left"
+
 log "PASS in $((SECONDS - start)) s"
