@@ -165,7 +165,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"policy.n_kv_heads=2"}, "policy.n_kv_heads applies only to arch LLAMA"},
         InvariantCase{{"student.kv_lora_rank=8"}, "student.kv_lora_rank applies only to arch DEEPSEEK_V3"},
         InvariantCase{{"student.n_kv_heads=3"}, "student.n_heads (4) must be a multiple of student.n_kv_heads (3)"},
-        InvariantCase{{"policy.vocab_size=100", "student.vocab_size=100"}, "policy.vocab_size (100) must equal tokenizer.vocab_size (128)"},
+        InvariantCase{{"policy.vocab_size=100", "student.vocab_size=100"}, "policy.vocab_size (100) must equal tokenizer.vocab_size (72)"},
         InvariantCase{{"student.vocab_size=100"}, "student.vocab_size (100) must equal policy.vocab_size"},
         InvariantCase{{"rl.group_size=1"}, "rl.group_size must be >= 2"},
         InvariantCase{{"rl.dual_clip_c=0.5"}, "rl.dual_clip_c must be 0 (off) or > 1"},

@@ -557,6 +557,10 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
                                     ? 1.0
                                     : 0.0};
     dp->AllReduceSum(gate);
+    if (gate[0] > 0 && !leader) {
+      return absl::FailedPreconditionError(absl::StrCat(options.stage, ": rank 0 found the starting policy below "
+                                                        "rl.min_base_pass_at_k (its log says by how much)"));
+    }
     if (gate[0] > 0) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "%s: the starting policy %s has pass@%d %.3f on the eval set, below rl.min_base_pass_at_k %.3f: "

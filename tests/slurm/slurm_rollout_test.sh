@@ -294,7 +294,8 @@ rl_dir="$tmp/shared/rlrun"
 master_port="$(pick_port)"
 job="$(cd "$root" && R1_BIN="$r1" R1_CONFIG="$root/configs/tiny.textproto" R1_INIT="$ckpt"   R1_RUN_DIR="$rl_dir" R1_WORKERS=1 R1_LEARNERS=2 R1_BIND_ADDRESS=127.0.0.1 R1_STARTUP_TIMEOUT=60   MASTER_PORT="$master_port"   R1_RL_ARGS="--set rl.max_steps=2 --set rl.max_seconds=0 --set rl.prompts_per_step=2 --set rl.group_size=2
               --set rl.dynamic_sampling=false --set data.n_eval=2 --set rl.eval_samples=1
-              --set rl.eval_greedy=false --set rl.sampling.max_new_tokens=16 --check_weight_sync" \
+              --set rl.eval_greedy=false --set rl.sampling.max_new_tokens=16 --set rl.min_base_pass_at_k=0
+              --check_weight_sync" \
   sbatch --parsable --ntasks=2 --cpus-per-task=1 --output="$tmp/shared/rl_job.out" \
   "$root/deploy/slurm/rl_job.sbatch")" || fail "sbatch of rl_job failed"
 job="${job%%;*}"
