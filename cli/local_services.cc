@@ -54,12 +54,6 @@ absl::StatusOr<int> StartAndWaitForPort(std::vector<std::unique_ptr<Subprocess>>
 
 }  // namespace
 
-std::string ExecutableDir() {
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "." : self.parent_path().string();
-}
-
 absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(const LocalServicesOptions& options) {
   std::unique_ptr<LocalServices> services(new LocalServices());
   if (!options.start_reward && options.workers == 0) return services;

@@ -52,9 +52,6 @@ class LocalServices {
   std::vector<std::string> worker_addresses_;
 };
 
-// The folder of the running executable (where r1 and r1-reward are built).
-std::string ExecutableDir();
-
 }  // namespace r1::cli
 
 #endif  // R1_CLI_LOCAL_SERVICES_H_

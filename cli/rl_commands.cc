@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/local_services.h"
 #include "common/config.h"
+#include "common/file_util.h"
 #include "common/flags.h"
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
@@ -24,7 +25,7 @@ int Rl(const Args& args) {
   std::vector<std::string> files, overrides;
   std::string config_flag, run_dir, init, stage = "rl", workers_flag, worker_file, reward_address;
   bool resume = false, check_weight_sync = false;
-  int64_t worker_threads = 0, rendezvous_seconds = 300;
+  int64_t worker_threads = 0, rendezvous_seconds = 300, collective_seconds = 7200;
   FlagSet flags(
       "r1 rl",
       "GRPO on a run config's `rl` section: prompts from data.train_prompts or the task\n"
@@ -50,7 +51,9 @@ int Rl(const Args& args) {
   flags.AddString("rollout_address_file", &worker_file, "file of worker addresses, re-read when it changes");
   flags.AddString("reward_address", &reward_address, "host:port of a running reward service (default: start one)");
   flags.AddInt("worker_threads", &worker_threads, "intra-op threads of each local worker; 0 = all cores");
-  flags.AddInt("rendezvous_seconds", &rendezvous_seconds, "how long ranks wait for each other");
+  flags.AddInt("rendezvous_seconds", &rendezvous_seconds, "how long ranks wait for each other to start");
+  flags.AddInt("collective_seconds", &collective_seconds,
+               "how long a rank waits in a collective (rank 0 evaluating or saving, the slowest rank generating)");
   flags.AddBool("check_weight_sync", &check_weight_sync,
                 "log the largest weight difference between ranks after every step");
   if (auto code = ParseCommandLine(flags, args)) return *code;
@@ -127,7 +130,7 @@ int Rl(const Args& args) {
   absl::StatusOr<rl::PromptSource> prompts = rl::PromptSource::Create(run->data(), dir, *eval_prompts);
   if (!prompts.ok()) return Fail(prompts.status());
   absl::StatusOr<std::unique_ptr<rl::DataParallel>> dp =
-      rl::DataParallel::Connect(*env, absl::Seconds(rendezvous_seconds));
+      rl::DataParallel::Connect(*env, absl::Seconds(rendezvous_seconds), absl::Seconds(collective_seconds));
   if (!dp.ok()) return Fail(dp.status());
 
   rl::LearnerOptions options;

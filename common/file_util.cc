@@ -116,4 +116,9 @@ absl::Status MakeDirs(const std::string& dir) {
   return absl::OkStatus();
 }
 
+std::string ResolvePath(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return base_dir + "/" + path;
+}
+
 }  // namespace r1

@@ -45,6 +45,10 @@ class AtomicFileWriter {
 // Directory holding the running executable (from /proc/self/exe).
 std::string ExecutableDir();
 
+// `path` when absolute or when `base_dir` is empty, else base_dir/path (how a
+// run config's relative paths resolve against the run directory).
+std::string ResolvePath(const std::string& base_dir, const std::string& path);
+
 // Creates `dir` and its parents; OK if it already exists.
 absl::Status MakeDirs(const std::string& dir);
 

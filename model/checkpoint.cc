@@ -452,6 +452,12 @@ absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model) {
   return LoadTensors(model, file.tensors, path);
 }
 
+double TrainingState::ExtraNumber(const std::string& key, double fallback) const {
+  const auto it = extra.find(key);
+  double value;
+  return it != extra.end() && absl::SimpleAtod(it->second, &value) ? value : fallback;
+}
+
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
   if (fs::exists(absl::StrCat(dir, "/", kManifest))) R1_RETURN_IF_ERROR(VerifyManifest(dir));
   R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/training_state.safetensors")));

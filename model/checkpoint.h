@@ -45,6 +45,9 @@ struct TrainingState {
   std::map<std::string, torch::Tensor> optimizer;  // OptimizerStateTensors()
   std::map<std::string, std::string> extra;        // stage-specific strings
   std::map<std::string, torch::Tensor> extra_tensors;  // stage-specific tensors (e.g. RL's reference weights)
+
+  // extra[key] as a number, or `fallback` when absent or not a number.
+  double ExtraNumber(const std::string& key, double fallback) const;
 };
 
 // Writes `dir` atomically (see above). `tokenizer_path` may be empty.

@@ -79,10 +79,11 @@ DataParallel::DataParallel(DistributedEnv env) : env_(std::move(env)), comm_(std
 DataParallel::~DataParallel() = default;
 
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Connect(const DistributedEnv& env,
-                                                                     absl::Duration timeout) {
+                                                                     absl::Duration rendezvous_timeout,
+                                                                     absl::Duration collective_timeout) {
   std::unique_ptr<DataParallel> dp(new DataParallel(env));
   if (env.world_size == 1) return dp;
-  const auto timeout_ms = std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
+  const auto timeout_ms = std::chrono::milliseconds(absl::ToInt64Milliseconds(rendezvous_timeout));
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(env.master_port);
@@ -91,7 +92,8 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Connect(const Distri
     options.waitWorkers = true;
     options.timeout = timeout_ms;
     dp->comm_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-    auto group_options = c10d::ProcessGroupGloo::Options::create(timeout_ms);
+    auto group_options = c10d::ProcessGroupGloo::Options::create(
+        std::chrono::milliseconds(absl::ToInt64Milliseconds(collective_timeout)));
     if (const char* ifname = Env("GLOO_SOCKET_IFNAME")) {
       group_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
     } else if (env.master_addr == "127.0.0.1" || env.master_addr == "localhost") {
@@ -142,15 +144,15 @@ void DataParallel::AverageGradients(model::CausalLmImpl& model) {
   // parameter saying whether this rank had a gradient for it, then the loads.
   std::vector<torch::Tensor> pieces;
   std::vector<float> defined(params.size());
+  const auto on_device = torch::TensorOptions().dtype(torch::kFloat32).device(model.device());
   for (size_t i = 0; i < params.size(); ++i) {
     const torch::Tensor& grad = params[i].grad();
     defined[i] = grad.defined() ? 1.0f : 0.0f;
-    pieces.push_back(grad.defined() ? grad.reshape(-1).to(torch::kFloat32)
-                                    : torch::zeros({params[i].numel()}, torch::kFloat32));
+    pieces.push_back(grad.defined() ? grad.reshape(-1).to(on_device) : torch::zeros({params[i].numel()}, on_device));
   }
-  pieces.push_back(torch::tensor(defined, torch::kFloat32));
+  pieces.push_back(torch::tensor(defined).to(on_device));
   std::vector<torch::Tensor> loads = model.ExpertLoad();
-  for (const torch::Tensor& load : loads) pieces.push_back(load.reshape(-1).to(torch::kFloat32));
+  for (const torch::Tensor& load : loads) pieces.push_back(load.reshape(-1).to(on_device));
   torch::Tensor flat = torch::cat(pieces);
   AllReduceInPlace(flat);
 
@@ -160,7 +162,7 @@ void DataParallel::AverageGradients(model::CausalLmImpl& model) {
     summed[i] = flat.narrow(0, offset, params[i].numel());
     offset += params[i].numel();
   }
-  const torch::Tensor any_defined = flat.narrow(0, offset, static_cast<int64_t>(params.size()));
+  const torch::Tensor any_defined = flat.narrow(0, offset, static_cast<int64_t>(params.size())).cpu();
   offset += static_cast<int64_t>(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     if (any_defined[static_cast<int64_t>(i)].item<float>() == 0) continue;  // no rank had one
@@ -172,7 +174,7 @@ void DataParallel::AverageGradients(model::CausalLmImpl& model) {
     }
   }
   for (torch::Tensor& load : loads) {
-    load.copy_(flat.narrow(0, offset, load.numel()).view(load.sizes()));
+    load.copy_(flat.narrow(0, offset, load.numel()).view(load.sizes()).to(load.device()));
     offset += load.numel();
   }
 }

@@ -43,9 +43,13 @@ std::string FirstSlurmHost(const std::string& nodelist);
 class DataParallel {
  public:
   // Connects every rank (blocks until all `world_size` have joined, up to
-  // `timeout`). A world of one needs no store and no process group.
-  static absl::StatusOr<std::unique_ptr<DataParallel>> Connect(const DistributedEnv& env,
-                                                               absl::Duration timeout = absl::Minutes(5));
+  // `rendezvous_timeout`). A collective then waits up to `collective_timeout`
+  // for the other ranks: long, because ranks wait in one while rank 0
+  // evaluates or saves and while the slowest rank generates. A world of one
+  // needs no store and no process group.
+  static absl::StatusOr<std::unique_ptr<DataParallel>> Connect(
+      const DistributedEnv& env, absl::Duration rendezvous_timeout = absl::Minutes(5),
+      absl::Duration collective_timeout = absl::Hours(2));
   ~DataParallel();
 
   int rank() const { return env_.rank; }
@@ -55,7 +59,8 @@ class DataParallel {
   void AllReduceSum(std::vector<double>& values);
   // Every rank gets rank 0's parameters and buffers.
   void BroadcastWeights(model::CausalLmImpl& model);
-  // Averages gradients (see above) and sums MoE expert loads.
+  // Averages gradients (see above) and sums MoE expert loads. Gloo only, for
+  // now: on CUDA the tensors go through Gloo's CUDA path, not NCCL.
   void AverageGradients(model::CausalLmImpl& model);
   void Barrier();
 

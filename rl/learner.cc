@@ -61,6 +61,8 @@ struct RolloutBatch {
   int64_t prompts_drawn = 0;
   int64_t uniform_groups = 0;  // dropped by dynamic sampling: all rewards equal
   int64_t generated_tokens = 0;
+  int64_t sampled = 0;          // completions generated, kept or not
+  int64_t sampled_correct = 0;  // of those, correct (before dynamic sampling's filter)
   double rollout_seconds = 0;
   double reward_seconds = 0;
 };
@@ -104,6 +106,8 @@ class Sampler {
       batch.prompts_drawn += missing;
       for (Group& group : drawn) {
         for (const rollout::Completion& c : group.completions) batch.generated_tokens += c.token_ids_size();
+        for (const reward::ScoreResult& s : group.scores) batch.sampled_correct += s.correct() ? 1 : 0;
+        batch.sampled += static_cast<int64_t>(group.scores.size());
         if (rl.dynamic_sampling() && AllRewardsEqual(group)) {
           ++batch.uniform_groups;
           continue;
@@ -135,6 +139,18 @@ class Sampler {
         [&](int index, std::vector<rollout::Completion> completions) { groups[index].completions = std::move(completions); });
     if (!generated.ok()) return Annotate(generated, "rollout");
     *rollout_seconds += SecondsSince(start);
+    for (const Group& group : groups) {
+      if (static_cast<int>(group.completions.size()) != n) {
+        return absl::InternalError(absl::StrCat("rollout: prompt ", group.prompt_index, " came back with ",
+                                                group.completions.size(), " samples, not ", n));
+      }
+      for (const rollout::Completion& c : group.completions) {
+        if (c.logprobs_size() != c.token_ids_size()) {
+          return absl::InternalError(absl::StrCat("rollout: a completion of prompt ", group.prompt_index, " has ",
+                                                  c.token_ids_size(), " tokens but ", c.logprobs_size(), " logprobs"));
+        }
+      }
+    }
 
     std::vector<reward::ScoreItem> items;
     for (const Group& group : groups) {
@@ -306,8 +322,10 @@ struct Scored {
   torch::Tensor logprobs;
   torch::Tensor entropy;
 };
+// The entropy keeps its autograd graph only when it is in the loss
+// (`entropy_grad`): a [n, L-1, V] graph is a lot to hold for a metric.
 Scored ScoreTargets(model::CausalLmImpl& model, const MicroBatch& batch, double temperature, bool record_load,
-                    bool want_entropy) {
+                    bool want_entropy, bool entropy_grad = false) {
   model::ForwardOptions forward;
   const torch::Device device = model.device();
   forward.record_expert_load = record_load;
@@ -317,7 +335,9 @@ Scored ScoreTargets(model::CausalLmImpl& model, const MicroBatch& batch, double 
   Scored scored;
   scored.logprobs = model::TokenLogprobs(logits, batch.targets.to(device), temperature);
   if (want_entropy) {
-    const torch::Tensor logp = torch::log_softmax(temperature > 0 ? logits / temperature : logits, -1);
+    c10::AutoGradMode grad_mode(entropy_grad && c10::GradMode::is_enabled());
+    const torch::Tensor from = entropy_grad ? logits : logits.detach();
+    const torch::Tensor logp = torch::log_softmax(temperature > 0 ? from / temperature : from, -1);
     scored.entropy = -(logp.exp() * logp).sum(-1);
   }
   return scored;
@@ -331,12 +351,6 @@ std::vector<std::vector<int64_t>> Split(const std::vector<int64_t>& rows, int64_
                         rows.begin() + static_cast<int64_t>(std::min(rows.size(), i + static_cast<size_t>(chunk))));
   }
   return chunks;
-}
-
-double ExtraNumber(const model::TrainingState& state, const std::string& key, double fallback) {
-  const auto it = state.extra.find(key);
-  double value;
-  return it != state.extra.end() && absl::SimpleAtod(it->second, &value) ? value : fallback;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> SnapshotWeights(const model::CausalLmImpl& model) {
@@ -446,19 +460,38 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   // State that a checkpoint carries.
   int64_t step = 0, cursor = 0, version_base = 0;
   double elapsed_before = 0;
+  bool resumed = false;
   if (options.resume) {
     if (absl::StatusOr<std::string> latest = model::LatestCheckpoint(checkpoints); latest.ok()) {
-      R1_RETURN_IF_ERROR(model::RestoreWeights(*latest, *policy));
       R1_ASSIGN_OR_RETURN(model::TrainingState state, model::LoadTrainingState(*latest));
+      // Every rank refuses the same mismatches, before any collective call.
+      const int saved_world = static_cast<int>(state.ExtraNumber("world_size", 1));
+      if (saved_world != world) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            *latest, " was written by ", saved_world, " learner rank(s); resume it with as many (this run has ",
+            world, "): each rank's prompt cursor is its own"));
+      }
+      const auto saved_init = state.extra.find("init_checkpoint");
+      if (saved_init != state.extra.end() && saved_init->second != options.init_checkpoint) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            *latest, " continues a run that started from ", saved_init->second, ", not ", options.init_checkpoint,
+            ": give --init ", saved_init->second, " (the reference policy and tokenizer come from it)"));
+      }
+      R1_RETURN_IF_ERROR(model::RestoreWeights(*latest, *policy));
+      resumed = true;
+      if (state.rng_state.defined()) {
+        at::Generator generator = at::detail::getDefaultCPUGenerator();
+        generator.set_state(state.rng_state);
+      }
       R1_RETURN_IF_ERROR(model::RestoreOptimizerState(*policy, *optimizer, state.optimizer));
       step = state.step;
-      cursor = static_cast<int64_t>(ExtraNumber(state, absl::StrCat("prompt_cursor.rank", rank), -1));
+      cursor = static_cast<int64_t>(state.ExtraNumber(absl::StrCat("prompt_cursor.rank", rank), -1));
       if (cursor < 0) {
         return absl::FailedPreconditionError(absl::StrCat(*latest, ": no prompt cursor for rank ", rank,
                                                           " (was it written by a run with another world size?)"));
       }
-      version_base = static_cast<int64_t>(ExtraNumber(state, "version_base", 0));
-      elapsed_before = ExtraNumber(state, "elapsed_seconds", 0);
+      version_base = static_cast<int64_t>(state.ExtraNumber("version_base", 0));
+      elapsed_before = state.ExtraNumber("elapsed_seconds", 0);
       if (reference && !state.extra_tensors.empty()) {
         std::map<std::string, torch::Tensor> ref;
         for (auto& [name, tensor] : state.extra_tensors) {
@@ -477,7 +510,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   const std::string metrics_path = absl::StrCat(options.stage_dir, "/metrics.jsonl");
   MetricsFanout metrics;
   if (leader) {
-    if (step == 0) {
+    if (!resumed) {
       // A fresh start: an earlier run's checkpoints and metrics in the same
       // folder would be mistaken for this run's.
       std::error_code ec;
@@ -507,13 +540,17 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   // Synchronous mode waits for the push (and the other ranks) before the next
   // rollouts; asynchronous mode pushes in the background: a worker finishing
   // its sequences in flight on the old weights (drain) must not hold up
-  // training. The next push waits for the previous one.
+  // training. The next push waits for the previous one. The version is
+  // published before the background push starts, so a batch that starts
+  // meanwhile first brings its worker up to date.
   BackgroundPush background_push;
   const auto push_weights = [&](bool in_background) {
     background_push.Wait();
     if (leader) {
-      auto push = [pool = options.pool, tensors = SnapshotWeights(*policy), version = version_base + step,
-                   stage = options.stage]() mutable {
+      std::vector<std::pair<std::string, torch::Tensor>> snapshot = SnapshotWeights(*policy);
+      const int64_t version = version_base + step;
+      if (in_background) options.pool->PublishWeights(snapshot, version);
+      auto push = [pool = options.pool, tensors = std::move(snapshot), version, stage = options.stage]() mutable {
         for (const rollout::PushResult& r : pool->PushWeights(std::move(tensors), version)) {
           if (!r.status.ok()) {
             std::fprintf(stderr, "%s: weight push of version %lld to %s failed: %s (it catches up before its next batch)\n",
@@ -536,6 +573,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   LearnerResult result;
   const auto evaluate = [&](Scalars& scalars) -> absl::StatusOr<EvalResult> {
     EvalResult eval;
+    background_push.Wait();  // the eval is of the newest weights
     if (leader) {
       R1_ASSIGN_OR_RETURN(eval, Evaluate(options, sampler));
       if (eval.prompts > 0) AddEvalScalars(eval, scalars);
@@ -586,6 +624,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
     state.extra["version_base"] = absl::StrCat(version_base);
     state.extra["world_size"] = absl::StrCat(world);
+    state.extra["init_checkpoint"] = options.init_checkpoint;
     if (reference && rl.ref_reset_every() > 0) {
       // The reference has moved away from the starting checkpoint.
       for (auto& [name, tensor] : model::NamedTensors(*reference)) state.extra_tensors["reference." + name] = tensor;
@@ -617,15 +656,18 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   int64_t horizon = rl.max_seconds() > 0 ? 0 : rl.max_steps();
   int64_t last_saved = -1;
   int64_t stale_dropped_total = 0;
+  int64_t empty_batches = 0;
   double elapsed = elapsed_before;
   while (true) {
     elapsed = elapsed_before + SecondsSince(start);
-    std::vector<double> stop = {(rl.max_steps() > 0 && step >= rl.max_steps()) ||
-                                        (rl.max_seconds() > 0 && elapsed >= rl.max_seconds())
-                                    ? 1.0
-                                    : 0.0};
-    dp->AllReduceSum(stop);  // every rank stops at the same step
-    if (stop[0] > 0) break;
+    // Rank 0's clock decides for every rank: when to stop, and the learning
+    // rate (a time budget sets the schedule's horizon), so ranks agree.
+    std::vector<double> clock = {leader ? elapsed : 0.0};
+    dp->AllReduceSum(clock);
+    elapsed = clock[0];
+    if ((rl.max_steps() > 0 && step >= rl.max_steps()) || (rl.max_seconds() > 0 && elapsed >= rl.max_seconds())) {
+      break;
+    }
     if (rl.max_seconds() > 0 && step - first_step >= 2) {
       const double per_step = (elapsed - elapsed_before) / static_cast<double>(step - first_step);
       horizon = step + static_cast<int64_t>((rl.max_seconds() - elapsed) / std::max(per_step, 1e-6));
@@ -720,8 +762,10 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     }
     dp->AllReduceSum(counts);
 
-    // Old logprobs recomputed by the learner, or the workers' (checked
-    // against the learner's view either way: logprob_mismatch).
+    // Old logprobs recomputed by the learner, or the workers'. Either way the
+    // two are compared (logprob_mismatch): over the whole batch when
+    // recomputing, over the first mini-batch's forward (before any update of
+    // this batch) when not.
     double mismatch_sum = 0, mismatch_tokens = 0;
     const auto measure_mismatch = [&](const MicroBatch& mb, const torch::Tensor& learner_logprobs) {
       const torch::Tensor diff = (learner_logprobs.detach().cpu() - mb.old_logprobs).abs() * mb.mask;
@@ -753,14 +797,15 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
           const MicroBatch mb = MakeMicroBatch(sequences, rows, tokenizer.pad_id());
           const double micro_tokens = mb.mask.sum().item<double>();
           const double micro_with_tokens = (mb.mask.sum(1) > 0).sum().item<double>();
-          const Scored scored = ScoreTargets(*policy, mb, temperature, /*record_load=*/true, /*want_entropy=*/true);
+          const Scored scored = ScoreTargets(*policy, mb, temperature, /*record_load=*/true, /*want_entropy=*/true,
+                                             /*entropy_grad=*/rl.entropy_coef() > 0);
           if (b == 0 && rl.old_logprobs() == config::ROLLOUT) measure_mismatch(mb, scored.logprobs);
           GrpoLossInputs inputs;
           inputs.logprobs = scored.logprobs;
           inputs.old_logprobs = mb.old_logprobs.to(policy->device());
           inputs.advantages = mb.advantages.to(policy->device());
           inputs.mask = mb.mask.to(policy->device());
-          inputs.entropy = rl.entropy_coef() > 0 ? scored.entropy : scored.entropy.detach();
+          inputs.entropy = scored.entropy;
           if (reference) {
             torch::NoGradGuard no_grad;
             inputs.ref_logprobs = ScoreTargets(*reference, mb, temperature, false, false).logprobs;
@@ -814,26 +859,38 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
                                 static_cast<double>(length_sum), weighted_tokens, policy_loss, kl, clip_fraction,
                                 ratio_mean, entropy, mismatch_sum, mismatch_tokens,
                                 static_cast<double>(batch.uniform_groups), static_cast<double>(stale_dropped),
-                                static_cast<double>(batch.groups.size()), loss_sum};
+                                static_cast<double>(batch.groups.size()), loss_sum,
+                                static_cast<double>(batch.sampled), static_cast<double>(batch.sampled_correct)};
     for (float r : rewards) sums[1] += r;
     dp->AllReduceSum(sums);
     const double completions = std::max(1.0, sums[0]);
     const double tokens = std::max(1.0, sums[6]);
     elapsed = elapsed_before + SecondsSince(start);
-    scalars.insert({{"reward_mean", sums[1] / completions},
-                    {"accuracy", sums[2] / completions},
-                    {"format_rate", sums[3] / completions},
-                    {"truncated_rate", sums[4] / completions},
-                    {"response_length_mean", sums[5] / completions},
-                    {"response_length_max", static_cast<double>(length_max)},
-                    {"loss", sums[17] / tokens},
-                    {"policy_loss", sums[7] / tokens},
-                    {"kl", sums[8] / tokens},
-                    {"clip_fraction", sums[9] / tokens},
-                    {"ratio_mean", sums[10] / tokens},
-                    {"entropy", sums[11] / tokens},
+    if (sums[0] > 0) {
+      // Over the trained batch (the groups dynamic sampling and the staleness
+      // bound kept); "accuracy_sampled" below is over everything generated.
+      scalars.insert({{"reward_mean", sums[1] / completions},
+                      {"accuracy", sums[2] / completions},
+                      {"format_rate", sums[3] / completions},
+                      {"truncated_rate", sums[4] / completions},
+                      {"response_length_mean", sums[5] / completions},
+                      {"response_length_max", static_cast<double>(length_max)},
+                      {"loss", sums[17] / tokens},
+                      {"policy_loss", sums[7] / tokens},
+                      {"kl", sums[8] / tokens},
+                      {"clip_fraction", sums[9] / tokens},
+                      {"ratio_mean", sums[10] / tokens},
+                      {"entropy", sums[11] / tokens},
+                      {"grad_norm", grad_norm}});
+    } else {
+      // Every group was dropped: nothing was trained (no gradient, so AdamW
+      // and the bias update left the weights alone).
+      ++empty_batches;
+      if (leader) std::fprintf(stderr, "%s: step %lld had no group to train on\n", options.stage.c_str(), static_cast<long long>(step));
+    }
+    scalars.insert({{"empty_batches_total", static_cast<double>(empty_batches)},
+                    {"accuracy_sampled", sums[18] > 0 ? sums[19] / sums[18] : 0.0},
                     {"logprob_mismatch", sums[13] > 0 ? sums[12] / sums[13] : 0.0},
-                    {"grad_norm", grad_norm},
                     {"lr", lr},
                     {"groups", sums[16]},
                     {"uniform_groups_dropped", sums[14]},

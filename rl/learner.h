@@ -57,7 +57,7 @@ struct LearnerOptions {
   config::RlConfig rl;
   uint64_t seed = 1;
   bool resume = false;               // continue from the newest checkpoint in stage_dir
-  const PromptSource* prompts = nullptr;
+  const PromptSource* prompts = nullptr;  // read by one thread at a time
   std::vector<data::PromptRecord> eval_prompts;  // empty = no eval
   rollout::RolloutPool* pool = nullptr;
   reward::RewardClient* reward = nullptr;

@@ -4,16 +4,13 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/jsonl.h"
 #include "common/random.h"
 #include "common/status.h"
 
 namespace r1::rl {
 namespace {
-
-std::string Resolve(const std::string& base_dir, const std::string& path) {
-  return path.empty() || path[0] == '/' || base_dir.empty() ? path : absl::StrCat(base_dir, "/", path);
-}
 
 absl::StatusOr<std::vector<data::PromptRecord>> ReadPrompts(const config::DataConfig& data, const std::string& path) {
   JsonlOptions options;
@@ -43,7 +40,7 @@ absl::StatusOr<PromptSource> PromptSource::Create(const config::DataConfig& data
   PromptSource source;
   source.seed_ = data.seed();
   if (!data.train_prompts().empty()) {
-    R1_ASSIGN_OR_RETURN(source.file_records_, ReadPrompts(data, Resolve(base_dir, data.train_prompts())));
+    R1_ASSIGN_OR_RETURN(source.file_records_, ReadPrompts(data, ResolvePath(base_dir, data.train_prompts())));
     return source;
   }
   R1_ASSIGN_OR_RETURN(source.mix_, MakeMix(data));
@@ -55,14 +52,16 @@ data::PromptRecord PromptSource::Get(int64_t index) const {
   if (!file_records_.empty()) {
     const int64_t n = size();
     const int64_t pass = index / n;
-    // Fisher-Yates with a generator fixed by (seed, pass).
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    Rng rng(StreamSeed(seed_, static_cast<uint64_t>(pass)));
-    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(0, i)]);
-    return file_records_[order[index % n]];
+    if (pass != order_pass_) {  // each pass in an order fixed by (seed, pass)
+      order_.resize(static_cast<size_t>(n));
+      std::iota(order_.begin(), order_.end(), 0);
+      Rng(StreamSeed(seed_, static_cast<uint64_t>(pass))).Shuffle(order_);
+      order_pass_ = pass;
+    }
+    return file_records_[static_cast<size_t>(order_[static_cast<size_t>(index % n)])];
   }
-  // A held-out prompt is replaced by the same index of a shifted stream.
+  // A held-out prompt is replaced by the same index of a shifted stream (a
+  // task whose every prompt is held out would loop forever: give up after 64).
   for (uint64_t shift = 0;; ++shift) {
     data::PromptRecord record = mix_->Generate(seed_ + shift * 0x9E3779B97F4A7C15ull, static_cast<uint64_t>(index)).record;
     if (!held_out_prompts_.count(record.prompt()) || shift >= 64) return record;
@@ -71,7 +70,7 @@ data::PromptRecord PromptSource::Get(int64_t index) const {
 
 absl::StatusOr<std::vector<data::PromptRecord>> LoadEvalPrompts(const config::DataConfig& data,
                                                                 const std::string& base_dir) {
-  if (!data.eval_prompts().empty()) return ReadPrompts(data, Resolve(base_dir, data.eval_prompts()));
+  if (!data.eval_prompts().empty()) return ReadPrompts(data, ResolvePath(base_dir, data.eval_prompts()));
   R1_ASSIGN_OR_RETURN(std::shared_ptr<const tasks::TaskMix> mix, MakeMix(data));
   std::vector<data::PromptRecord> records;
   for (int i = 0; i < data.n_eval(); ++i) records.push_back(mix->Generate(data.eval_seed(), i).record);

@@ -39,6 +39,9 @@ class PromptSource {
   std::shared_ptr<const tasks::TaskMix> mix_;
   std::set<std::string> held_out_prompts_;
   uint64_t seed_ = 1;
+  // The order of the file pass last read (Get is called in sequence).
+  mutable int64_t order_pass_ = -1;
+  mutable std::vector<int64_t> order_;
 };
 
 // data.eval_prompts when set (relative to `base_dir`), else data.n_eval items

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <thread>
@@ -24,7 +25,9 @@ struct RolloutPool::Worker {
   std::string address;
   std::unique_ptr<RolloutClient> client;
   std::mutex push_mu;   // one weight push at a time per worker
-  int free_samples = 1; // from the last Status: KV slots not busy
+  // From the last Status: KV slots not busy. Atomic: a learner's eval and its
+  // asynchronous producer call Generate at the same time.
+  std::atomic<int> free_samples{1};
 };
 
 RolloutPool::~RolloutPool() = default;
@@ -140,6 +143,13 @@ std::vector<std::string> RolloutPool::addresses() const {
 PoolStats RolloutPool::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
+}
+
+void RolloutPool::PublishWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors, int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (version <= latest_version_) return;
+  latest_tensors_ = std::move(tensors);
+  latest_version_ = version;
 }
 
 absl::StatusOr<int64_t> RolloutPool::MaxWorkerVersion() {
@@ -291,12 +301,11 @@ absl::Status RolloutPool::Generate(const std::vector<Prompt>& prompts, int sampl
 std::vector<PushResult> RolloutPool::PushWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors,
                                                  int64_t version) {
   MaybeReload().IgnoreError();  // a bad file keeps the last list; Generate reports it
+  PublishWeights(tensors, version);
   std::vector<std::shared_ptr<Worker>> workers;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [address, worker] : workers_) workers.push_back(worker);
-    latest_tensors_ = tensors;
-    latest_version_ = version;
   }
   std::vector<PushResult> results(workers.size());
   std::vector<std::thread> threads;

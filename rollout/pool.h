@@ -72,6 +72,12 @@ class RolloutPool {
   // Sends `tensors` as `version` to every worker in parallel.
   std::vector<PushResult> PushWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors, int64_t version);
 
+  // Makes `version` the newest weights without sending them (PushWeights
+  // starts with this): from then on every Generate first brings a worker that
+  // is behind up to it. A learner pushing in the background publishes first,
+  // so no batch starts on the old weights while the push is under way.
+  void PublishWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors, int64_t version);
+
   // The newest weight version any worker serves; UNAVAILABLE when none
   // answers. A learner that restarts numbers its pushes above it.
   absl::StatusOr<int64_t> MaxWorkerVersion();

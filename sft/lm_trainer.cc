@@ -50,12 +50,6 @@ class DataOrder {
   torch::Tensor permutation_;
 };
 
-double Extra(const model::TrainingState& state, const std::string& key, double fallback) {
-  const auto it = state.extra.find(key);
-  double value;
-  return it != state.extra.end() && absl::SimpleAtod(it->second, &value) ? value : fallback;
-}
-
 }  // namespace
 
 double EvalLoss(model::CausalLmImpl& model, const PackedDataset& data, int64_t batch_size) {
@@ -100,7 +94,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
       step = state.step;
       cursor = state.data_cursor;
       tokens_seen = state.tokens_seen;
-      elapsed_before = Extra(state, "elapsed_seconds", 0);
+      elapsed_before = state.ExtraNumber("elapsed_seconds", 0);
       if (state.rng_state.defined()) {
         at::Generator generator = at::detail::getDefaultCPUGenerator();
         generator.set_state(state.rng_state);

@@ -33,10 +33,6 @@ std::string RunDir(const config::RunConfig& run) {
   return run.run_dir().empty() ? absl::StrCat("runs/", run.name()) : run.run_dir();
 }
 
-std::string ResolvePath(const std::string& run_dir, const std::string& path) {
-  return fs::path(path).is_absolute() ? path : absl::StrCat(run_dir, "/", path);
-}
-
 absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const std::string& run_dir,
                                            const PretrainOptions& options) {
   const config::PretrainConfig& pc = run.pretrain();

@@ -35,9 +35,6 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
 // run.run_dir, or runs/<name> when unset.
 std::string RunDir(const config::RunConfig& run);
 
-// `path` when absolute, else run_dir/path.
-std::string ResolvePath(const std::string& run_dir, const std::string& path);
-
 }  // namespace r1::sft
 
 #endif  // R1_SFT_PRETRAIN_H_
