@@ -33,6 +33,7 @@ int Pretrain(const Args& args);
 int GenerateText(const Args& args);
 int RolloutServe(const Args& args);
 int Rl(const Args& args);
+int Eval(const Args& args);
 
 // Prints "r1: <message>" on stderr and returns kExitFailure.
 int Fail(const absl::Status& status);

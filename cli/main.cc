@@ -38,6 +38,7 @@ constexpr Command kCommands[] = {
     {"generate", "print completions of a prompt by a checkpoint", GenerateText},
     {"rollout serve", "serve a checkpoint as a rollout worker over gRPC", RolloutServe},
     {"rl", "GRPO on a checkpoint with rollout workers and the reward service (R1-Zero from a base)", Rl},
+    {"eval", "accuracy of a checkpoint on task prompts: avg@k, pass@k, maj@k, greedy, format, length", Eval},
 };
 
 // Commands whose process shares the cores with other LibTorch processes (the

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/chat_template.h"
 #include "model/generate.h"
@@ -108,6 +109,26 @@ TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& toke
     result.greedy = right / n;
   }
   return result;
+}
+
+TaskEvalOptions TaskEvalOptionsFromConfig(const config::EvalConfig& config, int64_t default_max_new_tokens) {
+  TaskEvalOptions options;
+  options.samples = config.samples();
+  options.sampling.temperature = config.sampling().temperature();
+  options.sampling.top_p = config.sampling().top_p();
+  options.sampling.top_k = config.sampling().top_k();
+  options.sampling.min_p = config.sampling().min_p();
+  options.max_new_tokens =
+      config.sampling().max_new_tokens() > 0 ? config.sampling().max_new_tokens() : default_max_new_tokens;
+  return options;
+}
+
+std::string TaskEvalJson(const TaskEvalResult& r, const std::string& checkpoint, bool greedy_measured) {
+  return absl::StrFormat(
+      "{\"checkpoint\": \"%s\", \"prompts\": %d, \"samples\": %d, \"avg_at_k\": %.4f, \"pass_at_k\": %.4f, "
+      "\"maj_at_k\": %.4f, \"greedy\": %s, \"format_rate\": %.4f, \"mean_completion_tokens\": %.1f}\n",
+      checkpoint, r.prompts, r.samples, r.avg_at_k, r.pass_at_k, r.maj_at_k,
+      greedy_measured ? absl::StrFormat("%.4f", r.greedy) : "null", r.format_rate, r.mean_completion_tokens);
 }
 
 }  // namespace r1::eval

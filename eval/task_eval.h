@@ -14,6 +14,7 @@
 #include "common/tokenizer.h"
 #include "model/causal_lm.h"
 #include "model/sampler.h"
+#include "proto/config.pb.h"
 #include "proto/records.pb.h"
 #include "tasks/task.h"
 
@@ -38,6 +39,14 @@ struct TaskEvalResult {
   double format_rate = 0;          // share of samples in the reasoning format
   double mean_completion_tokens = 0;
 };
+
+// k, sampling and token budget from a run config's `eval` section
+// (`default_max_new_tokens` when it sets none).
+TaskEvalOptions TaskEvalOptionsFromConfig(const config::EvalConfig& config, int64_t default_max_new_tokens);
+
+// The result as one line of JSON (what quality.json and `r1 eval --out`
+// hold); "greedy" is null unless `greedy_measured`.
+std::string TaskEvalJson(const TaskEvalResult& result, const std::string& checkpoint, bool greedy_measured);
 
 // `verifier` supplies IsCorrect by each record's task name.
 TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& tokenizer,

@@ -114,21 +114,11 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
                result.training.eval_loss, result.training.tokens_per_second, result.training.checkpoint.c_str());
 
   if (options.quality_eval && !eval_prompts.empty()) {
-    eval::TaskEvalOptions eo;
-    eo.samples = run.eval().samples();
-    eo.sampling.temperature = run.eval().sampling().temperature();
-    eo.sampling.top_p = run.eval().sampling().top_p();
-    eo.sampling.top_k = run.eval().sampling().top_k();
-    eo.sampling.min_p = run.eval().sampling().min_p();
-    eo.max_new_tokens = run.eval().sampling().max_new_tokens() > 0 ? run.eval().sampling().max_new_tokens() : 96;
+    eval::TaskEvalOptions eo = eval::TaskEvalOptionsFromConfig(run.eval(), 96);
     eo.seed = run.seed();
     result.quality = eval::EvaluateOnTasks(*policy, tokenizer, eval_prompts, mix, eo);
     const eval::TaskEvalResult& q = result.quality;
-    const std::string json = absl::StrFormat(
-        "{\"checkpoint\": \"%s\", \"prompts\": %d, \"samples\": %d, \"avg_at_k\": %.4f, \"pass_at_k\": %.4f, "
-        "\"maj_at_k\": %.4f, \"greedy\": %.4f, \"format_rate\": %.4f, \"mean_completion_tokens\": %.1f}\n",
-        result.training.checkpoint, q.prompts, q.samples, q.avg_at_k, q.pass_at_k, q.maj_at_k, q.greedy, q.format_rate,
-        q.mean_completion_tokens);
+    const std::string json = eval::TaskEvalJson(q, result.training.checkpoint, eo.greedy);
     R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(stage_dir, "/quality.json"), json));
     std::fprintf(stderr,
                  "pretrain: held-out %d prompts x %d samples: avg@%d %.3f, pass@%d %.3f, maj@%d %.3f, greedy %.3f, "

@@ -238,6 +238,19 @@ TEST_F(CliTest, PretrainGenerateAndResume) {
   EXPECT_EQ(interactive.exit_code, 0) << interactive.err;
   EXPECT_EQ(Lines(interactive.out), 2);
 
+  // r1 eval: the config's held-out prompts, a table on stdout, JSON on disk.
+  const std::string eval_json = Path("eval.json");
+  Result evaluated = Run("eval configs/tiny.textproto --ckpt " + checkpoint + small + " --out " + eval_json);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_THAT(evaluated.out, HasSubstr("avg@2"));
+  EXPECT_THAT(evaluated.out, HasSubstr("maj@2"));
+  EXPECT_THAT(*ReadFile(eval_json), HasSubstr("\"prompts\": 3, \"samples\": 2"));
+  // A prompt file of a task without an in-process verifier is refused, not scored 0.
+  ASSERT_TRUE(WriteFileAtomically(Path("math.jsonl"), "{\"id\":\"m1\",\"prompt\":\"1+1?\",\"answer\":\"2\",\"task\":\"math\"}\n").ok());
+  Result unknown = Run("eval --ckpt " + checkpoint + " --prompts " + Path("math.jsonl") + " --samples 1");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("task \"math\" has no in-process verifier"));
+
   Result resumed = Run("pretrain configs/tiny.textproto --run_dir " + run_dir + small +
                        " --set pretrain.max_steps=6 --resume --noquality_eval");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
