@@ -161,6 +161,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     forward.compute_aux_loss = true;
     forward.record_expert_load = true;
     forward.segment_ids = train.segment_ids.index_select(0, rows);
+    forward.expert_load_mask = (forward.segment_ids > 0).to(device);  // padding does not steer the balance
     const model::LmLoss loss =
         model::ComputeLmLoss(model.Forward(tokens, nullptr, forward), tokens, config.mtp_loss_weight(), mask);
     loss.total.backward();
