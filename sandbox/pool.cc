@@ -57,11 +57,14 @@ absl::Status SandboxPool::Acquire(absl::Time deadline, const std::atomic<bool>* 
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
     changed_.SignalAll();
   };
-  while (!(waiting_.front() == ticket && running_ < options_.max_concurrent)) {
+  // Cancellation is checked before the slot test: a call cancelled while it waited must not
+  // start just because the slot it waited for was freed by the same cancellation.
+  while (true) {
     if (cancelled != nullptr && cancelled->load()) {
       leave();
       return absl::CancelledError("cancelled while waiting for a sandbox");
     }
+    if (waiting_.front() == ticket && running_ < options_.max_concurrent) break;
     const absl::Time now = absl::Now();
     if (now >= deadline) {
       leave();
