@@ -34,6 +34,11 @@ int GenerateText(const Args& args);
 int RolloutServe(const Args& args);
 int Rl(const Args& args);
 int Eval(const Args& args);
+int Sft(const Args& args);
+int RejectSample(const Args& args);
+int Distill(const Args& args);
+int Export(const Args& args);
+int Pipeline(const Args& args);
 
 // Prints "r1: <message>" on stderr and returns kExitFailure.
 int Fail(const absl::Status& status);

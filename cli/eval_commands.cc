@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
+#include "cli/run_flags.h"
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
@@ -18,45 +19,11 @@
 #include "tasks/task.h"
 
 namespace r1::cli {
-namespace {
-
-// The verifier for `prompts`: the config's task mix, else one task per task
-// name the records use. A record of a task no embedded verifier knows (e.g.
-// "math") is refused rather than counted wrong.
-absl::StatusOr<tasks::TaskMix> VerifierFor(const std::vector<data::PromptRecord>& prompts,
-                                           const config::DataConfig* data, const std::string& source) {
-  std::vector<config::TaskConfig> configs;
-  if (data != nullptr && data->tasks_size() > 0) {
-    configs.assign(data->tasks().begin(), data->tasks().end());
-  } else {
-    std::set<std::string> names;
-    for (const data::PromptRecord& record : prompts) names.insert(record.task());
-    for (const std::string& name : names) {
-      absl::StatusOr<config::TaskKind> kind = tasks::ParseTaskKind(name);
-      if (!kind.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": task \"", name, "\" has no in-process verifier (r1 eval checks arithmetic, countdown and ",
-            "linear_equation)"));
-      }
-      config::TaskConfig& config = configs.emplace_back();
-      config.set_kind(*kind);
-    }
-  }
-  R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create(configs));
-  for (const data::PromptRecord& record : prompts) {
-    if (mix.Find(record.task()) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": prompt ", record.id(), " is of task \"", record.task(),
-                                                     "\", which the config's data.tasks do not include"));
-    }
-  }
-  return mix;
-}
-
-}  // namespace
 
 int Eval(const Args& args) {
-  std::vector<std::string> files, overrides;
-  std::string config_flag, ckpt, prompts_path, out;
+  RunFlags run_flags;
+  std::string ckpt, prompts_path, out, samples_out;
+  int64_t keep_examples = 8;
   int64_t samples = 0, seed = 0;
   bool greedy = true;
   FlagSet flags("r1 eval",
@@ -66,28 +33,26 @@ int Eval(const Args& args) {
                 "and writes them as JSON with --out. Prompts: --prompts JSONL, else the config's held-out\n"
                 "set (data.eval_prompts, or data.n_eval items drawn with data.eval_seed). Sampling and k:\n"
                 "the config's `eval` section.");
-  flags.Positional("CONFIG", 0, 1, &files, "run config (or --config)");
-  flags.AddString("config", &config_flag, "run config, e.g. configs/tiny.textproto");
-  flags.AddList("set", &overrides, "override a config field: --set eval.samples=4 (repeatable)");
+  run_flags.Add(flags, "eval.samples=4", /*with_run_dir=*/false);
   flags.AddString("ckpt", &ckpt, "checkpoint or model folder to evaluate");
   flags.AddString("prompts", &prompts_path, "JSONL of prompt records (default: the config's held-out set)");
   flags.AddInt("samples", &samples, "k, samples per prompt (default: eval.samples)");
   flags.AddBool("greedy", &greedy, "also measure greedy accuracy");
   flags.AddInt("seed", &seed, "sampling seed");
   flags.AddString("out", &out, "write the results here as JSON");
+  flags.AddString("samples_out", &samples_out, "write some completions here as JSONL (SampleRecord), for reports");
+  flags.AddInt("keep_examples", &keep_examples, "how many completions --samples_out gets");
   flags.Require("ckpt");
   if (auto code = ParseCommandLine(flags, args)) return *code;
-  const std::string config_path = !config_flag.empty() ? config_flag : files.empty() ? "" : files[0];
-  if (config_path.empty() && prompts_path.empty()) {
+  if (!run_flags.given() && prompts_path.empty()) {
     std::fprintf(stderr, "r1 eval: give a config or --prompts (see r1 eval --help)\n");
     return kExitUsage;
   }
   config::RunConfig run;
-  if (!config_path.empty()) {
-    absl::StatusOr<config::RunConfig> loaded = LoadRunConfig(config_path, overrides);
-    if (!loaded.ok()) return Fail(loaded.status());
-    run = *loaded;
+  if (run_flags.given()) {
+    if (auto code = run_flags.Load("r1 eval", &run)) return *code;
   }
+  const std::string& config_path = run_flags.config_path();
   model::ConfigureRuntime(run.threads());
 
   std::vector<data::PromptRecord> prompts;
@@ -104,7 +69,7 @@ int Eval(const Args& args) {
   }
   if (prompts.empty()) return Fail(absl::InvalidArgumentError(absl::StrCat(source, ": no prompts")));
   absl::StatusOr<tasks::TaskMix> verifier =
-      VerifierFor(prompts, config_path.empty() ? nullptr : &run.data(), source);
+      eval::VerifierForPrompts(prompts, config_path.empty() ? nullptr : &run.data(), source);
   if (!verifier.ok()) return Fail(verifier.status());
 
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt);
@@ -116,6 +81,7 @@ int Eval(const Args& args) {
   if (samples > 0) options.samples = static_cast<int>(samples);
   options.seed = static_cast<uint64_t>(seed);
   options.greedy = greedy;
+  options.keep_examples = samples_out.empty() ? 0 : static_cast<int>(keep_examples);
   std::fprintf(stderr, "eval: %s on %zu prompts x %d samples (temperature %.2f, up to %lld tokens)\n", ckpt.c_str(),
                prompts.size(), options.samples, options.sampling.temperature,
                static_cast<long long>(options.max_new_tokens));
@@ -132,6 +98,15 @@ int Eval(const Args& args) {
   std::printf("%-10s %.1f tokens\n", "length", r.mean_completion_tokens);
   if (!out.empty()) {
     if (absl::Status s = WriteFileAtomically(out, eval::TaskEvalJson(r, ckpt, greedy)); !s.ok()) return Fail(s);
+  }
+  if (!samples_out.empty()) {
+    JsonlWriter writer;
+    absl::Status s = writer.Open(samples_out);
+    for (const data::SampleRecord& example : r.examples) {
+      if (s.ok()) s = writer.Write(example);
+    }
+    if (s.ok()) s = writer.Commit();
+    if (!s.ok()) return Fail(s);
   }
   return kExitOk;
 }

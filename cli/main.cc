@@ -38,6 +38,11 @@ constexpr Command kCommands[] = {
     {"generate", "print completions of a prompt by a checkpoint", GenerateText},
     {"rollout serve", "serve a checkpoint as a rollout worker over gRPC", RolloutServe},
     {"rl", "GRPO on a checkpoint with rollout workers and the reward service (R1-Zero from a base)", Rl},
+    {"sft", "supervised fine-tuning on JSONL: cold-start SFT, or SFT on rejection-sampled data", Sft},
+    {"reject-sample", "K samples per prompt, keep the correct and well-formed ones as an SFT dataset", RejectSample},
+    {"distill", "train a dense student on teacher traces (and optionally the teacher's top-k logprobs)", Distill},
+    {"export", "a checkpoint as a Hugging Face folder with a model card, plus GGUF files for llama.cpp", Export},
+    {"pipeline", "the staged run from one config: pretrain, SFT, RL, rejection sampling, distill, export, eval", Pipeline},
     {"eval", "accuracy of a checkpoint on task prompts: avg@k, pass@k, maj@k, greedy, format, length", Eval},
 };
 
@@ -49,7 +54,7 @@ constexpr Command kCommands[] = {
 void SharePolitely(int argc, char** argv) {
   if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   const std::string first = argv[1];
-  if (first != "rl" && first != "rollout") return;
+  if (first != "rl" && first != "rollout" && first != "reject-sample" && first != "distill") return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then run as is
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/run_flags.h"
 #include "common/chat_template.h"
 #include "common/config.h"
 #include "common/flags.h"
@@ -17,35 +18,24 @@
 namespace r1::cli {
 
 int Pretrain(const Args& args) {
-  std::vector<std::string> files, overrides;
-  std::string run_dir;
+  RunFlags run_flags;
   bool resume = false, quality_eval = true;
   FlagSet flags("r1 pretrain",
                 "Pretrains the policy of a run config from scratch on worked solutions of its\n"
                 "tasks (the embedded default has no downloadable base model). Trains the\n"
                 "tokenizer first when run_dir has none. Writes checkpoints, metrics.jsonl and,\n"
                 "at the end, accuracy on held-out prompts (quality.json) under run_dir/pretrain.");
-  flags.Positional("CONFIG", 0, 1, &files, "run config (or --config)");
-  std::string config_flag;
-  flags.AddString("config", &config_flag, "run config, e.g. configs/tiny.textproto");
-  flags.AddList("set", &overrides, "override a config field: --set pretrain.max_seconds=60");
-  flags.AddString("run_dir", &run_dir, "run directory (default: the config's run_dir, or runs/<name>)");
+  run_flags.Add(flags, "pretrain.max_seconds=60");
   flags.AddBool("resume", &resume, "continue from the newest checkpoint in run_dir");
   flags.AddBool("quality_eval", &quality_eval, "measure held-out accuracy at the end");
   if (auto code = ParseCommandLine(flags, args)) return *code;
-  const std::string config_path = !config_flag.empty() ? config_flag : files.empty() ? "" : files[0];
-  if (config_path.empty()) {
-    std::fprintf(stderr, "r1 pretrain: give a config (see r1 pretrain --help)\n");
-    return kExitUsage;
+  config::RunConfig run;
+  if (auto code = run_flags.Load("r1 pretrain", &run)) return *code;
+  if (!run.has_pretrain() || !run.has_policy()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(run_flags.config_path(), " has no pretrain or policy section")));
   }
-  absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path, overrides);
-  if (!run.ok()) return Fail(run.status());
-  if (!run->has_pretrain() || !run->has_policy()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(config_path, " has no pretrain or policy section")));
-  }
-  model::ConfigureRuntime(run->threads());
-  const std::string dir = run_dir.empty() ? sft::RunDir(*run) : run_dir;
-  absl::StatusOr<sft::PretrainResult> result = sft::RunPretrain(*run, dir, {resume, quality_eval});
+  model::ConfigureRuntime(run.threads());
+  absl::StatusOr<sft::PretrainResult> result = sft::RunPretrain(run, run_flags.run_dir(), {resume, quality_eval});
   if (!result.ok()) return Fail(result.status());
   std::printf("%s\n", result->training.checkpoint.c_str());
   return kExitOk;

@@ -189,6 +189,7 @@ Checker CheckPretrain(const config::PretrainConfig& p, absl::string_view path) {
   if (p.max_steps() <= 0 && p.max_seconds() <= 0) {
     c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
   }
+  c.NonNegative("student_max_seconds", p.student_max_seconds());
   c.NonNegative("max_seconds", p.max_seconds());
   c.NonNegative("eval_every", p.eval_every());
   c.Merge(CheckOptimizer(p.optimizer(), absl::StrCat(path, ".optimizer")));
@@ -205,6 +206,8 @@ Checker CheckSft(const config::SftConfig& s, absl::string_view path) {
   c.Positive("seq_len", s.seq_len());
   c.Positive("epochs", s.epochs());
   c.NonNegative("max_steps", s.max_steps());
+  c.NonNegative("max_seconds", s.max_seconds());
+  c.NonNegative("generated_examples", s.generated_examples());
   c.NonNegative("eval_every", s.eval_every());
   c.Merge(CheckOptimizer(s.optimizer(), absl::StrCat(path, ".optimizer")));
   c.Merge(CheckCheckpoint(s.checkpoint(), absl::StrCat(path, ".checkpoint")));
@@ -254,6 +257,7 @@ Checker CheckRejectSample(const config::RejectSampleConfig& r, absl::string_view
                                            ".samples_per_prompt (", r.samples_per_prompt(), ")"));
   }
   c.OneOf("keep_policy", r.keep_policy(), {"shortest", "random", "all"});
+  c.Positive("prompts", r.prompts());
   c.NonNegative("max_response_tokens", r.max_response_tokens());
   c.Merge(CheckSampling(r.sampling(), absl::StrCat(path, ".sampling")));
   return c;

@@ -6,6 +6,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -15,6 +16,9 @@
 
 struct R1SpmProcessor {
   sentencepiece::SentencePieceProcessor sp;
+  // ModelProto type of each piece, by id; empty if the model could not be
+  // read (r1spm_piece_type then falls back to the processor's Is* tests).
+  std::vector<int> piece_types;
 };
 
 namespace {
@@ -33,6 +37,73 @@ T* CopyToMalloc(const T* data, size_t count) {
   return out;
 }
 
+// Protobuf wire format, just enough to walk a serialized ModelProto. The
+// processor has no IsUserDefined(), and the generated ModelProto header is not
+// installed (it would also bind this file to SentencePiece's private protobuf).
+bool ReadVarint(const std::string& data, size_t& pos, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && pos < data.size(); shift += 7) {
+    const uint8_t byte = static_cast<uint8_t>(data[pos++]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool SkipField(const std::string& data, size_t& pos, uint64_t wire_type) {
+  uint64_t n = 0;
+  switch (wire_type) {
+    case 0: return ReadVarint(data, pos, n);
+    case 1: n = 8; break;
+    case 2:
+      if (!ReadVarint(data, pos, n)) return false;
+      break;
+    case 5: n = 4; break;
+    default: return false;  // groups: not used by ModelProto
+  }
+  if (n > data.size() - pos) return false;
+  pos += n;
+  return true;
+}
+
+// ModelProto { repeated SentencePiece pieces = 1; ... } with
+// SentencePiece { string piece = 1; float score = 2; Type type = 3 [default NORMAL = 1]; }.
+// Returns each piece's type in id order, or empty when the bytes do not parse.
+std::vector<int> PieceTypes(const std::string& proto) {
+  std::vector<int> types;
+  size_t pos = 0;
+  while (pos < proto.size()) {
+    uint64_t tag = 0;
+    if (!ReadVarint(proto, pos, tag)) return {};
+    if (tag != ((1 << 3) | 2)) {
+      if (!SkipField(proto, pos, tag & 7)) return {};
+      continue;
+    }
+    uint64_t size = 0;
+    if (!ReadVarint(proto, pos, size) || size > proto.size() - pos) return {};
+    const size_t end = pos + size;
+    uint64_t type = 1;
+    while (pos < end) {
+      if (!ReadVarint(proto, pos, tag)) return {};
+      if (tag == ((3 << 3) | 0)) {
+        if (!ReadVarint(proto, pos, type)) return {};
+      } else if (!SkipField(proto, pos, tag & 7)) {
+        return {};
+      }
+    }
+    if (pos != end) return {};
+    types.push_back(static_cast<int>(type));
+  }
+  return types;
+}
+
+void IndexPieceTypes(R1SpmProcessor* processor) {
+  processor->piece_types = PieceTypes(processor->sp.serialized_model_proto());
+  if (static_cast<int>(processor->piece_types.size()) != processor->sp.GetPieceSize()) {
+    processor->piece_types.clear();
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -47,6 +118,7 @@ R1SpmProcessor* r1spm_load(const char* model_path, char* error, size_t error_siz
     delete processor;
     return nullptr;
   }
+  IndexPieceTypes(processor);
   return processor;
 }
 
@@ -58,6 +130,7 @@ R1SpmProcessor* r1spm_load_bytes(const char* bytes, size_t size, char* error, si
     delete processor;
     return nullptr;
   }
+  IndexPieceTypes(processor);
   return processor;
 }
 
@@ -109,6 +182,22 @@ int r1spm_piece_to_id(const R1SpmProcessor* processor, const char* piece, size_t
 const char* r1spm_id_to_piece(const R1SpmProcessor* processor, int id) {
   if (id < 0 || id >= processor->sp.GetPieceSize()) return nullptr;
   return processor->sp.IdToPiece(id).c_str();
+}
+
+float r1spm_piece_score(const R1SpmProcessor* processor, int id) {
+  if (id < 0 || id >= processor->sp.GetPieceSize()) return 0;
+  return processor->sp.GetScore(id);
+}
+
+int r1spm_piece_type(const R1SpmProcessor* processor, int id) {
+  const sentencepiece::SentencePieceProcessor& sp = processor->sp;
+  if (id < 0 || id >= sp.GetPieceSize()) return 0;
+  if (!processor->piece_types.empty()) return processor->piece_types[id];
+  if (sp.IsUnknown(id)) return 2;
+  if (sp.IsControl(id)) return 3;
+  if (sp.IsUnused(id)) return 5;
+  if (sp.IsByte(id)) return 6;
+  return 1;
 }
 
 int r1spm_special_id(const R1SpmProcessor* processor, int which) {

@@ -43,6 +43,12 @@ int r1spm_vocab_size(const R1SpmProcessor* processor);
 int r1spm_piece_to_id(const R1SpmProcessor* processor, const char* piece, size_t piece_size);
 /* Valid while the processor lives; NULL for an out-of-range id. */
 const char* r1spm_id_to_piece(const R1SpmProcessor* processor, int id);
+/* The piece's score (log probability for unigram, merge rank for BPE); 0
+ * for an out-of-range id. */
+float r1spm_piece_score(const R1SpmProcessor* processor, int id);
+/* The piece's type as in SentencePiece's ModelProto: 1 normal, 2 unknown,
+ * 3 control, 4 user defined, 5 unused, 6 byte; 0 for an out-of-range id. */
+int r1spm_piece_type(const R1SpmProcessor* processor, int id);
 /* which: 0 unk, 1 bos, 2 eos, 3 pad. -1 when the model has none. */
 int r1spm_special_id(const R1SpmProcessor* processor, int which);
 

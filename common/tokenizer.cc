@@ -33,6 +33,8 @@ struct ShimApi {
   decltype(&r1spm_vocab_size) vocab_size;
   decltype(&r1spm_piece_to_id) piece_to_id;
   decltype(&r1spm_id_to_piece) id_to_piece;
+  decltype(&r1spm_piece_score) piece_score;
+  decltype(&r1spm_piece_type) piece_type;
   decltype(&r1spm_special_id) special_id;
   decltype(&r1spm_train) train;
 };
@@ -88,6 +90,8 @@ absl::StatusOr<ShimApi> OpenShim() {
     bind(api.vocab_size, "r1spm_vocab_size");
     bind(api.piece_to_id, "r1spm_piece_to_id");
     bind(api.id_to_piece, "r1spm_id_to_piece");
+    bind(api.piece_score, "r1spm_piece_score");
+    bind(api.piece_type, "r1spm_piece_type");
     bind(api.special_id, "r1spm_special_id");
     bind(api.train, "r1spm_train");
     if (missing) {
@@ -268,6 +272,12 @@ int Tokenizer::PieceToId(absl::string_view piece) const {
 std::string Tokenizer::IdToPiece(int id) const {
   const char* piece = handle_->api->id_to_piece(handle_->processor, id);
   return piece == nullptr ? std::string() : std::string(piece);
+}
+
+float Tokenizer::PieceScore(int id) const { return handle_->api->piece_score(handle_->processor, id); }
+
+PieceType Tokenizer::GetPieceType(int id) const {
+  return static_cast<PieceType>(handle_->api->piece_type(handle_->processor, id));
 }
 
 }  // namespace r1

@@ -22,6 +22,17 @@ namespace config {
 class TokenizerConfig;
 }
 
+// A piece's kind, numbered as in SentencePiece's ModelProto (the same numbers
+// GGUF's tokenizer.ggml.token_type uses).
+enum class PieceType {
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,      // <s>, </s>, <pad>: never produced from text
+  kUserDefined = 4,  // the chat tags: always matched whole in text
+  kUnused = 5,
+  kByte = 6,         // <0xNN> byte-fallback pieces
+};
+
 class Tokenizer {
  public:
   // Loads a .model file. Refuses models without the special tokens r1 needs.
@@ -46,6 +57,10 @@ class Tokenizer {
   // The id of `piece`, or unk_id() when the vocabulary lacks it.
   int PieceToId(absl::string_view piece) const;
   std::string IdToPiece(int id) const;
+  // Score (unigram log probability, or BPE merge priority) and kind of the
+  // piece `id`; id must be in [0, vocab_size()).
+  float PieceScore(int id) const;
+  PieceType GetPieceType(int id) const;
 
  private:
   struct Handle;

@@ -120,6 +120,34 @@ TEST_F(TokenizerTest, AgreesTokenForTokenWithDebiansSpmEncode) {
   }
 }
 
+TEST_F(TokenizerTest, PieceScoresMatchSpmExportVocabAndTypesFollowTheLayout) {
+  const std::string vocab = (*dir_ / "vocab.tsv").string();
+  const std::string command =
+      absl::StrCat("/usr/bin/spm_export_vocab --model=", *model_, " --output=", vocab);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  absl::StatusOr<std::string> exported = ReadFile(vocab);
+  ASSERT_TRUE(exported.ok());
+  const std::vector<std::string> lines = absl::StrSplit(*exported, '\n', absl::SkipEmpty());
+  ASSERT_EQ(static_cast<int>(lines.size()), tokenizer_->vocab_size());
+  for (int id = 0; id < tokenizer_->vocab_size(); ++id) {
+    const std::vector<std::string> fields = absl::StrSplit(lines[id], '\t');
+    ASSERT_EQ(fields.size(), 2u) << lines[id];
+    EXPECT_EQ(tokenizer_->IdToPiece(id), fields[0]);
+    EXPECT_FLOAT_EQ(tokenizer_->PieceScore(id), std::stof(fields[1])) << fields[0];
+  }
+  // The layout of tokenizer.h: <unk>, three control tokens, the chat tags as
+  // user-defined symbols, then ordinary pieces (no byte fallback here).
+  EXPECT_EQ(tokenizer_->GetPieceType(0), PieceType::kUnknown);
+  for (int id = 1; id <= 3; ++id) EXPECT_EQ(tokenizer_->GetPieceType(id), PieceType::kControl) << id;
+  const int first_normal = 4 + static_cast<int>(ChatSpecialTokens().size());
+  for (int id = 4; id < first_normal; ++id) {
+    EXPECT_EQ(tokenizer_->GetPieceType(id), PieceType::kUserDefined) << tokenizer_->IdToPiece(id);
+  }
+  for (int id = first_normal; id < tokenizer_->vocab_size(); ++id) {
+    EXPECT_EQ(tokenizer_->GetPieceType(id), PieceType::kNormal) << tokenizer_->IdToPiece(id);
+  }
+}
+
 TEST_F(TokenizerTest, PromptEncodingIsBosPlusTemplate) {
   const std::vector<int> ids = EncodePrompt(*tokenizer_, "What is 1 + 2?");
   ASSERT_GE(ids.size(), 3u);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -16,6 +19,8 @@ struct Scored {
   bool well_formed = false;
   std::string answer;
   size_t tokens = 0;
+  std::string text;
+  std::string finish_reason;
 };
 
 // Generates `copies` completions of every prompt, in batches.
@@ -48,6 +53,8 @@ std::vector<std::vector<Scored>> Sample(model::CausalLmImpl& model, const Tokeni
       s.answer = parsed.answer.value_or("");
       s.correct = task != nullptr && parsed.answer.has_value() && task->IsCorrect(record, *parsed.answer);
       s.tokens = completion.tokens.size();
+      s.text = completion.text;
+      s.finish_reason = model::FinishReasonName(completion.finish_reason);
       scored[jobs[j].first].push_back(std::move(s));
     }
   }
@@ -94,6 +101,20 @@ TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& toke
     }
     majority += best_correct;
   }
+  for (size_t i = 0; i < prompts.size() && static_cast<int>(i) < options.keep_examples; ++i) {
+    if (sampled[i].empty()) continue;
+    const Scored& s = sampled[i][0];
+    data::SampleRecord& example = result.examples.emplace_back();
+    example.set_id(prompts[i].id());
+    example.set_prompt(prompts[i].prompt());
+    example.set_completion(s.text);
+    example.set_answer(prompts[i].answer());
+    example.set_task(prompts[i].task());
+    example.set_reward(s.correct ? 1.0 : 0.0);
+    example.set_reason(s.correct ? "correct" : !s.well_formed ? "bad_format" : "wrong_answer");
+    example.set_finish_reason(s.finish_reason);
+    example.set_completion_tokens(static_cast<int>(s.tokens));
+  }
   const double n = static_cast<double>(prompts.size());
   result.avg_at_k = correct_share / n;
   result.pass_at_k = any / n;
@@ -109,6 +130,36 @@ TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& toke
     result.greedy = right / n;
   }
   return result;
+}
+
+absl::StatusOr<tasks::TaskMix> VerifierForPrompts(const std::vector<data::PromptRecord>& prompts,
+                                                  const config::DataConfig* data, const std::string& source) {
+  std::vector<config::TaskConfig> configs;
+  if (data != nullptr && data->tasks_size() > 0) {
+    configs.assign(data->tasks().begin(), data->tasks().end());
+  } else {
+    std::set<std::string> names;
+    for (const data::PromptRecord& record : prompts) names.insert(record.task());
+    for (const std::string& name : names) {
+      absl::StatusOr<config::TaskKind> kind = tasks::ParseTaskKind(name);
+      if (!kind.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": task \"", name, "\" has no in-process verifier (r1 eval checks arithmetic, countdown and ",
+            "linear_equation)"));
+      }
+      config::TaskConfig& config = configs.emplace_back();
+      config.set_kind(*kind);
+    }
+  }
+  absl::StatusOr<tasks::TaskMix> mix = tasks::TaskMix::Create(configs);
+  if (!mix.ok()) return mix.status();
+  for (const data::PromptRecord& record : prompts) {
+    if (mix->Find(record.task()) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": prompt ", record.id(), " is of task \"", record.task(),
+                                                     "\", which the config's data.tasks do not include"));
+    }
+  }
+  return mix;
 }
 
 TaskEvalOptions TaskEvalOptionsFromConfig(const config::EvalConfig& config, int64_t default_max_new_tokens) {

@@ -9,7 +9,10 @@
 #ifndef R1_EVAL_TASK_EVAL_H_
 #define R1_EVAL_TASK_EVAL_H_
 
+#include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "common/tokenizer.h"
 #include "model/causal_lm.h"
@@ -27,6 +30,7 @@ struct TaskEvalOptions {
   int batch_size = 64;               // completions generated together
   uint64_t seed = 0;
   bool greedy = true;                // also measure greedy accuracy
+  int keep_examples = 0;             // completions kept for a report (first sample of the first prompts)
 };
 
 struct TaskEvalResult {
@@ -38,6 +42,7 @@ struct TaskEvalResult {
   double greedy = 0;
   double format_rate = 0;          // share of samples in the reasoning format
   double mean_completion_tokens = 0;
+  std::vector<data::SampleRecord> examples;  // options.keep_examples of them
 };
 
 // k, sampling and token budget from a run config's `eval` section
@@ -47,6 +52,12 @@ TaskEvalOptions TaskEvalOptionsFromConfig(const config::EvalConfig& config, int6
 // The result as one line of JSON (what quality.json and `r1 eval --out`
 // hold); "greedy" is null unless `greedy_measured`.
 std::string TaskEvalJson(const TaskEvalResult& result, const std::string& checkpoint, bool greedy_measured);
+
+// The verifier for `prompts`: `data`'s task mix when it lists tasks, else one
+// task per task name the records use. A record of a task no embedded verifier
+// knows (e.g. "math") is refused, naming `source`, rather than counted wrong.
+absl::StatusOr<tasks::TaskMix> VerifierForPrompts(const std::vector<data::PromptRecord>& prompts,
+                                                  const config::DataConfig* data, const std::string& source);
 
 // `verifier` supplies IsCorrect by each record's task name.
 TaskEvalResult EvaluateOnTasks(model::CausalLmImpl& model, const Tokenizer& tokenizer,

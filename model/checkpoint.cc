@@ -377,7 +377,8 @@ absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const s
   });
 }
 
-absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path) {
+absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+                               const std::function<absl::Status(const std::string&)>& extra_files) {
   if (tokenizer_path.empty()) return absl::InvalidArgumentError("an exported model needs its tokenizer.model");
   R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
   if (tokenizer.vocab_size() > model.config().vocab_size()) {
@@ -402,7 +403,8 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
     R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path));
     R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/tokenizer_config.json"), tokenizer_config));
-    return WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config);
+    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config));
+    return extra_files ? extra_files(temp) : absl::OkStatus();
   });
 }
 

@@ -28,6 +28,7 @@
 
 #include <map>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,10 @@ std::string ModelConfigToJson(const config::ModelConfig& config, int bos_id, int
 
 // A model folder for other tools (no training state; HF extras included).
 // The tokenizer is required: an exported model is useless without it.
-absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path);
+// `extra_files(folder)` may add files (a model card, GGUF files) to the
+// folder before it appears under its final name.
+absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+                               const std::function<absl::Status(const std::string&)>& extra_files = nullptr);
 
 // Checkpoints of a stage live in `parent/step_<8 digits>`.
 std::string CheckpointDir(const std::string& parent, int64_t step);

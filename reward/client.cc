@@ -64,4 +64,18 @@ absl::Status RewardClient::WaitUntilServing(absl::Duration timeout) {
   return rpc::CheckHealth(*channel_->channel, "", timeout);
 }
 
+ScoreItem ScoreItemFor(const data::PromptRecord& prompt, const std::string& completion, int completion_tokens,
+                       bool truncated) {
+  ScoreItem item;
+  item.set_prompt(prompt.prompt());
+  item.set_completion(completion);
+  item.set_reference(prompt.answer());
+  item.set_task(prompt.task());
+  item.mutable_numbers()->Add(prompt.numbers().begin(), prompt.numbers().end());
+  for (const data::TestCase& test : prompt.tests()) *item.add_tests() = test;
+  item.set_completion_tokens(completion_tokens);
+  item.set_truncated(truncated);
+  return item;
+}
+
 }  // namespace r1::reward

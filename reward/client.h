@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/records.pb.h"
 #include "proto/reward.pb.h"
 
 namespace r1::reward {
@@ -43,6 +44,11 @@ class RewardClient {
   std::unique_ptr<Channel> channel_;
   ClientOptions options_;
 };
+
+// The item for one completion of `prompt`: the completion with what the rules
+// need to check it (reference answer, task, countdown numbers, test cases).
+ScoreItem ScoreItemFor(const data::PromptRecord& prompt, const std::string& completion, int completion_tokens,
+                       bool truncated);
 
 }  // namespace r1::reward
 

@@ -67,18 +67,6 @@ struct RolloutBatch {
   double reward_seconds = 0;
 };
 
-rollout::SamplingParams ToRolloutSampling(const config::SamplingConfig& s, uint64_t seed) {
-  rollout::SamplingParams p;
-  p.set_temperature(s.temperature());
-  p.set_top_p(s.top_p());
-  p.set_top_k(s.top_k());
-  p.set_min_p(s.min_p());
-  p.set_max_new_tokens(s.max_new_tokens());
-  for (const std::string& stop : s.stop()) p.add_stop(stop);
-  p.set_seed(seed);
-  return p;
-}
-
 // Generates and scores: the rollout half of a step (and of an eval).
 class Sampler {
  public:
@@ -91,7 +79,7 @@ class Sampler {
   absl::StatusOr<RolloutBatch> Collect(int64_t cursor) {
     const config::RlConfig& rl = options_.rl;
     RolloutBatch batch;
-    const rollout::SamplingParams sampling = ToRolloutSampling(rl.sampling(), options_.seed);
+    const rollout::SamplingParams sampling = rollout::ToSamplingParams(rl.sampling(), options_.seed);
     while (true) {
       const int missing = rl.prompts_per_step() - static_cast<int>(batch.groups.size());
       std::vector<Group> drawn(static_cast<size_t>(missing));
@@ -155,16 +143,9 @@ class Sampler {
     std::vector<reward::ScoreItem> items;
     for (const Group& group : groups) {
       for (const rollout::Completion& c : group.completions) {
-        reward::ScoreItem& item = items.emplace_back();
+        reward::ScoreItem& item = items.emplace_back(reward::ScoreItemFor(
+            group.record, c.text(), c.token_ids_size(), c.finish_reason() == rollout::LENGTH));
         item.set_id(absl::StrCat(c.prompt_id(), "/", c.sample_index()));
-        item.set_prompt(group.record.prompt());
-        item.set_completion(c.text());
-        item.set_reference(group.record.answer());
-        item.set_task(group.record.task());
-        item.mutable_numbers()->Add(group.record.numbers().begin(), group.record.numbers().end());
-        for (const data::TestCase& test : group.record.tests()) *item.add_tests() = test;
-        item.set_completion_tokens(c.token_ids_size());
-        item.set_truncated(c.finish_reason() == rollout::LENGTH);
       }
     }
     start = Clock::now();
@@ -371,7 +352,7 @@ absl::StatusOr<EvalResult> Evaluate(const LearnerOptions& options, Sampler& samp
     groups[i].record = options.eval_prompts[i];
   }
   double unused_a = 0, unused_b = 0;
-  R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, k, ToRolloutSampling(rl.sampling(), StreamSeed(options.seed, kEvalStream)),
+  R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, k, rollout::ToSamplingParams(rl.sampling(), StreamSeed(options.seed, kEvalStream)),
                                               &unused_a, &unused_b));
   result.prompts = static_cast<int>(groups.size());
   result.samples = k;
@@ -394,7 +375,7 @@ absl::StatusOr<EvalResult> Evaluate(const LearnerOptions& options, Sampler& samp
   if (rl.eval_greedy()) {
     config::SamplingConfig greedy_config = rl.sampling();
     greedy_config.set_temperature(0);
-    R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, 1, ToRolloutSampling(greedy_config, 0), &unused_a, &unused_b));
+    R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, 1, rollout::ToSamplingParams(greedy_config, 0), &unused_a, &unused_b));
     double correct = 0;
     for (const Group& group : groups) correct += group.scores[0].correct() ? 1 : 0;
     result.greedy = correct / static_cast<double>(groups.size());

@@ -21,6 +21,18 @@
 
 namespace r1::rollout {
 
+SamplingParams ToSamplingParams(const config::SamplingConfig& s, uint64_t seed) {
+  SamplingParams p;
+  p.set_temperature(s.temperature());
+  p.set_top_p(s.top_p());
+  p.set_top_k(s.top_k());
+  p.set_min_p(s.min_p());
+  p.set_max_new_tokens(s.max_new_tokens());
+  for (const std::string& stop : s.stop()) p.add_stop(stop);
+  p.set_seed(seed);
+  return p;
+}
+
 struct RolloutPool::Worker {
   std::string address;
   std::unique_ptr<RolloutClient> client;
@@ -198,6 +210,21 @@ std::vector<std::shared_ptr<RolloutPool::Worker>> RolloutPool::LiveWorkers() {
     live.push_back(worker);
   }
   return live;
+}
+
+absl::StatusOr<ScoreTokensResponse> RolloutPool::ScoreTokens(const ScoreTokensRequest& request) {
+  if (absl::Status s = MaybeReload(); !s.ok()) return s;
+  absl::Status last = absl::UnavailableError("no rollout worker answers");
+  for (const std::shared_ptr<Worker>& worker : LiveWorkers()) {
+    absl::StatusOr<ScoreTokensResponse> response = worker->client->ScoreTokens(request, options_.request_timeout);
+    if (response.ok()) return response;
+    // A bad request fails the same everywhere; only a worker fault moves on.
+    if (response.status().code() == absl::StatusCode::kInvalidArgument) return response.status();
+    last = absl::Status(response.status().code(), absl::StrCat(worker->address, ": ", response.status().message()));
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.worker_failures;
+  }
+  return last;
 }
 
 absl::Status RolloutPool::Generate(const std::vector<Prompt>& prompts, int samples_per_prompt,

@@ -29,11 +29,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/config.pb.h"
 #include "proto/rollout.pb.h"
 
 namespace r1::rollout {
 
 class RolloutClient;
+
+// A run config's sampling section as request parameters, with `seed`.
+SamplingParams ToSamplingParams(const config::SamplingConfig& sampling, uint64_t seed);
 
 struct PoolOptions {
   // host:port of each worker; a host name stands for every IPv4 address it
@@ -68,6 +72,10 @@ class RolloutPool {
   // in sample order. UNAVAILABLE when no worker can take the remaining work.
   absl::Status Generate(const std::vector<Prompt>& prompts, int samples_per_prompt, const SamplingParams& sampling,
                         const std::function<void(int, std::vector<Completion>)>& on_prompt);
+
+  // Teacher scoring (distillation): sent to one live worker, and to the next
+  // when that one fails. UNAVAILABLE when none answers.
+  absl::StatusOr<ScoreTokensResponse> ScoreTokens(const ScoreTokensRequest& request);
 
   // Sends `tensors` as `version` to every worker in parallel.
   std::vector<PushResult> PushWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors, int64_t version);

@@ -162,9 +162,11 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     forward.record_expert_load = true;
     forward.segment_ids = train.segment_ids.index_select(0, rows);
     forward.expert_load_mask = (forward.segment_ids > 0).to(device);  // padding does not steer the balance
-    const model::LmLoss loss =
-        model::ComputeLmLoss(model.Forward(tokens, nullptr, forward), tokens, config.mtp_loss_weight(), mask);
-    loss.total.backward();
+    const model::ForwardResult output = model.Forward(tokens, nullptr, forward);
+    const model::LmLoss loss = model::ComputeLmLoss(output, tokens, config.mtp_loss_weight(), mask);
+    torch::Tensor extra;
+    if (options.extra_loss) extra = options.extra_loss(rows, output.logits, mask);
+    (extra.defined() ? loss.total + extra : loss.total).backward();
     const double grad_norm = model::ClipGradients(model, options.optimizer.grad_clip());
     model::SetLearningRate(*optimizer, lr);
     optimizer->step();
@@ -183,6 +185,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
                     {"lr", lr},
                     {"grad_norm", grad_norm},
                     {"tokens_per_second", run_tokens / std::max(run_seconds, 1e-9)}});
+    if (extra.defined()) scalars[options.extra_loss_name] = extra.item<double>();
     if (options.eval_every > 0 && step % options.eval_every == 0 && eval.rows() > 0) {
       scalars["eval_loss"] = EvalLoss(model, eval, options.batch_size);
     }

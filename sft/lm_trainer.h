@@ -9,6 +9,7 @@
 #ifndef R1_SFT_LM_TRAINER_H_
 #define R1_SFT_LM_TRAINER_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,6 +33,13 @@ struct TrainerOptions {
   bool resume = false;           // continue from the newest checkpoint
   uint64_t seed = 1;
   bool mtp = true;               // train the MTP modules when the model has them
+  // An extra loss term added to the language-model loss (distillation's KL to
+  // the teacher): given the batch's row ids [B] int64 into the training rows,
+  // the logits [B, T, V] and the loss mask [B, T], returns a scalar.
+  // `extra_loss_name` names it in the metrics.
+  std::function<torch::Tensor(const torch::Tensor& rows, const torch::Tensor& logits, const torch::Tensor& mask)>
+      extra_loss;
+  std::string extra_loss_name = "extra_loss";
 };
 
 struct TrainerResult {

@@ -94,6 +94,8 @@ TEST(Pack, FillsRowsGreedilyAndMasksPadding) {
   EXPECT_TRUE(torch::equal(packed.segment_ids[0], torch::tensor({1, 1, 1, 1, 2, 2, 2}, torch::kInt32)));
   EXPECT_EQ(packed.truncated, 1);
   EXPECT_EQ(packed.target_tokens(), 5 + 6);
+  using Placement = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(packed.placement, (Placement{{0, 0}, {0, 4}, {1, 0}}));
   EXPECT_TRUE(torch::equal(Pack({examples[1]}, 5, 3).segment_ids[0], torch::tensor({1, 1, 1, 0, 0}, torch::kInt32)));
   const PackedDataset padded = Pack({examples[1]}, 5, 3);
   EXPECT_TRUE(torch::equal(padded.tokens[0], torch::tensor({1, 12, 2, 3, 3}, torch::kInt64)));

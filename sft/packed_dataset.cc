@@ -38,8 +38,12 @@ PackedDataset Pack(const std::vector<EncodedExample>& examples, int64_t length, 
       ++out.truncated;
     }
     if (static_cast<int64_t>(row.size() + n) > length) flush();
-    if (n == 0) continue;
+    if (n == 0) {
+      out.placement.emplace_back(-1, 0);
+      continue;
+    }
     const size_t first = row.size();
+    out.placement.emplace_back(static_cast<int64_t>(rows.size()), static_cast<int64_t>(first));
     row.insert(row.end(), example.ids.begin(), example.ids.begin() + static_cast<long>(n));
     mask.insert(mask.end(), example.loss_mask.begin(), example.loss_mask.begin() + static_cast<long>(n));
     mask[first] = 0;

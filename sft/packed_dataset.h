@@ -11,6 +11,7 @@
 
 #include <torch/types.h>
 
+#include <utility>
 #include <vector>
 
 #include "common/chat_template.h"
@@ -21,6 +22,10 @@ struct PackedDataset {
   torch::Tensor tokens;     // [N, L] int64
   torch::Tensor loss_mask;  // [N, L] uint8: 1 where the token is a training target
   torch::Tensor segment_ids;  // [N, L] int32: 1, 2, ... per example in the row; 0 = padding
+  // Where each example landed: (row, offset of its first token); row -1 for
+  // an empty example. Per-token data of an example (a teacher's logprobs)
+  // maps into the rows through it.
+  std::vector<std::pair<int64_t, int64_t>> placement;
   int64_t truncated = 0;    // examples longer than L, cut to L
   int64_t examples = 0;
 

@@ -113,18 +113,41 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
                static_cast<long long>(result.training.steps), result.training.seconds, result.training.train_loss,
                result.training.eval_loss, result.training.tokens_per_second, result.training.checkpoint.c_str());
 
-  if (options.quality_eval && !eval_prompts.empty()) {
+  const auto quality = [&](model::CausalLmImpl& model, const std::string& checkpoint, const std::string& dir,
+                           const char* name) -> absl::StatusOr<eval::TaskEvalResult> {
     eval::TaskEvalOptions eo = eval::TaskEvalOptionsFromConfig(run.eval(), 96);
     eo.seed = run.seed();
-    result.quality = eval::EvaluateOnTasks(*policy, tokenizer, eval_prompts, mix, eo);
-    const eval::TaskEvalResult& q = result.quality;
-    const std::string json = eval::TaskEvalJson(q, result.training.checkpoint, eo.greedy);
-    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(stage_dir, "/quality.json"), json));
+    const eval::TaskEvalResult q = eval::EvaluateOnTasks(model, tokenizer, eval_prompts, mix, eo);
+    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/quality.json"), eval::TaskEvalJson(q, checkpoint, eo.greedy)));
     std::fprintf(stderr,
-                 "pretrain: held-out %d prompts x %d samples: avg@%d %.3f, pass@%d %.3f, maj@%d %.3f, greedy %.3f, "
+                 "%s: held-out %d prompts x %d samples: avg@%d %.3f, pass@%d %.3f, maj@%d %.3f, greedy %.3f, "
                  "format %.3f\n",
-                 q.prompts, q.samples, q.samples, q.avg_at_k, q.samples, q.pass_at_k, q.samples, q.maj_at_k, q.greedy,
-                 q.format_rate);
+                 name, q.prompts, q.samples, q.samples, q.avg_at_k, q.samples, q.pass_at_k, q.samples, q.maj_at_k,
+                 q.greedy, q.format_rate);
+    return q;
+  };
+  if (options.quality_eval && !eval_prompts.empty()) {
+    R1_ASSIGN_OR_RETURN(result.quality, quality(*policy, result.training.checkpoint, stage_dir, "pretrain"));
+  }
+
+  // The student's base, on the same corpus (distillation starts from it).
+  if (pc.student_max_seconds() > 0 && run.has_student()) {
+    torch::manual_seed(run.seed());
+    R1_ASSIGN_OR_RETURN(model::CausalLm student, model::MakeModel(run.student()));
+    std::fprintf(stderr, "pretrain: student base with %lld parameters, %.0f s\n",
+                 static_cast<long long>(model::CountParameters(*student)), pc.student_max_seconds());
+    TrainerOptions st = trainer;
+    st.stage = "pretrain_student";
+    st.stage_dir = absl::StrCat(run_dir, "/pretrain_student");
+    st.max_seconds = pc.student_max_seconds();
+    if (pc.has_student_optimizer()) st.optimizer = pc.student_optimizer();
+    R1_ASSIGN_OR_RETURN(result.student, TrainLm(*student, train, held_out, st));
+    std::fprintf(stderr, "pretrain: student %lld steps in %.0f s, eval loss %.4f -> %s\n",
+                 static_cast<long long>(result.student.steps), result.student.seconds, result.student.eval_loss,
+                 result.student.checkpoint.c_str());
+    if (options.quality_eval && !eval_prompts.empty()) {
+      R1_RETURN_IF_ERROR(quality(*student, result.student.checkpoint, st.stage_dir, "pretrain_student").status());
+    }
   }
   return result;
 }

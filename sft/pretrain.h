@@ -6,6 +6,7 @@
 // run_dir/tokenizer.model   trained on the corpus unless it exists
 // run_dir/pretrain/         corpus.txt, checkpoints/, metrics.jsonl,
 //                           quality.json (accuracy on held-out prompts)
+// run_dir/pretrain_student/ the student's base, with pretrain.student_max_seconds
 #ifndef R1_SFT_PRETRAIN_H_
 #define R1_SFT_PRETRAIN_H_
 
@@ -26,6 +27,7 @@ struct PretrainOptions {
 struct PretrainResult {
   TrainerResult training;
   eval::TaskEvalResult quality;  // zero when quality_eval is off
+  TrainerResult student;         // steps 0 unless the student base was pretrained
   std::string tokenizer_path;
 };
 

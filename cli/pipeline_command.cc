@@ -1,0 +1,406 @@
+// `r1 pipeline`: the staged R1 run from one config. Each stage runs as its
+// own `r1 <stage>` process (the same commands a user runs one at a time);
+// the pipeline chains their outputs, keeps a manifest, shares one reward
+// service among the stages that score, and writes the run report at the end.
+//
+// run_dir/manifest.json  stage, status, seconds and output of every stage: a
+//                        rerun skips the finished ones and resumes the one
+//                        that was interrupted or failed
+// run_dir/<stage>/       each stage's artifacts; stdout.txt its output line
+// run_dir/eval/          accuracy of every stage's model (the eval stage)
+// run_dir/report.html    plots, accuracy per stage, teacher against student,
+//                        sample browser
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "cli/commands.h"
+#include "cli/local_services.h"
+#include "cli/run_flags.h"
+#include "common/config.h"
+#include "common/crc32c.h"
+#include "common/file_util.h"
+#include "common/flags.h"
+#include "common/jsonl.h"
+#include "common/status.h"
+#include "common/subprocess.h"
+#include "proto/records.pb.h"
+#include "report/run_report.h"
+
+namespace r1::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<int> g_interrupt_signal{0};
+
+void OnInterrupt(int signal_number) { g_interrupt_signal = signal_number; }
+
+std::string StageName(config::Stage stage) {
+  switch (stage) {
+    case config::PRETRAIN: return "pretrain";
+    case config::COLD_START_SFT: return "cold_start_sft";
+    case config::RL: return "rl";
+    case config::REJECT_SAMPLE: return "reject_sample";
+    case config::SFT: return "sft";
+    case config::RL2: return "rl2";
+    case config::DISTILL: return "distill";
+    case config::EXPORT: return "export";
+    case config::EVAL: return "eval";
+    default: return "unknown";
+  }
+}
+
+// Stages that continue from their newest checkpoint when rerun; the others
+// start over (their output appears atomically, so a partial one is never
+// mistaken for a finished one).
+bool Resumable(config::Stage stage) {
+  return stage == config::PRETRAIN || stage == config::COLD_START_SFT || stage == config::RL ||
+         stage == config::SFT || stage == config::RL2 || stage == config::DISTILL;
+}
+
+bool ScoresWithReward(config::Stage stage) {
+  return stage == config::RL || stage == config::RL2 || stage == config::REJECT_SAMPLE;
+}
+
+std::string Now() {
+  char text[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+class Manifest {
+ public:
+  explicit Manifest(std::string path) : path_(std::move(path)) {}
+
+  // Loads an existing manifest; NOT_FOUND when there is none.
+  absl::Status Load() {
+    if (!fs::exists(path_)) return absl::NotFoundError(path_);
+    R1_ASSIGN_OR_RETURN(std::string text, ReadFile(path_));
+    absl::Status parsed = ParseJsonRecord(text, &manifest_);
+    if (!parsed.ok()) {
+      return absl::DataLossError(absl::StrCat(path_, " is not a run manifest (", parsed.message(),
+                                              "): use a new --run_dir, or delete it to start over"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Save() const { return WriteFileAtomically(path_, ToJsonLine(manifest_) + "\n"); }
+
+  data::RunManifest& get() { return manifest_; }
+  data::StageRecord& Stage(const std::string& name) {
+    for (data::StageRecord& s : *manifest_.mutable_stages()) {
+      if (s.name() == name) return s;
+    }
+    data::StageRecord& added = *manifest_.add_stages();
+    added.set_name(name);
+    added.set_status("pending");
+    return added;
+  }
+
+ private:
+  std::string path_;
+  data::RunManifest manifest_;
+};
+
+// The last non-empty line of a stage's stdout: the path it produced.
+std::string LastLine(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return "";
+  std::string last;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) last = std::string(line);
+  }
+  return last;
+}
+
+struct StageRun {
+  int exit_code = 0;
+  bool interrupted = false;
+};
+
+// Runs one `r1 ...` command, passing an interrupt on to it (SIGINT, then
+// SIGKILL after a grace period) so no stage outlives the pipeline.
+absl::StatusOr<StageRun> RunChild(const std::vector<std::string>& argv, const std::string& stdout_path) {
+  SubprocessOptions options;
+  options.stdout_path = stdout_path;
+  R1_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> child, Subprocess::Start(argv, options));
+  StageRun run;
+  bool forwarded = false;
+  auto forwarded_at = std::chrono::steady_clock::now();
+  while (true) {
+    absl::StatusOr<int> code = child->Wait(absl::Milliseconds(200));
+    if (code.ok()) {
+      run.exit_code = *code;
+      break;
+    }
+    if (g_interrupt_signal != 0 && !forwarded) {
+      child->Signal(SIGINT);
+      forwarded = true;
+      forwarded_at = std::chrono::steady_clock::now();
+    }
+    if (forwarded && std::chrono::steady_clock::now() - forwarded_at > std::chrono::seconds(20)) {
+      run.exit_code = child->Stop(absl::Seconds(5));
+      break;
+    }
+  }
+  run.interrupted = g_interrupt_signal != 0;
+  return run;
+}
+
+void PrintReport(const std::string& run_dir) {
+  if (absl::Status s = report::WriteRunReport(run_dir); !s.ok()) {
+    std::fprintf(stderr, "pipeline: could not write the report: %s\n", std::string(s.message()).c_str());
+    return;
+  }
+  absl::StatusOr<report::RunSummary> summary = report::LoadRunSummary(run_dir);
+  if (summary.ok()) std::fprintf(stderr, "\n%s", report::SummaryTable(*summary).c_str());
+  std::fprintf(stderr, "pipeline: report in %s/report.html\n", run_dir.c_str());
+}
+
+}  // namespace
+
+int Pipeline(const Args& args) {
+  RunFlags run_flags;
+  std::string init, reward_address, rollout_workers, only;
+  int64_t worker_threads = 0;
+  FlagSet flags("r1 pipeline",
+                "Runs the stages the config lists (stages: PRETRAIN, COLD_START_SFT, RL, REJECT_SAMPLE,\n"
+                "SFT, RL2, DISTILL, EXPORT, EVAL) in order, each as its own `r1` process, chaining\n"
+                "their outputs: the policy through pretrain/SFT/RL, the rejection-sampled set into SFT\n"
+                "and distillation, the student into export, every stage's model into eval. Starts one\n"
+                "reward service on loopback for the stages that score (or attaches to\n"
+                "--reward_address); RL and rejection sampling start their own rollout workers (or\n"
+                "attach to --rollout_workers). run_dir/manifest.json records each stage: a rerun\n"
+                "skips finished stages and resumes an interrupted one. Ctrl-C stops the running\n"
+                "stage and every service. Ends with run_dir/report.html and a summary table.");
+  run_flags.Add(flags, "rl.max_seconds=60");
+  flags.AddString("init", &init, "starting policy checkpoint when the stages do not include PRETRAIN");
+  flags.AddString("reward_address", &reward_address, "host:port of a running reward service (default: start one)");
+  flags.AddString("rollout_workers", &rollout_workers, "host:port,... of running rollout workers");
+  flags.AddInt("worker_threads", &worker_threads, "intra-op threads of each local rollout worker; 0 = all cores");
+  flags.AddString("only", &only, "run just these stages (comma-separated names), e.g. --only eval,export");
+  if (auto code = ParseCommandLine(flags, args)) return *code;
+  config::RunConfig run;
+  if (auto code = run_flags.Load("r1 pipeline", &run)) return *code;
+  if (run.stages_size() == 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(run_flags.config_path(), ": `stages` lists no stage")));
+  }
+  const std::string run_dir = run_flags.run_dir();
+  if (absl::Status s = MakeDirs(run_dir); !s.ok()) return Fail(s);
+
+  // The manifest: a rerun must be of the same config, or finished stages
+  // would be mixed with stages of another run.
+  const std::string fingerprint = absl::StrFormat("%08x", Crc32c(ToTextProto(run)));
+  Manifest manifest(absl::StrCat(run_dir, "/manifest.json"));
+  if (absl::Status s = manifest.Load(); s.ok()) {
+    if (manifest.get().config_fingerprint() != fingerprint) {
+      return Fail(absl::FailedPreconditionError(absl::StrCat(
+          run_dir, " holds a run of a different config (", manifest.get().config(),
+          " with other settings): use a new --run_dir, or delete ", run_dir, "/manifest.json to start over")));
+    }
+    std::fprintf(stderr, "pipeline: continuing the run in %s\n", run_dir.c_str());
+  } else if (s.code() != absl::StatusCode::kNotFound) {
+    return Fail(s);
+  }
+  manifest.get().set_config(run_flags.config_path());
+  manifest.get().set_config_fingerprint(fingerprint);
+  for (int s : run.stages()) manifest.Stage(StageName(static_cast<config::Stage>(s)));
+  if (absl::Status s = manifest.Save(); !s.ok()) return Fail(s);
+  if (absl::Status s = WriteFileAtomically(absl::StrCat(run_dir, "/config.textproto"), ToTextProto(run)); !s.ok()) {
+    return Fail(s);
+  }
+
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  // One reward service for every stage that scores.
+  std::unique_ptr<LocalServices> services;
+  bool any_scoring = false;
+  for (int s : run.stages()) any_scoring |= ScoresWithReward(static_cast<config::Stage>(s));
+  if (any_scoring && reward_address.empty()) {
+    LocalServicesOptions local;
+    local.bin_dir = ExecutableDir();
+    local.log_dir = absl::StrCat(run_dir, "/services");
+    local.start_reward = true;
+    local.config_path = run_flags.config_path();
+    local.config_overrides = run_flags.overrides();
+    std::fprintf(stderr, "pipeline: starting the reward service on loopback (log in %s)\n", local.log_dir.c_str());
+    absl::StatusOr<std::unique_ptr<LocalServices>> started = LocalServices::Start(local);
+    if (!started.ok()) return Fail(started.status());
+    services = std::move(*started);
+    reward_address = services->reward_address();
+  }
+
+  // What the stages hand on: the policy, the rejection-sampled set, the
+  // student, and every policy stage's model for eval.
+  std::string policy = init, dataset, student;
+  std::vector<std::pair<std::string, std::string>> models;  // (stage, checkpoint or folder)
+  const std::set<std::string> only_stages = only.empty() ? std::set<std::string>{}
+                                                         : absl::StrSplit(only, ',', absl::SkipEmpty());
+  const auto started_at = std::chrono::steady_clock::now();
+  for (int s : run.stages()) {
+    const config::Stage stage = static_cast<config::Stage>(s);
+    const std::string name = StageName(stage);
+    data::StageRecord& record = manifest.Stage(name);
+    const bool done = record.status() == "done" && !record.output().empty() && fs::exists(record.output());
+    const bool selected = only_stages.empty() || only_stages.count(name) > 0;
+    if (done || !selected) {
+      if (done) {
+        std::fprintf(stderr, "pipeline: %s done earlier (%.0f s) -> %s\n", name.c_str(), record.seconds(),
+                     record.output().c_str());
+      } else if (record.output().empty() || !fs::exists(record.output())) {
+        return Fail(absl::FailedPreconditionError(absl::StrCat(
+            "stage ", name, " has not finished, and --only skips it: later stages need its output")));
+      }
+      const std::string& out = record.output();
+      if (stage == config::REJECT_SAMPLE) dataset = out;
+      else if (stage == config::DISTILL) student = out;
+      else if (stage == config::EXPORT) models.emplace_back("distill", out);
+      else if (stage != config::EVAL) {
+        policy = out;
+        models.emplace_back(name, out);
+      }
+      continue;
+    }
+
+    std::vector<std::string> argv = {absl::StrCat(ExecutableDir(), "/r1")};
+    const auto add = [&](std::initializer_list<std::string> more) { argv.insert(argv.end(), more); };
+    const auto need = [&](const std::string& what, const std::string& value) -> absl::Status {
+      if (!value.empty()) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat("stage ", name, " needs ", what,
+                                                        ": list the stage that makes it before this one"));
+    };
+    absl::Status ready = absl::OkStatus();
+    switch (stage) {
+      case config::PRETRAIN: add({"pretrain"}); break;
+      case config::COLD_START_SFT:
+        ready = need("a policy (PRETRAIN or --init)", policy);
+        add({"sft", "--stage", "cold_start_sft", "--init", policy});
+        break;
+      case config::RL:
+      case config::RL2:
+        ready = need("a policy (PRETRAIN or --init)", policy);
+        add({"rl", "--stage", name, "--init", policy});
+        break;
+      case config::REJECT_SAMPLE:
+        ready = need("a policy", policy);
+        add({"reject-sample", "--ckpt", policy});
+        break;
+      case config::SFT:
+        ready = need("a policy and REJECT_SAMPLE's data", dataset.empty() ? "" : policy);
+        add({"sft", "--stage", "sft", "--init", policy, "--train", dataset});
+        break;
+      case config::DISTILL:
+        ready = need("a teacher and REJECT_SAMPLE's data", dataset.empty() ? "" : policy);
+        // The eval stage compares teacher and student; no need to do it twice.
+        add({"distill", "--teacher", policy, "--train", dataset, "--nocompare"});
+        break;
+      case config::EXPORT:
+        ready = need("a student (DISTILL)", student);
+        add({"export", "--ckpt", student, "--out", absl::StrCat(run_dir, "/export")});
+        break;
+      case config::EVAL: break;
+      default: ready = absl::InvalidArgumentError(absl::StrCat("unknown stage ", s));
+    }
+    if (!ready.ok()) return Fail(ready);
+    if (stage != config::EVAL) {
+      add({run_flags.config_path(), "--run_dir", run_dir});
+      for (const std::string& o : run_flags.overrides()) add({"--set", o});
+      if (ScoresWithReward(stage)) add({"--reward_address", reward_address});
+      if (ScoresWithReward(stage) && !rollout_workers.empty()) add({"--rollout_workers", rollout_workers});
+      if (ScoresWithReward(stage) && worker_threads > 0) add({"--worker_threads", absl::StrCat(worker_threads)});
+      const bool resume = Resumable(stage) && record.attempts() > 0;
+      if (resume) add({"--resume"});
+    }
+
+    const std::string stage_dir = absl::StrCat(run_dir, "/", name);
+    if (absl::Status st = MakeDirs(stage_dir); !st.ok()) return Fail(st);
+    record.set_status("running");
+    record.set_attempts(record.attempts() + 1);
+    record.set_started(Now());
+    record.clear_error();
+    if (absl::Status st = manifest.Save(); !st.ok()) return Fail(st);
+    std::fprintf(stderr, "\npipeline: === %s%s ===\n", name.c_str(),
+                 record.attempts() > 1 ? absl::StrCat(" (attempt ", record.attempts(), ")").c_str() : "");
+    const auto stage_start = std::chrono::steady_clock::now();
+
+    StageRun result;
+    std::string output;
+    if (stage == config::EVAL) {
+      // Every model the run produced, in stage order.
+      const std::string eval_dir = absl::StrCat(run_dir, "/eval");
+      for (const auto& [model_name, path] : models) {
+        std::vector<std::string> eval_argv = {absl::StrCat(ExecutableDir(), "/r1"), "eval", run_flags.config_path(),
+                                              "--ckpt", path, "--out", absl::StrCat(eval_dir, "/", model_name, ".json"),
+                                              "--samples_out", absl::StrCat(eval_dir, "/", model_name, ".samples.jsonl")};
+        for (const std::string& o : run_flags.overrides()) eval_argv.insert(eval_argv.end(), {"--set", o});
+        std::fprintf(stderr, "pipeline: eval of %s (%s)\n", model_name.c_str(), path.c_str());
+        absl::StatusOr<StageRun> one = RunChild(eval_argv, absl::StrCat(eval_dir, "/", model_name, ".table.txt"));
+        if (!one.ok()) return Fail(one.status());
+        result = *one;
+        if (result.exit_code != 0 || result.interrupted) break;
+      }
+      output = eval_dir;
+    } else {
+      const std::string stdout_path = absl::StrCat(stage_dir, "/stdout.txt");
+      absl::StatusOr<StageRun> one = RunChild(argv, stdout_path);
+      if (!one.ok()) return Fail(one.status());
+      result = *one;
+      output = LastLine(stdout_path);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
+    record.set_seconds(record.seconds() + seconds);
+    record.set_finished(Now());
+    if (result.interrupted) {
+      record.set_status("interrupted");
+      (void)manifest.Save();
+      std::fprintf(stderr, "\npipeline: interrupted during %s; rerun the same command to resume it\n", name.c_str());
+      services.reset();
+      PrintReport(run_dir);
+      return 128 + g_interrupt_signal.load();
+    }
+    if (result.exit_code != 0 || output.empty()) {
+      record.set_status("failed");
+      record.set_error(absl::StrCat("exit code ", result.exit_code));
+      (void)manifest.Save();
+      std::fprintf(stderr, "\npipeline: stage %s failed (exit code %d); its messages are above. Rerun to retry it.\n",
+                   name.c_str(), result.exit_code);
+      services.reset();
+      PrintReport(run_dir);
+      return kExitFailure;
+    }
+    record.set_status("done");
+    record.set_output(output);
+    if (absl::Status st = manifest.Save(); !st.ok()) return Fail(st);
+    std::fprintf(stderr, "pipeline: %s done in %.0f s -> %s\n", name.c_str(), seconds, output.c_str());
+    if (stage == config::REJECT_SAMPLE) dataset = output;
+    else if (stage == config::DISTILL) student = output;
+    else if (stage == config::EXPORT) models.emplace_back("distill", output);
+    else if (stage != config::EVAL) {
+      policy = output;
+      models.emplace_back(name, output);
+    }
+  }
+  services.reset();
+  std::fprintf(stderr, "\npipeline: all stages done in %.0f s (this invocation)\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count());
+  PrintReport(run_dir);
+  return kExitOk;
+}
+
+}  // namespace r1::cli
