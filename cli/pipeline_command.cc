@@ -6,7 +6,8 @@
 // run_dir/manifest.json  stage, status, seconds and output of every stage: a
 //                        rerun skips the finished ones and resumes the one
 //                        that was interrupted or failed
-// run_dir/<stage>/       each stage's artifacts; stdout.txt its output line
+// run_dir/<stage>/       each stage's artifacts
+// run_dir/logs/          each stage's stdout (its output path on the last line)
 // run_dir/eval/          accuracy of every stage's model (the eval stage)
 // run_dir/report.html    plots, accuracy per stage, teacher against student,
 //                        sample browser
@@ -231,7 +232,10 @@ int Pipeline(const Args& args) {
   // One reward service for every stage that scores.
   std::unique_ptr<LocalServices> services;
   bool any_scoring = false;
-  for (int s : run.stages()) any_scoring |= ScoresWithReward(static_cast<config::Stage>(s));
+  for (int s : run.stages()) {
+    const config::Stage stage = static_cast<config::Stage>(s);
+    any_scoring |= ScoresWithReward(stage) && manifest.Stage(StageName(stage)).status() != "done";
+  }
   if (any_scoring && reward_address.empty()) {
     LocalServicesOptions local;
     local.bin_dir = ExecutableDir();
@@ -253,7 +257,8 @@ int Pipeline(const Args& args) {
   const std::set<std::string> only_stages = only.empty() ? std::set<std::string>{}
                                                          : absl::StrSplit(only, ',', absl::SkipEmpty());
   const auto started_at = std::chrono::steady_clock::now();
-  for (int s : run.stages()) {
+  for (int index = 0; index < run.stages_size(); ++index) {
+    const int s = run.stages(index);
     const config::Stage stage = static_cast<config::Stage>(s);
     const std::string name = StageName(stage);
     data::StageRecord& record = manifest.Stage(name);
@@ -264,6 +269,12 @@ int Pipeline(const Args& args) {
         std::fprintf(stderr, "pipeline: %s done earlier (%.0f s) -> %s\n", name.c_str(), record.seconds(),
                      record.output().c_str());
       } else if (record.output().empty() || !fs::exists(record.output())) {
+        // Unfinished and not selected: fine when no selected stage follows.
+        bool selected_later = false;
+        for (int i = index + 1; i < run.stages_size(); ++i) {
+          selected_later |= only_stages.count(StageName(static_cast<config::Stage>(run.stages(i)))) > 0;
+        }
+        if (!selected_later) break;
         return Fail(absl::FailedPreconditionError(absl::StrCat(
             "stage ", name, " has not finished, and --only skips it: later stages need its output")));
       }
@@ -328,8 +339,9 @@ int Pipeline(const Args& args) {
       if (resume) add({"--resume"});
     }
 
-    const std::string stage_dir = absl::StrCat(run_dir, "/", name);
-    if (absl::Status st = MakeDirs(stage_dir); !st.ok()) return Fail(st);
+    // Not in the stage's folder: export replaces its folder whole.
+    const std::string log_dir = absl::StrCat(run_dir, "/logs");
+    if (absl::Status st = MakeDirs(log_dir); !st.ok()) return Fail(st);
     record.set_status("running");
     record.set_attempts(record.attempts() + 1);
     record.set_started(Now());
@@ -344,20 +356,21 @@ int Pipeline(const Args& args) {
     if (stage == config::EVAL) {
       // Every model the run produced, in stage order.
       const std::string eval_dir = absl::StrCat(run_dir, "/eval");
+      if (absl::Status st = MakeDirs(eval_dir); !st.ok()) return Fail(st);
       for (const auto& [model_name, path] : models) {
         std::vector<std::string> eval_argv = {absl::StrCat(ExecutableDir(), "/r1"), "eval", run_flags.config_path(),
                                               "--ckpt", path, "--out", absl::StrCat(eval_dir, "/", model_name, ".json"),
                                               "--samples_out", absl::StrCat(eval_dir, "/", model_name, ".samples.jsonl")};
         for (const std::string& o : run_flags.overrides()) eval_argv.insert(eval_argv.end(), {"--set", o});
         std::fprintf(stderr, "pipeline: eval of %s (%s)\n", model_name.c_str(), path.c_str());
-        absl::StatusOr<StageRun> one = RunChild(eval_argv, absl::StrCat(eval_dir, "/", model_name, ".table.txt"));
+        absl::StatusOr<StageRun> one = RunChild(eval_argv, absl::StrCat(log_dir, "/eval_", model_name, ".out"));
         if (!one.ok()) return Fail(one.status());
         result = *one;
         if (result.exit_code != 0 || result.interrupted) break;
       }
       output = eval_dir;
     } else {
-      const std::string stdout_path = absl::StrCat(stage_dir, "/stdout.txt");
+      const std::string stdout_path = absl::StrCat(log_dir, "/", name, ".out");
       absl::StatusOr<StageRun> one = RunChild(argv, stdout_path);
       if (!one.ok()) return Fail(one.status());
       result = *one;
@@ -376,10 +389,11 @@ int Pipeline(const Args& args) {
     }
     if (result.exit_code != 0 || output.empty()) {
       record.set_status("failed");
-      record.set_error(absl::StrCat("exit code ", result.exit_code));
+      record.set_error(result.exit_code != 0 ? absl::StrCat("exit code ", result.exit_code)
+                                             : "the stage printed no output path");
       (void)manifest.Save();
-      std::fprintf(stderr, "\npipeline: stage %s failed (exit code %d); its messages are above. Rerun to retry it.\n",
-                   name.c_str(), result.exit_code);
+      std::fprintf(stderr, "\npipeline: stage %s failed (%s); its messages are above. Rerun to retry it.\n",
+                   name.c_str(), record.error().c_str());
       services.reset();
       PrintReport(run_dir);
       return kExitFailure;

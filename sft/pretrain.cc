@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -108,11 +109,6 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   trainer.checkpoint = pc.checkpoint();
   trainer.resume = options.resume;
   trainer.seed = run.seed();
-  R1_ASSIGN_OR_RETURN(result.training, TrainLm(*policy, train, held_out, trainer));
-  std::fprintf(stderr, "pretrain: %lld steps in %.0f s, train loss %.4f, eval loss %.4f, %.0f tokens/s -> %s\n",
-               static_cast<long long>(result.training.steps), result.training.seconds, result.training.train_loss,
-               result.training.eval_loss, result.training.tokens_per_second, result.training.checkpoint.c_str());
-
   const auto quality = [&](model::CausalLmImpl& model, const std::string& checkpoint, const std::string& dir,
                            const char* name) -> absl::StatusOr<eval::TaskEvalResult> {
     eval::TaskEvalOptions eo = eval::TaskEvalOptionsFromConfig(run.eval(), 96);
@@ -126,29 +122,54 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
                  q.greedy, q.format_rate);
     return q;
   };
-  if (options.quality_eval && !eval_prompts.empty()) {
-    R1_ASSIGN_OR_RETURN(result.quality, quality(*policy, result.training.checkpoint, stage_dir, "pretrain"));
-  }
 
-  // The student's base, on the same corpus (distillation starts from it).
+  // The student's base, on the same corpus (distillation starts from it). It
+  // trains on a thread of its own beside the policy: each uses one core, and
+  // on a 2-core machine the stage then takes the longer of the two budgets,
+  // not their sum.
+  std::thread student_thread;
+  absl::Status student_status = absl::OkStatus();
   if (pc.student_max_seconds() > 0 && run.has_student()) {
     torch::manual_seed(run.seed());
     R1_ASSIGN_OR_RETURN(model::CausalLm student, model::MakeModel(run.student()));
-    std::fprintf(stderr, "pretrain: student base with %lld parameters, %.0f s\n",
+    std::fprintf(stderr, "pretrain: student base with %lld parameters, %.0f s, beside the policy\n",
                  static_cast<long long>(model::CountParameters(*student)), pc.student_max_seconds());
     TrainerOptions st = trainer;
     st.stage = "pretrain_student";
     st.stage_dir = absl::StrCat(run_dir, "/pretrain_student");
     st.max_seconds = pc.student_max_seconds();
     if (pc.has_student_optimizer()) st.optimizer = pc.student_optimizer();
-    R1_ASSIGN_OR_RETURN(result.student, TrainLm(*student, train, held_out, st));
-    std::fprintf(stderr, "pretrain: student %lld steps in %.0f s, eval loss %.4f -> %s\n",
-                 static_cast<long long>(result.student.steps), result.student.seconds, result.student.eval_loss,
-                 result.student.checkpoint.c_str());
+    student_thread = std::thread([&, student, st]() mutable {
+      absl::StatusOr<TrainerResult> trained = TrainLm(*student, train, held_out, st);
+      if (!trained.ok()) {
+        student_status = trained.status();
+        return;
+      }
+      result.student = *trained;
+      std::fprintf(stderr, "pretrain: student %lld steps in %.0f s, eval loss %.4f -> %s\n",
+                   static_cast<long long>(result.student.steps), result.student.seconds, result.student.eval_loss,
+                   result.student.checkpoint.c_str());
+      if (options.quality_eval && !eval_prompts.empty()) {
+        student_status = quality(*student, result.student.checkpoint, st.stage_dir, "pretrain_student").status();
+      }
+    });
+  }
+  absl::StatusOr<TrainerResult> policy_trained = TrainLm(*policy, train, held_out, trainer);
+  absl::Status policy_status = policy_trained.status();
+  if (policy_trained.ok()) {
+    result.training = *policy_trained;
+    std::fprintf(stderr, "pretrain: %lld steps in %.0f s, train loss %.4f, eval loss %.4f, %.0f tokens/s -> %s\n",
+                 static_cast<long long>(result.training.steps), result.training.seconds, result.training.train_loss,
+                 result.training.eval_loss, result.training.tokens_per_second, result.training.checkpoint.c_str());
     if (options.quality_eval && !eval_prompts.empty()) {
-      R1_RETURN_IF_ERROR(quality(*student, result.student.checkpoint, st.stage_dir, "pretrain_student").status());
+      absl::StatusOr<eval::TaskEvalResult> q = quality(*policy, result.training.checkpoint, stage_dir, "pretrain");
+      if (q.ok()) result.quality = *q;
+      policy_status = q.status();
     }
   }
+  if (student_thread.joinable()) student_thread.join();
+  R1_RETURN_IF_ERROR(policy_status);
+  R1_RETURN_IF_ERROR(student_status);
   return result;
 }
 
