@@ -35,6 +35,7 @@
 #include "common/jsonl.h"
 #include "common/status.h"
 #include "common/subprocess.h"
+#include "model/checkpoint.h"
 #include "proto/records.pb.h"
 #include "report/run_report.h"
 
@@ -160,6 +161,16 @@ absl::StatusOr<StageRun> RunChild(const std::vector<std::string>& argv, const st
   return run;
 }
 
+// The student's base (pretrained beside the policy), when the run has one:
+// evaluated so the report shows what distillation added.
+void AddStudentBase(Manifest& manifest, std::vector<std::pair<std::string, std::string>>* models) {
+  for (const data::StageRecord& s : manifest.get().stages()) {
+    if (s.name() == "pretrain_student" && s.status() == "done" && fs::exists(s.output())) {
+      models->emplace_back("pretrain_student", s.output());
+    }
+  }
+}
+
 void PrintReport(const std::string& run_dir) {
   if (absl::Status s = report::WriteRunReport(run_dir); !s.ok()) {
     std::fprintf(stderr, "pipeline: could not write the report: %s\n", std::string(s.message()).c_str());
@@ -254,6 +265,19 @@ int Pipeline(const Args& args) {
   // student, and every policy stage's model for eval.
   std::string policy = init, dataset, student;
   std::vector<std::pair<std::string, std::string>> models;  // (stage, checkpoint or folder)
+  const auto hand_on = [&](config::Stage stage, const std::string& name, const std::string& output) {
+    if (stage == config::REJECT_SAMPLE) {
+      dataset = output;
+    } else if (stage == config::DISTILL) {
+      student = output;
+    } else if (stage == config::EXPORT) {
+      models.emplace_back("distill", output);  // the student, evaluated as exported
+    } else if (stage != config::EVAL) {
+      policy = output;
+      models.emplace_back(name, output);
+      if (stage == config::PRETRAIN) AddStudentBase(manifest, &models);
+    }
+  };
   const std::set<std::string> only_stages = only.empty() ? std::set<std::string>{}
                                                          : absl::StrSplit(only, ',', absl::SkipEmpty());
   const auto started_at = std::chrono::steady_clock::now();
@@ -278,14 +302,7 @@ int Pipeline(const Args& args) {
         return Fail(absl::FailedPreconditionError(absl::StrCat(
             "stage ", name, " has not finished, and --only skips it: later stages need its output")));
       }
-      const std::string& out = record.output();
-      if (stage == config::REJECT_SAMPLE) dataset = out;
-      else if (stage == config::DISTILL) student = out;
-      else if (stage == config::EXPORT) models.emplace_back("distill", out);
-      else if (stage != config::EVAL) {
-        policy = out;
-        models.emplace_back(name, out);
-      }
+      hand_on(stage, name, record.output());
       continue;
     }
 
@@ -400,15 +417,22 @@ int Pipeline(const Args& args) {
     }
     record.set_status("done");
     record.set_output(output);
+    if (stage == config::PRETRAIN) {
+      // The student's base, trained beside the policy: recorded for eval and export provenance.
+      absl::StatusOr<std::string> base = model::LatestCheckpoint(absl::StrCat(run_dir, "/pretrain_student/checkpoints"));
+      if (base.ok()) {
+        data::StageRecord& student_base = manifest.Stage("pretrain_student");
+        student_base.set_status("done");
+        student_base.set_output(*base);
+        student_base.set_attempts(record.attempts());
+        // It trained beside the policy, within the pretrain stage's wall time.
+        absl::StatusOr<model::TrainingState> state = model::LoadTrainingState(*base);
+        student_base.set_seconds(state.ok() ? state->ExtraNumber("elapsed_seconds", 0) : record.seconds());
+      }
+    }
     if (absl::Status st = manifest.Save(); !st.ok()) return Fail(st);
     std::fprintf(stderr, "pipeline: %s done in %.0f s -> %s\n", name.c_str(), seconds, output.c_str());
-    if (stage == config::REJECT_SAMPLE) dataset = output;
-    else if (stage == config::DISTILL) student = output;
-    else if (stage == config::EXPORT) models.emplace_back("distill", output);
-    else if (stage != config::EVAL) {
-      policy = output;
-      models.emplace_back(name, output);
-    }
+    hand_on(stage, name, output);
   }
   services.reset();
   std::fprintf(stderr, "\npipeline: all stages done in %.0f s (this invocation)\n",

@@ -173,6 +173,24 @@ int RejectSample(const Args& args) {
   needs.stage = "reject_sample";
   absl::StatusOr<StageServices> services = service_flags.Start(run, run_flags, needs);
   if (!services.ok()) return Fail(services.status());
+  if (services->local->worker_addresses().empty()) {
+    // Workers we did not start serve whatever they hold: give them this
+    // checkpoint, numbered above every version they have seen.
+    absl::StatusOr<model::CausalLm> weights = model::LoadModel(ckpt);
+    if (!weights.ok()) return Fail(weights.status());
+    absl::StatusOr<int64_t> newest = services->pool->MaxWorkerVersion();
+    if (!newest.ok()) {
+      return Fail(absl::Status(newest.status().code(),
+                               absl::StrCat("rollout workers ", absl::StrJoin(services->pool->addresses(), ","), ": ",
+                                            newest.status().message())));
+    }
+    for (const rollout::PushResult& pushed : services->pool->PushWeights(model::NamedTensors(**weights), *newest + 1)) {
+      if (!pushed.status.ok()) {
+        return Fail(absl::UnavailableError(absl::StrCat("pushing ", ckpt, " to the rollout worker at ",
+                                                        pushed.address, ": ", pushed.status.message())));
+      }
+    }
+  }
   absl::StatusOr<std::vector<data::PromptRecord>> held_out = rl::LoadEvalPrompts(run.data(), "");
   if (!held_out.ok()) return Fail(held_out.status());
   absl::StatusOr<rl::PromptSource> source = rl::PromptSource::Create(run.data(), "", *held_out);
@@ -215,7 +233,8 @@ int Distill(const Args& args) {
   std::string teacher, train, student_init;
   bool resume = false, compare = true;
   FlagSet flags("r1 distill",
-                "Distills the teacher into a fresh dense student (the config's `student`): SFT on\n"
+                "Distills the teacher into a dense student (the config's `student`, from its pretrained\n"
+                "base in run_dir/pretrain_student when there is one): SFT on\n"
                 "teacher traces (default: run_dir/reject_sample/data.jsonl), as DeepSeek-R1 did, plus\n"
                 "with distill.kl_weight > 0 a token-level KL to the teacher's top-k logprobs served by\n"
                 "a rollout worker. Then measures teacher and student on the same held-out prompts\n"

@@ -761,7 +761,8 @@ void AppendSamples(std::string& html, const RunSummary& summary) {
 }  // namespace
 
 StageKind KindOfStage(std::string_view stage) {
-  if (stage == "pretrain" || stage == "cold_start_sft" || stage == "sft" || stage == "distill") {
+  if (stage == "pretrain" || stage == "pretrain_student" || stage == "cold_start_sft" || stage == "sft" ||
+      stage == "distill") {
     return StageKind::kTraining;
   }
   if (stage == "rl" || stage == "rl2") return StageKind::kRl;

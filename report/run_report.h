@@ -35,9 +35,10 @@
 namespace r1::report {
 
 // Every stage the pipeline knows, in run order; the report lists stages in
-// this order and places unknown names after them.
+// this order and places unknown names after them. pretrain_student is the
+// student's base, trained by the pretrain stage beside the policy.
 inline constexpr std::string_view kStageOrder[] = {
-    "pretrain", "cold_start_sft", "rl", "reject_sample", "sft", "rl2", "distill", "export", "eval"};
+    "pretrain", "pretrain_student", "cold_start_sft", "rl", "reject_sample", "sft", "rl2", "distill", "export", "eval"};
 
 enum class StageKind {
   kTraining,  // pretrain, cold_start_sft, sft, distill: loss curves

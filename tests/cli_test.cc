@@ -73,7 +73,8 @@ TEST_F(CliTest, HelpListsEveryCommandAndEachCommandHasHelp) {
   Result r = Run("--help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* command : {"data gen", "data check", "tokenizer train", "tokenizer encode",
-                              "tokenizer decode", "config check", "config show", "pretrain", "generate"}) {
+                              "tokenizer decode", "config check", "config show", "pretrain", "generate", "sft",
+                              "reject-sample", "distill", "export", "pipeline"}) {
     EXPECT_THAT(r.out, HasSubstr(command));
     Result help = Run(absl::StrCat(command, " --help"));
     EXPECT_EQ(help.exit_code, 0) << command;
@@ -97,7 +98,11 @@ TEST_F(CliTest, UsageMistakesGiveOneLineAndExitTwo) {
                                   std::string("config check"),
                                   std::string("tokenizer encode --text hi"),
                                   std::string("generate --prompt hi"),
-                                  std::string("pretrain --set seed=1")}) {
+                                  std::string("pretrain --set seed=1"),
+                                  std::string("sft --stage warm configs/tiny.textproto"),
+                                  std::string("pipeline"),
+                                  std::string("export --ckpt x"),
+                                  std::string("export --ckpt x --out y --gguf_types f8")}) {
     Result r = Run(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
     EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
@@ -109,7 +114,9 @@ TEST_F(CliTest, MissingFilesGiveOneLineAndExitOne) {
   for (const std::string& args : {std::string("config check nope.textproto"),
                                   std::string("data check nope.jsonl"),
                                   std::string("tokenizer encode --model nope.model --text hi"),
-                                  std::string("tokenizer train --input nope.txt --out t.model --vocab_size 50")}) {
+                                  std::string("tokenizer train --input nope.txt --out t.model --vocab_size 50"),
+                                  std::string("pipeline nope.textproto"),
+                                  std::string("export --ckpt nope.ckpt --out out_dir")}) {
     Result r = Run(args);
     EXPECT_EQ(r.exit_code, 1) << args;
     EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;

@@ -158,7 +158,10 @@ Shared MakeShared(const std::string& tag) {
 
 void EveryStageRunsAndTheManifestRecordsIt() {
   const data::RunManifest manifest = ReadManifest(g->run_dir);
-  ASSERT_EQ(manifest.stages_size(), 8);
+  // The eight stages of the config, and the student's base that pretraining
+  // trained beside the policy.
+  ASSERT_EQ(manifest.stages_size(), 9);
+  EXPECT_THAT(FindStage(manifest, "pretrain_student")->output(), HasSubstr("/pretrain_student/checkpoints/step_"));
   for (const data::StageRecord& s : manifest.stages()) {
     EXPECT_EQ(s.status(), "done") << s.name();
     EXPECT_EQ(s.attempts(), 1) << s.name();
@@ -211,7 +214,7 @@ void ExportHoldsHuggingFaceFilesCardAndGguf() {
 }
 
 void EvalCoversEveryModelAndTheReportShowsThem() {
-  for (const char* model : {"pretrain", "cold_start_sft", "rl", "sft", "distill"}) {
+  for (const char* model : {"pretrain", "pretrain_student", "cold_start_sft", "rl", "sft", "distill"}) {
     const std::string json = g->run_dir + "/eval/" + model + ".json";
     ASSERT_TRUE(fs::exists(json)) << model;
     EXPECT_THAT(*ReadFile(json), HasSubstr("\"prompts\": 4, \"samples\": 2")) << model;
