@@ -13,7 +13,7 @@ namespace r1::cli {
 void RunFlags::Add(FlagSet& flags, const std::string& set_example, bool with_run_dir) {
   flags.Positional("CONFIG", 0, 1, &files_, "run config (or --config)");
   flags.AddString("config", &config_flag_, "run config, e.g. configs/tiny.textproto");
-  flags.AddList("set", &overrides_, absl::StrCat("override a config field: --set ", set_example, " (repeatable)"));
+  flags.AddList("set", &overrides_, absl::StrCat("override a config field: --set ", set_example));
   if (with_run_dir) {
     flags.AddString("run_dir", &run_dir_flag_, "run directory (default: the config's run_dir, or runs/<name>)");
   }

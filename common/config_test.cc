@@ -172,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"rl.sampling.top_p=0"}, "rl.sampling.top_p must be in (0, 1]"},
         InvariantCase{{"rl.optimizer.lr=0"}, "rl.optimizer.lr must be > 0"},
         InvariantCase{{"rl.optimizer.beta1=1"}, "rl.optimizer.beta1 must be in [0, 1)"},
-        InvariantCase{{"reject_sample.keep_per_prompt=9"}, "reject_sample.keep_per_prompt (9) must be <= reject_sample.samples_per_prompt (8)"},
+        InvariantCase{{"reject_sample.keep_per_prompt=9"}, "reject_sample.keep_per_prompt (9) must be <= reject_sample.samples_per_prompt (4)"},
         InvariantCase{{"reject_sample.keep_policy=longest"}, "reject_sample.keep_policy must be one of shortest, random, all"},
         InvariantCase{{"distill.kl_direction=sideways"}, "distill.kl_direction must be one of"},
         InvariantCase{{"data.tasks=[]"}, "data.tasks must list at least one task"},

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/tensorboard.h"
 
 namespace r1 {
 
@@ -48,6 +49,18 @@ absl::Status MetricsFanout::Flush() {
   for (auto& sink : sinks_) {
     if (absl::Status s = sink->Flush(); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status OpenStageSinks(const std::string& stage_dir, MetricsFanout* metrics) {
+  auto jsonl = std::make_unique<JsonlMetricsSink>();
+  absl::Status status = jsonl->Open(absl::StrCat(stage_dir, "/metrics.jsonl"));
+  if (!status.ok()) return status;
+  metrics->Add(std::move(jsonl));
+  auto tensorboard = std::make_unique<TensorBoardSink>();
+  status = tensorboard->Open(absl::StrCat(stage_dir, "/tensorboard"));
+  if (!status.ok()) return status;
+  metrics->Add(std::move(tensorboard));
   return absl::OkStatus();
 }
 

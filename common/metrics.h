@@ -49,6 +49,11 @@ class MetricsFanout : public MetricsSink {
   std::vector<std::unique_ptr<MetricsSink>> sinks_;
 };
 
+// The sinks every training stage writes (pretraining, SFT, distillation and
+// RL alike): stage_dir/metrics.jsonl, appended to, and a TensorBoard event
+// file in stage_dir/tensorboard.
+absl::Status OpenStageSinks(const std::string& stage_dir, MetricsFanout* metrics);
+
 }  // namespace r1
 
 #endif  // R1_COMMON_METRICS_H_

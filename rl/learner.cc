@@ -497,13 +497,9 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
       std::error_code ec;
       std::filesystem::remove_all(checkpoints, ec);
       std::filesystem::remove(metrics_path, ec);
+    std::filesystem::remove_all(absl::StrCat(options.stage_dir, "/tensorboard"), ec);
     }
-    auto jsonl = std::make_unique<JsonlMetricsSink>();
-    R1_RETURN_IF_ERROR(jsonl->Open(metrics_path));
-    metrics.Add(std::move(jsonl));
-    auto tensorboard = std::make_unique<TensorBoardSink>();
-    R1_RETURN_IF_ERROR(tensorboard->Open(absl::StrCat(options.stage_dir, "/tensorboard")));
-    metrics.Add(std::move(tensorboard));
+    R1_RETURN_IF_ERROR(OpenStageSinks(options.stage_dir, &metrics));
   }
 
   // Weight versions: the policy after `step` optimizer rounds is version

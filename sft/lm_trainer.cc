@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
+#include "common/metrics.h"
 #include "common/progress.h"
 #include "common/random.h"
 #include "common/status.h"
@@ -111,9 +112,10 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     std::error_code ec;
     std::filesystem::remove_all(checkpoints, ec);
     std::filesystem::remove(metrics_path, ec);
+    std::filesystem::remove_all(absl::StrCat(options.stage_dir, "/tensorboard"), ec);
   }
-  JsonlMetricsSink metrics;
-  R1_RETURN_IF_ERROR(metrics.Open(metrics_path));
+  MetricsFanout metrics;
+  R1_RETURN_IF_ERROR(OpenStageSinks(options.stage_dir, &metrics));
   DataOrder order(train.rows(), options.seed);
   ProgressLine progress(options.stage);
   const torch::Device device = model.device();

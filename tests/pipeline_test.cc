@@ -40,7 +40,7 @@ constexpr char kConfig[] = R"pb(
 name: "pipeline_test"
 seed: 1
 threads: 1
-stages: [PRETRAIN, COLD_START_SFT, RL, REJECT_SAMPLE, SFT, DISTILL, EXPORT, EVAL]
+stages: [PRETRAIN, COLD_START_SFT, RL, REJECT_SAMPLE, SFT, RL2, DISTILL, EXPORT, EVAL]
 tokenizer { model_path: "tokenizer.model" vocab_size: 48 model_type: "bpe" split_digits: true }
 policy {
   arch: DEEPSEEK_V3 vocab_size: 48 dim: 32 n_layers: 2 n_heads: 2 max_seq_len: 128
@@ -158,9 +158,9 @@ Shared MakeShared(const std::string& tag) {
 
 void EveryStageRunsAndTheManifestRecordsIt() {
   const data::RunManifest manifest = ReadManifest(g->run_dir);
-  // The eight stages of the config, and the student's base that pretraining
+  // The nine stages of the config, and the student's base that pretraining
   // trained beside the policy.
-  ASSERT_EQ(manifest.stages_size(), 9);
+  ASSERT_EQ(manifest.stages_size(), 10);
   EXPECT_THAT(FindStage(manifest, "pretrain_student")->output(), HasSubstr("/pretrain_student/checkpoints/step_"));
   for (const data::StageRecord& s : manifest.stages()) {
     EXPECT_EQ(s.status(), "done") << s.name();
@@ -172,12 +172,18 @@ void EveryStageRunsAndTheManifestRecordsIt() {
   EXPECT_THAT(FindStage(manifest, "rl")->output(), HasSubstr("/rl/checkpoints/step_"));
   EXPECT_EQ(FindStage(manifest, "reject_sample")->output(), g->run_dir + "/reject_sample/data.jsonl");
   EXPECT_THAT(FindStage(manifest, "distill")->output(), HasSubstr("/distill/checkpoints/step_"));
+  // The optional second RL starts from the SFT policy and teaches the student.
+  EXPECT_THAT(*ReadFile(g->run_dir + "/logs/rl2.out"), HasSubstr("/rl2/checkpoints/step_"));
   // The stages that score shared one reward service the pipeline started.
   EXPECT_TRUE(fs::exists(g->run_dir + "/services/reward.log"));
   EXPECT_FALSE(fs::exists(g->run_dir + "/rl/services/reward.log"));
   // Distillation took the KL path: the teacher was served by a worker.
   EXPECT_TRUE(fs::exists(g->run_dir + "/distill/services"));
   EXPECT_THAT(*ReadFile(g->run_dir + "/distill/metrics.jsonl"), HasSubstr("\"kl_loss\""));
+  // Every training stage writes the same sinks as RL: JSONL and TensorBoard.
+  for (const char* stage : {"pretrain", "cold_start_sft", "rl", "sft", "rl2", "distill"}) {
+    EXPECT_FALSE(fs::is_empty(g->run_dir + "/" + stage + "/tensorboard")) << stage;
+  }
 }
 
 void RejectionSamplesCarryProvenanceAndStats() {
@@ -214,7 +220,7 @@ void ExportHoldsHuggingFaceFilesCardAndGguf() {
 }
 
 void EvalCoversEveryModelAndTheReportShowsThem() {
-  for (const char* model : {"pretrain", "pretrain_student", "cold_start_sft", "rl", "sft", "distill"}) {
+  for (const char* model : {"pretrain", "pretrain_student", "cold_start_sft", "rl", "sft", "rl2", "distill"}) {
     const std::string json = g->run_dir + "/eval/" + model + ".json";
     ASSERT_TRUE(fs::exists(json)) << model;
     EXPECT_THAT(*ReadFile(json), HasSubstr("\"prompts\": 4, \"samples\": 2")) << model;
@@ -227,7 +233,7 @@ void EvalCoversEveryModelAndTheReportShowsThem() {
   EXPECT_THAT(html, HasSubstr("data-plot=\"teacher_vs_student\""));
   EXPECT_THAT(html, HasSubstr("data-plot=\"rl.reward\""));
   // The terminal gets the same summary.
-  EXPECT_THAT(g->first.err, HasSubstr("teacher sft"));
+  EXPECT_THAT(g->first.err, HasSubstr("teacher rl2"));
   EXPECT_THAT(g->first.err, HasSubstr("student distill"));
 }
 
