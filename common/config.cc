@@ -4,6 +4,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <cmath>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -14,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
 #include "common/file_util.h"
 #include "common/status.h"
 
@@ -62,6 +65,52 @@ std::string FieldNames(const Descriptor& descriptor) {
   return absl::StrJoin(names, ", ");
 }
 
+// Upper bounds of sizes. A config is user data: 2^31-1 slots or tokens would
+// overflow the products sized from them or fail an allocation far from the
+// config. Each bound leaves room for the largest published models
+// (DeepSeek-V3: vocab 129280, dim 7168, 61 layers, 128 heads, 256 experts,
+// max_seq_len 163840; Llama 3.1 405B: dim 16384, FFN 53248, 126 layers).
+constexpr int64_t kMaxVocab = 10'000'000;
+constexpr int64_t kMaxWidth = 65'536;      // dim, head dims, latent ranks
+constexpr int64_t kMaxFfnWidth = 262'144;  // dense FFN and expert hidden widths
+constexpr int64_t kMaxLayers = 1'024;
+constexpr int64_t kMaxHeads = 4'096;
+constexpr int64_t kMaxExperts = 65'536;
+constexpr int64_t kMaxSeqLen = 1'048'576;  // tokens of one sequence
+constexpr int64_t kMaxGroup = 1'024;       // samples of one prompt (G, K, eval k)
+constexpr int64_t kMaxBatch = 1'048'576;   // sequences or prompts per step
+constexpr int64_t kMaxKvSlots = 65'536;
+constexpr int64_t kMaxWorkers = 1'024;
+constexpr int64_t kMaxThreads = 4'096;
+constexpr double kMaxTemperature = 100;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// An interval of allowed values for Checker::Real: closed ends unless marked
+// open; an infinite end means unbounded (values must be finite regardless).
+struct Interval {
+  double lo = -kInf, hi = kInf;
+  bool lo_open = false, hi_open = false;
+
+  bool Contains(double v) const {
+    return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  }
+  // "in (0, 1]", ">= 0", "> 0", or "" when unbounded.
+  std::string ToString() const {
+    if (std::isinf(hi)) {
+      if (std::isinf(lo)) return "";
+      return absl::StrCat(lo_open ? "> " : ">= ", lo);
+    }
+    return absl::StrCat("in ", lo_open ? "(" : "[", lo, ", ", hi, hi_open ? ")" : "]");
+  }
+};
+Interval Closed(double lo, double hi) { return {lo, hi, false, false}; }
+Interval OpenClosed(double lo, double hi) { return {lo, hi, true, false}; }
+Interval ClosedOpen(double lo, double hi) { return {lo, hi, false, true}; }
+Interval Open(double lo, double hi) { return {lo, hi, true, true}; }
+Interval AtLeast(double lo) { return {lo, kInf, false, false}; }
+Interval Above(double lo) { return {lo, kInf, true, false}; }
+
 // Accumulates validation failures; reports the first with a count of the rest.
 class Checker {
  public:
@@ -70,8 +119,22 @@ class Checker {
   }
 
   void Fail(absl::string_view field, absl::string_view message) {
-    if (first_.empty()) first_ = absl::StrCat(prefix_, field, " ", message);
+    const std::string path = absl::StrCat(prefix_, field);
+    if (first_.empty()) first_ = absl::StrCat(path, " ", message);
+    failed_.insert(path);
     ++count_;
+  }
+  // Whether `field` has failed a check already.
+  bool Failed(absl::string_view field) const { return failed_.count(absl::StrCat(prefix_, field)) > 0; }
+
+  // A real number: finite, within `allowed`; the message states the range.
+  void Real(absl::string_view field, double value, const Interval& allowed) {
+    const std::string range = allowed.ToString();
+    if (!std::isfinite(value)) {
+      Fail(field, absl::StrCat("must be a finite number", range.empty() ? "" : " ", range, ", got ", value));
+    } else if (!allowed.Contains(value)) {
+      Fail(field, absl::StrCat("must be ", range, ", got ", value));
+    }
   }
   template <typename T>
   void Positive(absl::string_view field, T value) {
@@ -81,14 +144,13 @@ class Checker {
   void NonNegative(absl::string_view field, T value) {
     if (!(value >= 0)) Fail(field, absl::StrCat("must be >= 0, got ", value));
   }
-  template <typename T>
-  void InRange(absl::string_view field, T value, T lo, T hi) {
+  // An integer count or size in [lo, hi].
+  void InRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi) {
     if (!(value >= lo && value <= hi)) {
       Fail(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));
     }
   }
-  void OneOf(absl::string_view field, const std::string& value,
-             std::initializer_list<absl::string_view> allowed) {
+  void OneOf(absl::string_view field, const std::string& value, absl::Span<const absl::string_view> allowed) {
     for (absl::string_view a : allowed) {
       if (value == a) return;
     }
@@ -97,6 +159,7 @@ class Checker {
   }
   void Merge(const Checker& nested) {
     if (first_.empty()) first_ = nested.first_;
+    failed_.insert(nested.failed_.begin(), nested.failed_.end());
     count_ += nested.count_;
   }
 
@@ -110,16 +173,50 @@ class Checker {
  private:
   std::string prefix_;
   std::string first_;
+  std::set<std::string> failed_;  // full paths
   int count_ = 0;
 };
 
+// The backstop for "non-finite anywhere": every double or float field that is
+// set, at any depth, must be finite (a field with a range check of its own
+// has been reported already, with its range). `path` is relative to `c`.
+void CheckAllFinite(const Message& message, const std::string& path, Checker& c) {
+  const Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string name = path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    const int n = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < n; ++i) {
+      const std::string at = field->is_repeated() ? absl::StrCat(name, "[", i, "]") : name;
+      double value = 0;
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          CheckAllFinite(field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                                              : reflection->GetMessage(message, field),
+                         at, c);
+          continue;
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          value = field->is_repeated() ? reflection->GetRepeatedDouble(message, field, i)
+                                       : reflection->GetDouble(message, field);
+          break;
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          value = field->is_repeated() ? reflection->GetRepeatedFloat(message, field, i)
+                                       : reflection->GetFloat(message, field);
+          break;
+        default:
+          continue;
+      }
+      if (!std::isfinite(value) && !c.Failed(at)) c.Fail(at, absl::StrCat("must be a finite number, got ", value));
+    }
+  }
+}
+
 Checker CheckTokenizer(const config::TokenizerConfig& t, absl::string_view path) {
   Checker c(path);
-  c.NonNegative("vocab_size", t.vocab_size());
+  c.InRange("vocab_size", t.vocab_size(), 0, kMaxVocab);
   c.OneOf("model_type", t.model_type(), {"unigram", "bpe", "char", "word"});
-  if (!(t.character_coverage() > 0 && t.character_coverage() <= 1)) {
-    c.Fail("character_coverage", absl::StrCat("must be in (0, 1], got ", t.character_coverage()));
-  }
+  c.Real("character_coverage", t.character_coverage(), OpenClosed(0, 1));
   if (t.byte_fallback() && t.vocab_size() > 0 && t.vocab_size() <= 256 + 16) {
     c.Fail("vocab_size", absl::StrCat("must exceed 256 byte pieces plus special tokens when "
                                       "byte_fallback is on, got ", t.vocab_size()));
@@ -131,8 +228,8 @@ Checker CheckTask(const config::TaskConfig& t, absl::string_view path) {
   Checker c(path);
   if (!t.has_kind()) c.Fail("kind", "must be set (ARITHMETIC, COUNTDOWN or LINEAR_EQUATION)");
   c.InRange("difficulty", t.difficulty(), 1, 5);
-  c.InRange("solution_error_rate", t.solution_error_rate(), 0.0, 1.0);
-  c.Positive("weight", t.weight());
+  c.Real("solution_error_rate", t.solution_error_rate(), Closed(0, 1));
+  c.Real("weight", t.weight(), Above(0));
   return c;
 }
 
@@ -141,7 +238,7 @@ Checker CheckData(const config::DataConfig& d, absl::string_view path) {
   for (int i = 0; i < d.tasks_size(); ++i) {
     c.Merge(CheckTask(d.tasks(i), absl::StrCat(path, ".tasks[", i, "]")));
   }
-  c.NonNegative("n_eval", d.n_eval());
+  c.InRange("n_eval", d.n_eval(), 0, kMaxBatch);
   if (d.train_prompts().empty() && d.tasks_size() == 0 && d.has_n_eval()) {
     c.Fail("tasks", "must list at least one task when train_prompts is empty");
   }
@@ -150,14 +247,14 @@ Checker CheckData(const config::DataConfig& d, absl::string_view path) {
 
 Checker CheckOptimizer(const config::OptimizerConfig& o, absl::string_view path) {
   Checker c(path);
-  c.Positive("lr", o.lr());
+  c.Real("lr", o.lr(), OpenClosed(0, 1));
   c.NonNegative("warmup_steps", o.warmup_steps());
-  c.InRange("min_lr_ratio", o.min_lr_ratio(), 0.0, 1.0);
-  c.NonNegative("weight_decay", o.weight_decay());
-  if (!(o.beta1() >= 0 && o.beta1() < 1)) c.Fail("beta1", absl::StrCat("must be in [0, 1), got ", o.beta1()));
-  if (!(o.beta2() >= 0 && o.beta2() < 1)) c.Fail("beta2", absl::StrCat("must be in [0, 1), got ", o.beta2()));
-  c.Positive("eps", o.eps());
-  c.NonNegative("grad_clip", o.grad_clip());
+  c.Real("min_lr_ratio", o.min_lr_ratio(), Closed(0, 1));
+  c.Real("weight_decay", o.weight_decay(), Closed(0, 1));
+  c.Real("beta1", o.beta1(), ClosedOpen(0, 1));
+  c.Real("beta2", o.beta2(), ClosedOpen(0, 1));
+  c.Real("eps", o.eps(), OpenClosed(0, 1));
+  c.Real("grad_clip", o.grad_clip(), AtLeast(0));
   return c;
 }
 
@@ -170,11 +267,11 @@ Checker CheckCheckpoint(const config::CheckpointConfig& k, absl::string_view pat
 
 Checker CheckSampling(const config::SamplingConfig& s, absl::string_view path) {
   Checker c(path);
-  c.NonNegative("temperature", s.temperature());
-  if (!(s.top_p() > 0 && s.top_p() <= 1)) c.Fail("top_p", absl::StrCat("must be in (0, 1], got ", s.top_p()));
-  c.NonNegative("top_k", s.top_k());
-  if (!(s.min_p() >= 0 && s.min_p() < 1)) c.Fail("min_p", absl::StrCat("must be in [0, 1), got ", s.min_p()));
-  c.Positive("max_new_tokens", s.max_new_tokens());
+  c.Real("temperature", s.temperature(), Closed(0, kMaxTemperature));
+  c.Real("top_p", s.top_p(), OpenClosed(0, 1));
+  c.InRange("top_k", s.top_k(), 0, kMaxVocab);
+  c.Real("min_p", s.min_p(), Closed(0, 1));
+  c.InRange("max_new_tokens", s.max_new_tokens(), 1, kMaxSeqLen);
   for (int i = 0; i < s.stop_size(); ++i) {
     if (s.stop(i).empty()) c.Fail(absl::StrCat("stop[", i, "]"), "must not be empty");
   }
@@ -184,29 +281,30 @@ Checker CheckSampling(const config::SamplingConfig& s, absl::string_view path) {
 Checker CheckPretrain(const config::PretrainConfig& p, absl::string_view path) {
   Checker c(path);
   c.Positive("corpus_examples", p.corpus_examples());
-  c.Positive("batch_size", p.batch_size());
-  c.Positive("seq_len", p.seq_len());
+  c.InRange("batch_size", p.batch_size(), 1, kMaxBatch);
+  c.InRange("seq_len", p.seq_len(), 1, kMaxSeqLen);
   if (p.max_steps() <= 0 && p.max_seconds() <= 0) {
     c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
   }
-  c.NonNegative("student_max_seconds", p.student_max_seconds());
-  c.NonNegative("max_seconds", p.max_seconds());
+  c.Real("student_max_seconds", p.student_max_seconds(), AtLeast(0));
+  c.Real("max_seconds", p.max_seconds(), AtLeast(0));
   c.NonNegative("eval_every", p.eval_every());
   c.Merge(CheckOptimizer(p.optimizer(), absl::StrCat(path, ".optimizer")));
+  if (p.has_student_optimizer()) {
+    c.Merge(CheckOptimizer(p.student_optimizer(), absl::StrCat(path, ".student_optimizer")));
+  }
   c.Merge(CheckCheckpoint(p.checkpoint(), absl::StrCat(path, ".checkpoint")));
   return c;
 }
 
 Checker CheckSft(const config::SftConfig& s, absl::string_view path) {
   Checker c(path);
-  if (!(s.eval_fraction() >= 0 && s.eval_fraction() < 1)) {
-    c.Fail("eval_fraction", absl::StrCat("must be in [0, 1), got ", s.eval_fraction()));
-  }
-  c.Positive("batch_size", s.batch_size());
-  c.Positive("seq_len", s.seq_len());
+  c.Real("eval_fraction", s.eval_fraction(), ClosedOpen(0, 1));
+  c.InRange("batch_size", s.batch_size(), 1, kMaxBatch);
+  c.InRange("seq_len", s.seq_len(), 1, kMaxSeqLen);
   c.Positive("epochs", s.epochs());
   c.NonNegative("max_steps", s.max_steps());
-  c.NonNegative("max_seconds", s.max_seconds());
+  c.Real("max_seconds", s.max_seconds(), AtLeast(0));
   c.NonNegative("generated_examples", s.generated_examples());
   c.NonNegative("eval_every", s.eval_every());
   c.Merge(CheckOptimizer(s.optimizer(), absl::StrCat(path, ".optimizer")));
@@ -216,33 +314,45 @@ Checker CheckSft(const config::SftConfig& s, absl::string_view path) {
 
 Checker CheckRl(const config::RlConfig& r, absl::string_view path) {
   Checker c(path);
-  if (r.group_size() < 2) {
-    c.Fail("group_size", absl::StrCat("must be >= 2 (a group advantage needs two samples), got ",
+  if (!(r.group_size() >= 2 && r.group_size() <= kMaxGroup)) {
+    c.Fail("group_size", absl::StrCat("must be in [2, ", kMaxGroup, "] (a group advantage needs two samples), got ",
                                       r.group_size()));
   }
-  c.Positive("prompts_per_step", r.prompts_per_step());
-  if (r.max_steps() <= 0 && r.max_seconds() <= 0) {
+  c.InRange("prompts_per_step", r.prompts_per_step(), 1, kMaxBatch);
+  c.Real("max_seconds", r.max_seconds(), AtLeast(0));
+  if (r.max_steps() <= 0 && !(r.max_seconds() > 0)) {
     c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
   }
   c.Merge(CheckSampling(r.sampling(), absl::StrCat(path, ".sampling")));
-  if (!(r.clip_eps_low() > 0 && r.clip_eps_low() < 1)) {
-    c.Fail("clip_eps_low", absl::StrCat("must be in (0, 1), got ", r.clip_eps_low()));
+  c.Real("clip_eps_low", r.clip_eps_low(), Open(0, 1));
+  c.Real("clip_eps_high", r.clip_eps_high(), Above(0));
+  if (!std::isfinite(r.dual_clip_c()) || (r.dual_clip_c() != 0 && r.dual_clip_c() <= 1)) {
+    c.Fail("dual_clip_c", absl::StrCat("must be 0 (off) or a finite number > 1, got ", r.dual_clip_c()));
   }
-  c.Positive("clip_eps_high", r.clip_eps_high());
-  if (r.dual_clip_c() != 0 && r.dual_clip_c() <= 1) {
-    c.Fail("dual_clip_c", absl::StrCat("must be 0 (off) or > 1, got ", r.dual_clip_c()));
+  c.Real("kl_coef", r.kl_coef(), AtLeast(0));
+  if (r.kl_estimator() == config::K1 && r.kl_coef() > 0) {
+    // k1 = log pi - log pi_ref has expected gradient 0 under samples of pi:
+    // as a loss term it only adds noise.
+    c.Fail("kl_estimator", absl::StrCat("must be K2 or K3 when ", path,
+                                        ".kl_coef > 0 (K1 as a loss term has zero expected gradient), got K1"));
   }
-  c.NonNegative("kl_coef", r.kl_coef());
-  c.NonNegative("max_sampling_draws", r.max_sampling_draws());
-  c.Positive("updates_per_batch", r.updates_per_batch());
-  c.NonNegative("max_staleness", r.max_staleness());
+  c.InRange("max_sampling_draws", r.max_sampling_draws(), 0, 1'000);
+  c.InRange("updates_per_batch", r.updates_per_batch(), 1, kMaxBatch);
+  c.InRange("max_staleness", r.max_staleness(), 0, 1'000);
+  if (r.max_staleness() > 0 && r.old_logprobs() == config::RECOMPUTE) {
+    // Recomputed with the current weights, the denominator of a stale sample's
+    // ratio is no longer the policy that sampled it: no importance correction.
+    c.Fail("old_logprobs", absl::StrCat("must be ROLLOUT when ", path, ".max_staleness > 0 (got RECOMPUTE with ",
+                                        path, ".max_staleness ", r.max_staleness(),
+                                        "): stale samples need the sampling policy's logprobs"));
+  }
   c.NonNegative("eval_every", r.eval_every());
-  c.Positive("eval_samples", r.eval_samples());
+  c.InRange("eval_samples", r.eval_samples(), 1, kMaxGroup);
   c.NonNegative("ref_reset_every", r.ref_reset_every());
-  c.NonNegative("micro_batch_size", r.micro_batch_size());
-  c.NonNegative("entropy_coef", r.entropy_coef());
-  c.NonNegative("sum_norm_tokens", r.sum_norm_tokens());
-  c.InRange("min_base_pass_at_k", r.min_base_pass_at_k(), 0.0, 1.0);
+  c.InRange("micro_batch_size", r.micro_batch_size(), 0, kMaxBatch);
+  c.Real("entropy_coef", r.entropy_coef(), AtLeast(0));
+  c.Real("sum_norm_tokens", r.sum_norm_tokens(), AtLeast(0));
+  c.Real("min_base_pass_at_k", r.min_base_pass_at_k(), Closed(0, 1));
   c.Merge(CheckOptimizer(r.optimizer(), absl::StrCat(path, ".optimizer")));
   c.Merge(CheckCheckpoint(r.checkpoint(), absl::StrCat(path, ".checkpoint")));
   return c;
@@ -250,15 +360,15 @@ Checker CheckRl(const config::RlConfig& r, absl::string_view path) {
 
 Checker CheckRejectSample(const config::RejectSampleConfig& r, absl::string_view path) {
   Checker c(path);
-  c.Positive("samples_per_prompt", r.samples_per_prompt());
+  c.InRange("samples_per_prompt", r.samples_per_prompt(), 1, kMaxGroup);
   c.Positive("keep_per_prompt", r.keep_per_prompt());
   if (r.keep_per_prompt() > r.samples_per_prompt()) {
     c.Fail("keep_per_prompt", absl::StrCat("(", r.keep_per_prompt(), ") must be <= ", path,
                                            ".samples_per_prompt (", r.samples_per_prompt(), ")"));
   }
   c.OneOf("keep_policy", r.keep_policy(), {"shortest", "random", "all"});
-  c.Positive("prompts", r.prompts());
-  c.NonNegative("max_response_tokens", r.max_response_tokens());
+  c.InRange("prompts", r.prompts(), 1, kMaxBatch);
+  c.InRange("max_response_tokens", r.max_response_tokens(), 0, kMaxSeqLen);
   c.Merge(CheckSampling(r.sampling(), absl::StrCat(path, ".sampling")));
   return c;
 }
@@ -266,15 +376,15 @@ Checker CheckRejectSample(const config::RejectSampleConfig& r, absl::string_view
 Checker CheckDistill(const config::DistillConfig& d, absl::string_view path) {
   Checker c(path);
   c.Merge(CheckSft(d.sft(), absl::StrCat(path, ".sft")));
-  c.NonNegative("kl_weight", d.kl_weight());
-  c.Positive("teacher_top_k", d.teacher_top_k());
+  c.Real("kl_weight", d.kl_weight(), AtLeast(0));
+  c.InRange("teacher_top_k", d.teacher_top_k(), 1, kMaxGroup);
   c.OneOf("kl_direction", d.kl_direction(), {"forward", "reverse", "mix"});
   return c;
 }
 
 Checker CheckEval(const config::EvalConfig& e, absl::string_view path) {
   Checker c(path);
-  c.Positive("samples", e.samples());
+  c.InRange("samples", e.samples(), 1, kMaxGroup);
   c.Merge(CheckSampling(e.sampling(), absl::StrCat(path, ".sampling")));
   return c;
 }
@@ -287,31 +397,32 @@ Checker CheckReward(const config::RewardServiceConfig& r, absl::string_view path
   std::set<std::string> seen;
   for (int i = 0; i < r.rules_size(); ++i) {
     const std::string field = absl::StrCat("rules[", i, "]");
-    c.OneOf(absl::StrCat(field, ".rule"), r.rules(i).rule(),
-            {"math", "countdown", "format", "language", "length", "repetition", "code"});
-    c.NonNegative(absl::StrCat(field, ".weight"), r.rules(i).weight());
+    c.OneOf(absl::StrCat(field, ".rule"), r.rules(i).rule(), kRewardRules);
+    c.Real(absl::StrCat(field, ".weight"), r.rules(i).weight(), AtLeast(0));
     if (!seen.insert(r.rules(i).rule()).second) {
       c.Fail(absl::StrCat(field, ".rule"), absl::StrCat("\"", r.rules(i).rule(), "\" is listed twice"));
     }
     const config::RewardRuleConfig& rule = r.rules(i);
     if (rule.has_length()) {
       const config::LengthRuleConfig& l = rule.length();
-      c.Positive(absl::StrCat(field, ".length.max_length"), l.max_length());
+      c.InRange(absl::StrCat(field, ".length.max_length"), l.max_length(), 1, kMaxSeqLen);
       c.InRange(absl::StrCat(field, ".length.overlong_buffer"), l.overlong_buffer(), 0, l.max_length());
     }
     if (rule.has_repetition()) {
       c.Positive(absl::StrCat(field, ".repetition.ngram_size"), rule.repetition().ngram_size());
-      c.NonNegative(absl::StrCat(field, ".repetition.max_penalty"), rule.repetition().max_penalty());
+      c.Real(absl::StrCat(field, ".repetition.max_penalty"), rule.repetition().max_penalty(), AtLeast(0));
     }
     if (rule.has_language()) {
       c.OneOf(absl::StrCat(field, ".language.script"), rule.language().script(),
               {"latin", "han", "cyrillic", "arabic", "devanagari", "hiragana_katakana", "hangul", "greek"});
     }
-    if (rule.has_math()) c.Positive(absl::StrCat(field, ".math.relative_tolerance"), rule.math().relative_tolerance());
+    if (rule.has_math()) {
+      c.Real(absl::StrCat(field, ".math.relative_tolerance"), rule.math().relative_tolerance(), OpenClosed(0, 1));
+    }
     if (rule.has_code()) {
       const config::CodeRuleConfig& k = rule.code();
-      c.Positive(absl::StrCat(field, ".code.cpu_seconds"), k.cpu_seconds());
-      c.Positive(absl::StrCat(field, ".code.wall_seconds"), k.wall_seconds());
+      c.Real(absl::StrCat(field, ".code.cpu_seconds"), k.cpu_seconds(), Above(0));
+      c.Real(absl::StrCat(field, ".code.wall_seconds"), k.wall_seconds(), Above(0));
       c.Positive(absl::StrCat(field, ".code.memory_mb"), k.memory_mb());
       c.Positive(absl::StrCat(field, ".code.max_processes"), k.max_processes());
       c.Positive(absl::StrCat(field, ".code.max_output_kb"), k.max_output_kb());
@@ -331,9 +442,9 @@ Checker CheckRollout(const config::RolloutServiceConfig& r, absl::string_view pa
       c.Fail(absl::StrCat("workers[", i, "]"), absl::StrCat("must be host:port, got \"", r.workers(i), "\""));
     }
   }
-  c.NonNegative("local_workers", r.local_workers());
-  c.Positive("kv_slots", r.kv_slots());
-  c.Positive("request_timeout_seconds", r.request_timeout_seconds());
+  c.InRange("local_workers", r.local_workers(), 0, kMaxWorkers);
+  c.InRange("kv_slots", r.kv_slots(), 1, kMaxKvSlots);
+  c.Real("request_timeout_seconds", r.request_timeout_seconds(), Above(0));
   return c;
 }
 
@@ -424,13 +535,13 @@ namespace {
 
 Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
   Checker c(path);
-  c.Positive("vocab_size", m.vocab_size());
-  c.Positive("dim", m.dim());
-  c.Positive("n_layers", m.n_layers());
-  c.Positive("n_heads", m.n_heads());
-  c.Positive("max_seq_len", m.max_seq_len());
-  c.Positive("rope_theta", m.rope_theta());
-  c.Positive("rms_norm_eps", m.rms_norm_eps());
+  c.InRange("vocab_size", m.vocab_size(), 1, kMaxVocab);
+  c.InRange("dim", m.dim(), 1, kMaxWidth);
+  c.InRange("n_layers", m.n_layers(), 1, kMaxLayers);
+  c.InRange("n_heads", m.n_heads(), 1, kMaxHeads);
+  c.InRange("max_seq_len", m.max_seq_len(), 1, kMaxSeqLen);
+  c.Real("rope_theta", m.rope_theta(), Above(0));
+  c.Real("rms_norm_eps", m.rms_norm_eps(), Open(0, 1));
   const std::string& device = m.device();
   if (device != "cpu" && device != "cuda" && !absl::StartsWith(device, "cuda:")) {
     c.Fail("device", absl::StrCat("must be \"cpu\", \"cuda\" or \"cuda:N\", got \"", device, "\""));
@@ -451,32 +562,32 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
     only_for(m.has_n_kv_heads(), "n_kv_heads", "LLAMA");
     only_for(m.has_ffn_hidden_dim(), "ffn_hidden_dim", "LLAMA");
     only_for(m.has_tie_embeddings(), "tie_embeddings", "LLAMA");
-    c.NonNegative("q_lora_rank", m.q_lora_rank());
-    c.Positive("kv_lora_rank", m.kv_lora_rank());
-    c.Positive("qk_nope_head_dim", m.qk_nope_head_dim());
-    c.Positive("qk_rope_head_dim", m.qk_rope_head_dim());
+    c.InRange("q_lora_rank", m.q_lora_rank(), 0, kMaxWidth);
+    c.InRange("kv_lora_rank", m.kv_lora_rank(), 1, kMaxWidth);
+    c.InRange("qk_nope_head_dim", m.qk_nope_head_dim(), 1, kMaxWidth);
+    c.InRange("qk_rope_head_dim", m.qk_rope_head_dim(), 1, kMaxWidth);
     if (m.qk_rope_head_dim() % 2 != 0) {
       c.Fail("qk_rope_head_dim", absl::StrCat("must be even (RoPE rotates pairs), got ", m.qk_rope_head_dim()));
     }
-    c.Positive("v_head_dim", m.v_head_dim());
+    c.InRange("v_head_dim", m.v_head_dim(), 1, kMaxWidth);
     c.InRange("n_dense_layers", m.n_dense_layers(), 0, m.n_layers());
-    if (m.n_dense_layers() > 0) c.Positive("inter_dim", m.inter_dim());
+    if (m.n_dense_layers() > 0) c.InRange("inter_dim", m.inter_dim(), 1, kMaxFfnWidth);
     if (m.n_dense_layers() < m.n_layers()) {
-      c.Positive("n_routed_experts", m.n_routed_experts());
-      c.Positive("moe_inter_dim", m.moe_inter_dim());
-      c.NonNegative("n_shared_experts", m.n_shared_experts());
-      c.Positive("n_activated_experts", m.n_activated_experts());
+      c.InRange("n_routed_experts", m.n_routed_experts(), 1, kMaxExperts);
+      c.InRange("moe_inter_dim", m.moe_inter_dim(), 1, kMaxFfnWidth);
+      c.InRange("n_shared_experts", m.n_shared_experts(), 0, kMaxExperts);
+      c.InRange("n_activated_experts", m.n_activated_experts(), 1, kMaxExperts);
       if (m.n_activated_experts() > m.n_routed_experts()) {
         c.Fail("n_activated_experts",
                absl::StrCat("(", m.n_activated_experts(), ") must be <= ", path,
                             ".n_routed_experts (", m.n_routed_experts(), ")"));
       }
-      c.Positive("routed_scaling_factor", m.routed_scaling_factor());
-      c.NonNegative("bias_update_speed", m.bias_update_speed());
-      c.NonNegative("seq_aux_loss_alpha", m.seq_aux_loss_alpha());
+      c.Real("routed_scaling_factor", m.routed_scaling_factor(), Above(0));
+      c.Real("bias_update_speed", m.bias_update_speed(), Closed(0, 1));
+      c.Real("seq_aux_loss_alpha", m.seq_aux_loss_alpha(), AtLeast(0));
     }
-    c.NonNegative("n_mtp_modules", m.n_mtp_modules());
-    c.NonNegative("mtp_loss_weight", m.mtp_loss_weight());
+    c.InRange("n_mtp_modules", m.n_mtp_modules(), 0, kMaxLayers);
+    c.Real("mtp_loss_weight", m.mtp_loss_weight(), AtLeast(0));
   } else {  // LLAMA
     for (const auto& [has, name] : std::initializer_list<std::pair<bool, absl::string_view>>{
              {m.has_q_lora_rank(), "q_lora_rank"},
@@ -492,7 +603,7 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
              {m.has_n_mtp_modules(), "n_mtp_modules"}}) {
       only_for(has, name, "DEEPSEEK_V3");
     }
-    c.Positive("n_kv_heads", m.n_kv_heads());
+    c.InRange("n_kv_heads", m.n_kv_heads(), 1, kMaxHeads);
     if (m.n_kv_heads() > 0 && m.n_heads() % m.n_kv_heads() != 0) {
       c.Fail("n_heads", absl::StrCat("(", m.n_heads(), ") must be a multiple of ", path,
                                      ".n_kv_heads (", m.n_kv_heads(), ")"));
@@ -504,8 +615,9 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
       c.Fail("dim", absl::StrCat("/ n_heads must be even (RoPE rotates pairs), got ",
                                  m.dim() / std::max(1, m.n_heads())));
     }
-    c.Positive("ffn_hidden_dim", m.ffn_hidden_dim());
+    c.InRange("ffn_hidden_dim", m.ffn_hidden_dim(), 1, kMaxFfnWidth);
   }
+  CheckAllFinite(m, "", c);
   return c;
 }
 
@@ -517,7 +629,7 @@ absl::Status ValidateModel(const config::ModelConfig& m, absl::string_view path)
 
 absl::Status Validate(const config::RunConfig& run) {
   Checker c("");
-  c.NonNegative("threads", run.threads());
+  c.InRange("threads", run.threads(), 0, kMaxThreads);
   if (run.name().empty()) c.Fail("name", "must not be empty");
 
   std::set<int> stages;
@@ -579,6 +691,11 @@ absl::Status Validate(const config::RunConfig& run) {
   if (run.has_eval()) c.Merge(CheckEval(run.eval(), "eval"));
   if (run.has_reward()) c.Merge(CheckReward(run.reward(), "reward"));
   if (run.has_rollout()) c.Merge(CheckRollout(run.rollout(), "rollout"));
+  // policy and student have been walked by CheckModel.
+  config::RunConfig rest = run;
+  rest.clear_policy();
+  rest.clear_student();
+  CheckAllFinite(rest, "", c);
   return c.status();
 }
 

@@ -5,9 +5,11 @@
 #ifndef R1_COMMON_CONFIG_H_
 #define R1_COMMON_CONFIG_H_
 
+#include <array>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -18,6 +20,10 @@ class Message;
 }
 
 namespace r1 {
+
+// The reward rules a config may name (reward.rules[].rule).
+inline constexpr std::array<absl::string_view, 7> kRewardRules = {"math",   "countdown",  "format", "language",
+                                                                  "length", "repetition", "code"};
 
 // Parses `text` into `message`. `source_name` (a file name) prefixes errors.
 absl::Status ParseTextProto(absl::string_view text, const std::string& source_name,

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "common/file_util.h"
 
@@ -158,7 +159,7 @@ TEST_P(ValidateInvariants, NamesTheField) {
 INSTANTIATE_TEST_SUITE_P(
     Config, ValidateInvariants,
     ::testing::Values(
-        InvariantCase{{"policy.dim=0"}, "policy.dim must be > 0"},
+        InvariantCase{{"policy.dim=0"}, "policy.dim must be in [1, 65536], got 0"},
         InvariantCase{{"policy.qk_rope_head_dim=15"}, "policy.qk_rope_head_dim must be even"},
         InvariantCase{{"policy.n_dense_layers=9"}, "policy.n_dense_layers must be in [0, 4]"},
         InvariantCase{{"policy.device=tpu"}, "policy.device must be"},
@@ -167,10 +168,10 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"student.n_kv_heads=3"}, "student.n_heads (4) must be a multiple of student.n_kv_heads (3)"},
         InvariantCase{{"policy.vocab_size=100", "student.vocab_size=100"}, "policy.vocab_size (100) must equal tokenizer.vocab_size (72)"},
         InvariantCase{{"student.vocab_size=100"}, "student.vocab_size (100) must equal policy.vocab_size"},
-        InvariantCase{{"rl.group_size=1"}, "rl.group_size must be >= 2"},
-        InvariantCase{{"rl.dual_clip_c=0.5"}, "rl.dual_clip_c must be 0 (off) or > 1"},
+        InvariantCase{{"rl.group_size=1"}, "rl.group_size must be in [2, 1024]"},
+        InvariantCase{{"rl.dual_clip_c=0.5"}, "rl.dual_clip_c must be 0 (off) or a finite number > 1, got 0.5"},
         InvariantCase{{"rl.sampling.top_p=0"}, "rl.sampling.top_p must be in (0, 1]"},
-        InvariantCase{{"rl.optimizer.lr=0"}, "rl.optimizer.lr must be > 0"},
+        InvariantCase{{"rl.optimizer.lr=0"}, "rl.optimizer.lr must be in (0, 1], got 0"},
         InvariantCase{{"rl.optimizer.beta1=1"}, "rl.optimizer.beta1 must be in [0, 1)"},
         InvariantCase{{"reject_sample.keep_per_prompt=9"}, "reject_sample.keep_per_prompt (9) must be <= reject_sample.samples_per_prompt (4)"},
         InvariantCase{{"reject_sample.keep_policy=longest"}, "reject_sample.keep_policy must be one of shortest, random, all"},
@@ -196,8 +197,103 @@ TEST(Validate, ListedStageNeedsItsSection) {
 TEST(Validate, ReportsFirstProblemAndCountsTheRest) {
   absl::StatusOr<config::RunConfig> run = TinyWith({"policy.dim=0", "policy.n_layers=0", "rl.group_size=0"});
   ASSERT_FALSE(run.ok());
-  EXPECT_THAT(std::string(run.status().message()), HasSubstr("policy.dim must be > 0"));
+  EXPECT_THAT(std::string(run.status().message()), HasSubstr("policy.dim must be in [1, 65536], got 0"));
   EXPECT_THAT(std::string(run.status().message()), HasSubstr("(and 3 more problems)"));
+}
+
+// Issue 12, item 11: combinations that run but train wrongly.
+INSTANTIATE_TEST_SUITE_P(
+    RlCombinations, ValidateInvariants,
+    ::testing::Values(
+        // Recomputed with the current weights, a stale sample's ratio loses
+        // its importance correction.
+        InvariantCase{{"rl.max_staleness=1", "rl.old_logprobs=RECOMPUTE"},
+                      "rl.old_logprobs must be ROLLOUT when rl.max_staleness > 0 (got RECOMPUTE"},
+        // k1 as a loss term has zero expected gradient.
+        InvariantCase{{"rl.kl_coef=0.04", "rl.kl_estimator=K1"}, "rl.kl_estimator must be K2 or K3 when rl.kl_coef > 0"},
+        InvariantCase{{"rl.dual_clip_c=1"}, "rl.dual_clip_c must be 0 (off) or a finite number > 1, got 1"},
+        InvariantCase{{"rl.dual_clip_c=0.01"}, "rl.dual_clip_c must be 0 (off) or a finite number > 1, got 0.01"},
+        InvariantCase{{"rl.dual_clip_c=inf"}, "rl.dual_clip_c must be 0 (off) or a finite number > 1, got inf"}),
+    [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });
+
+// Issue 12, item 8: nonsense numbers, each refused naming the field and the
+// allowed range.
+INSTANTIATE_TEST_SUITE_P(
+    Ranges, ValidateInvariants,
+    ::testing::Values(
+        InvariantCase{{"rl.max_seconds=nan"}, "rl.max_seconds must be a finite number >= 0, got nan"},
+        InvariantCase{{"rl.max_seconds=-1"}, "rl.max_seconds must be >= 0, got -1"},
+        InvariantCase{{"pretrain.max_seconds=-inf"}, "pretrain.max_seconds must be a finite number >= 0, got -inf"},
+        InvariantCase{{"eval.sampling.temperature=inf"}, "eval.sampling.temperature must be a finite number in [0, 100], got inf"},
+        InvariantCase{{"rl.sampling.temperature=101"}, "rl.sampling.temperature must be in [0, 100], got 101"},
+        InvariantCase{{"rl.sampling.temperature=-0.5"}, "rl.sampling.temperature must be in [0, 100], got -0.5"},
+        InvariantCase{{"rl.sampling.top_p=nan"}, "rl.sampling.top_p must be a finite number in (0, 1], got nan"},
+        InvariantCase{{"rl.sampling.min_p=1.5"}, "rl.sampling.min_p must be in [0, 1], got 1.5"},
+        InvariantCase{{"rl.optimizer.lr=1e308"}, "rl.optimizer.lr must be in (0, 1], got 1e+308"},
+        InvariantCase{{"sft.optimizer.lr=nan"}, "sft.optimizer.lr must be a finite number in (0, 1], got nan"},
+        InvariantCase{{"rl.optimizer.grad_clip=inf"}, "rl.optimizer.grad_clip must be a finite number >= 0, got inf"},
+        InvariantCase{{"rl.kl_coef=nan"}, "rl.kl_coef must be a finite number >= 0, got nan"},
+        InvariantCase{{"rollout.kv_slots=2147483647"}, "rollout.kv_slots must be in [1, 65536], got 2147483647"},
+        InvariantCase{{"policy.max_seq_len=2147483647"}, "policy.max_seq_len must be in [1, 1048576], got 2147483647"},
+        InvariantCase{{"rl.group_size=2147483647"}, "rl.group_size must be in [2, 1024]"},
+        InvariantCase{{"student.dim=2147483647"}, "student.dim must be in [1, 65536], got 2147483647"},
+        InvariantCase{{"rl.sampling.max_new_tokens=2147483647"}, "rl.sampling.max_new_tokens must be in [1, 1048576]"},
+        InvariantCase{{"policy.rope_theta=inf"}, "policy.rope_theta must be a finite number > 0, got inf"},
+        InvariantCase{{"rollout.request_timeout_seconds=nan"}, "rollout.request_timeout_seconds must be a finite number > 0, got nan"},
+        // A field without a range of its own is still refused when not finite.
+        InvariantCase{{"reward.rules=[{rule: \"length\" length {correct_short: nan}}]"},
+                      "reward.rules[0].length.correct_short must be a finite number, got nan"},
+        InvariantCase{{"threads=100000"}, "threads must be in [0, 4096], got 100000"}),
+    [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });
+
+TEST(Validate, K1IsFineWithoutAKlTermAndMinPOneIsAllowed) {
+  absl::StatusOr<config::RunConfig> run = TinyWith({"rl.kl_coef=0", "rl.kl_estimator=K1", "rl.sampling.min_p=1"});
+  EXPECT_TRUE(run.ok()) << run.status();
+  // Synchronous mode may recompute.
+  run = TinyWith({"rl.max_staleness=0", "rl.old_logprobs=RECOMPUTE"});
+  EXPECT_TRUE(run.ok()) << run.status();
+}
+
+// The bounds leave room for the largest published models.
+TEST(ValidateModel, DeepSeekV3AndLlama405BSizesPass) {
+  config::ModelConfig v3;
+  v3.set_arch(config::DEEPSEEK_V3);
+  v3.set_vocab_size(129280);
+  v3.set_dim(7168);
+  v3.set_n_layers(61);
+  v3.set_n_heads(128);
+  v3.set_max_seq_len(163840);
+  v3.set_q_lora_rank(1536);
+  v3.set_kv_lora_rank(512);
+  v3.set_qk_nope_head_dim(128);
+  v3.set_qk_rope_head_dim(64);
+  v3.set_v_head_dim(128);
+  v3.set_n_dense_layers(3);
+  v3.set_inter_dim(18432);
+  v3.set_moe_inter_dim(2048);
+  v3.set_n_shared_experts(1);
+  v3.set_n_routed_experts(256);
+  v3.set_n_activated_experts(8);
+  v3.set_routed_scaling_factor(2.5);
+  v3.set_n_mtp_modules(1);
+  EXPECT_TRUE(ValidateModel(v3, "policy").ok()) << ValidateModel(v3, "policy");
+
+  config::ModelConfig llama;
+  llama.set_arch(config::LLAMA);
+  llama.set_vocab_size(128256);
+  llama.set_dim(16384);
+  llama.set_n_layers(126);
+  llama.set_n_heads(128);
+  llama.set_n_kv_heads(8);
+  llama.set_ffn_hidden_dim(53248);
+  llama.set_max_seq_len(131072);
+  llama.set_rope_theta(500000);
+  llama.set_rms_norm_eps(1e-5);
+  EXPECT_TRUE(ValidateModel(llama, "student").ok()) << ValidateModel(llama, "student");
+
+  v3.set_rms_norm_eps(std::numeric_limits<double>::quiet_NaN());
+  EXPECT_THAT(std::string(ValidateModel(v3, "model").message()),
+              HasSubstr("model.rms_norm_eps must be a finite number in (0, 1), got nan"));
 }
 
 TEST(ToTextProto, RoundTripsThroughTheParser) {
