@@ -33,7 +33,11 @@ struct JsonlStats {
 };
 
 // Parses one JSON object into `record` and checks the record kind's rules
-// (e.g. a PromptRecord needs a non-empty prompt).
+// (e.g. a PromptRecord needs a non-empty prompt). Refused besides what
+// protobuf's JSON mapping refuses: a key given twice in one object (also as
+// "weight_version" and "weightVersion"), a list field given a single value, a
+// list inside a list or a null in one, and a NaN or infinite number. Errors
+// name the field by its path: "tests[0].input", "reward_breakdown[\"math\"]".
 absl::Status ParseJsonRecord(absl::string_view json, google::protobuf::Message* record);
 
 // One line of JSON, no trailing newline.

@@ -85,6 +85,86 @@ TEST_F(JsonlTest, EachKindOfBadLineGetsItsReason) {
               HasSubstr("use one form"));
 }
 
+// Issue 12, item 8. protobuf's JSON parser flattens lists of lists, takes a
+// lone value for a list and drops nulls in one; each is refused with the
+// file, the line and the field.
+TEST_F(JsonlTest, ListOfListsIsRefusedNamingFileLineAndField) {
+  const std::string path = Write("nested.jsonl",
+                                 "{\"prompt\": \"fine\", \"numbers\": [1, 2], \"tests\": [{\"input\": \"x\"}]}\n"
+                                 "{\"prompt\": \"p\", \"numbers\": [[1, 2], [3]]}\n");
+  absl::StatusOr<std::vector<data::PromptRecord>> records = ReadJsonl<data::PromptRecord>(path);
+  ASSERT_FALSE(records.ok());
+  EXPECT_THAT(std::string(records.status().message()),
+              HasSubstr(path + ":2: bad PromptRecord: \"numbers\" must be a list of numbers, but numbers[0] is a list"));
+
+  data::PromptRecord prompt;
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"p\", \"tests\": [[[{\"input\": \"x\"}]]]}", &prompt).message()),
+              HasSubstr("\"tests\" must be a list of objects, but tests[0] is a list"));
+  data::SftRecord sft;
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"messages\": [[{\"role\": \"assistant\", \"content\": \"x\"}]]}", &sft).message()),
+              HasSubstr("\"messages\" must be a list of objects, but messages[0] is a list"));
+}
+
+TEST_F(JsonlTest, SingleValueOrNullWhereAListBelongsIsRefused) {
+  data::PromptRecord prompt;
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"p\", \"numbers\": 5}", &prompt).message()),
+              HasSubstr("\"numbers\" must be a list of numbers, got a single value"));
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"p\", \"tests\": {\"input\": \"x\"}}", &prompt).message()),
+              HasSubstr("\"tests\" must be a list of objects, got a single value"));
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"p\", \"numbers\": [1, null]}", &prompt).message()),
+              HasSubstr("numbers[1] is null"));
+  // null for the whole field means "not given", as in protobuf's mapping.
+  EXPECT_TRUE(ParseJsonRecord("{\"prompt\": \"p\", \"numbers\": null, \"tests\": []}", &prompt).ok());
+}
+
+TEST_F(JsonlTest, DuplicateKeysAreRefusedNamingFileLineAndKey) {
+  const std::string path = Write("twice.jsonl", "{\"prompt\": \"a\"}\n\n{\"prompt\": \"a\", \"answer\": \"1\", \"answer\": \"2\"}\n");
+  absl::StatusOr<std::vector<data::PromptRecord>> records = ReadJsonl<data::PromptRecord>(path);
+  ASSERT_FALSE(records.ok());
+  EXPECT_THAT(std::string(records.status().message()),
+              HasSubstr(path + ":3: bad PromptRecord: \"answer\" is given twice"));
+
+  data::PromptRecord prompt;
+  // An escaped spelling of the same key, and a key inside a nested object.
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"a\", \"\\u0070rompt\": \"b\"}", &prompt).message()),
+              HasSubstr("\"prompt\" is given twice"));
+  EXPECT_THAT(std::string(ParseJsonRecord(
+                  "{\"prompt\": \"a\", \"tests\": [{\"input\": \"x\"}, {\"input\": \"x\", \"input\": \"y\"}]}", &prompt)
+                              .message()),
+              HasSubstr("\"tests[1].input\" is given twice"));
+  // The JSON name and the proto name of one field.
+  data::SampleRecord sample;
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"p\", \"weight_version\": 1, \"weightVersion\": 2}", &sample)
+                              .message()),
+              HasSubstr("\"weight_version\" is given twice (duplicate key \"weightVersion\")"));
+  // Map keys are compared too, and equal values in different objects are fine.
+  EXPECT_FALSE(ParseJsonRecord("{\"prompt\": \"p\", \"reward_breakdown\": {\"math\": 1, \"math\": 0}}", &sample).ok());
+  EXPECT_TRUE(ParseJsonRecord("{\"prompt\": \"p\", \"reward_breakdown\": {\"math\": 1, \"format\": 1}, \"id\": \"math\"}",
+                              &sample).ok());
+}
+
+TEST_F(JsonlTest, NonFiniteNumbersAreRefusedNamingFileLineAndField) {
+  const std::string path = Write("nan.jsonl",
+                                 "{\"prompt\": \"p\", \"reward\": 0.5}\n"
+                                 "{\"prompt\": \"p\", \"reward\": \"NaN\"}\n");
+  absl::StatusOr<std::vector<data::SampleRecord>> records = ReadJsonl<data::SampleRecord>(path);
+  ASSERT_FALSE(records.ok());
+  EXPECT_THAT(std::string(records.status().message()),
+              HasSubstr(path + ":2: bad SampleRecord: \"reward\" must be a finite number, got nan"));
+
+  data::SampleRecord sample;
+  EXPECT_THAT(std::string(ParseJsonRecord("{\"prompt\": \"p\", \"reward_breakdown\": {\"math\": \"Infinity\"}}", &sample)
+                              .message()),
+              HasSubstr("\"reward_breakdown[\"math\"]\" must be a finite number, got inf"));
+  data::SftRecord sft;
+  EXPECT_THAT(std::string(ParseJsonRecord(
+                  "{\"prompt\": \"p\", \"response\": \"r\", \"provenance\": {\"reward\": \"-Infinity\"}}", &sft)
+                              .message()),
+              HasSubstr("\"provenance.reward\" must be a finite number, got -inf"));
+  // A number too large for a double is protobuf's own refusal.
+  EXPECT_FALSE(ParseJsonRecord("{\"prompt\": \"p\", \"reward\": 1e999}", &sample).ok());
+}
+
 TEST_F(JsonlTest, MissingFileIsNotFound) {
   absl::StatusOr<std::vector<data::SftRecord>> records = ReadJsonl<data::SftRecord>((dir_ / "nope.jsonl").string());
   ASSERT_FALSE(records.ok());
