@@ -17,16 +17,22 @@
 
 namespace r1::rl {
 
-// Advantages [N] from rewards [N] (float): GROUP_STD gives
+// Advantages [N] (float32) from rewards [N]: GROUP_STD gives
 // (r - mean) / (std + eps) with the unbiased std of the group (as
-// torch.std), GROUP_MEAN gives r - mean. A group whose rewards are all equal
-// gets zero advantages either way.
+// torch.std), GROUP_MEAN gives r - mean, both computed in float64. A group
+// whose rewards are all equal gets advantages of exactly 0 either way.
 torch::Tensor GroupAdvantages(const torch::Tensor& rewards, int64_t group_size, config::AdvantageNorm norm,
                               double eps = 1e-6);
 
 // [N / G] bool: the groups whose rewards are all equal (no learning signal;
 // dynamic sampling drops them).
 torch::Tensor UniformGroups(const torch::Tensor& rewards, int64_t group_size);
+
+// verl's bounds (compute_policy_loss, kl_penalty "low_var_kl"): a log-ratio
+// is clamped to [-20, 20] before exp, and the k3 estimate to [-10, 10]. Past
+// a bound the term is constant, so its gradient is 0 there.
+inline constexpr double kMaxLogRatio = 20;
+inline constexpr double kMaxK3 = 10;
 
 struct GrpoLossOptions {
   double clip_eps_low = 0.2;   // ratio floor 1 - eps_low
@@ -39,12 +45,14 @@ struct GrpoLossOptions {
   double entropy_coef = 0;     // bonus: loss -= coef * entropy (needs inputs.entropy)
 };
 
+// Where mask is 0 every input may hold any value, -inf or NaN included: it
+// never reaches the loss or its gradient.
 struct GrpoLossInputs {
   torch::Tensor logprobs;      // [N, T] under the policy being trained (with grad)
   torch::Tensor old_logprobs;  // [N, T] under the policy that sampled (rollout or recomputed)
   torch::Tensor ref_logprobs;  // [N, T] under the reference policy; needed when kl_coef > 0
   torch::Tensor advantages;    // [N]
-  torch::Tensor mask;          // [N, T], 1 on completion tokens that count
+  torch::Tensor mask;          // [N, T], 1 on completion tokens that count, 0 elsewhere
   torch::Tensor entropy;       // [N, T], optional: the policy's entropy at each token
 };
 
@@ -58,6 +66,9 @@ struct GrpoLoss {
   double entropy = 0;
 };
 
+// Finite inputs at the counted positions give a finite loss and gradient:
+// both log-ratios (policy / old, reference / policy) are clamped to
+// +-kMaxLogRatio before exp and k3 to kMaxK3.
 GrpoLoss ComputeGrpoLoss(const GrpoLossInputs& inputs, const GrpoLossOptions& options);
 
 }  // namespace r1::rl
