@@ -88,6 +88,12 @@ std::optional<CaseResult> RunVerdict(const RunResult& run, const Limits& limits)
       verdict.detail = absl::StrFormat("used %.2f s of CPU (limit %.2f s)", run.cpu_seconds,
                                        limits.cpu_seconds);
       return verdict;
+    case Termination::kMemoryLimit:
+      verdict.outcome = Outcome::kMemoryLimit;
+      verdict.detail = absl::StrCat(
+          "the run's memory (all processes, shared memory and files in /tmp together) reached ",
+          limits.memory_bytes, " bytes");
+      return verdict;
     case Termination::kOutputLimit:
       verdict.outcome = Outcome::kOutputLimit;
       verdict.detail = absl::StrCat("more than ", limits.max_output_bytes, " bytes of output");

@@ -47,7 +47,8 @@ enum class Outcome {
   kPassed,
   kFailed,        // wrong answer (or a return value that is not JSON)
   kTimeout,       // CPU or wall limit, or the judge's deadline
-  kMemoryLimit,   // MemoryError / std::bad_alloc under the address-space limit
+  kMemoryLimit,   // the run's memory limit (cgroup), or MemoryError / std::bad_alloc
+                  // under the address-space limit
   kRuntimeError,  // non-zero exit, uncaught exception, signal, file size limit
   kCompileError,  // C++ did not compile (every case gets it)
   kOutputLimit,   // more stdout/stderr than Limits::max_output_bytes

@@ -1,6 +1,7 @@
 // Resource limits of one sandboxed run. Units are in the field names; each
-// limit is enforced by the kernel (rlimits) or by the parent that watches the
-// run (wall time, output size), see sandbox.h.
+// limit is enforced by the kernel (rlimits, the run's cgroup) or by the parent
+// that watches the run (wall time, output size, the cgroup's CPU time), see
+// sandbox.h.
 #ifndef R1_SANDBOX_LIMITS_H_
 #define R1_SANDBOX_LIMITS_H_
 
@@ -12,16 +13,21 @@ namespace r1::sandbox {
 
 struct Limits {
   // CPU time. RLIMIT_CPU (rounded up to whole seconds) stops each process;
-  // the measured total of the program and the children it waited for is
-  // also compared to it.
+  // the run's cgroup counts all its processes together (children nobody
+  // waited for included) and the run is killed once the total passes this.
+  // Without a cgroup the total of the program and the children it waited for
+  // is compared to it after the run.
   double cpu_seconds = 4.0;
   // Wall time from start; the parent kills the whole sandbox after it.
   double wall_seconds = 8.0;
-  // RLIMIT_AS of each process. Python needs ~30 MiB of address space to start;
-  // g++'s cc1plus a few hundred MiB.
+  // RLIMIT_AS of each process, and the cap on all memory the run holds
+  // together (its cgroup: every process, SysV shm, memfds, tmpfs files,
+  // kernel memory), past which the OOM killer ends the run. Python needs ~30
+  // MiB of address space to start; g++'s cc1plus a few hundred MiB.
   int64_t memory_bytes = int64_t{1} << 30;
-  // RLIMIT_NPROC: processes and threads of the program. Four more are
-  // allowed for the sandbox's helpers (launcher, bwrap's two processes, shell).
+  // RLIMIT_NPROC and the cgroup's pids.max: processes and threads of the
+  // program. Four more are allowed for the sandbox's helpers (launcher,
+  // bwrap's two processes, shell).
   int max_processes = 32;
   // RLIMIT_NOFILE.
   int max_open_files = 64;

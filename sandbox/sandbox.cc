@@ -26,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/seccomp_filter.h"
 
 namespace r1::sandbox {
@@ -47,6 +48,13 @@ constexpr absl::Duration kTermGrace = absl::Seconds(2);
 // soon as its pid namespace is gone, so this only bounds a broken kernel.
 constexpr absl::Duration kDrainTime = absl::Seconds(2);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
+// How often the run's cgroup is asked for its CPU time and OOM kills.
+constexpr absl::Duration kCgroupCheckInterval = absl::Milliseconds(10);
+// The files of the sandbox's /proc: global, pid-free and mount-free (the
+// host's procfs shows the same text as a fresh one would).
+constexpr const char* kProcFiles[] = {"cpuinfo", "meminfo", "stat", "uptime", "loadavg"};
+// Size of the tmpfs holding them (mount points only).
+constexpr int kProcTmpfsBytes = 64 << 10;
 
 absl::Status ErrnoStatus(absl::string_view what) {
   const int err = errno;
@@ -190,6 +198,7 @@ struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
   int fds[kChildFds] = {-1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..6
+  std::vector<int> cgroup_fds;             // cgroup.procs of the run's groups
   int uid = -1;                            // >= 0: switch to this uid/gid
   pid_t parent = 0;
   struct Limit {
@@ -199,15 +208,15 @@ struct ChildPlan {
   std::vector<Limit> limits;
 };
 
-[[noreturn]] void ChildFail(const char* what) {
+[[noreturn]] void ChildFail(const char* what, int fd = STDERR_FILENO) {
   const int err = errno;
   const char* reason = strerrordesc_np(err);
   // Only write(2) here: async-signal-safe.
-  (void)!write(STDERR_FILENO, "r1 sandbox launcher: ", 21);
-  (void)!write(STDERR_FILENO, what, strlen(what));
-  (void)!write(STDERR_FILENO, ": ", 2);
-  if (reason != nullptr) (void)!write(STDERR_FILENO, reason, strlen(reason));
-  (void)!write(STDERR_FILENO, "\n", 1);
+  (void)!write(fd, "r1 sandbox launcher: ", 21);
+  (void)!write(fd, what, strlen(what));
+  (void)!write(fd, ": ", 2);
+  if (reason != nullptr) (void)!write(fd, reason, strlen(reason));
+  (void)!write(fd, "\n", 1);
   _exit(127);
 }
 
@@ -264,6 +273,13 @@ void KillLauncherChildren(pid_t self, bool own_uid) {
 // slow or never (a zombie still counts against RLIMIT_NPROC). SIGTERM makes it
 // SIGKILL bwrap, which ends the whole sandbox through --die-with-parent.
 [[noreturn]] void RunLauncher(const ChildPlan& plan) {
+  // Into the run's cgroup first, while still root: bwrap and everything
+  // under it start there. Failing is the service's problem: the message goes
+  // to the run's stderr pipe, and without the wrapper's "setup done" byte the
+  // parent reports an infrastructure fault.
+  for (int fd : plan.cgroup_fds) {
+    if (write(fd, "0", 1) != 1) ChildFail("joining the run's cgroup", plan.fds[2]);
+  }
   setsid();
   // Move every source above the targets first so no dup2 clobbers another.
   int moved[kChildFds];
@@ -349,6 +365,13 @@ void KillLauncherChildren(pid_t self, bool own_uid) {
   _exit(code);
 }
 
+// Tells apart the cgroups of one process's sandboxes when there is no leased
+// uid to name them by.
+int64_t NextSandboxSerial() {
+  static std::atomic<int64_t> serial{0};
+  return serial.fetch_add(1);
+}
+
 }  // namespace
 
 std::string UidLockPath(const SandboxOptions& options, int uid) {
@@ -377,8 +400,22 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& o
   } else {
     box->uid_ = static_cast<int>(getuid());
   }
+  // Only looked at when wanted: on v2 detecting may move this process.
+  box->has_cgroup_ =
+      options.use_cgroups && HostCgroupLayout().version != CgroupVersion::kNone;
+  if (!box->has_cgroup_ && !options.allow_no_cgroup) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the code sandbox needs a cgroup per run to bound a program's memory (",
+        options.use_cgroups ? HostCgroupLayout().why_unavailable
+                            : "SandboxOptions.use_cgroups is false",
+        "); run as root on a cgroup v1 host or in a delegated cgroup v2 group, or allow runs "
+        "without one (SandboxOptions.allow_no_cgroup)"));
+  }
+  box->cgroup_name_ = box->per_run_uid_
+                          ? absl::StrCat("r1-sandbox-uid", box->uid_)
+                          : absl::StrCat("r1-sandbox-", getpid(), "-", NextSandboxSerial());
   if (options.seccomp) {
-    R1_ASSIGN_OR_RETURN(box->seccomp_program_, SeccompProgram());
+    R1_ASSIGN_OR_RETURN(box->seccomp_program_, SeccompProgram(!box->has_cgroup_));
   }
   std::string dir_template = absl::StrCat(options.work_root, "/r1-sandbox-XXXXXX");
   if (mkdtemp(dir_template.data()) == nullptr) {
@@ -449,7 +486,7 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
       "--ro-bind", "/usr", "/usr",
       "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
       "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
-      "--proc", "/proc", "--dev", "/dev",
+      "--dev", "/dev",
       "--size", absl::StrCat(limits.max_file_bytes), "--tmpfs", "/tmp",
       "--size", absl::StrCat(limits.max_file_bytes), "--tmpfs", "/dev/shm",
       request.writable_workspace ? "--bind" : "--ro-bind", workspace_dir_, kWorkspace,
@@ -457,9 +494,15 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
       "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
       "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
       "--json-status-fd", absl::StrCat(kStatusFd),
-      // Last: the root and /dev themselves (not the mounts on them) become
-      // read-only; otherwise both are unbounded tmpfs the program could fill.
-      "--remount-ro", "/dev", "--remount-ro", "/"};
+      // No procfs (sandbox.h): a few of the host's pid-free files.
+      "--size", absl::StrCat(kProcTmpfsBytes), "--tmpfs", "/proc"};
+  for (const char* file : kProcFiles) {
+    const std::string path = absl::StrCat("/proc/", file);
+    args.insert(args.end(), {"--ro-bind-try", path, path});
+  }
+  // Last: the root, /dev and /proc themselves (not the mounts on them) become
+  // read-only; otherwise they are tmpfs the program could fill.
+  args.insert(args.end(), {"--remount-ro", "/proc", "--remount-ro", "/dev", "--remount-ro", "/"});
   if (!seccomp_program_.empty()) {
     args.insert(args.end(), {"--seccomp", absl::StrCat(kSeccompFd)});
   }
@@ -495,6 +538,14 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   plan.fds[kTimesFd] = times_write.get();
   plan.uid = per_run_uid_ ? uid_ : -1;
   plan.parent = getpid();
+  // The run's cgroup; the launcher joins it before anything else.
+  std::unique_ptr<RunCgroup> cgroup;
+  if (has_cgroup_) {
+    R1_ASSIGN_OR_RETURN(cgroup, RunCgroup::Create(HostCgroupLayout(), cgroup_name_,
+                                                  limits.memory_bytes,
+                                                  limits.max_processes + kHelperProcesses));
+    plan.cgroup_fds = cgroup->join_fds();
+  }
   const rlim_t cpu = static_cast<rlim_t>(std::ceil(limits.cpu_seconds));
   plan.limits = {
       {RLIMIT_CPU, cpu, cpu + 1},
@@ -549,6 +600,7 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   bool exited = false;
   int wait_status = 0;
   absl::Time exit_time;
+  absl::Time next_cgroup_check = start;
   bool out_open = true, err_open = true;
   std::string* sinks[2] = {&result.stdout_data, &result.stderr_data};
   char buffer[65536];
@@ -560,6 +612,15 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
         kill_tree(Termination::kCancelled);
       } else if (now >= wall_end) {
         kill_tree(Termination::kWallLimit);
+      } else if (cgroup != nullptr && !killed_for.has_value() && now >= next_cgroup_check) {
+        // One OOM kill ends the run (v2 does so itself: memory.oom.group);
+        // CPU time counts every process of the run, waited for or not.
+        next_cgroup_check = now + kCgroupCheckInterval;
+        if (cgroup->OomKills() > 0) {
+          kill_tree(Termination::kMemoryLimit);
+        } else if (cgroup->CpuSeconds() > limits.cpu_seconds) {
+          kill_tree(Termination::kCpuLimit);
+        }
       }
       if (killed_for.has_value() && !sent_kill && now >= term_time + kTermGrace) {
         sent_kill = true;
@@ -586,6 +647,7 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
     absl::Duration wait = kPollInterval;
     if (!exited && !killed_for.has_value()) {
       wait = std::min(wait, std::max(wall_end - now, absl::ZeroDuration()));
+      if (cgroup != nullptr) wait = std::min(wait, kCgroupCheckInterval);
     }
     const int ready = poll(fds, n, static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1);
     if (ready < 0 && errno != EINTR) {
@@ -625,6 +687,13 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   }
   result.wall_seconds = absl::ToDoubleSeconds(exit_time - start);
   if (per_run_uid_) KillAllOfUid(uid_);
+  CgroupUsage usage;
+  if (cgroup != nullptr) {
+    cgroup->KillAll();
+    usage = cgroup->Usage();
+    R1_RETURN_IF_ERROR(cgroup->Remove());
+    result.peak_memory_bytes = usage.peak_memory_bytes;
+  }
   {
     // `times` of dash: "0m0.001s 0m0.000s\n0m1.230s 0m0.010s\n", the shell's
     // user and system time, then its children's.
@@ -639,10 +708,11 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
       }
     }
   }
+  if (usage.cpu_seconds >= 0) result.cpu_seconds = usage.cpu_seconds;
 
   char started = 0;
   const bool setup_done = read(started_read.get(), &started, 1) == 1;
-  if (!setup_done && !killed_for.has_value()) {
+  if (!setup_done && !killed_for.has_value() && usage.oom_kills == 0) {
     std::string status_json;
     const ssize_t got = read(status_read.get(), buffer, sizeof(buffer));
     if (got > 0) status_json.assign(buffer, got);
@@ -663,7 +733,13 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
       result.exit_code = code;
     }
   }
-  if (killed_for.has_value()) {
+  if (killed_for == Termination::kCancelled) {
+    result.termination = Termination::kCancelled;
+  } else if (usage.oom_kills > 0) {
+    // Before the other reasons: a parent waiting for a child the OOM killer
+    // took runs into the wall limit, but memory is why.
+    result.termination = Termination::kMemoryLimit;
+  } else if (killed_for.has_value()) {
     result.termination = *killed_for;
   } else if (result.signal == SIGXCPU || result.cpu_seconds >= limits.cpu_seconds) {
     result.termination = Termination::kCpuLimit;

@@ -1,5 +1,6 @@
 // One isolated process run: an untrusted program under bubblewrap, with
-// rlimits, a wall-clock deadline, capped output and cancellation.
+// rlimits, a cgroup of its own, a wall-clock deadline, capped output and
+// cancellation.
 //
 // Isolation of every run (the bwrap arguments are in Sandbox::Run):
 // - new user, pid, net, ipc, uts and cgroup namespaces: no network at all
@@ -8,26 +9,44 @@
 //   (--new-session: no terminal injection), killed with bwrap
 //   (--die-with-parent);
 // - a read-only root holding /usr read-only (plus the merged-usr links /bin
-//   /lib /lib64 /sbin), a fresh /proc of its pid namespace, a minimal
-//   read-only /dev (null, zero, full, random, urandom, tty, pts), private
-//   tmpfs /tmp and /dev/shm of Limits::max_file_bytes each, and the workspace
-//   at /box (read-only for runs, writable for compiles). No /etc, /home,
-//   /root, /work, /run or host /tmp;
+//   /lib /lib64 /sbin), a minimal read-only /dev (null, zero, full, random,
+//   urandom, tty, pts), private tmpfs /tmp and /dev/shm of
+//   Limits::max_file_bytes each, and the workspace at /box (read-only for
+//   runs, writable for compiles). No /etc, /home, /root, /work, /run, /sys
+//   or host /tmp;
+// - /proc is a read-only tmpfs holding only cpuinfo, meminfo, stat, uptime
+//   and loadavg. A real procfs, even a fresh one of the run's pid namespace,
+//   lists the mount namespace in /proc/<pid>/mountinfo and mounts, and those
+//   show host paths and devices (the workspace's host folder, /dev/vda, an
+//   overlay root's upperdir); per-pid files cannot be masked for pids that do
+//   not exist yet. So there is no /proc/self: /dev/stdin, /dev/fd/N and
+//   friends dangle (a program reads stdin through fd 0);
 // - an empty environment except PATH, HOME=/tmp, TMPDIR=/tmp, LANG=C.UTF-8
-//   (bwrap itself is started with PATH only, since /proc/1/environ shows it);
+//   (bwrap itself is started with PATH only);
 // - no inherited file descriptors but stdin (a sealed memfd), stdout, stderr;
 // - a seccomp filter (seccomp_filter.h) denying non-AF_UNIX sockets, ptrace,
-//   mount, namespaces, kernel modules, kexec, bpf, perf, keyrings, io_uring;
+//   mount, namespaces, kernel modules, kexec, bpf, perf, keyrings, io_uring
+//   (and shmget, memfd_create when the run has no memory cgroup);
 // - rlimits from Limits: CPU, address space, processes, open files, file
 //   size, no core dumps; the parent enforces wall time and output size.
+// - a cgroup per run (cgroup.h): all memory the run holds, whichever process
+//   holds it and however (SysV shm, memfd, tmpfs included), is capped at
+//   Limits::memory_bytes; processes and threads together at
+//   Limits::max_processes (+ the helpers); CPU time of every process,
+//   children nobody waited for included, is counted and the run is killed
+//   when it passes Limits::cpu_seconds. A run the OOM killer hit ends as
+//   kMemoryLimit. Without usable cgroups Sandbox::Create refuses unless
+//   SandboxOptions::allow_no_cgroup.
 //
-// Processes. The service forks a launcher (takes the uid, sets the rlimits,
-// becomes a child subreaper, dies with the service thread) which forks bwrap
-// and reaps everything left over, so no zombie is left to the host's init.
-// Inside, a /bin/sh wrapper reports that setup is done (so bwrap's own
-// failures are told apart from the program's) and measures the program's CPU
-// time with `times`. Killing bwrap ends its pid 1 and with it the whole pid
-// namespace, double-forked daemons included.
+// Processes. The service forks a launcher (joins the run's cgroup, takes the
+// uid, sets the rlimits, becomes a child subreaper, dies with the service
+// thread) which forks bwrap and reaps everything left over, so no zombie is
+// left to the host's init. Inside, a /bin/sh wrapper reports that setup is
+// done (so bwrap's own failures are told apart from the program's) and
+// measures the program's CPU time with `times` (used without a cgroup).
+// Killing bwrap ends its pid 1 and with it the whole pid namespace,
+// double-forked daemons included; after the run everything left in its
+// cgroup is SIGKILLed and the group removed.
 //
 // Users. When the service runs as root, every Sandbox leases its own unused
 // uid/gid (SandboxOptions::uid_base.., a lock file per uid keeps threads and
@@ -35,11 +54,14 @@
 // before bwrap runs (unprivileged, in its own user namespace). RLIMIT_NPROC
 // then counts exactly this sandbox's processes, and after every run a helper
 // with that uid SIGKILLs whatever is left of it (kill(-1)) and waits until
-// the uid owns no process. When the service runs as an ordinary user, runs
-// use that user's uid: RLIMIT_NPROC is set inside the sandbox by the wrapper
-// shell (`ulimit -p`), which Linux >= 5.14 counts per user namespace, i.e.
-// per sandbox (older kernels would count all of the user's processes); there
-// is no per-uid sweep, the pid namespace alone ends the process tree.
+// the uid owns no process. The run's cgroup is named after the uid
+// ("r1-sandbox-uid<uid>"), so a group a crashed service left is found and
+// removed by the next lease of that uid. When the service runs as an
+// ordinary user, runs use that user's uid: RLIMIT_NPROC is set inside the
+// sandbox by the wrapper shell (`ulimit -p`), which Linux >= 5.14 counts per
+// user namespace, i.e. per sandbox (older kernels would count all of the
+// user's processes); there is no per-uid sweep, the pid namespace and the
+// cgroup end the process tree; cgroups need a delegated v2 group.
 // Unprivileged user namespaces must be enabled either way.
 #ifndef R1_SANDBOX_SANDBOX_H_
 #define R1_SANDBOX_SANDBOX_H_
@@ -72,6 +94,16 @@ struct SandboxOptions {
   // when missing).
   std::string lock_dir = "/run/lock";
   bool seccomp = true;
+  // Where cgroups are unavailable (cgroup.h says what they need), Create()
+  // refuses with FAILED_PRECONDITION unless this is set; then runs are bound
+  // by rlimits only (a run may hold up to max_processes x memory_bytes, plus
+  // its tmpfs), seccomp denies shmget and memfd_create (memory no rlimit
+  // counts), and CPU time of children nobody waited for is bound only by the
+  // wall time. reward::ScorerOptions::sandbox_allow_no_cgroup sets it.
+  bool allow_no_cgroup = false;
+  // false: behave as where cgroups are unavailable (tests; hosts whose
+  // cgroups the service must not touch, with allow_no_cgroup).
+  bool use_cgroups = true;
 };
 
 struct RunRequest {
@@ -88,6 +120,7 @@ enum class Termination {
   kExited,       // exited on its own; see exit_code
   kSignaled,     // killed by a signal it got inside; see signal
   kCpuLimit,     // used Limits::cpu_seconds of CPU
+  kMemoryLimit,  // the run's cgroup reached Limits::memory_bytes and the OOM killer acted
   kWallLimit,    // killed at Limits::wall_seconds or the caller's deadline
   kOutputLimit,  // killed for writing more than Limits::max_output_bytes
   kCancelled,    // killed because the caller's cancellation flag was set
@@ -98,10 +131,15 @@ struct RunResult {
   int exit_code = 0;  // kExited only
   int signal = 0;     // kSignaled (and kCpuLimit when a signal ended it)
   double wall_seconds = 0;
-  // User + system CPU of the program and the children it waited for; 0 when
-  // the sandbox was killed from outside (wall, output, cancel) or the program
-  // killed the wrapper shell that measures it.
+  // User + system CPU. With a cgroup: of every process of the run (the
+  // sandbox's own helpers add a few ms), however it ended. Without: of the
+  // program and the children it waited for; 0 when the sandbox was killed
+  // from outside (wall, output, cancel) or the program killed the wrapper
+  // shell that measures it.
   double cpu_seconds = 0;
+  // High-water mark of all memory the run held (its cgroup's peak); -1 when
+  // not measured (no cgroup, or a v2 kernel without memory.peak).
+  int64_t peak_memory_bytes = -1;
   std::string stdout_data;  // at most Limits::max_output_bytes
   std::string stderr_data;  // at most Limits::max_output_bytes
 };
@@ -113,8 +151,9 @@ class Sandbox {
  public:
   static constexpr char kWorkspace[] = "/box";
 
-  // FAILED_PRECONDITION when bwrap is missing; RESOURCE_EXHAUSTED when every
-  // uid of the range is leased; errors of creating the workspace otherwise.
+  // FAILED_PRECONDITION when bwrap is missing or cgroups are unavailable
+  // (unless options.allow_no_cgroup); RESOURCE_EXHAUSTED when every uid of
+  // the range is leased; errors of creating the workspace otherwise.
   static absl::StatusOr<std::unique_ptr<Sandbox>> Create(const SandboxOptions& options);
   ~Sandbox();
   Sandbox(const Sandbox&) = delete;
@@ -133,6 +172,11 @@ class Sandbox {
 
   // The uid the sandbox runs as: a leased one when root, else the caller's.
   int uid() const { return uid_; }
+  // Whether runs get a cgroup (false only with allow_no_cgroup).
+  bool has_cgroup() const { return has_cgroup_; }
+  // The name of this sandbox's run cgroups (a folder of the service's group
+  // in each hierarchy, see cgroup.h); one run at a time uses it.
+  const std::string& cgroup_name() const { return cgroup_name_; }
   const std::string& workspace_dir() const { return workspace_dir_; }
 
  private:
@@ -144,6 +188,8 @@ class Sandbox {
   int lease_fd_ = -1;  // flock'ed lock file of uid_
   std::string workspace_dir_;
   std::string seccomp_program_;  // BPF bytes for bwrap --seccomp, or empty
+  bool has_cgroup_ = false;
+  std::string cgroup_name_;
 };
 
 // The lock file whose exclusive flock leases `uid` (root only). A process of

@@ -32,7 +32,11 @@ constexpr uint64_t kNamespaceFlags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPI
                                         CLONE_NEWNET,  CLONE_NEWIPC, CLONE_NEWUTS,
                                         CLONE_NEWCGROUP};
 
-absl::StatusOr<std::string> Build() {
+// Without a memory cgroup: memory outside any process's address space, so
+// RLIMIT_AS does not bound it.
+constexpr const char* kUnaccountedMemory[] = {"shmget", "memfd_create", "memfd_secret"};
+
+absl::StatusOr<std::string> Build(bool deny_unaccounted_memory) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
   auto fail = [&](absl::string_view what, int rc) {
@@ -44,6 +48,13 @@ absl::StatusOr<std::string> Build() {
     const int nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) continue;
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0) return fail(name, rc);
+  }
+  if (deny_unaccounted_memory) {
+    for (const char* name : kUnaccountedMemory) {
+      const int nr = seccomp_syscall_resolve_name(name);
+      if (nr == __NR_SCMP_ERROR) continue;
+      if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0) return fail(name, rc);
+    }
   }
   if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
                              SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0) {
@@ -81,10 +92,12 @@ absl::StatusOr<std::string> Build() {
 
 }  // namespace
 
-absl::StatusOr<std::string> SeccompProgram() {
+absl::StatusOr<std::string> SeccompProgram(bool deny_unaccounted_memory) {
   static const absl::StatusOr<std::string>* const program =
-      new absl::StatusOr<std::string>(Build());
-  return *program;
+      new absl::StatusOr<std::string>(Build(false));
+  static const absl::StatusOr<std::string>* const strict =
+      new absl::StatusOr<std::string>(Build(true));
+  return deny_unaccounted_memory ? *strict : *program;
 }
 
 }  // namespace r1::sandbox

@@ -19,9 +19,11 @@ namespace r1::sandbox {
 // - ptrace, process_vm_*, mount family, pivot_root, chroot, kexec, modules,
 //   reboot, swap, bpf, perf_event_open, userfaultfd, keyrings, io_uring,
 //   name_to_handle_at/open_by_handle_at, clock/time setting, syslog, acct,
-//   quotactl, iopl/ioperm, personality (EPERM).
-// Built once per process and cached.
-absl::StatusOr<std::string> SeccompProgram();
+//   quotactl, iopl/ioperm, personality (EPERM);
+// - with `deny_unaccounted_memory` (runs without a memory cgroup): shmget,
+//   memfd_create and memfd_secret (EPERM), memory that no rlimit counts.
+// Built once per process and variant, and cached.
+absl::StatusOr<std::string> SeccompProgram(bool deny_unaccounted_memory = false);
 
 }  // namespace r1::sandbox
 

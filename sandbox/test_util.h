@@ -18,6 +18,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "absl/strings/str_cat.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/limits.h"
 #include "sandbox/sandbox.h"
 
@@ -114,6 +116,28 @@ inline std::vector<int> ProcessesOfUnleasedUids() {
     close(fd);
   }
   return pids;
+}
+
+// Run cgroup folders (cgroup.h) of test uids that no sandbox holds: a run
+// must remove its group when it ends. Empty where runs get no cgroup.
+inline std::vector<std::string> LeftoverCgroups() {
+  std::vector<std::string> left;
+  const CgroupLayout& layout = HostCgroupLayout();
+  if (layout.version == CgroupVersion::kNone || geteuid() != 0) return left;
+  const SandboxOptions options = TestSandboxOptions();
+  for (int uid = kTestUidBase; uid < kTestUidBase + kTestUidCount; ++uid) {
+    const int fd = open(UidLockPath(options, uid).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      for (const std::string& parent : {layout.memory_dir, layout.pids_dir, layout.cpu_dir}) {
+        if (parent.empty()) continue;
+        const std::string dir = absl::StrCat(parent, "/r1-sandbox-uid", uid);
+        if (std::filesystem::exists(dir)) left.push_back(dir);
+      }
+    }
+    close(fd);
+  }
+  return left;
 }
 
 // Processes a sandbox could have left: of a test uid nobody leases (root), or
