@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/chat_template.h"
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/metrics.h"
 #include "common/progress.h"
@@ -383,6 +385,41 @@ absl::StatusOr<EvalResult> Evaluate(const LearnerOptions& options, Sampler& samp
   return result;
 }
 
+// Token-weighted sums of the loss metrics over micro-batches.
+struct LossSums {
+  double tokens = 0, loss = 0, policy_loss = 0, kl = 0, clip_fraction = 0, ratio_mean = 0, entropy = 0;
+  void Add(const GrpoLoss& l, double loss_value, double n) {
+    tokens += n;
+    loss += loss_value * n;
+    policy_loss += l.policy_loss * n;
+    kl += l.kl * n;
+    clip_fraction += l.clip_fraction * n;
+    ratio_mean += l.ratio_mean * n;
+    entropy += l.entropy * n;
+  }
+  void Add(const LossSums& o) {
+    tokens += o.tokens;
+    loss += o.loss;
+    policy_loss += o.policy_loss;
+    kl += o.kl;
+    clip_fraction += o.clip_fraction;
+    ratio_mean += o.ratio_mean;
+    entropy += o.entropy;
+  }
+};
+
+// The max over ranks of each of `values`. DataParallel sums only: each rank
+// fills its own row of a [world, k] table of zeros, and the sum is the table.
+std::vector<double> MaxOverRanks(DataParallel& dp, const std::vector<double>& values) {
+  const size_t k = values.size();
+  std::vector<double> table(k * static_cast<size_t>(dp.world_size()), 0.0);
+  std::copy(values.begin(), values.end(), table.begin() + static_cast<int64_t>(k * static_cast<size_t>(dp.rank())));
+  dp.AllReduceSum(table);
+  std::vector<double> max(table.begin(), table.begin() + static_cast<int64_t>(k));
+  for (size_t i = k; i < table.size(); ++i) max[i % k] = std::max(max[i % k], table[i]);
+  return max;
+}
+
 void AddEvalScalars(const EvalResult& eval, Scalars& scalars) {
   scalars["eval/avg_at_k"] = eval.avg_at_k;
   scalars["eval/pass_at_k"] = eval.pass_at_k;
@@ -398,6 +435,23 @@ std::string DescribeEval(const EvalResult& eval) {
 }
 
 }  // namespace
+
+OptimizerRound GuardedOptimizerStep(model::CausalLmImpl& model, torch::optim::AdamW& optimizer, double lr,
+                                    double grad_clip, bool loss_finite) {
+  OptimizerRound round;
+  round.grad_norm = model::ClipGradients(model, grad_clip);
+  if (!loss_finite || !std::isfinite(round.grad_norm)) {
+    round.skipped = true;
+    model::ClearGradients(model);
+    for (torch::Tensor load : model.ExpertLoad()) load.zero_();  // shares the MoE layer's counts
+    return round;
+  }
+  model::SetLearningRate(optimizer, lr);
+  optimizer.step();
+  round.expert_balance = model::ExpertLoadBalance(model);  // before the bias update resets the counts
+  model.AfterOptimizerStep();
+  return round;
+}
 
 absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   const config::RlConfig& rl = options.rl;
@@ -418,6 +472,16 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   }
   const int rank = dp->rank(), world = dp->world_size();
   const bool leader = rank == 0;
+  const config::SamplingConfig& sampling = rl.sampling();
+  if (leader && (sampling.top_p() < 1 || sampling.top_k() > 0 || sampling.min_p() > 0)) {
+    // Allowed (a user may want it), but worth a line in every log.
+    std::fprintf(stderr,
+                 "%s: warning: rl.sampling truncates the distribution (top_p %g, top_k %d, min_p %g): samples come "
+                 "from the truncated distribution but every logprob (worker's and learner's) is of the full one, so "
+                 "the importance ratio and the KL estimate are biased; RL usually samples with top_p 1, top_k 0, "
+                 "min_p 0\n",
+                 options.stage.c_str(), sampling.top_p(), sampling.top_k(), sampling.min_p());
+  }
 
   R1_RETURN_IF_ERROR(MakeDirs(options.stage_dir));
   const std::string checkpoints = absl::StrCat(options.stage_dir, "/checkpoints");
@@ -633,6 +697,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   int64_t horizon = rl.max_seconds() > 0 ? 0 : rl.max_steps();
   int64_t last_saved = -1;
   int64_t stale_dropped_total = 0;
+  int64_t skipped_total = 0;  // optimizer steps skipped for a non-finite loss or gradient
   int64_t empty_batches = 0;
   double elapsed = elapsed_before;
   while (true) {
@@ -682,7 +747,6 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
       }
       batch.groups = std::move(fresh);
     }
-    stale_dropped_total += stale_dropped;
 
     // 3. Sequences, rewards and advantages.
     std::vector<Sequence> sequences;
@@ -764,11 +828,15 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
       }
     }
 
-    double weighted_tokens = 0, policy_loss = 0, kl = 0, clip_fraction = 0, ratio_mean = 0, entropy = 0, loss_sum = 0;
-    double grad_norm = 0;
+    // Loss metrics over the mini-batches whose optimizer step was taken.
+    LossSums trained;
+    double grad_norm_sum = 0, grad_norm_max = 0;
+    int64_t rounds_taken = 0, rounds_skipped = 0;
     Scalars balance;
     for (size_t b = 0; b < static_cast<size_t>(updates); ++b) {
       model::ClearGradients(*policy);
+      LossSums mini;
+      bool loss_finite = true;
       if (b < minis.size()) {
         for (const std::vector<int64_t>& rows : Split(minis[b], rl.micro_batch_size())) {
           const MicroBatch mb = MakeMicroBatch(sequences, rows, tokenizer.pad_id());
@@ -788,6 +856,8 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
             inputs.ref_logprobs = ScoreTargets(*reference, mb, temperature, false, false).logprobs;
           }
           const GrpoLoss loss = ComputeGrpoLoss(inputs, loss_options);
+          const double loss_value = loss.loss.item<double>();
+          loss_finite = loss_finite && std::isfinite(loss_value);
           // This micro-batch's share of the global mini-batch, times the world
           // size because AverageGradients divides by it.
           double share;
@@ -797,21 +867,30 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
             default: share = micro_tokens / std::max(1.0, counts[3 * b]); break;
           }
           (loss.loss * (share * world)).backward();
-          weighted_tokens += micro_tokens;
-          policy_loss += loss.policy_loss * micro_tokens;
-          kl += loss.kl * micro_tokens;
-          clip_fraction += loss.clip_fraction * micro_tokens;
-          ratio_mean += loss.ratio_mean * micro_tokens;
-          entropy += loss.entropy * micro_tokens;
-          loss_sum += loss.loss.item<double>() * micro_tokens;
+          mini.Add(loss, loss_value, micro_tokens);
         }
       }
       dp->AverageGradients(*policy);
-      grad_norm = model::ClipGradients(*policy, rl.optimizer().grad_clip());
-      model::SetLearningRate(*optimizer, lr);
-      optimizer->step();
-      balance = model::ExpertLoadBalance(*policy);  // before the bias update resets the counts
-      policy->AfterOptimizerStep();
+      // A non-finite loss on one rank skips the step on every rank. (A
+      // non-finite gradient anywhere is already in every rank's average.)
+      std::vector<double> nonfinite_losses = {loss_finite ? 0.0 : 1.0};
+      dp->AllReduceSum(nonfinite_losses);
+      OptimizerRound round =
+          GuardedOptimizerStep(*policy, *optimizer, lr, rl.optimizer().grad_clip(), nonfinite_losses[0] == 0);
+      if (round.skipped) {
+        ++rounds_skipped;
+        if (leader) {
+          std::fprintf(stderr, "%s: step %lld, mini-batch %zu: %s not finite (gradient norm %g); update skipped\n",
+                       options.stage.c_str(), static_cast<long long>(step + 1), b,
+                       nonfinite_losses[0] > 0 ? "loss" : "gradient norm", round.grad_norm);
+        }
+        continue;
+      }
+      ++rounds_taken;
+      grad_norm_sum += round.grad_norm;
+      grad_norm_max = std::max(grad_norm_max, round.grad_norm);
+      trained.Add(mini);
+      balance = std::move(round.expert_balance);
     }
     model::ClearGradients(*policy);
     const double train_seconds = SecondsSince(train_start);
@@ -830,18 +909,34 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     const double sync_seconds = SecondsSince(sync_start);
     if (options.check_weight_sync) scalars["weight_divergence"] = dp->MaxWeightDivergence(*policy);
 
-    // 6. Metrics: sums over ranks where it matters, rank 0 writes.
+    // 6. Metrics over all ranks (sums, or maxima where a max is logged);
+    // rank 0 writes. Every rank reduces the same vectors in the same order.
     std::vector<double> sums = {static_cast<double>(n), 0, static_cast<double>(correct),
                                 static_cast<double>(well_formed), static_cast<double>(truncated),
-                                static_cast<double>(length_sum), weighted_tokens, policy_loss, kl, clip_fraction,
-                                ratio_mean, entropy, mismatch_sum, mismatch_tokens,
-                                static_cast<double>(batch.uniform_groups), static_cast<double>(stale_dropped),
-                                static_cast<double>(batch.groups.size()), loss_sum,
-                                static_cast<double>(batch.sampled), static_cast<double>(batch.sampled_correct)};
+                                static_cast<double>(length_sum), trained.tokens, trained.policy_loss, trained.kl,
+                                trained.clip_fraction, trained.ratio_mean, trained.entropy, mismatch_sum,
+                                mismatch_tokens, static_cast<double>(batch.uniform_groups),
+                                static_cast<double>(stale_dropped), static_cast<double>(batch.groups.size()),
+                                trained.loss, static_cast<double>(batch.sampled),
+                                static_cast<double>(batch.sampled_correct), staleness_sum,
+                                static_cast<double>(batch.generated_tokens)};
     for (float r : rewards) sums[1] += r;
+    // Per-rule reward (score sum, items) in the order of kRewardRules: a rank
+    // whose prompts no rule applied to still takes part in the sum.
+    const size_t rule_base = sums.size();
+    for (absl::string_view rule : kRewardRules) {
+      const auto it = rule_sums.find(std::string(rule));
+      sums.push_back(it == rule_sums.end() ? 0.0 : it->second.first);
+      sums.push_back(it == rule_sums.end() ? 0.0 : static_cast<double>(it->second.second));
+    }
     dp->AllReduceSum(sums);
+    const std::vector<double> maxima =
+        MaxOverRanks(*dp, {staleness_max, static_cast<double>(length_max), static_cast<double>(batch.draws),
+                           batch.rollout_seconds, batch.reward_seconds, wait_seconds, train_seconds, sync_seconds});
     const double completions = std::max(1.0, sums[0]);
     const double tokens = std::max(1.0, sums[6]);
+    stale_dropped_total += static_cast<int64_t>(sums[15]);
+    skipped_total += rounds_skipped;
     elapsed = elapsed_before + SecondsSince(start);
     if (sums[0] > 0) {
       // Over the trained batch (the groups dynamic sampling and the staleness
@@ -851,14 +946,17 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
                       {"format_rate", sums[3] / completions},
                       {"truncated_rate", sums[4] / completions},
                       {"response_length_mean", sums[5] / completions},
-                      {"response_length_max", static_cast<double>(length_max)},
+                      {"response_length_max", maxima[1]},
                       {"loss", sums[17] / tokens},
                       {"policy_loss", sums[7] / tokens},
                       {"kl", sums[8] / tokens},
                       {"clip_fraction", sums[9] / tokens},
                       {"ratio_mean", sums[10] / tokens},
                       {"entropy", sums[11] / tokens},
-                      {"grad_norm", grad_norm}});
+                      // One optimizer step per mini-batch: the mean and max of
+                      // their gradient norms (before clipping) over the steps taken.
+                      {"grad_norm_mean", rounds_taken > 0 ? grad_norm_sum / static_cast<double>(rounds_taken) : 0.0},
+                      {"grad_norm_max", grad_norm_max}});
     } else {
       // Every group was dropped: nothing was trained (no gradient, so AdamW
       // and the bias update left the weights alone).
@@ -873,21 +971,30 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
                     {"uniform_groups_dropped", sums[14]},
                     {"stale_completions_dropped", sums[15]},
                     {"stale_completions_dropped_total", static_cast<double>(stale_dropped_total)},
-                    {"staleness_mean", staleness_sum / std::max(1.0, static_cast<double>(n))},
-                    {"staleness_max", staleness_max},
-                    {"sampling_draws", static_cast<double>(batch.draws)},
+                    {"staleness_mean", sums[20] / completions},
+                    {"staleness_max", maxima[0]},
+                    {"sampling_draws", maxima[2]},  // the most any rank needed
+                    {"skipped_nonfinite_steps", static_cast<double>(rounds_skipped)},
+                    {"skipped_nonfinite_steps_total", static_cast<double>(skipped_total)},
                     {"weight_version", static_cast<double>(version_base + step)},
-                    {"time/rollout", batch.rollout_seconds},
-                    {"time/reward", batch.reward_seconds},
-                    {"time/wait_for_rollouts", wait_seconds},
-                    {"time/train", train_seconds},
-                    {"time/sync", sync_seconds},
-                    {"train_tokens_per_second", tokens / std::max(train_seconds, 1e-9)},
-                    {"generated_tokens_per_second",
-                     static_cast<double>(batch.generated_tokens) / std::max(batch.rollout_seconds, 1e-9)},
+                    // Times: the slowest rank's, which the others wait for.
+                    {"time/rollout", maxima[3]},
+                    {"time/reward", maxima[4]},
+                    {"time/wait_for_rollouts", maxima[5]},
+                    {"time/train", maxima[6]},
+                    {"time/sync", maxima[7]},
+                    {"train_tokens_per_second", sums[6] / std::max(maxima[6], 1e-9)},
+                    {"generated_tokens_per_second", sums[21] / std::max(maxima[3], 1e-9)},
                     {"elapsed_seconds", elapsed}});
+    for (size_t i = 0; i < kRewardRules.size(); ++i) {
+      const double items = sums[rule_base + 2 * i + 1];
+      if (items > 0) scalars[absl::StrCat("reward/", kRewardRules[i])] = sums[rule_base + 2 * i] / items;
+    }
     for (const auto& [rule, sum_count] : rule_sums) {
-      scalars[absl::StrCat("reward/", rule)] = sum_count.first / std::max<int64_t>(1, sum_count.second);
+      // A rule this build does not name (a newer reward service): this rank's share only.
+      if (!scalars.count(absl::StrCat("reward/", rule))) {
+        scalars[absl::StrCat("reward/", rule)] = sum_count.first / std::max<int64_t>(1, sum_count.second);
+      }
     }
     scalars.insert(balance.begin(), balance.end());
     if (rl.eval_every() > 0 && step % rl.eval_every() == 0) {

@@ -6,8 +6,10 @@
 //   and per-rule breakdown -> group advantages (dynamic sampling drops groups
 //   whose rewards are all equal and draws more prompts, up to a cap) ->
 //   updates_per_batch optimizer steps over mini-batches of the batch, each
-//   accumulated over micro-batches -> MoE bias update -> the new weights are
-//   pushed to every worker as the next version.
+//   accumulated over micro-batches (a step whose loss or gradient norm is not
+//   finite is skipped on every rank and counted, skipped_nonfinite_steps) ->
+//   MoE bias update -> the new weights are pushed to every worker as the next
+//   version.
 //
 // Synchronous (rl.max_staleness = 0): the rollouts of step t use the weights
 // of step t. Asynchronous (max_staleness = S > 0): a producer thread
@@ -31,6 +33,7 @@
 #define R1_RL_LEARNER_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,12 @@
 #include "proto/config.pb.h"
 #include "proto/records.pb.h"
 
+namespace torch::optim {
+class AdamW;
+}
+namespace r1::model {
+class CausalLmImpl;
+}
 namespace r1::rollout {
 class RolloutPool;
 }
@@ -86,6 +95,21 @@ struct LearnerResult {
 };
 
 absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options);
+
+// One optimizer round on the gradients accumulated in `model` (already
+// averaged across ranks, so every rank decides alike): clip to `grad_clip`,
+// AdamW at `lr`, then the MoE bias update. Skipped when `loss_finite` is false
+// or the gradient norm is NaN or inf (clipping cannot repair either: NaN
+// compares false, inf scales by 0 into NaN): weights, buffers, AdamW moments
+// and step counts stay as they were, the gradients are dropped and the
+// expert-load counts reset, so the bias does not move either.
+struct OptimizerRound {
+  double grad_norm = 0;  // before clipping
+  bool skipped = false;
+  std::map<std::string, double> expert_balance;  // model::ExpertLoadBalance before the bias update; empty when skipped
+};
+OptimizerRound GuardedOptimizerStep(model::CausalLmImpl& model, torch::optim::AdamW& optimizer, double lr,
+                                    double grad_clip, bool loss_finite);
 
 }  // namespace r1::rl
 
