@@ -229,4 +229,12 @@ std::string ExtractCode(absl::string_view completion) {
   return last_block(completion).value_or("");
 }
 
+bool IsValidUtf8(absl::string_view text) {
+  size_t at = 0;
+  while (at < text.size()) {
+    if (!NextCodePoint(text, &at).has_value()) return false;
+  }
+  return true;
+}
+
 }  // namespace r1::reward

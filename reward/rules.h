@@ -51,6 +51,10 @@ RuleVerdict RepetitionRule(absl::string_view completion, const config::Repetitio
 RuleVerdict CountdownRule(absl::string_view answer, const std::vector<int32_t>& numbers,
                           absl::string_view target);
 
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF): what a proto string field must hold.
+bool IsValidUtf8(absl::string_view text);
+
 // The program in a code completion: the last fenced block (```python, ```cpp,
 // or bare ```) of the answer, or of the whole completion when the answer has
 // none. Empty when there is no fenced block.

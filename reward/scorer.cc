@@ -8,6 +8,7 @@
 #include "reward/math/answer_extraction.h"
 #include "reward/math/math_verify.h"
 #include "reward/rules.h"
+#include "sandbox/compare.h"
 #include "sandbox/pool.h"
 #include "tasks/task.h"
 
@@ -26,20 +27,67 @@ void AddRule(ScoreResult& result, const config::RewardRuleConfig& rule, const Ru
   result.set_total(result.total() + rule.weight() * verdict.score);
 }
 
+// ScoreResult.error_code values (scorer.h).
+constexpr char kInvalidItem[] = "invalid_item";
+constexpr char kSandboxBusy[] = "sandbox_busy";
+constexpr char kSandboxError[] = "sandbox_error";
+constexpr char kDeadlineExceeded[] = "deadline_exceeded";
+constexpr char kCancelled[] = "cancelled";
+
+// The item gets no score: only the error (scorer.h).
+void SetError(ScoreResult& result, absl::string_view code, absl::string_view message) {
+  result.clear_rules();
+  result.set_total(0);
+  result.set_correct(false);
+  result.set_error(std::string(message));
+  result.set_error_code(std::string(code));
+}
+
+// The submission of a code item, without its program.
+sandbox::Submission SubmissionOf(const ScoreItem& item, bool all_or_nothing) {
+  sandbox::Submission submission;
+  submission.language = item.code_language() == "cpp" ? sandbox::Language::kCpp : sandbox::Language::kPython;
+  submission.entry_point = item.entry_point();
+  submission.all_or_nothing = all_or_nothing;
+  for (const data::TestCase& test : item.tests()) submission.tests.push_back({test.input(), test.output()});
+  return submission;
+}
+
 // The item problems that no completion could fix; empty when the item is fine.
 std::string ItemError(const ScoreItem& item) {
   if (item.task().empty()) return "item has no task";
   if (IsCodeTask(item.task())) {
     if (item.tests().empty()) return "code item has no tests";
     if (!item.code_language().empty() && item.code_language() != "python" && item.code_language() != "cpp") {
-      return absl::StrCat("code_language must be \"python\" or \"cpp\", got \"", item.code_language(), "\"");
+      return absl::StrCat("code_language must be \"python\" or \"cpp\", got \"",
+                          sandbox::Printable(item.code_language(), 40), "\"");
     }
     if (!item.entry_point().empty() && item.code_language() == "cpp") {
       return "entry_point (function-call tests) is for python only";
     }
+    // Test data arrives as proto string fields, which must be UTF-8; a
+    // program's stdin that is not would also be compared as text.
+    for (int i = 0; i < item.tests_size(); ++i) {
+      if (!IsValidUtf8(item.tests(i).input())) return absl::StrCat("test ", i, " input is not valid UTF-8");
+      if (!IsValidUtf8(item.tests(i).output())) return absl::StrCat("test ", i, " output is not valid UTF-8");
+    }
+    // A bad entry_point, arguments that are not a JSON array, JSON nested too
+    // deep: the judge would refuse the item, which is the data's fault.
+    if (absl::Status s = sandbox::ValidateSubmission(SubmissionOf(item, false)); !s.ok()) {
+      return std::string(s.message());
+    }
   }
   if (IsCountdownTask(item.task()) && item.numbers().empty()) return "countdown item has no numbers";
   return "";
+}
+
+// The error_code of a sandbox pool's refusal or failure.
+const char* FaultCode(const absl::Status& status) {
+  if (absl::IsResourceExhausted(status)) return kSandboxBusy;
+  if (absl::IsDeadlineExceeded(status)) return kDeadlineExceeded;
+  if (absl::IsCancelled(status)) return kCancelled;
+  if (absl::IsInvalidArgument(status)) return kInvalidItem;
+  return kSandboxError;
 }
 
 RuleVerdict MathRule(const ScoreItem& item, const config::RewardRuleConfig& rule) {
@@ -53,25 +101,19 @@ RuleVerdict MathRule(const ScoreItem& item, const config::RewardRuleConfig& rule
   return {verdict.correct ? 1.0 : 0.0, verdict.reason};
 }
 
-RuleVerdict CodeRule(const ScoreItem& item, const config::RewardRuleConfig& rule, sandbox::SandboxPool& pool,
-                     absl::Time deadline, const std::atomic<bool>* cancelled) {
+// The code rule's verdict, or the fault (a non-OK status) that kept the
+// program from being judged: not the model's doing, so no verdict at all.
+absl::StatusOr<RuleVerdict> CodeRule(const ScoreItem& item, const config::RewardRuleConfig& rule,
+                                     sandbox::SandboxPool& pool, absl::Time deadline,
+                                     const std::atomic<bool>* cancelled) {
   const std::string code = ExtractCode(item.completion());
-  if (code.empty()) return {0.0, "no_code"};
-  sandbox::Submission submission;
-  submission.language = item.code_language() == "cpp" ? sandbox::Language::kCpp : sandbox::Language::kPython;
+  if (code.empty()) return RuleVerdict{0.0, "no_code"};
+  sandbox::Submission submission = SubmissionOf(item, rule.code().all_or_nothing());
   submission.source = code;
-  submission.entry_point = item.entry_point();
-  submission.all_or_nothing = rule.code().all_or_nothing();
-  for (const data::TestCase& test : item.tests()) submission.tests.push_back({test.input(), test.output()});
   absl::StatusOr<sandbox::JudgeResult> judged = pool.Judge(submission, deadline, cancelled);
-  if (!judged.ok()) {
-    // Infrastructure trouble (queue full, deadline) is not the model's fault,
-    // but the item still needs a verdict; the reason says what happened.
-    return {0.0, absl::IsResourceExhausted(judged.status()) ? "sandbox_busy"
-                 : absl::IsDeadlineExceeded(judged.status()) ? "deadline_exceeded"
-                                                             : "sandbox_error"};
-  }
-  return {judged->reward, judged->reason};
+  if (!judged.ok()) return judged.status();
+  if (judged->reason == "cancelled") return absl::CancelledError("cancelled while the program ran");
+  return RuleVerdict{judged->reward, judged->reason};
 }
 
 }  // namespace
@@ -79,7 +121,8 @@ RuleVerdict CodeRule(const ScoreItem& item, const config::RewardRuleConfig& rule
 Scorer::Scorer(config::RewardServiceConfig config) : config_(std::move(config)) {}
 Scorer::~Scorer() = default;
 
-absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const config::RewardServiceConfig& config) {
+absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const config::RewardServiceConfig& config,
+                                                       const ScorerOptions& scorer_options) {
   if (config.rules().empty()) return absl::InvalidArgumentError("reward.rules is empty: nothing to score with");
   std::unique_ptr<Scorer> scorer(new Scorer(config));
   for (const config::RewardRuleConfig& rule : config.rules()) {
@@ -87,6 +130,7 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const config::RewardServi
     sandbox::PoolOptions options;
     options.max_concurrent = config.max_concurrent_sandboxes();
     options.max_queued = config.max_queued_sandboxes();
+    options.sandbox = scorer_options.sandbox;
     sandbox::Limits& limits = options.judge.run_limits;  // each test case
     limits.cpu_seconds = rule.code().cpu_seconds();
     limits.wall_seconds = rule.code().wall_seconds();
@@ -113,7 +157,8 @@ ScoreResult Scorer::Score(const ScoreItem& item, absl::Time deadline, const std:
   ScoreResult result;
   result.set_id(item.id());
   if (std::string error = ItemError(item); !error.empty()) {
-    result.set_error(std::move(error));
+    SetError(result, kInvalidItem, error);
+    result.set_latency_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
     return result;
   }
   const absl::string_view completion = item.completion();
@@ -134,7 +179,13 @@ ScoreResult Scorer::Score(const ScoreItem& item, absl::Time deadline, const std:
                     ? CountdownRule(*parsed.answer, {item.numbers().begin(), item.numbers().end()}, item.reference())
                     : RuleVerdict{0.0, "no_answer"};
     } else {
-      verdict = CodeRule(item, *rule, *sandboxes_, deadline, cancelled);
+      absl::StatusOr<RuleVerdict> judged = CodeRule(item, *rule, *sandboxes_, deadline, cancelled);
+      if (!judged.ok()) {
+        SetError(result, FaultCode(judged.status()), judged.status().message());
+        result.set_latency_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+        return result;
+      }
+      verdict = *std::move(judged);
     }
     correct = verdict.score >= 1.0;
     AddRule(result, *rule, verdict);

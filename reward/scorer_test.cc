@@ -2,10 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <gmock/gmock.h>
+
+#include <atomic>
+#include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace r1::reward {
 namespace {
@@ -135,6 +141,138 @@ TEST(Scorer, CosineLengthUsesCorrectness) {
   const double wrong = ScoreOne(**scorer, item).total();
   EXPECT_GT(right, 0.99);   // correct and short: near correct_short (1)
   EXPECT_LT(wrong, -0.49);  // wrong and short: near wrong_short (-0.5)
+}
+
+// Code items: a scorer with a real sandbox pool, on uids and a workspace
+// folder of its own.
+class CodeScorerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    work_root_ = std::filesystem::temp_directory_path() /
+                 absl::StrCat("r1_scorer_test_", getpid(), "_",
+                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(work_root_);
+    options_.sandbox.work_root = work_root_.string();
+    options_.sandbox.uid_base = 61160;  // apart from services' and the sandbox tests' ranges
+    options_.sandbox.uid_count = 16;
+  }
+  void TearDown() override { std::filesystem::remove_all(work_root_); }
+
+  absl::StatusOr<std::unique_ptr<Scorer>> Make(int max_concurrent = 2, int max_queued = 16) {
+    config::RewardServiceConfig config = Mix({{"code", 1.0}, {"format", 0.5}});
+    config.mutable_rules(0)->mutable_code()->set_wall_seconds(60);
+    config.mutable_rules(0)->mutable_code()->set_cpu_seconds(60);
+    config.set_max_concurrent_sandboxes(max_concurrent);
+    config.set_max_queued_sandboxes(max_queued);
+    return Scorer::Create(config, options_);
+  }
+
+  static ScoreItem Code(const std::string& program, const std::string& input, const std::string& output) {
+    ScoreItem item = Item("code", absl::StrCat("<think>t</think><answer>```python\n", program, "\n```</answer>"), "");
+    data::TestCase* test = item.add_tests();
+    test->set_input(input);
+    test->set_output(output);
+    return item;
+  }
+
+  // The contract of scorer.h for an item that got no score.
+  static void ExpectNoScore(const ScoreResult& result, const std::string& code) {
+    EXPECT_EQ(result.error_code(), code) << result.DebugString();
+    EXPECT_FALSE(result.error().empty());
+    EXPECT_EQ(result.total(), 0.0);
+    EXPECT_FALSE(result.correct());
+    EXPECT_EQ(result.rules_size(), 0);
+  }
+
+  std::filesystem::path work_root_;
+  ScorerOptions options_;
+};
+
+TEST_F(CodeScorerTest, BadTestDataIsAnInvalidItemNotAWrongAnswer) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  ScoreItem bad_entry_point = Code("def f(x):\n    return x", "[1]", "1");
+  bad_entry_point.set_entry_point("f; import os");
+  ScoreItem deep_json = Code("def f(x):\n    return x", std::string(600, '[') + std::string(600, ']'), "1");
+  deep_json.set_entry_point("f");
+  ScoreItem not_json = Code("def f(x):\n    return x", "[1", "1");
+  not_json.set_entry_point("f");
+  ScoreItem bad_input = Code("print(input())", "caf\xe9\n", "cafe\n");  // Latin-1, not UTF-8
+  ScoreItem bad_output = Code("print(input())", "x\n", "\xc0\xaf\n");     // an overlong '/'
+  const ScoreItem good = Code("print(input())", "7\n", "7\n");
+  const std::vector<ScoreResult> results = (*scorer)->ScoreBatch(
+      {&bad_entry_point, &deep_json, &not_json, &bad_input, &bad_output, &good}, absl::InfiniteFuture(), nullptr);
+  ASSERT_EQ(results.size(), 6u);
+  for (int i = 0; i < 5; ++i) ExpectNoScore(results[i], "invalid_item");
+  EXPECT_THAT(results[0].error(), ::testing::HasSubstr("not a Python identifier"));
+  EXPECT_THAT(results[1].error(), ::testing::HasSubstr("nesting too deep"));
+  EXPECT_THAT(results[3].error(), ::testing::HasSubstr("test 0 input is not valid UTF-8"));
+  EXPECT_THAT(results[4].error(), ::testing::HasSubstr("test 0 output is not valid UTF-8"));
+  // The rest of the batch is scored.
+  EXPECT_TRUE(results[5].error().empty()) << results[5].error();
+  EXPECT_TRUE(results[5].correct());
+  EXPECT_DOUBLE_EQ(results[5].total(), 1.5);
+  // The old item errors carry the code too.
+  ExpectNoScore(ScoreOne(**scorer, Item("", "x", "")), "invalid_item");
+}
+
+TEST_F(CodeScorerTest, MalformedOrFailingProgramsAreScoredNotErrors) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  ScoreItem no_code = Code("", "", "");
+  no_code.set_completion("<think>t</think><answer>I cannot write this.</answer>");
+  ScoreItem broken_utf8 = Code("", "", "");
+  broken_utf8.set_completion("<think>\xff\xfe</think><answer>```python\nprint('\xff')\n```</answer>");
+  const ScoreItem crash = Code("raise SystemExit(3)", "", "1\n");
+  for (const ScoreItem* item : std::vector<const ScoreItem*>{&no_code, &broken_utf8, &crash}) {
+    const ScoreResult result = ScoreOne(**scorer, *item);
+    EXPECT_TRUE(result.error().empty()) << result.DebugString();
+    EXPECT_TRUE(result.error_code().empty());
+    EXPECT_FALSE(result.correct());
+    EXPECT_EQ(ByRule(result).at("code").score(), 0.0);
+  }
+  EXPECT_EQ(ByRule(ScoreOne(**scorer, no_code)).at("code").reason(), "no_code");
+  EXPECT_EQ(ByRule(ScoreOne(**scorer, crash)).at("code").reason(), "runtime_error");
+}
+
+TEST_F(CodeScorerTest, FullPoolIsAnErrorAndCancellationToo) {
+  // One sandbox, no queue: while a sleeper holds it, the next item is refused.
+  auto scorer = Make(/*max_concurrent=*/1, /*max_queued=*/0);
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  const ScoreItem sleeper = Code("import time\ntime.sleep(600)", "", "done\n");
+  std::atomic<bool> cancelled{false};
+  ScoreResult slept;
+  std::thread holder([&] { slept = (*scorer)->Score(sleeper, absl::InfiniteFuture(), &cancelled); });
+  // The sleeper holds the slot once its workspace exists (a sandbox's
+  // workspace is removed before its slot is given back).
+  auto has_workspace = [&] {
+    for (const auto& entry : std::filesystem::directory_iterator(work_root_)) {
+      if (entry.is_directory()) return true;  // not a uid lock file
+    }
+    return false;
+  };
+  bool holding = false;
+  for (int i = 0; i < 20000 && !holding; ++i) {
+    holding = has_workspace();
+    if (!holding) absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(holding);
+  const ScoreResult busy = ScoreOne(**scorer, Code("print(1)", "", "1\n"));
+  cancelled = true;
+  holder.join();
+  ExpectNoScore(busy, "sandbox_busy");
+  EXPECT_THAT(busy.error(), ::testing::HasSubstr("busy"));
+  ExpectNoScore(slept, "cancelled");
+  // Free again: scored as usual.
+  EXPECT_TRUE(ScoreOne(**scorer, Code("print(1)", "", "1\n")).correct());
+}
+
+TEST_F(CodeScorerTest, SandboxFailureIsAnError) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  // The workspace root vanishes under a running service.
+  std::filesystem::remove_all(work_root_);
+  ExpectNoScore(ScoreOne(**scorer, Code("print(1)", "", "1\n")), "sandbox_error");
 }
 
 TEST(Scorer, RejectsAnEmptyMix) {

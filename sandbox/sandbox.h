@@ -99,7 +99,7 @@ struct SandboxOptions {
   // by rlimits only (a run may hold up to max_processes x memory_bytes, plus
   // its tmpfs), seccomp denies shmget and memfd_create (memory no rlimit
   // counts), and CPU time of children nobody waited for is bound only by the
-  // wall time. reward::ScorerOptions::sandbox_allow_no_cgroup sets it.
+  // wall time. The reward service: reward::ScorerOptions::sandbox.
   bool allow_no_cgroup = false;
   // false: behave as where cgroups are unavailable (tests; hosts whose
   // cgroups the service must not touch, with allow_no_cgroup).
