@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -15,7 +16,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
@@ -372,9 +372,9 @@ absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const CgroupLayout&
   }
   for (const std::string& dir : group->dirs_) {
     if (mkdir(dir.c_str(), 0755) != 0) {
-      const absl::Status error =
-          absl::InternalError(absl::StrCat("creating the run cgroup ", dir, ": ", std::strerror(errno)));
-      return error;  // the destructor removes what was made
+      // The destructor removes what was made.
+      return absl::InternalError(
+          absl::StrCat("creating the run cgroup ", dir, ": ", std::strerror(errno)));
     }
   }
   const std::string bytes = absl::StrCat(memory_bytes);
