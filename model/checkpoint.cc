@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/chat_template.h"
+#include "common/config.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/status.h"
@@ -128,8 +129,18 @@ absl::Status WriteManifest(const std::string& dir, const std::vector<std::string
   return WriteFileAtomically(absl::StrCat(dir, "/", kManifest), ToJson(manifest));
 }
 
+// `why` says how the folder is known to be an r1 checkpoint.
+absl::Status MissingManifest(const std::string& dir, const std::string& why) {
+  return absl::DataLossError(absl::StrCat("checkpoint ", dir, " has no ", kManifest, ": ", why,
+                                          ", and an r1 checkpoint is loaded only with the manifest that checks the "
+                                          "size and CRC-32C of every file (it is written with the checkpoint; was "
+                                          "the folder copied without it?)"));
+}
+
 absl::Status VerifyManifest(const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/", kManifest);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return MissingManifest(dir, "it is read as an r1 checkpoint");
   R1_ASSIGN_OR_RETURN(std::string json, ReadFile(path));
   R1_ASSIGN_OR_RETURN(Struct manifest, ParseJsonObject(json, path));
   const auto files = manifest.fields().find("files");
@@ -212,7 +223,136 @@ absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const 
   return WriteSafetensors(absl::StrCat(dir, "/model.safetensors"), NamedTensors(model), {{"format", "pt"}});
 }
 
+// Whether a config.json was written by r1 (SaveCheckpoint and
+// ExportHuggingFace both add "r1_model_config", and both write a manifest).
+bool CarriesR1ModelConfig(const std::string& json) {
+  Struct root;
+  return google::protobuf::util::JsonStringToMessage(json, &root).ok() && root.fields().contains("r1_model_config");
+}
+
+// A shard name from an index's weight_map must be a plain file name inside
+// the folder: "../x.safetensors" or "/etc/x" would read outside it.
+absl::Status CheckShardName(const std::string& index, const std::string& tensor, const Value& value) {
+  if (value.kind_case() != Value::kStringValue) {
+    return absl::InvalidArgumentError(absl::StrCat(index, ": weight_map[\"", tensor, "\"] is not a file name"));
+  }
+  const std::string& name = value.string_value();
+  const bool plain = !name.empty() && name != "." && name.find_first_of("/\\") == std::string::npos &&
+                     name.find("..") == std::string::npos &&
+                     std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  if (!plain) {
+    return absl::InvalidArgumentError(absl::StrCat(index, ": weight_map[\"", tensor, "\"] names shard \"", name,
+                                                   "\", which is not a plain file name in the folder (no /, \\, .. "
+                                                   "or absolute path)"));
+  }
+  return absl::OkStatus();
+}
+
+// The weight files of a model folder: model.safetensors, or the shards its
+// model.safetensors.index.json names.
+absl::StatusOr<std::vector<std::string>> WeightFiles(const std::string& dir) {
+  const std::string single = absl::StrCat(dir, "/model.safetensors");
+  const std::string index = absl::StrCat(dir, "/model.safetensors.index.json");
+  std::error_code ec;
+  if (fs::exists(single, ec)) return std::vector<std::string>{single};
+  if (!fs::exists(index, ec)) return absl::NotFoundError(absl::StrCat("checkpoint ", dir, " has no model.safetensors"));
+  R1_ASSIGN_OR_RETURN(std::string index_json, ReadFile(index));
+  R1_ASSIGN_OR_RETURN(Struct root, ParseJsonObject(index_json, index));
+  const auto map = root.fields().find("weight_map");
+  if (map == root.fields().end() || map->second.kind_case() != Value::kStructValue) {
+    return absl::InvalidArgumentError(absl::StrCat(index, " has no weight_map"));
+  }
+  std::vector<std::string> shards;
+  for (const auto& [tensor, file] : map->second.struct_value().fields()) {
+    R1_RETURN_IF_ERROR(CheckShardName(index, tensor, file));
+    shards.push_back(file.string_value());
+  }
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  std::vector<std::string> files;
+  for (const std::string& shard : shards) {
+    files.push_back(absl::StrCat(dir, "/", shard));
+    if (!fs::is_regular_file(files.back(), ec)) {
+      return absl::NotFoundError(absl::StrCat(index, " names shard ", shard, ", which is not a file in ", dir));
+    }
+  }
+  if (files.empty()) return absl::InvalidArgumentError(absl::StrCat(index, " has an empty weight_map"));
+  return files;
+}
+
+// Refuses, from the files' headers alone, a config the weight files cannot
+// fill, before the model is built: a config.json claiming huge sizes beside
+// small files would otherwise allocate and initialize all of it first. The
+// headers bound what the files hold (every range lies inside its file), so
+// what passes allocates at most a few bytes per byte on disk.
+absl::Status CheckWeightsFillConfig(const config::ModelConfig& config, const std::vector<std::string>& files,
+                                    const std::string& config_path) {
+  std::map<std::string, std::string> owner;  // tensor name -> file
+  double held = 0;
+  for (const std::string& file : files) {
+    R1_ASSIGN_OR_RETURN(SafetensorsHeader header, ReadSafetensorsHeader(file));
+    for (const auto& [name, entry] : header.tensors) {
+      if (const auto [it, inserted] = owner.emplace(name, file); !inserted) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is in both ", it->second, " and ", file));
+      }
+      double numel = 1;
+      for (int64_t d : entry.shape) numel *= static_cast<double>(d);
+      held += numel;
+    }
+  }
+  const double needed = ModelTensorElements(config);
+  if (needed > held) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s describes a model of %.0f values (dim %d, %d layers, vocab_size %d) but its weight files hold %.0f: "
+        "the config does not match the weights",
+        config_path, needed, config.dim(), config.n_layers(), config.vocab_size(), held));
+  }
+  return absl::OkStatus();
+}
+
+// NaN or infinite weights load without complaint and generate garbage.
+absl::Status CheckFinite(const std::map<std::string, torch::Tensor>& tensors, const std::string& source) {
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.is_floating_point()) continue;
+    const torch::Tensor bad = torch::isfinite(tensor).logical_not_();
+    if (bad.any().item<bool>()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor ", name, " is not finite: ",
+                                                     bad.sum().item<int64_t>(), " of its ", tensor.numel(),
+                                                     " values are NaN or infinite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+double ModelTensorElements(const config::ModelConfig& c) {
+  const double d = c.dim(), v = c.vocab_size();
+  const auto swiglu = [&](double hidden) { return 3 * d * hidden; };  // gate, up, down
+  double total = v * d + d;  // embed_tokens, final norm
+  if (c.arch() == config::DEEPSEEK_V3) {
+    const double h = c.n_heads(), nope = c.qk_nope_head_dim(), rope = c.qk_rope_head_dim(), vd = c.v_head_dim();
+    const double r = c.kv_lora_rank(), rq = c.q_lora_rank(), e = c.n_routed_experts();
+    const double query = c.q_lora_rank() == 0 ? d * h * (nope + rope) : d * rq + rq + rq * h * (nope + rope);
+    const double mla = query + d * (r + rope) + r + r * h * (nope + vd) + h * vd * d;
+    const double moe = e * d + e + e * swiglu(c.moe_inter_dim()) +  // gate weight and bias, routed experts
+                       (c.n_shared_experts() > 0 ? swiglu(static_cast<double>(c.n_shared_experts()) * c.moe_inter_dim())
+                                                 : 0);
+    const double dense_block = 2 * d + mla + swiglu(c.inter_dim());
+    const double moe_block = 2 * d + mla + moe;
+    // Block i is dense when i < n_dense_layers; MTP module k is block n_layers + k.
+    const double layers = std::max(c.n_layers(), 0), mtp = std::max(c.n_mtp_modules(), 0);
+    const double dense = std::clamp<double>(c.n_dense_layers(), 0, layers);
+    const double mtp_dense = std::clamp<double>(c.n_dense_layers() - layers, 0, mtp);
+    total += dense * dense_block + (layers - dense) * moe_block;
+    total += mtp_dense * dense_block + (mtp - mtp_dense) * moe_block + mtp * (2 * d + 2 * d * d + d);  // enorm, hnorm, eh_proj, head norm
+    return total + v * d;  // lm_head
+  }
+  const double h = c.n_heads(), kv = c.n_kv_heads(), hd = c.dim() / std::max(c.n_heads(), 1);
+  const double attention = d * h * hd + 2 * d * kv * hd + h * hd * d;  // q, k, v, o
+  total += std::max(c.n_layers(), 0) * (2 * d + attention + swiglu(c.ffn_hidden_dim()));
+  return c.tie_embeddings() ? total : total + v * d;  // lm_head
+}
 
 std::string ModelConfigToJson(const config::ModelConfig& c, int bos_id, int eos_id, int pad_id) {
   Struct root;
@@ -410,40 +550,33 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
 
 absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir)) return absl::NotFoundError(absl::StrCat("checkpoint ", dir, " does not exist"));
-  if (fs::exists(absl::StrCat(dir, "/", kManifest))) R1_RETURN_IF_ERROR(VerifyManifest(dir));
+  const bool has_manifest = fs::exists(absl::StrCat(dir, "/", kManifest));
+  if (has_manifest) R1_RETURN_IF_ERROR(VerifyManifest(dir));
   const std::string config_path = absl::StrCat(dir, "/config.json");
   R1_ASSIGN_OR_RETURN(std::string json, ReadFile(config_path));
+  if (!has_manifest && CarriesR1ModelConfig(json)) {
+    return MissingManifest(dir, absl::StrCat(config_path, " carries \"r1_model_config\" (r1 wrote it; to import "
+                                             "the folder as plain Hugging Face weights, remove that key)"));
+  }
   R1_ASSIGN_OR_RETURN(config::ModelConfig config, ModelConfigFromJson(json, config_path));
   if (!options.device.empty()) config.set_device(options.device);
   if (options.dtype.has_value()) config.set_dtype(*options.dtype);
+  if (absl::Status s = ValidateModel(config, "model"); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(config_path, ": ", s.message()));
+  }
+  R1_ASSIGN_OR_RETURN(std::vector<std::string> files, WeightFiles(dir));
+  R1_RETURN_IF_ERROR(CheckWeightsFillConfig(config, files, config_path));
   absl::StatusOr<CausalLm> model = MakeModel(config);
   if (!model.ok()) {
     return absl::Status(model.status().code(), absl::StrCat(config_path, ": ", model.status().message()));
   }
-
   std::map<std::string, torch::Tensor> tensors;
-  const std::string single = absl::StrCat(dir, "/model.safetensors");
-  const std::string index = absl::StrCat(dir, "/model.safetensors.index.json");
-  if (fs::exists(single)) {
-    R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(single));
-    tensors = std::move(file.tensors);
-  } else if (fs::exists(index)) {
-    R1_ASSIGN_OR_RETURN(std::string index_json, ReadFile(index));
-    R1_ASSIGN_OR_RETURN(Struct root, ParseJsonObject(index_json, index));
-    const auto map = root.fields().find("weight_map");
-    if (map == root.fields().end() || map->second.kind_case() != Value::kStructValue) {
-      return absl::InvalidArgumentError(absl::StrCat(index, " has no weight_map"));
-    }
-    std::map<std::string, bool> shards;
-    for (const auto& [name, file] : map->second.struct_value().fields()) shards[file.string_value()] = true;
-    for (const auto& [shard, unused] : shards) {
-      R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/", shard)));
-      tensors.merge(file.tensors);
-    }
-  } else {
-    return absl::NotFoundError(absl::StrCat("checkpoint ", dir, " has no model.safetensors"));
+  for (const std::string& file : files) {
+    R1_ASSIGN_OR_RETURN(SafetensorsFile weights, ReadSafetensors(file));
+    R1_RETURN_IF_ERROR(CheckFinite(weights.tensors, file));
+    tensors.merge(weights.tensors);
   }
-  R1_RETURN_IF_ERROR(LoadTensors(**model, tensors, single));
+  R1_RETURN_IF_ERROR(LoadTensors(**model, tensors, files.size() == 1 ? files[0] : absl::StrCat(dir, "/model.safetensors.index.json")));
   return model;
 }
 
@@ -451,6 +584,7 @@ absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model) {
   R1_RETURN_IF_ERROR(VerifyManifest(dir));
   const std::string path = absl::StrCat(dir, "/model.safetensors");
   R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(path));
+  R1_RETURN_IF_ERROR(CheckFinite(file.tensors, path));
   return LoadTensors(model, file.tensors, path);
 }
 
@@ -461,7 +595,7 @@ double TrainingState::ExtraNumber(const std::string& key, double fallback) const
 }
 
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
-  if (fs::exists(absl::StrCat(dir, "/", kManifest))) R1_RETURN_IF_ERROR(VerifyManifest(dir));
+  R1_RETURN_IF_ERROR(VerifyManifest(dir));  // only r1 checkpoints have a training state
   R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/training_state.safetensors")));
   TrainingState state;
   for (auto& [name, tensor] : file.tensors) {

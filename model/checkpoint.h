@@ -10,12 +10,22 @@
 //   manifest.json                byte size and CRC-32C of every file above
 // It is written under a temporary name and renamed into place, so a folder
 // with the final name is always complete; loading re-checks every checksum
-// and refuses a truncated or corrupted file.
+// and refuses a truncated or corrupted file. An r1 checkpoint (config.json
+// carries "r1_model_config") without its manifest is refused: nothing would
+// check its weights.
 //
 // Export writes the same folder without training state, plus
 // tokenizer_config.json and generation_config.json, which is the layout
-// transformers, vLLM and llama.cpp's converters read. Import reads such a
-// folder (also sharded: model.safetensors.index.json) from the standard keys.
+// transformers, vLLM and llama.cpp's converters read; it has a manifest too,
+// so an export loads back as an r1 checkpoint. Import reads such a folder
+// (also sharded: model.safetensors.index.json) from the standard keys; a
+// folder without "r1_model_config" needs no manifest.
+//
+// Every load, with a manifest or without, refuses: shard names in the index
+// that are not plain file names in the folder; a config.json that describes
+// more values than the weight files' headers hold (checked before the model
+// is allocated); and NaN or infinite weights, naming the tensor. Magnitudes
+// are not judged: a finite 1e30 is a weight like any other.
 //
 // RoPE layouts need no permutation either way: the Llama student rotates
 // halves like Hugging Face Llama weights; the DeepSeek policy rotates adjacent
@@ -60,14 +70,22 @@ struct LoadOptions {
   std::optional<config::DType> dtype;
 };
 
-// Loads a checkpoint or an imported Hugging Face folder. A folder with
-// manifest.json has every file verified first.
+// Loads a checkpoint or an imported Hugging Face folder (see above). A folder
+// with manifest.json has every file verified first; an r1 checkpoint without
+// one is DATA_LOSS.
 absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options = {});
+// Requires the manifest (only r1 checkpoints have a training state).
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir);
 
-// Verifies `dir` and copies its weights into an existing model of the same
-// config (how a stage resumes in place).
+// Verifies `dir` (the manifest is required) and copies its weights into an
+// existing model of the same config (how a stage resumes in place).
 absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model);
+
+// How many values (every tensor NamedTensors lists) a model of this config
+// holds, computed without building it: how LoadModel refuses a config.json
+// its weight files cannot fill before allocating anything. A double because
+// configs within ValidateModel's bounds can exceed 2^63.
+double ModelTensorElements(const config::ModelConfig& config);
 
 // The ModelConfig a Hugging Face config.json describes (exact when it carries
 // "r1_model_config"). INVALID_ARGUMENT names the missing or bad key.

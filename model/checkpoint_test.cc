@@ -7,13 +7,18 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "common/file_util.h"
 #include "common/test_support.h"
 #include "model/lm_loss.h"
 #include "model/optimizer.h"
+#include "model/safetensors.h"
 
 namespace r1::model {
 namespace {
@@ -171,6 +176,10 @@ TEST_F(CheckpointTest, ExportedFolderHasTheHuggingFaceFilesAndLoadsBack) {
     EXPECT_TRUE(fs::exists(Path(absl::StrCat("hf/", file)))) << file;
   }
   EXPECT_FALSE(fs::exists(Path("hf/training_state.safetensors")));
+  // config.json carries r1_model_config, so the export is an r1 checkpoint:
+  // its manifest is what lets it load back.
+  EXPECT_TRUE(fs::exists(Path("hf/manifest.json")));
+  EXPECT_THAT(*ReadFile(Path("hf/config.json")), HasSubstr("\"r1_model_config\""));
   EXPECT_THAT(*ReadFile(Path("hf/config.json")), HasSubstr("\"LlamaForCausalLM\""));
   absl::StatusOr<CausalLm> back = LoadModel(Path("hf"));
   ASSERT_TRUE(back.ok()) << back.status();
@@ -194,6 +203,232 @@ TEST_F(CheckpointTest, LatestSkipsUnfinishedFoldersAndPruneKeepsTheNewest) {
   // A save that fails leaves no folder behind.
   ASSERT_TRUE(WriteFileAtomically(Path("file"), "x").ok());
   EXPECT_FALSE(SaveCheckpoint(Path("file/sub"), *model, "", nullptr).ok());
+}
+
+// A folder as another tool writes it: config.json with the standard keys
+// only (no "r1_model_config"), model.safetensors, no manifest.
+void WriteHuggingFaceFolder(const std::string& dir, const config::ModelConfig& c,
+                            const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  fs::create_directories(dir);
+  google::protobuf::Struct root;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ModelConfigToJson(c, 1, 2, 0), &root).ok());
+  ASSERT_EQ(root.mutable_fields()->erase("r1_model_config"), 1u);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(root, &json).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", json).ok());
+  ASSERT_TRUE(WriteSafetensors(dir + "/model.safetensors", tensors).ok());
+}
+
+// NamedTensors with one tensor's first value replaced.
+std::vector<std::pair<std::string, torch::Tensor>> WithValue(CausalLmImpl& model, const std::string& name,
+                                                             double value) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& [n, t] : NamedTensors(model)) {
+    torch::Tensor copy = t.detach().clone();
+    if (n == name) copy.view({-1})[0] = value;
+    tensors.emplace_back(n, copy);
+  }
+  return tensors;
+}
+
+torch::Tensor Logits(CausalLmImpl& model) {
+  torch::NoGradGuard no_grad;
+  return model.Forward(torch::arange(8, torch::kInt64).view({1, 8}), nullptr, {}).logits;
+}
+
+TEST_F(CheckpointTest, R1CheckpointWithoutItsManifestIsRefusedAPlainHuggingFaceFolderLoads) {
+  torch::manual_seed(5);
+  CausalLm model = *MakeModel(SmallLlama());
+  TrainingState state;
+  state.step = 3;
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, "", &state).ok());
+  {
+    // Weights of 1e30 are finite: only the manifest would have caught this.
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.fill_(1e30);
+  }
+  ASSERT_TRUE(WriteSafetensors(Path("ckpt/model.safetensors"), NamedTensors(*model)).ok());
+  EXPECT_EQ(LoadModel(Path("ckpt")).status().code(), absl::StatusCode::kDataLoss);  // the CRC catches it
+  fs::remove(Path("ckpt/manifest.json"));
+
+  const absl::Status refused = LoadModel(Path("ckpt")).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat("checkpoint ", Path("ckpt"), " has no manifest.json")));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("r1_model_config"));
+  for (const absl::Status& s : {LoadTrainingState(Path("ckpt")).status(), RestoreWeights(Path("ckpt"), *model)}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(Path("ckpt"), " has no manifest.json")));
+  }
+
+  // The same weights as a deliberately imported Hugging Face folder: no
+  // r1_model_config, so no manifest is expected, and 1e30 is not judged.
+  WriteHuggingFaceFolder(Path("hf"), model->config(), NamedTensors(*model));
+  absl::StatusOr<CausalLm> imported = LoadModel(Path("hf"));
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_TRUE(torch::equal(NamedTensors(**imported)[0].second, NamedTensors(*model)[0].second));
+}
+
+TEST_F(CheckpointTest, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  torch::manual_seed(6);
+  CausalLm model = *MakeModel(SmallLlama());
+  const std::string name = "model.layers.1.mlp.down_proj.weight";
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+    fs::remove_all(Path("hf"));
+    WriteHuggingFaceFolder(Path("hf"), model->config(), WithValue(*model, name, bad));
+    const absl::Status s = LoadModel(Path("hf")).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(Path("hf/model.safetensors"), ": tensor ", name,
+                                                                 " is not finite: 1 of its 1536 values are NaN")));
+  }
+  fs::remove_all(Path("hf"));
+  WriteHuggingFaceFolder(Path("hf"), model->config(), WithValue(*model, name, 1e30));
+  EXPECT_TRUE(LoadModel(Path("hf")).ok());
+
+  // An r1 checkpoint whose manifest matches (the NaN was saved) is refused
+  // too, through every way in, and in bfloat16 as in float32.
+  config::ModelConfig bf16 = SmallDeepSeek();
+  bf16.set_dtype(config::BFLOAT16);
+  for (const config::ModelConfig& c : {SmallLlama(), bf16}) {
+    CausalLm saved = *MakeModel(c);
+    {
+      torch::NoGradGuard no_grad;
+      saved->named_parameters()["model.norm.weight"].view({-1})[7] = std::nan("");
+    }
+    ASSERT_TRUE(SaveCheckpoint(Path("nan"), *saved, "", nullptr).ok());
+    for (const absl::Status& s : {LoadModel(Path("nan")).status(), RestoreWeights(Path("nan"), *model)}) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(std::string(s.message()), HasSubstr("tensor model.norm.weight is not finite: 1 of its 32 values"));
+    }
+  }
+}
+
+TEST_F(CheckpointTest, ShardedFolderLoadsButShardNamesOutsideTheFolderAreRefused) {
+  torch::manual_seed(7);
+  CausalLm model = *MakeModel(SmallLlama());
+  WriteHuggingFaceFolder(Path("hf"), model->config(), {});
+  fs::remove(Path("hf/model.safetensors"));
+  const auto all = NamedTensors(*model);
+  const std::vector<std::pair<std::string, torch::Tensor>> first(all.begin(), all.begin() + all.size() / 2);
+  const std::vector<std::pair<std::string, torch::Tensor>> second(all.begin() + all.size() / 2, all.end());
+  ASSERT_TRUE(WriteSafetensors(Path("hf/model-00001-of-00002.safetensors"), first).ok());
+  ASSERT_TRUE(WriteSafetensors(Path("hf/model-00002-of-00002.safetensors"), second).ok());
+  ASSERT_TRUE(WriteSafetensors(Path("outside.safetensors"), second).ok());
+  ASSERT_TRUE(WriteSafetensors(Path("hf/copy.safetensors"), second).ok());
+  // The index maps the first half to shard 1 and the second half to `shard`.
+  const auto write_index = [&](const std::string& shard) {
+    std::string map;
+    for (const auto& [name, t] : first) absl::StrAppend(&map, "\"", name, "\": \"model-00001-of-00002.safetensors\",");
+    const std::string escaped = absl::StrReplaceAll(shard, {{"\\", "\\\\"}});  // as JSON
+    for (const auto& [name, t] : second) absl::StrAppend(&map, "\"", name, "\": \"", escaped, "\",");
+    map.pop_back();
+    ASSERT_TRUE(WriteFileAtomically(Path("hf/model.safetensors.index.json"),
+                                    absl::StrCat("{\"metadata\": {}, \"weight_map\": {", map, "}}")).ok());
+  };
+  write_index("model-00002-of-00002.safetensors");
+  absl::StatusOr<CausalLm> loaded = LoadModel(Path("hf"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(torch::equal(Logits(*model), Logits(**loaded)));
+
+  for (const std::string& shard : {std::string("../outside.safetensors"), Path("outside.safetensors"),
+                                   std::string("sub/x.safetensors"), std::string("..\\outside.safetensors"),
+                                   std::string(".."), std::string("")}) {
+    write_index(shard);
+    const absl::Status s = LoadModel(Path("hf")).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << shard;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("names shard \"", shard,
+                                                                 "\", which is not a plain file name in the folder")));
+    EXPECT_THAT(std::string(s.message()), HasSubstr(Path("hf/model.safetensors.index.json")));
+  }
+  write_index("missing.safetensors");
+  EXPECT_EQ(LoadModel(Path("hf")).status().code(), absl::StatusCode::kNotFound);
+  // A tensor in two shards (copy.safetensors repeats shard 2): which copy
+  // would win is arbitrary.
+  write_index("model-00002-of-00002.safetensors");
+  std::string index = *ReadFile(Path("hf/model.safetensors.index.json"));
+  const std::string map_start = "\"weight_map\": {";
+  index.insert(index.find(map_start) + map_start.size(), "\"other\": \"copy.safetensors\", ");
+  ASSERT_TRUE(WriteFileAtomically(Path("hf/model.safetensors.index.json"), index).ok());
+  const std::string message(LoadModel(Path("hf")).status().message());
+  EXPECT_THAT(message, HasSubstr(" is in both "));
+  EXPECT_THAT(message, HasSubstr(Path("hf/copy.safetensors")));
+}
+
+TEST_F(CheckpointTest, ConfigTheWeightFilesCannotFillIsRefusedBeforeBuildingTheModel) {
+  torch::manual_seed(8);
+  CausalLm model = *MakeModel(SmallLlama());
+  const auto refused = [&](const config::ModelConfig& c) {
+    fs::remove_all(Path("hf"));
+    WriteHuggingFaceFolder(Path("hf"), c, NamedTensors(*model));  // the small model's weights
+    return LoadModel(Path("hf")).status();
+  };
+  // Out of any bound: refused naming config.json and the field.
+  config::ModelConfig huge = SmallLlama();
+  huge.set_dim(1000000);
+  absl::Status s = refused(huge);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(Path("hf/config.json")));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("dim"));
+  // Within the bounds a config may have, but far more than the 1.7e4-value
+  // files hold: refused from the headers, before 1.9e8 values are allocated.
+  config::ModelConfig wide = SmallLlama();
+  wide.set_dim(2048);
+  wide.set_ffn_hidden_dim(5632);
+  wide.set_n_layers(4);
+  s = refused(wide);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrFormat("%s describes a model of %.0f values (dim 2048, 4 layers, vocab_size 40) but "
+                                        "its weight files hold %d",
+                                        Path("hf/config.json"), ModelTensorElements(wide),
+                                        static_cast<int>(ModelTensorElements(SmallLlama())))));
+  // One layer more than the files hold is refused the same way.
+  config::ModelConfig deeper = SmallLlama();
+  deeper.set_n_layers(3);
+  EXPECT_THAT(std::string(refused(deeper).message()), HasSubstr("does not match the weights"));
+}
+
+TEST(ModelTensorElements, CountsEveryTensorOfTheBuiltModel) {
+  std::vector<config::ModelConfig> configs = {SmallLlama(), SmallDeepSeek()};
+  config::ModelConfig untied = SmallLlama();
+  untied.set_tie_embeddings(false);
+  untied.set_n_kv_heads(1);
+  configs.push_back(untied);
+  config::ModelConfig full_rank = SmallDeepSeek();
+  full_rank.set_q_lora_rank(0);
+  full_rank.set_n_shared_experts(0);
+  full_rank.set_n_mtp_modules(2);
+  full_rank.set_n_dense_layers(0);
+  configs.push_back(full_rank);
+  config::ModelConfig dense = SmallDeepSeek();
+  dense.set_n_dense_layers(3);
+  dense.set_n_mtp_modules(0);
+  dense.set_n_shared_experts(2);
+  configs.push_back(dense);
+  for (const config::ModelConfig& c : configs) {
+    CausalLm model = *MakeModel(c);
+    double count = 0;
+    for (const auto& [name, tensor] : NamedTensors(*model)) count += static_cast<double>(tensor.numel());
+    EXPECT_EQ(ModelTensorElements(c), count) << c.DebugString();
+  }
+}
+
+TEST_F(CheckpointTest, DamagedWeightFilesAreRefusedAtLoad) {
+  torch::manual_seed(9);
+  CausalLm model = *MakeModel(SmallLlama());
+  WriteHuggingFaceFolder(Path("hf"), model->config(), NamedTensors(*model));
+  const std::string weights = Path("hf/model.safetensors");
+  const std::string bytes = *ReadFile(weights);
+  // Cut inside the header: the header length points past the end.
+  ASSERT_TRUE(WriteFileAtomically(weights, bytes.substr(0, 40)).ok());
+  absl::Status s = LoadModel(Path("hf")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(weights, " is not a valid safetensors file: header length")));
+  // Cut inside the data: the last tensor's range runs past the end.
+  ASSERT_TRUE(WriteFileAtomically(weights, bytes.substr(0, bytes.size() - 4)).ok());
+  s = LoadModel(Path("hf")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("-byte data section"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(weights));
 }
 
 TEST(LearningRate, WarmsUpLinearlyThenDecaysToTheFloor) {

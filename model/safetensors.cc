@@ -5,11 +5,16 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/status.h"
 
 namespace r1::model {
 namespace {
@@ -71,38 +76,49 @@ std::optional<std::string> SafetensorsDtypeName(torch::Dtype dtype) {
   return std::nullopt;
 }
 
-absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFile(path);
-  if (!bytes.ok()) return bytes.status();
-  const auto bad = [&](const std::string& what) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not a valid safetensors file: ", what));
-  };
-  if (bytes->size() < 8) return bad("shorter than its 8-byte header length");
+namespace {
+
+absl::Status Bad(const std::string& path, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(path, " is not a valid safetensors file: ", what));
+}
+
+// The header length from the file's first 8 bytes, checked against the
+// 100 MiB bound and the file's size before anything is read for it.
+absl::StatusOr<uint64_t> HeaderLength(const std::string& path, absl::string_view prefix, uint64_t file_bytes) {
+  if (file_bytes < 8 || prefix.size() < 8) return Bad(path, "shorter than its 8-byte header length");
   uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | static_cast<unsigned char>((*bytes)[i]);
-  if (header_size > kMaxHeaderBytes || header_size > bytes->size() - 8) {
-    return bad(absl::StrCat("header length ", header_size, " exceeds the file (", bytes->size(), " bytes)"));
+  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | static_cast<unsigned char>(prefix[i]);
+  if (header_size > kMaxHeaderBytes || header_size > file_bytes - 8) {
+    return Bad(path, absl::StrCat("header length ", header_size, " exceeds the file (", file_bytes, " bytes)",
+                                  header_size > kMaxHeaderBytes ? " or the 100 MiB limit" : ""));
   }
-  const std::string header = bytes->substr(8, header_size);
+  return header_size;
+}
+
+// Parses and checks the header JSON of a file of `file_bytes` bytes.
+absl::StatusOr<SafetensorsHeader> ParseHeader(const std::string& path, const std::string& header,
+                                              uint64_t file_bytes) {
   google::protobuf::Struct root;
   if (auto s = google::protobuf::util::JsonStringToMessage(header, &root); !s.ok()) {
-    return bad(absl::StrCat("header is not JSON: ", std::string(s.message())));
+    return Bad(path, absl::StrCat("header is not JSON: ", std::string(s.message())));
   }
-  const uint64_t data_start = 8 + header_size;
-  const uint64_t data_size = bytes->size() - data_start;
-
-  SafetensorsFile file;
+  SafetensorsHeader result;
+  result.data_start = 8 + header.size();
+  result.file_bytes = file_bytes;
+  const uint64_t data_size = file_bytes - result.data_start;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (const auto& [name, entry] : root.fields()) {
     if (name == "__metadata__") {
-      if (entry.kind_case() != Value::kStructValue) return bad("__metadata__ is not an object");
+      if (entry.kind_case() != Value::kStructValue) return Bad(path, "__metadata__ is not an object");
       for (const auto& [key, value] : entry.struct_value().fields()) {
-        if (value.kind_case() != Value::kStringValue) return bad(absl::StrCat("__metadata__.", key, " is not a string"));
-        file.metadata[key] = value.string_value();
+        if (value.kind_case() != Value::kStringValue) {
+          return Bad(path, absl::StrCat("__metadata__.", key, " is not a string"));
+        }
+        result.metadata[key] = value.string_value();
       }
       continue;
     }
-    const auto tensor_bad = [&](const std::string& what) { return bad(absl::StrCat("tensor ", name, ": ", what)); };
+    const auto tensor_bad = [&](const std::string& what) { return Bad(path, absl::StrCat("tensor ", name, ": ", what)); };
     if (entry.kind_case() != Value::kStructValue) return tensor_bad("entry is not an object");
     const auto& fields = entry.struct_value().fields();
     const auto dtype_it = fields.find("dtype");
@@ -114,34 +130,81 @@ absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
     const std::optional<torch::Dtype> dtype = DtypeFromSafetensorsName(dtype_it->second.string_value());
     if (!dtype.has_value()) return tensor_bad(absl::StrCat("unsupported dtype \"", dtype_it->second.string_value(), "\""));
     if (shape_it->second.kind_case() != Value::kListValue) return tensor_bad("shape is not a list");
-    std::vector<int64_t> shape;
+    SafetensorsEntry tensor;
+    tensor.dtype = *dtype;
     uint64_t numel = 1;
     for (const Value& v : shape_it->second.list_value().values()) {
       uint64_t dim;
       if (!ToUint(v, dim) || dim > (uint64_t{1} << 40)) return tensor_bad("shape has a bad dimension");
-      shape.push_back(static_cast<int64_t>(dim));
+      tensor.shape.push_back(static_cast<int64_t>(dim));
       if (dim != 0 && numel > (uint64_t{1} << 40) / dim) return tensor_bad("too many elements");
       numel *= dim;
     }
-    uint64_t begin, end;
     if (offsets_it->second.kind_case() != Value::kListValue || offsets_it->second.list_value().values_size() != 2 ||
-        !ToUint(offsets_it->second.list_value().values(0), begin) ||
-        !ToUint(offsets_it->second.list_value().values(1), end)) {
+        !ToUint(offsets_it->second.list_value().values(0), tensor.begin) ||
+        !ToUint(offsets_it->second.list_value().values(1), tensor.end)) {
       return tensor_bad("data_offsets must be [begin, end]");
     }
     const uint64_t expected = numel * torch::elementSize(*dtype);
-    if (end < begin || end > data_size || end - begin != expected) {
-      return tensor_bad(absl::StrCat("data_offsets [", begin, ", ", end, "] do not hold ", expected,
+    if (tensor.end < tensor.begin || tensor.end > data_size || tensor.end - tensor.begin != expected) {
+      return tensor_bad(absl::StrCat("data_offsets [", tensor.begin, ", ", tensor.end, "] do not hold ", expected,
                                      " bytes inside the ", data_size, "-byte data section"));
     }
-    ranges.emplace_back(begin, end);
-    torch::Tensor tensor = torch::empty(shape, torch::TensorOptions().dtype(*dtype));
-    if (expected > 0) std::memcpy(tensor.data_ptr(), bytes->data() + data_start + begin, expected);
-    file.tensors[name] = std::move(tensor);
+    ranges.emplace_back(tensor.begin, tensor.end);
+    result.tensors[name] = std::move(tensor);
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first < ranges[i - 1].second) return bad("two tensors overlap in the data section");
+    if (ranges[i].first < ranges[i - 1].second) return Bad(path, "two tensors overlap in the data section");
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is a directory, not a file"));
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    const int error = errno;
+    const std::string what = absl::StrCat("cannot open ", path, ": ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(what) : absl::UnavailableError(what);
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+  const auto read_at = [&](uint64_t offset, uint64_t size, std::string& out) -> absl::Status {
+    out.resize(size);
+    if (fseeko(f, static_cast<off_t>(offset), SEEK_SET) != 0 || std::fread(out.data(), 1, size, f) != size) {
+      return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  };
+  if (fseeko(f, 0, SEEK_END) != 0) return absl::UnavailableError(absl::StrCat("cannot seek in ", path));
+  const off_t size = ftello(f);
+  if (size < 0) return absl::UnavailableError(absl::StrCat("cannot size ", path));
+  const uint64_t file_bytes = static_cast<uint64_t>(size);
+  std::string prefix;
+  if (file_bytes >= 8) R1_RETURN_IF_ERROR(read_at(0, 8, prefix));
+  R1_ASSIGN_OR_RETURN(uint64_t header_size, HeaderLength(path, prefix, file_bytes));
+  std::string header;
+  R1_RETURN_IF_ERROR(read_at(8, header_size, header));
+  return ParseHeader(path, header, file_bytes);
+}
+
+absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
+  R1_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  R1_ASSIGN_OR_RETURN(uint64_t header_size, HeaderLength(path, bytes, bytes.size()));
+  R1_ASSIGN_OR_RETURN(SafetensorsHeader header, ParseHeader(path, bytes.substr(8, header_size), bytes.size()));
+  SafetensorsFile file;
+  file.metadata = std::move(header.metadata);
+  for (const auto& [name, entry] : header.tensors) {
+    torch::Tensor tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(entry.dtype));
+    if (entry.end > entry.begin) {
+      std::memcpy(tensor.data_ptr(), bytes.data() + header.data_start + entry.begin, entry.end - entry.begin);
+    }
+    file.tensors[name] = std::move(tensor);
   }
   return file;
 }

@@ -26,8 +26,30 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;
 };
 
+// One tensor as the header describes it.
+struct SafetensorsEntry {
+  torch::Dtype dtype = torch::kFloat32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;  // byte range [begin, end) within the data section
+  uint64_t end = 0;
+};
+
+struct SafetensorsHeader {
+  std::map<std::string, SafetensorsEntry> tensors;
+  std::map<std::string, std::string> metadata;
+  uint64_t data_start = 0;  // 8 + the header length: where the data section begins
+  uint64_t file_bytes = 0;
+};
+
 // F32, F16, BF16, F64, I64, I32, I16, I8, U8 and BOOL are understood.
 absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path);
+
+// Reads and checks only the header, so a caller can size what a file holds
+// before allocating for it: the header length is at most 100 MiB and inside
+// the file; every tensor's dtype is known, its shape's byte size equals its
+// data range, the range lies inside the file, and no two ranges overlap.
+// ReadSafetensors applies the same checks.
+absl::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const std::string& path);
 
 // A dtype's safetensors name ("F32", "BF16", ...) and back; nullopt for
 // one the format does not hold. (Weight updates over gRPC use the same names.)

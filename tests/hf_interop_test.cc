@@ -48,6 +48,11 @@ TEST_P(HfInterop, IndependentPythonReferenceReproducesExportedLogits) {
   absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer((dir / "tok").string(), 40);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   ASSERT_TRUE(ExportHuggingFace((dir / "model").string(), *model, *tokenizer).ok());
+  // The export is an r1 checkpoint (config.json carries r1_model_config) with
+  // its manifest, so r1 loads it back under the strict checks.
+  ASSERT_TRUE(fs::exists(dir / "model" / "manifest.json"));
+  absl::StatusOr<CausalLm> back = LoadModel((dir / "model").string());
+  ASSERT_TRUE(back.ok()) << back.status();
 
   const torch::Tensor tokens = torch::randint(0, 40, {2, 9}, torch::kInt64);
   std::vector<std::string> rows;
@@ -66,6 +71,7 @@ TEST_P(HfInterop, IndependentPythonReferenceReproducesExportedLogits) {
   const torch::Tensor ours = model->Forward(tokens, nullptr, {}).logits;
   const torch::Tensor theirs = reference->tensors.at("logits");
   EXPECT_LT((ours - theirs).abs().max().item<double>(), 1e-4);
+  EXPECT_TRUE(torch::equal((*back)->Forward(tokens, nullptr, {}).logits, ours));
   EXPECT_GT(ours.std().item<double>(), 0.1);
   fs::remove_all(dir);
 }
