@@ -15,7 +15,7 @@
 #include "common/tokenizer.h"
 #include "eval/task_eval.h"
 #include "model/checkpoint.h"
-#include "rl/prompts.h"
+#include "tasks/held_out.h"
 #include "tasks/task.h"
 
 namespace r1::cli {
@@ -33,7 +33,9 @@ int Eval(const Args& args) {
                 "and writes them as JSON with --out. Prompts: --prompts JSONL, else the config's held-out\n"
                 "set (data.eval_prompts, or data.n_eval items drawn with data.eval_seed). Sampling and k:\n"
                 "the config's `eval` section.");
-  run_flags.Add(flags, "eval.samples=4", /*with_run_dir=*/false);
+  // --run_dir: the config's relative data paths resolve against it, as in
+  // every other stage command.
+  run_flags.Add(flags, "eval.samples=4");
   flags.AddString("ckpt", &ckpt, "checkpoint or model folder to evaluate");
   flags.AddString("prompts", &prompts_path, "JSONL of prompt records (default: the config's held-out set)");
   flags.AddInt("samples", &samples, "k, samples per prompt (default: eval.samples)");
@@ -62,7 +64,7 @@ int Eval(const Args& args) {
     if (!read.ok()) return Fail(read.status());
     prompts = std::move(*read);
   } else {
-    absl::StatusOr<std::vector<data::PromptRecord>> held_out = rl::LoadEvalPrompts(run.data(), "");
+    absl::StatusOr<std::vector<data::PromptRecord>> held_out = tasks::LoadEvalPrompts(run.data(), run_flags.run_dir());
     if (!held_out.ok()) return Fail(held_out.status());
     prompts = std::move(*held_out);
     source = absl::StrCat(config_path, " (held-out prompts)");

@@ -127,6 +127,11 @@ std::string LastLine(const std::string& path) {
   return last;
 }
 
+// A stage whose output is recorded and still there.
+bool Finished(const data::StageRecord& record) {
+  return record.status() == "done" && !record.output().empty() && fs::exists(record.output());
+}
+
 struct StageRun {
   int exit_code = 0;
   bool interrupted = false;
@@ -197,12 +202,15 @@ int Pipeline(const Args& args) {
                 "attach to --rollout_workers). run_dir/manifest.json records each stage: a rerun\n"
                 "skips finished stages and resumes an interrupted one. Ctrl-C stops the running\n"
                 "stage and every service. Ends with run_dir/report.html and a summary table.");
-  run_flags.Add(flags, "rl.max_seconds=60");
+  run_flags.Add(flags, "rl.max_steps=20");
   flags.AddString("init", &init, "starting policy checkpoint when the stages do not include PRETRAIN");
   flags.AddString("reward_address", &reward_address, "host:port of a running reward service (default: start one)");
   flags.AddString("rollout_workers", &rollout_workers, "host:port,... of running rollout workers");
   flags.AddInt("worker_threads", &worker_threads, "intra-op threads of each local rollout worker; 0 = all cores");
-  flags.AddString("only", &only, "run just these stages (comma-separated names), e.g. --only eval,export");
+  flags.AddString("only", &only,
+                  "run just these stages (comma-separated names of the config's stages), e.g. --only eval,export;\n"
+                  "a selected stage runs again from the start even when it finished earlier (an interrupted\n"
+                  "one resumes), and the stages after it that finished earlier are rerun too");
   if (auto code = ParseCommandLine(flags, args)) return *code;
   config::RunConfig run;
   if (auto code = run_flags.Load("r1 pipeline", &run)) return *code;
@@ -240,12 +248,37 @@ int Pipeline(const Args& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
+  const std::set<std::string> only_stages = only.empty() ? std::set<std::string>{}
+                                                         : absl::StrSplit(only, ',', absl::SkipEmpty());
+  {
+    std::set<std::string> listed;
+    for (int s : run.stages()) listed.insert(StageName(static_cast<config::Stage>(s)));
+    for (const std::string& name : only_stages) {
+      if (listed.count(name) == 0) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat(
+            "--only ", name, ": not a stage of ", run_flags.config_path(), " (its stages: ",
+            absl::StrJoin(listed, ", "), ")")));
+      }
+    }
+  }
+  // The plan: which stages run in this invocation. A selected stage runs
+  // unless it finished earlier; a finished one runs again when --only names
+  // it, or when an earlier stage runs (its output was made from the old one).
+  std::vector<bool> runs(static_cast<size_t>(run.stages_size()), false);
+  bool earlier_stage_runs = false;
+  for (int index = 0; index < run.stages_size(); ++index) {
+    const std::string name = StageName(static_cast<config::Stage>(run.stages(index)));
+    const data::StageRecord& record = manifest.Stage(name);
+    const bool selected = only_stages.empty() || only_stages.count(name) > 0;
+    runs[index] = selected && (!Finished(record) || earlier_stage_runs || !only_stages.empty());
+    earlier_stage_runs |= runs[index];
+  }
+
   // One reward service for every stage that scores.
   std::unique_ptr<LocalServices> services;
   bool any_scoring = false;
-  for (int s : run.stages()) {
-    const config::Stage stage = static_cast<config::Stage>(s);
-    any_scoring |= ScoresWithReward(stage) && manifest.Stage(StageName(stage)).status() != "done";
+  for (int index = 0; index < run.stages_size(); ++index) {
+    any_scoring |= runs[index] && ScoresWithReward(static_cast<config::Stage>(run.stages(index)));
   }
   if (any_scoring && reward_address.empty()) {
     LocalServicesOptions local;
@@ -278,17 +311,23 @@ int Pipeline(const Args& args) {
       if (stage == config::PRETRAIN) AddStudentBase(manifest, &models);
     }
   };
-  const std::set<std::string> only_stages = only.empty() ? std::set<std::string>{}
-                                                         : absl::StrSplit(only, ',', absl::SkipEmpty());
   const auto started_at = std::chrono::steady_clock::now();
   for (int index = 0; index < run.stages_size(); ++index) {
+    // Ctrl-C between two stages: stop before starting the next one.
+    if (g_interrupt_signal != 0) {
+      std::fprintf(stderr, "\npipeline: interrupted before %s; rerun the same command to continue\n",
+                   StageName(static_cast<config::Stage>(run.stages(index))).c_str());
+      services.reset();
+      PrintReport(run_dir);
+      return 128 + g_interrupt_signal.load();
+    }
     const int s = run.stages(index);
     const config::Stage stage = static_cast<config::Stage>(s);
     const std::string name = StageName(stage);
     data::StageRecord& record = manifest.Stage(name);
-    const bool done = record.status() == "done" && !record.output().empty() && fs::exists(record.output());
-    const bool selected = only_stages.empty() || only_stages.count(name) > 0;
-    if (done || !selected) {
+    const bool rerun = Finished(record) && runs[index];  // starts over, see the plan above
+    const bool done = Finished(record) && !runs[index];
+    if (!runs[index]) {
       if (done) {
         std::fprintf(stderr, "pipeline: %s done earlier (%.0f s) -> %s\n", name.c_str(), record.seconds(),
                      record.output().c_str());
@@ -352,7 +391,9 @@ int Pipeline(const Args& args) {
       if (ScoresWithReward(stage)) add({"--reward_address", reward_address});
       if (ScoresWithReward(stage) && !rollout_workers.empty()) add({"--rollout_workers", rollout_workers});
       if (ScoresWithReward(stage) && worker_threads > 0) add({"--worker_threads", absl::StrCat(worker_threads)});
-      const bool resume = Resumable(stage) && record.attempts() > 0;
+      // An interrupted or failed stage continues from its newest checkpoint;
+      // a finished one that runs again starts over.
+      const bool resume = Resumable(stage) && record.attempts() > 0 && !rerun;
       if (resume) add({"--resume"});
     }
 
@@ -376,7 +417,8 @@ int Pipeline(const Args& args) {
       if (absl::Status st = MakeDirs(eval_dir); !st.ok()) return Fail(st);
       for (const auto& [model_name, path] : models) {
         std::vector<std::string> eval_argv = {absl::StrCat(ExecutableDir(), "/r1"), "eval", run_flags.config_path(),
-                                              "--ckpt", path, "--out", absl::StrCat(eval_dir, "/", model_name, ".json"),
+                                              "--run_dir", run_dir, "--ckpt", path,
+                                              "--out", absl::StrCat(eval_dir, "/", model_name, ".json"),
                                               "--samples_out", absl::StrCat(eval_dir, "/", model_name, ".samples.jsonl")};
         for (const std::string& o : run_flags.overrides()) eval_argv.insert(eval_argv.end(), {"--set", o});
         std::fprintf(stderr, "pipeline: eval of %s (%s)\n", model_name.c_str(), path.c_str());

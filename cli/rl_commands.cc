@@ -18,6 +18,7 @@
 #include "rl/distributed.h"
 #include "rl/learner.h"
 #include "rl/prompts.h"
+#include "tasks/held_out.h"
 #include "rollout/pool.h"
 #include "sft/pretrain.h"
 
@@ -81,7 +82,7 @@ int Rl(const Args& args) {
   absl::StatusOr<StageServices> services = service_flags.Start(*run, run_flags, needs);
   if (!services.ok()) return Fail(services.status());
 
-  absl::StatusOr<std::vector<data::PromptRecord>> eval_prompts = rl::LoadEvalPrompts(run->data(), dir);
+  absl::StatusOr<std::vector<data::PromptRecord>> eval_prompts = tasks::LoadEvalPrompts(run->data(), dir);
   if (!eval_prompts.ok()) return Fail(eval_prompts.status());
   absl::StatusOr<rl::PromptSource> prompts = rl::PromptSource::Create(run->data(), dir, *eval_prompts);
   if (!prompts.ok()) return Fail(prompts.status());

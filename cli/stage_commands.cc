@@ -22,6 +22,7 @@
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
 #include "rl/prompts.h"
+#include "tasks/held_out.h"
 #include "rl/reject_sample.h"
 #include "sft/sft_stage.h"
 #include "tasks/task.h"
@@ -40,18 +41,38 @@ absl::StatusOr<std::string> NewestCheckpointOf(const std::string& run_dir, const
                                           absl::StrJoin(stages, ", "), "): give it on the command line"));
 }
 
-// Clean worked solutions of the config's tasks, as cold-start data.
-absl::Status GenerateCleanExamples(const config::RunConfig& run, int count, const std::string& path) {
-  std::vector<config::TaskConfig> tasks(run.data().tasks().begin(), run.data().tasks().end());
-  if (tasks.empty()) return absl::InvalidArgumentError("generated_examples needs data.tasks");
-  for (config::TaskConfig& t : tasks) t.set_solution_error_rate(0);
-  R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create(tasks));
-  // A seed apart from pretraining's corpus (data.seed) and the eval set.
-  const uint64_t seed = StreamSeed(run.data().seed(), 0xC01D);
+// Clean worked solutions of the config's tasks, as cold-start data; none of
+// them is a held-out eval prompt.
+absl::Status GenerateCleanExamples(const config::RunConfig& run, const std::string& run_dir, int count,
+                                   const std::string& path) {
+  std::vector<config::TaskConfig> task_configs(run.data().tasks().begin(), run.data().tasks().end());
+  if (task_configs.empty()) return absl::InvalidArgumentError("generated_examples needs data.tasks");
+  for (config::TaskConfig& t : task_configs) t.set_solution_error_rate(0);
+  R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create(task_configs));
+  R1_ASSIGN_OR_RETURN(std::vector<data::PromptRecord> eval_prompts, tasks::LoadEvalPrompts(run.data(), run_dir));
+  // A seed apart from pretraining's corpus (data.seed).
+  R1_ASSIGN_OR_RETURN(std::vector<data::SftRecord> examples,
+                      tasks::WorkedExamplesApartFrom(mix, StreamSeed(run.data().seed(), 0xC01D), count,
+                                                     tasks::HeldOutPrompts(eval_prompts)));
   JsonlWriter writer;
   R1_RETURN_IF_ERROR(writer.Open(path));
-  for (int i = 0; i < count; ++i) R1_RETURN_IF_ERROR(writer.Write(mix.WorkedExample(seed, static_cast<uint64_t>(i))));
+  for (const data::SftRecord& example : examples) R1_RETURN_IF_ERROR(writer.Write(example));
   return writer.Commit();
+}
+
+// The held-out eval prompts (tasks/held_out.h) when the config defines them:
+// the SFT and distillation data must not contain them.
+absl::StatusOr<tasks::HeldOutPrompts> HeldOutOf(const config::RunConfig& run, const std::string& run_dir) {
+  if (run.data().tasks_size() == 0 && run.data().eval_prompts().empty()) return tasks::HeldOutPrompts();
+  R1_ASSIGN_OR_RETURN(std::vector<data::PromptRecord> eval_prompts, tasks::LoadEvalPrompts(run.data(), run_dir));
+  return tasks::HeldOutPrompts(eval_prompts);
+}
+
+// The config's relative file names are relative to the run directory (as
+// every stage reads them); names given as flags, to the working directory.
+void ResolveDataFiles(const std::string& run_dir, config::SftConfig* sft) {
+  if (!sft->train_file().empty()) sft->set_train_file(ResolvePath(run_dir, sft->train_file()));
+  if (!sft->eval_file().empty()) sft->set_eval_file(ResolvePath(run_dir, sft->eval_file()));
 }
 
 }  // namespace
@@ -93,7 +114,10 @@ int Sft(const Args& args) {
   options.stage = stage;
   options.stage_dir = stage_dir;
   options.sft = cold ? run.cold_start_sft() : run.sft();
-  options.base_dir = "";
+  ResolveDataFiles(dir, &options.sft);
+  absl::StatusOr<tasks::HeldOutPrompts> held_out = HeldOutOf(run, dir);
+  if (!held_out.ok()) return Fail(held_out.status());
+  options.held_out = *held_out;
   options.seed = run.seed();
   options.resume = resume;
   if (!train.empty()) options.sft.set_train_file(train);
@@ -104,7 +128,7 @@ int Sft(const Args& args) {
       if (absl::Status s = MakeDirs(stage_dir); !s.ok()) return Fail(s);
       std::fprintf(stderr, "%s: generating %d clean worked solutions into %s\n", stage.c_str(),
                    options.sft.generated_examples(), path.c_str());
-      if (absl::Status s = GenerateCleanExamples(run, options.sft.generated_examples(), path); !s.ok()) return Fail(s);
+      if (absl::Status s = GenerateCleanExamples(run, dir, options.sft.generated_examples(), path); !s.ok()) return Fail(s);
       options.sft.set_train_file(path);
     } else if (!cold) {
       options.sft.set_train_file(absl::StrCat(dir, "/reject_sample/data.jsonl"));
@@ -191,9 +215,9 @@ int RejectSample(const Args& args) {
       }
     }
   }
-  absl::StatusOr<std::vector<data::PromptRecord>> held_out = rl::LoadEvalPrompts(run.data(), "");
+  absl::StatusOr<std::vector<data::PromptRecord>> held_out = tasks::LoadEvalPrompts(run.data(), run_flags.run_dir());
   if (!held_out.ok()) return Fail(held_out.status());
-  absl::StatusOr<rl::PromptSource> source = rl::PromptSource::Create(run.data(), "", *held_out);
+  absl::StatusOr<rl::PromptSource> source = rl::PromptSource::Create(run.data(), run_flags.run_dir(), *held_out);
   if (!source.ok()) return Fail(source.status());
 
   rl::RejectSampleOptions options;
@@ -263,6 +287,10 @@ int Distill(const Args& args) {
   }
   distill::DistillOptions options;
   options.config = run.distill();
+  ResolveDataFiles(dir, options.config.mutable_sft());
+  absl::StatusOr<tasks::HeldOutPrompts> held_out = HeldOutOf(run, dir);
+  if (!held_out.ok()) return Fail(held_out.status());
+  options.held_out = *held_out;
   options.student = run.student();
   options.stage_dir = absl::StrCat(dir, "/distill");
   options.teacher_checkpoint = teacher;
@@ -295,7 +323,7 @@ int Distill(const Args& args) {
   if (!result.ok()) return Fail(result.status());
 
   if (compare && run.data().tasks_size() > 0) {
-    absl::StatusOr<std::vector<data::PromptRecord>> prompts = rl::LoadEvalPrompts(run.data(), "");
+    absl::StatusOr<std::vector<data::PromptRecord>> prompts = tasks::LoadEvalPrompts(run.data(), run_flags.run_dir());
     if (!prompts.ok()) return Fail(prompts.status());
     absl::StatusOr<tasks::TaskMix> verifier = eval::VerifierForPrompts(*prompts, &run.data(), "held-out prompts");
     if (!verifier.ok()) return Fail(verifier.status());

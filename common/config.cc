@@ -286,6 +286,7 @@ Checker CheckPretrain(const config::PretrainConfig& p, absl::string_view path) {
   if (p.max_steps() <= 0 && p.max_seconds() <= 0) {
     c.Fail("max_steps", "or max_seconds must be > 0 (the stage needs a budget)");
   }
+  c.NonNegative("student_max_steps", p.student_max_steps());
   c.Real("student_max_seconds", p.student_max_seconds(), AtLeast(0));
   c.Real("max_seconds", p.max_seconds(), AtLeast(0));
   c.NonNegative("eval_every", p.eval_every());

@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "common/progress.h"
 #include "common/status.h"
 #include "rollout/pool.h"
 
@@ -16,25 +15,25 @@ namespace {
 constexpr int64_t kScoreBatch = 64;
 
 struct TeacherTargets {
-  torch::Tensor ids;       // [N, L, K] int64
-  torch::Tensor logprobs;  // [N, L, K] float
+  torch::Tensor ids;       // [B, L, K] int64
+  torch::Tensor logprobs;  // [B, L, K] float
 };
 
-// The teacher's top-k at every position of every example in the packed rows:
-// each example (a segment of a row) is scored alone, as the student sees it.
+// The teacher's top-k at every position of the packed rows `row_ids` [B]
+// int64: each example (a segment of a row) is scored alone, as the student
+// sees it. Fetched per training batch, so memory holds one batch's targets,
+// not the whole set's (20k rows x 1024 tokens x top-20 would be 5 GB).
 absl::StatusOr<TeacherTargets> FetchTeacherTargets(rollout::RolloutPool& pool, const sft::PackedDataset& rows,
-                                                   int top_k) {
-  const int64_t n = rows.rows(), length = rows.tokens.size(1);
+                                                   const torch::Tensor& row_ids, int top_k) {
+  const int64_t n = row_ids.size(0), length = rows.tokens.size(1);
   TeacherTargets targets;
   targets.ids = torch::zeros({n, length, top_k}, torch::kInt64);
   targets.logprobs = torch::zeros({n, length, top_k}, torch::kFloat32);
-  // (row, offset) of each pending sequence, in request order.
+  // (batch row, offset) of each pending sequence, in request order.
   std::vector<std::pair<int64_t, int64_t>> pending;
   rollout::ScoreTokensRequest request;
   request.set_top_k(top_k);
   request.set_completion_start(1);
-  ProgressLine progress("distill: teacher top-k");
-  int64_t done = 0;
   const auto flush = [&]() -> absl::Status {
     if (pending.empty()) return absl::OkStatus();
     R1_ASSIGN_OR_RETURN(rollout::ScoreTokensResponse response, pool.ScoreTokens(request));
@@ -59,15 +58,15 @@ absl::StatusOr<TeacherTargets> FetchTeacherTargets(rollout::RolloutPool& pool, c
         }
       }
     }
-    done += static_cast<int64_t>(pending.size());
-    progress.Update(done, 0, "sequences");
     pending.clear();
     request.clear_sequences();
     return absl::OkStatus();
   };
   auto tokens = rows.tokens.accessor<int64_t, 2>();
   auto segments = rows.segment_ids.accessor<int32_t, 2>();
-  for (int64_t r = 0; r < n; ++r) {
+  auto wanted = row_ids.accessor<int64_t, 1>();
+  for (int64_t b = 0; b < n; ++b) {
+    const int64_t r = wanted[b];
     int64_t start = 0;
     while (start < length && segments[r][start] != 0) {
       int64_t end = start;
@@ -76,14 +75,13 @@ absl::StatusOr<TeacherTargets> FetchTeacherTargets(rollout::RolloutPool& pool, c
         rollout::Prompt* seq = request.add_sequences();
         seq->set_id(absl::StrCat(r, "/", start));
         for (int64_t t = start; t < end; ++t) seq->add_token_ids(static_cast<int>(tokens[r][t]));
-        pending.emplace_back(r, start);
+        pending.emplace_back(b, start);
         if (static_cast<int64_t>(pending.size()) >= kScoreBatch) R1_RETURN_IF_ERROR(flush());
       }
       start = end;
     }
   }
   R1_RETURN_IF_ERROR(flush());
-  progress.Finish();
   return targets;
 }
 
@@ -118,6 +116,7 @@ absl::StatusOr<sft::SftStageResult> RunDistill(const DistillOptions& options) {
   sft.stage_dir = options.stage_dir;
   sft.sft = d.sft();
   sft.base_dir = options.base_dir;
+  sft.held_out = options.held_out;
   if (!options.student_init.empty()) {
     sft.init_checkpoint = options.student_init;
   } else {
@@ -126,25 +125,26 @@ absl::StatusOr<sft::SftStageResult> RunDistill(const DistillOptions& options) {
   }
   sft.seed = options.seed;
   sft.resume = options.resume;
-  auto targets = std::make_shared<TeacherTargets>();
   if (d.kl_weight() > 0) {
     if (options.teacher_pool == nullptr) {
       return absl::InvalidArgumentError("distill: kl_weight > 0 needs a rollout worker serving the teacher");
     }
-    sft.before_training = [&options, targets, &d](model::CausalLmImpl& model, const sft::PackedDataset& rows,
-                                                   sft::TrainerOptions& trainer) -> absl::Status {
-      std::fprintf(stderr, "distill: fetching the teacher's top-%d logprobs for %lld rows\n", d.teacher_top_k(),
-                   static_cast<long long>(rows.rows()));
-      R1_ASSIGN_OR_RETURN(*targets, FetchTeacherTargets(*options.teacher_pool, rows, d.teacher_top_k()));
+    sft.before_training = [&options, &d](model::CausalLmImpl& model, const sft::PackedDataset& rows,
+                                         sft::TrainerOptions& trainer) -> absl::Status {
+      std::fprintf(stderr, "distill: the teacher's top-%d logprobs for each batch of %lld rows from its worker\n",
+                   d.teacher_top_k(), static_cast<long long>(rows.rows()));
       const double weight = d.kl_weight();
       const std::string direction = d.kl_direction();
       const torch::Device device = model.device();
-      trainer.extra_loss = [targets, weight, direction, device](const torch::Tensor& batch_rows,
-                                                                 const torch::Tensor& logits,
-                                                                 const torch::Tensor& mask) {
-        const torch::Tensor ids = targets->ids.index_select(0, batch_rows).to(device);
-        const torch::Tensor logprobs = targets->logprobs.index_select(0, batch_rows).to(device);
-        return weight * TopKDistillationLoss(logits, ids, logprobs, mask, direction);
+      rollout::RolloutPool* pool = options.teacher_pool;
+      const int top_k = d.teacher_top_k();
+      // `rows` outlives training: RunSft holds it until TrainLm returns.
+      trainer.extra_loss = [pool, &rows, top_k, weight, direction, device](
+                               const torch::Tensor& batch_rows, const torch::Tensor& logits,
+                               const torch::Tensor& mask) -> absl::StatusOr<torch::Tensor> {
+        R1_ASSIGN_OR_RETURN(TeacherTargets targets, FetchTeacherTargets(*pool, rows, batch_rows, top_k));
+        return weight * TopKDistillationLoss(logits, targets.ids.to(device), targets.logprobs.to(device), mask,
+                                             direction);
       };
       trainer.extra_loss_name = "kl_loss";  // kl_weight * KL
       return absl::OkStatus();

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
 #include "sft/sft_stage.h"
+#include "tasks/held_out.h"
 
 namespace r1 {
 namespace rollout {
@@ -32,6 +33,7 @@ struct DistillOptions {
   config::ModelConfig student;
   std::string stage_dir;
   std::string base_dir;            // relative data paths resolve against it
+  tasks::HeldOutPrompts held_out;  // traces of these eval prompts are not trained on
   std::string teacher_checkpoint;  // its tokenizer is the student's
   std::string student_init;        // the student's pretrained base; empty = random weights
   // Workers serving the teacher; needed only when config.kl_weight > 0.

@@ -1,50 +1,46 @@
 #include "rl/prompts.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
-#include "common/jsonl.h"
 #include "common/random.h"
 #include "common/status.h"
 
 namespace r1::rl {
-namespace {
-
-absl::StatusOr<std::vector<data::PromptRecord>> ReadPrompts(const config::DataConfig& data, const std::string& path) {
-  JsonlOptions options;
-  options.skip_bad_lines = data.skip_bad_lines();
-  JsonlStats stats;
-  R1_ASSIGN_OR_RETURN(std::vector<data::PromptRecord> records, ReadJsonl<data::PromptRecord>(path, options, &stats));
-  if (records.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no prompts"));
-  if (stats.skipped > 0) {
-    std::fprintf(stderr, "rl: skipped %lld bad lines of %s (first: %s)\n", static_cast<long long>(stats.skipped),
-                 path.c_str(), stats.first_error.c_str());
-  }
-  return records;
-}
-
-absl::StatusOr<std::shared_ptr<const tasks::TaskMix>> MakeMix(const config::DataConfig& data) {
-  if (data.tasks_size() == 0) {
-    return absl::InvalidArgumentError("data: needs train_prompts/eval_prompts files or at least one of data.tasks");
-  }
-  R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create({data.tasks().begin(), data.tasks().end()}));
-  return std::make_shared<const tasks::TaskMix>(std::move(mix));
-}
-
-}  // namespace
 
 absl::StatusOr<PromptSource> PromptSource::Create(const config::DataConfig& data, const std::string& base_dir,
                                                   const std::vector<data::PromptRecord>& held_out) {
   PromptSource source;
   source.seed_ = data.seed();
+  source.held_out_ = tasks::HeldOutPrompts(held_out);
   if (!data.train_prompts().empty()) {
-    R1_ASSIGN_OR_RETURN(source.file_records_, ReadPrompts(data, ResolvePath(base_dir, data.train_prompts())));
+    const std::string path = ResolvePath(base_dir, data.train_prompts());
+    R1_ASSIGN_OR_RETURN(std::vector<data::PromptRecord> records, tasks::ReadPromptFile(data, path));
+    int64_t dropped = 0;
+    for (data::PromptRecord& record : records) {
+      if (source.held_out_.Contains(record.prompt())) {
+        ++dropped;
+      } else {
+        source.file_records_.push_back(std::move(record));
+      }
+    }
+    if (dropped > 0) {
+      std::fprintf(stderr, "prompts: %lld prompts of %s are held-out eval prompts; they are not trained on\n",
+                   static_cast<long long>(dropped), path.c_str());
+    }
+    if (source.file_records_.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": every prompt is also an eval prompt"));
+    }
     return source;
   }
-  R1_ASSIGN_OR_RETURN(source.mix_, MakeMix(data));
-  for (const data::PromptRecord& record : held_out) source.held_out_prompts_.insert(record.prompt());
+  if (data.tasks_size() == 0) {
+    return absl::InvalidArgumentError("data: needs a train_prompts file or at least one of data.tasks");
+  }
+  R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create({data.tasks().begin(), data.tasks().end()}));
+  source.mix_ = std::make_shared<const tasks::TaskMix>(std::move(mix));
   return source;
 }
 
@@ -64,17 +60,8 @@ data::PromptRecord PromptSource::Get(int64_t index) const {
   // task whose every prompt is held out would loop forever: give up after 64).
   for (uint64_t shift = 0;; ++shift) {
     data::PromptRecord record = mix_->Generate(seed_ + shift * 0x9E3779B97F4A7C15ull, static_cast<uint64_t>(index)).record;
-    if (!held_out_prompts_.count(record.prompt()) || shift >= 64) return record;
+    if (!held_out_.Contains(record.prompt()) || shift >= 64) return record;
   }
-}
-
-absl::StatusOr<std::vector<data::PromptRecord>> LoadEvalPrompts(const config::DataConfig& data,
-                                                                const std::string& base_dir) {
-  if (!data.eval_prompts().empty()) return ReadPrompts(data, ResolvePath(base_dir, data.eval_prompts()));
-  R1_ASSIGN_OR_RETURN(std::shared_ptr<const tasks::TaskMix> mix, MakeMix(data));
-  std::vector<data::PromptRecord> records;
-  for (int i = 0; i < data.n_eval(); ++i) records.push_back(mix->Generate(data.eval_seed(), i).record);
-  return records;
 }
 
 }  // namespace r1::rl

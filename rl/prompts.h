@@ -1,19 +1,20 @@
-// Where RL and eval prompts come from: a JSONL file of PromptRecords
-// (data.train_prompts / data.eval_prompts) or the embedded task generators
+// Where RL and rejection-sampling prompts come from: a JSONL file of
+// PromptRecords (data.train_prompts) or the embedded task generators
 // (data.tasks), each a pure function of (seed, index), so a resumed run draws
-// the same prompts as one never stopped.
+// the same prompts as one never stopped. The eval prompts are
+// tasks/held_out.h's.
 #ifndef R1_RL_PROMPTS_H_
 #define R1_RL_PROMPTS_H_
 
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
 #include "proto/records.pb.h"
+#include "tasks/held_out.h"
 #include "tasks/task.h"
 
 namespace r1::rl {
@@ -21,8 +22,9 @@ namespace r1::rl {
 class PromptSource {
  public:
   // data.train_prompts when set (relative to `base_dir`), else data.tasks
-  // drawn with data.seed. Generated prompts that also appear in `held_out`
-  // are replaced by others, so training never sees an eval prompt.
+  // drawn with data.seed. Prompts that are also in `held_out` (the eval set,
+  // tasks/held_out.h) are never drawn: a file's are dropped, generated ones
+  // replaced by others.
   static absl::StatusOr<PromptSource> Create(const config::DataConfig& data, const std::string& base_dir,
                                              const std::vector<data::PromptRecord>& held_out);
 
@@ -37,17 +39,12 @@ class PromptSource {
   PromptSource() = default;
   std::vector<data::PromptRecord> file_records_;
   std::shared_ptr<const tasks::TaskMix> mix_;
-  std::set<std::string> held_out_prompts_;
+  tasks::HeldOutPrompts held_out_;
   uint64_t seed_ = 1;
   // The order of the file pass last read (Get is called in sequence).
   mutable int64_t order_pass_ = -1;
   mutable std::vector<int64_t> order_;
 };
-
-// data.eval_prompts when set (relative to `base_dir`), else data.n_eval items
-// drawn from data.tasks with data.eval_seed.
-absl::StatusOr<std::vector<data::PromptRecord>> LoadEvalPrompts(const config::DataConfig& data,
-                                                                const std::string& base_dir);
 
 }  // namespace r1::rl
 

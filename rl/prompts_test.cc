@@ -27,7 +27,7 @@ config::DataConfig ArithmeticData() {
 
 TEST(PromptSource, GeneratedPromptsAreFixedByIndexAndAvoidTheEvalSet) {
   const config::DataConfig data = ArithmeticData();
-  absl::StatusOr<std::vector<data::PromptRecord>> eval = LoadEvalPrompts(data, "");
+  absl::StatusOr<std::vector<data::PromptRecord>> eval = tasks::LoadEvalPrompts(data, "");
   ASSERT_TRUE(eval.ok()) << eval.status();
   ASSERT_EQ(eval->size(), 50u);
   std::set<std::string> held_out;
@@ -69,6 +69,32 @@ TEST(PromptSource, FileIsCycledInASeededOrderPerPass) {
   absl::StatusOr<PromptSource> bad = PromptSource::Create(data, "", {});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find(":2"), std::string::npos) << bad.status();  // names the line
+  std::filesystem::remove(path);
+}
+
+TEST(PromptSource, FilePromptsThatAreEvalPromptsAreNeverDrawn) {
+  const std::string path =
+      absl::StrCat(std::filesystem::temp_directory_path().string(), "/r1_prompts_held_", getpid(), ".jsonl");
+  // q1 and q3 are eval prompts, written here with other spacing and case.
+  ASSERT_TRUE(WriteFileAtomically(path, "{\"id\":\"a\",\"prompt\":\"What is  1 + 1?\"}\n"
+                                        "{\"id\":\"b\",\"prompt\":\"What is 2 + 2?\"}\n"
+                                        "{\"id\":\"c\",\"prompt\":\"  what is 3 + 3?\\n\"}\n")
+                  .ok());
+  config::DataConfig data;
+  data.set_train_prompts(path);
+  std::vector<data::PromptRecord> eval(2);
+  eval[0].set_prompt("What is 1 + 1?");
+  eval[1].set_prompt("What is 3 + 3?");
+  absl::StatusOr<PromptSource> source = PromptSource::Create(data, "", eval);
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->size(), 1);
+  for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(source->Get(i).id(), "b");
+  // A file made only of eval prompts trains on nothing: refused, naming it.
+  eval.resize(3);
+  eval[2].set_prompt("What is 2 + 2?");
+  absl::StatusOr<PromptSource> none = PromptSource::Create(data, "", eval);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find(path), std::string::npos) << none.status();
   std::filesystem::remove(path);
 }
 

@@ -96,10 +96,6 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
       cursor = state.data_cursor;
       tokens_seen = state.tokens_seen;
       elapsed_before = state.ExtraNumber("elapsed_seconds", 0);
-      if (state.rng_state.defined()) {
-        at::Generator generator = at::detail::getDefaultCPUGenerator();
-        generator.set_state(state.rng_state);
-      }
       std::fprintf(stderr, "%s: resuming from %s (step %lld)\n", options.stage.c_str(), latest->c_str(),
                    static_cast<long long>(step));
     }
@@ -127,7 +123,6 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     state.step = at_step;
     state.data_cursor = cursor;
     state.tokens_seen = tokens_seen;
-    state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
     state.optimizer = model::OptimizerStateTensors(model, *optimizer);
     state.extra["stage"] = options.stage;
     state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
@@ -145,6 +140,9 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
   double elapsed = elapsed_before;
   while (true) {
     elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
+    if (options.stop != nullptr && options.stop->load()) {
+      return absl::CancelledError(absl::StrCat(options.stage, ": stopped at step ", step));
+    }
     if (options.max_steps > 0 && step >= options.max_steps) break;
     if (options.max_seconds > 0 && elapsed >= options.max_seconds) break;
     if (options.max_seconds > 0 && step - first_step >= 3) {
@@ -167,7 +165,9 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     const model::ForwardResult output = model.Forward(tokens, nullptr, forward);
     const model::LmLoss loss = model::ComputeLmLoss(output, tokens, config.mtp_loss_weight(), mask);
     torch::Tensor extra;
-    if (options.extra_loss) extra = options.extra_loss(rows, output.logits, mask);
+    if (options.extra_loss) {
+      R1_ASSIGN_OR_RETURN(extra, options.extra_loss(rows, output.logits, mask));
+    }
     (extra.defined() ? loss.total + extra : loss.total).backward();
     const double grad_norm = model::ClipGradients(model, options.optimizer.grad_clip());
     model::SetLearningRate(*optimizer, lr);

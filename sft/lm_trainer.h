@@ -6,9 +6,14 @@
 // Exact resume: the data order is a pure function of (seed, epoch), the
 // checkpoint holds weights, AdamW moments, step and data position, so a run
 // resumed from a checkpoint produces the same losses as one never stopped.
+// The loop draws no other random numbers (no dropout), so it neither reads
+// nor sets torch's process-wide generator: two trainers can run side by side
+// on two threads (pretraining's policy and student) without touching each
+// other's results.
 #ifndef R1_SFT_LM_TRAINER_H_
 #define R1_SFT_LM_TRAINER_H_
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -33,11 +38,16 @@ struct TrainerOptions {
   bool resume = false;           // continue from the newest checkpoint
   uint64_t seed = 1;
   bool mtp = true;               // train the MTP modules when the model has them
+  // Set by another thread to end the run early: TrainLm returns CANCELLED
+  // before its next step (pretraining stops the student when the policy fails).
+  const std::atomic<bool>* stop = nullptr;
   // An extra loss term added to the language-model loss (distillation's KL to
   // the teacher): given the batch's row ids [B] int64 into the training rows,
-  // the logits [B, T, V] and the loss mask [B, T], returns a scalar.
+  // the logits [B, T, V] and the loss mask [B, T], returns a scalar, or an
+  // error that ends the run (the teacher's worker did not answer).
   // `extra_loss_name` names it in the metrics.
-  std::function<torch::Tensor(const torch::Tensor& rows, const torch::Tensor& logits, const torch::Tensor& mask)>
+  std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor& rows, const torch::Tensor& logits,
+                                              const torch::Tensor& mask)>
       extra_loss;
   std::string extra_loss_name = "extra_loss";
 };

@@ -2,17 +2,19 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/chat_template.h"
 #include "common/file_util.h"
-#include "common/progress.h"
 #include "common/status.h"
 #include "common/tokenizer.h"
+#include "tasks/held_out.h"
 #include "tasks/task.h"
 
 namespace r1::sft {
@@ -42,16 +44,21 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   const std::vector<config::TaskConfig> task_configs(run.data().tasks().begin(), run.data().tasks().end());
   R1_ASSIGN_OR_RETURN(tasks::TaskMix mix, tasks::TaskMix::Create(task_configs));
 
-  // The corpus: worked solutions of items 0..corpus_examples-1 of data.seed.
-  std::vector<data::SftRecord> corpus;
+  // The held-out prompts every eval of the run uses (tasks/held_out.h): the
+  // corpus never contains one.
+  R1_ASSIGN_OR_RETURN(std::vector<data::PromptRecord> eval_prompts, tasks::LoadEvalPrompts(run.data(), run_dir));
+  const tasks::HeldOutPrompts held_out_prompts(eval_prompts);
+
+  // The corpus: worked solutions of data.seed's items from 0 on, held-out
+  // prompts skipped.
+  std::fprintf(stderr, "pretrain: generating %d worked solutions\n", pc.corpus_examples());
+  R1_ASSIGN_OR_RETURN(std::vector<data::SftRecord> corpus,
+                      tasks::WorkedExamplesApartFrom(mix, run.data().seed(), pc.corpus_examples(), held_out_prompts));
   std::set<std::string> seen_prompts;
   std::string corpus_text;
-  ProgressLine progress("pretrain: generating corpus");
-  for (int64_t i = 0; i < pc.corpus_examples(); ++i) {
-    corpus.push_back(mix.WorkedExample(run.data().seed(), static_cast<uint64_t>(i)));
-    seen_prompts.insert(corpus.back().prompt());
-    absl::StrAppend(&corpus_text, RenderExampleText(corpus.back().prompt(), corpus.back().response()), "\n");
-    progress.Update(i + 1, pc.corpus_examples());
+  for (const data::SftRecord& example : corpus) {
+    seen_prompts.insert(example.prompt());
+    absl::StrAppend(&corpus_text, RenderExampleText(example.prompt(), example.response()), "\n");
   }
   const std::string corpus_path = absl::StrCat(stage_dir, "/corpus.txt");
   R1_RETURN_IF_ERROR(WriteFileAtomically(corpus_path, corpus_text));
@@ -71,20 +78,16 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
                                                       run.policy().vocab_size()));
   }
 
-  // Held-out text for the eval loss, and held-out prompts for accuracy: drawn
-  // from data.eval_seed, minus any prompt that also appears in the corpus.
+  // Held-out text for the eval loss: data.eval_seed's items whose prompts
+  // are not in the corpus.
   std::vector<EncodedExample> train_examples, eval_examples;
   for (const auto& example : corpus) train_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
-  std::vector<data::PromptRecord> eval_prompts;
   const int64_t eval_texts = std::max<int64_t>(64, pc.corpus_examples() / 50);
-  for (uint64_t i = 0; static_cast<int64_t>(eval_examples.size()) < eval_texts || 
-                       static_cast<int>(eval_prompts.size()) < run.data().n_eval(); ++i) {
-    if (i > 100u * static_cast<uint64_t>(eval_texts + run.data().n_eval())) break;  // tiny problem spaces
+  for (uint64_t i = 0; static_cast<int64_t>(eval_examples.size()) < eval_texts; ++i) {
+    if (i > 100u * static_cast<uint64_t>(eval_texts)) break;  // tiny problem spaces
     const data::SftRecord example = mix.WorkedExample(run.data().eval_seed(), i);
-    if (seen_prompts.count(example.prompt())) continue;
-    if (static_cast<int64_t>(eval_examples.size()) < eval_texts) eval_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
-    if (static_cast<int>(eval_prompts.size()) < run.data().n_eval()) {
-      eval_prompts.push_back(mix.Generate(run.data().eval_seed(), i).record);
+    if (!seen_prompts.count(example.prompt())) {
+      eval_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
     }
   }
   const PackedDataset train = Pack(train_examples, pc.seq_len(), tokenizer.pad_id());
@@ -126,31 +129,48 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   // The student's base, on the same corpus (distillation starts from it). It
   // trains on a thread of its own beside the policy: each uses one core, and
   // on a 2-core machine the stage then takes the longer of the two budgets,
-  // not their sum.
+  // not their sum. Both budgets are steps, so the bases do not depend on the
+  // machine's speed (TrainLm touches no shared random state).
   std::thread student_thread;
+  std::atomic<bool> stop_student{false};
   absl::Status student_status = absl::OkStatus();
-  if (pc.student_max_seconds() > 0 && run.has_student()) {
+  // Every way out of this function, an exception included, stops and joins
+  // the thread (a joinable std::thread destroyed would call std::terminate).
+  absl::Cleanup join_student = [&] {
+    stop_student = true;
+    if (student_thread.joinable()) student_thread.join();
+  };
+  if ((pc.student_max_steps() > 0 || pc.student_max_seconds() > 0) && run.has_student()) {
     torch::manual_seed(run.seed());
     R1_ASSIGN_OR_RETURN(model::CausalLm student, model::MakeModel(run.student()));
-    std::fprintf(stderr, "pretrain: student base with %lld parameters, %.0f s, beside the policy\n",
-                 static_cast<long long>(model::CountParameters(*student)), pc.student_max_seconds());
+    std::fprintf(stderr, "pretrain: student base with %lld parameters, %lld steps, beside the policy\n",
+                 static_cast<long long>(model::CountParameters(*student)),
+                 static_cast<long long>(pc.student_max_steps()));
     TrainerOptions st = trainer;
     st.stage = "pretrain_student";
     st.stage_dir = absl::StrCat(run_dir, "/pretrain_student");
+    st.max_steps = pc.student_max_steps();
     st.max_seconds = pc.student_max_seconds();
+    st.stop = &stop_student;
     if (pc.has_student_optimizer()) st.optimizer = pc.student_optimizer();
     student_thread = std::thread([&, student, st]() mutable {
-      absl::StatusOr<TrainerResult> trained = TrainLm(*student, train, held_out, st);
-      if (!trained.ok()) {
-        student_status = trained.status();
-        return;
-      }
-      result.student = *trained;
-      std::fprintf(stderr, "pretrain: student %lld steps in %.0f s, eval loss %.4f -> %s\n",
-                   static_cast<long long>(result.student.steps), result.student.seconds, result.student.eval_loss,
-                   result.student.checkpoint.c_str());
-      if (options.quality_eval && !eval_prompts.empty()) {
-        student_status = quality(*student, result.student.checkpoint, st.stage_dir, "pretrain_student").status();
+      // LibTorch throws; an exception escaping a thread would end the process
+      // without a word.
+      try {
+        absl::StatusOr<TrainerResult> trained = TrainLm(*student, train, held_out, st);
+        if (!trained.ok()) {
+          student_status = trained.status();
+          return;
+        }
+        result.student = *trained;
+        std::fprintf(stderr, "pretrain: student %lld steps in %.0f s, eval loss %.4f -> %s\n",
+                     static_cast<long long>(result.student.steps), result.student.seconds, result.student.eval_loss,
+                     result.student.checkpoint.c_str());
+        if (options.quality_eval && !eval_prompts.empty()) {
+          student_status = quality(*student, result.student.checkpoint, st.stage_dir, "pretrain_student").status();
+        }
+      } catch (const std::exception& e) {
+        student_status = absl::InternalError(absl::StrCat("pretrain_student: ", e.what()));
       }
     });
   }
@@ -167,7 +187,9 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
       policy_status = q.status();
     }
   }
-  if (student_thread.joinable()) student_thread.join();
+  // A failed policy does not wait out the student's budget.
+  if (policy_status.ok() && student_thread.joinable()) student_thread.join();
+  std::move(join_student).Invoke();
   R1_RETURN_IF_ERROR(policy_status);
   R1_RETURN_IF_ERROR(student_status);
   return result;

@@ -76,6 +76,17 @@ absl::StatusOr<SftStageResult> RunSft(const SftStageOptions& options) {
   const std::string train_path = ResolvePath(options.base_dir, sft.train_file());
   R1_ASSIGN_OR_RETURN(std::vector<data::SftRecord> records, ReadJsonl<data::SftRecord>(train_path));
   if (records.empty()) return absl::InvalidArgumentError(absl::StrCat(train_path, ": no records"));
+  if (options.held_out.size() > 0) {
+    const size_t before = records.size();
+    std::erase_if(records, [&](const data::SftRecord& r) { return options.held_out.Contains(tasks::TrainingPrompt(r)); });
+    if (records.size() < before) {
+      std::fprintf(stderr, "%s: %zu records of %s have a held-out eval prompt; they are not trained on\n",
+                   options.stage.c_str(), before - records.size(), train_path.c_str());
+    }
+    if (records.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(train_path, ": every record's prompt is a held-out eval prompt"));
+    }
+  }
   std::vector<data::SftRecord> eval_records;
   if (!sft.eval_file().empty()) {
     const std::string eval_path = ResolvePath(options.base_dir, sft.eval_file());

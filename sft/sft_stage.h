@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
 #include "sft/lm_trainer.h"
+#include "tasks/held_out.h"
 
 namespace r1::sft {
 
@@ -27,6 +28,9 @@ struct SftStageOptions {
   std::string stage_dir;
   config::SftConfig sft;
   std::string base_dir;          // relative sft.train_file / eval_file resolve against it
+  // Records whose prompt (or first user turn) is one of these held-out eval
+  // prompts are dropped from the training file, with a count in the log.
+  tasks::HeldOutPrompts held_out;
   // The starting weights: a checkpoint (its tokenizer comes along), or a
   // fresh model of `fresh_model` (a distillation student) with `tokenizer_path`.
   std::string init_checkpoint;

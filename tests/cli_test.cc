@@ -224,7 +224,7 @@ TEST_F(CliTest, ConfigCheckAndShowApplyOverrides) {
 TEST_F(CliTest, PretrainGenerateAndResume) {
   const std::string run_dir = Path("run");
   const std::string small =
-      " --set pretrain.corpus_examples=400 --set pretrain.max_seconds=0 --set pretrain.batch_size=4"
+      " --set pretrain.corpus_examples=400 --set pretrain.student_max_steps=0 --set pretrain.batch_size=4"
       " --set pretrain.seq_len=64 --set pretrain.checkpoint.every_steps=2 --set pretrain.optimizer.warmup_steps=2"
       " --set tokenizer.vocab_size=64 --set policy.vocab_size=64 --set student.vocab_size=64"
       " --set policy.dim=32 --set policy.n_layers=2 --set data.n_eval=3 --set eval.samples=2"

@@ -6,7 +6,9 @@
 //
 // The models are tiny and the corpus is 64 examples the policy memorises in
 // pretraining; rejection sampling draws its prompts from the same stream, so
-// it finds correct samples without a long training run.
+// it finds correct samples without a long training run. The eval prompts are
+// drawn with the training seed (eval_seed = seed): every stream of training
+// data starts with them, and every stage must leave them out.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,13 +18,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/chat_template.h"
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/jsonl.h"
 #include "common/subprocess.h"
 #include "proto/records.pb.h"
+#include "tasks/held_out.h"
 
 namespace r1 {
 namespace {
@@ -52,12 +58,12 @@ student {
   arch: LLAMA vocab_size: 48 dim: 32 n_layers: 2 n_heads: 2 n_kv_heads: 1 ffn_hidden_dim: 64
   max_seq_len: 128 tie_embeddings: true
 }
-data { tasks { kind: ARITHMETIC difficulty: 1 solution_error_rate: 0 weight: 1 } n_eval: 4 seed: 1 eval_seed: 2 }
+data { tasks { kind: ARITHMETIC difficulty: 1 solution_error_rate: 0 weight: 1 } n_eval: 4 seed: 1 eval_seed: 1 }
 pretrain {
-  corpus_examples: 64 batch_size: 8 seq_len: 64 max_steps: 300 loss_on_prompts: false
+  corpus_examples: 64 batch_size: 8 seq_len: 128 max_steps: 600 loss_on_prompts: false
   optimizer { lr: 1e-2 warmup_steps: 10 min_lr_ratio: 0.1 }
   checkpoint { every_steps: 100 keep: 1 }
-  student_max_seconds: 2
+  student_max_steps: 60
 }
 cold_start_sft {
   generated_examples: 16 batch_size: 4 seq_len: 128 max_steps: 2
@@ -65,19 +71,19 @@ cold_start_sft {
 }
 rl {
   group_size: 4 prompts_per_step: 4 max_steps: 2
-  sampling { temperature: 1.0 max_new_tokens: 48 }
+  sampling { temperature: 1.0 max_new_tokens: 96 }
   kl_coef: 0.04 eval_samples: 2 dynamic_sampling: false
   optimizer { lr: 1e-4 warmup_steps: 1 min_lr_ratio: 1.0 weight_decay: 0.0 }
   checkpoint { every_steps: 1 keep: 2 }
 }
-reject_sample { prompts: 16 samples_per_prompt: 4 keep_per_prompt: 1 sampling { temperature: 1.0 max_new_tokens: 48 } }
+reject_sample { prompts: 16 samples_per_prompt: 4 keep_per_prompt: 1 sampling { temperature: 1.0 max_new_tokens: 96 } }
 sft { batch_size: 4 seq_len: 128 max_steps: 3 optimizer { lr: 1e-4 warmup_steps: 1 } }
 distill {
   sft { batch_size: 4 seq_len: 128 max_steps: 4 optimizer { lr: 1e-3 warmup_steps: 1 } }
   kl_weight: 0.5 teacher_top_k: 4 kl_direction: "mix"
 }
 export { gguf: true gguf_types: "f32,f16" }
-eval { samples: 2 sampling { temperature: 1.0 max_new_tokens: 48 } }
+eval { samples: 2 sampling { temperature: 1.0 max_new_tokens: 96 } }
 reward {
   rules { rule: "math" weight: 1.0 }
   rules { rule: "format" weight: 0.2 }
@@ -204,6 +210,29 @@ void RejectionSamplesCarryProvenanceAndStats() {
   EXPECT_THAT(stats, HasSubstr(absl::StrCat("\"kept\": ", records->size())));
 }
 
+void NoStageTrainsOnAnEvalPrompt() {
+  absl::StatusOr<config::RunConfig> run = LoadRunConfig(g->config);
+  ASSERT_TRUE(run.ok()) << run.status();
+  absl::StatusOr<std::vector<data::PromptRecord>> eval = tasks::LoadEvalPrompts(run->data(), g->run_dir);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  ASSERT_EQ(eval->size(), 4u);
+  const tasks::HeldOutPrompts held_out(*eval);
+  // The pretraining corpus, as rendered text: each example opens with its
+  // rendered prompt.
+  const std::string corpus = *ReadFile(g->run_dir + "/pretrain/corpus.txt");
+  for (const data::PromptRecord& p : *eval) {
+    EXPECT_EQ(corpus.find(RenderPrompt(p.prompt())), std::string::npos) << p.prompt();
+  }
+  // The cold-start set and the rejection-sampled set (which SFT, RL2 and
+  // distillation train on).
+  for (const char* file : {"/cold_start_sft/data.jsonl", "/reject_sample/data.jsonl"}) {
+    absl::StatusOr<std::vector<data::SftRecord>> records = ReadJsonl<data::SftRecord>(g->run_dir + file);
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_FALSE(records->empty()) << file;
+    for (const data::SftRecord& r : *records) EXPECT_FALSE(held_out.Contains(r.prompt())) << file << ": " << r.prompt();
+  }
+}
+
 void ExportHoldsHuggingFaceFilesCardAndGguf() {
   const std::string out = g->run_dir + "/export";
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.model", "README.md", "model-f32.gguf",
@@ -252,28 +281,71 @@ void ARerunSkipsEveryFinishedStage() {
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_THAT(other.err, HasSubstr("holds a run of a different config"));
   EXPECT_EQ(*ReadFile(g->run_dir + "/manifest.json"), before);
+
+  // A stage name --only does not know is refused before anything runs.
+  Result typo = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", g->run_dir, " --only evl"));
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_THAT(typo.err, HasSubstr("--only evl: not a stage of"));
+  EXPECT_THAT(typo.err, Not(HasSubstr("=== ")));
+  EXPECT_EQ(*ReadFile(g->run_dir + "/manifest.json"), before);
+}
+
+// When a stage runs again, every later stage was made from its old output:
+// they run again too; the earlier ones stay done.
+void AStageThatRunsAgainRerunsEveryLaterStage() {
+  data::RunManifest manifest = ReadManifest(g->run_dir);
+  for (data::StageRecord& s : *manifest.mutable_stages()) {
+    if (s.name() == "distill") s.set_status("failed");
+  }
+  ASSERT_TRUE(WriteFileAtomically(g->run_dir + "/manifest.json", ToJsonLine(manifest) + "\n").ok());
+  Result again = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", g->run_dir));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("rl2 done earlier"));
+  const data::RunManifest after = ReadManifest(g->run_dir);
+  for (const char* stage : {"pretrain", "cold_start_sft", "rl", "reject_sample", "sft", "rl2"}) {
+    EXPECT_EQ(FindStage(after, stage)->attempts(), 1) << stage;
+  }
+  for (const char* stage : {"distill", "export", "eval"}) {
+    EXPECT_EQ(FindStage(after, stage)->attempts(), 2) << stage;
+    EXPECT_EQ(FindStage(after, stage)->status(), "done") << stage;
+    EXPECT_THAT(again.err, HasSubstr(absl::StrCat("=== ", stage, " (attempt 2) ===")));
+  }
 }
 
 TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
   Shared own = MakeShared("interrupt");
   g = &own;
   const std::string run_dir = g->dir + "/interrupted";
-  // RL long enough to be caught running; checkpoints every step.
-  const std::string args = absl::StrCat(BinDir(), "/r1 pipeline ", g->config, " --run_dir ", run_dir,
-                                        " --set rl.max_steps=1000 --set rl.max_seconds=25");
+  // RL long enough to be caught running (40 steps); checkpoints every step.
+  const std::string budget = " --set rl.max_steps=40";
+  const std::string args = absl::StrCat(BinDir(), "/r1 pipeline ", g->config, " --run_dir ", run_dir, budget);
   std::vector<std::string> argv = absl::StrSplit(args, ' ');
   SubprocessOptions options;
   options.stdout_path = g->dir + "/interrupted.out";
   options.stderr_path = g->dir + "/interrupted.err";
   absl::StatusOr<std::unique_ptr<Subprocess>> pipeline = Subprocess::Start(argv, options);
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
-  // Wait until RL has written a checkpoint (so its workers are up and it is
-  // mid-stage), then interrupt as Ctrl-C would.
-  const absl::Time give_up = absl::Now() + absl::Seconds(120);
-  while (absl::Now() < give_up && !fs::exists(run_dir + "/rl/checkpoints/step_00000002")) {
-    absl::SleepFor(absl::Milliseconds(100));
+  // Wait until RL has written its second checkpoint (so its workers are up
+  // and it is mid-stage), then interrupt as Ctrl-C would. Checkpoints are
+  // pruned to the newest 2, so look for any step >= 2. The limit only stops
+  // a hung run; the 38 steps left are the margin that makes this no race.
+  const auto rl_mid_stage = [&] {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(run_dir + "/rl/checkpoints", ec)) {
+      const std::string name = entry.path().filename().string();
+      int64_t step = 0;
+      // A checkpoint being written is `step_N.tmp...`, which is no number.
+      if (name.rfind("step_", 0) == 0 && absl::SimpleAtoi(name.substr(5), &step) && step >= 2) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const absl::Time give_up = absl::Now() + absl::Seconds(480);
+  while (absl::Now() < give_up && !rl_mid_stage() && (*pipeline)->Running()) {
+    absl::SleepFor(absl::Milliseconds(20));
   }
-  ASSERT_TRUE(fs::exists(run_dir + "/rl/checkpoints/step_00000002")) << *ReadFile(g->dir + "/interrupted.err");
+  ASSERT_TRUE(rl_mid_stage()) << *ReadFile(g->dir + "/interrupted.err");
   EXPECT_FALSE(ProcessesMentioning(run_dir).size() < 3) << "expected the pipeline, rl and its services";
   (*pipeline)->Signal(SIGINT);
   absl::StatusOr<int> code = (*pipeline)->Wait(absl::Seconds(60));
@@ -289,8 +361,7 @@ TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
 
   // The same command again: finished stages are skipped, RL resumes from its
   // newest checkpoint, and the run completes.
-  Result resumed = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", run_dir,
-                                             " --set rl.max_steps=1000 --set rl.max_seconds=25 --only rl"));
+  Result resumed = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", run_dir, budget, " --only rl"));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_THAT(resumed.err, HasSubstr("pretrain done earlier"));
   EXPECT_THAT(resumed.err, HasSubstr("=== rl (attempt 2) ==="));
@@ -372,6 +443,10 @@ TEST(Pipeline, FullRunThenRerunAndBadInput) {
     RejectionSamplesCarryProvenanceAndStats();
   }
   {
+    SCOPED_TRACE("held-out prompts");
+    NoStageTrainsOnAnEvalPrompt();
+  }
+  {
     SCOPED_TRACE("export");
     ExportHoldsHuggingFaceFilesCardAndGguf();
   }
@@ -382,6 +457,10 @@ TEST(Pipeline, FullRunThenRerunAndBadInput) {
   {
     SCOPED_TRACE("rerun");
     ARerunSkipsEveryFinishedStage();
+  }
+  {
+    SCOPED_TRACE("a stage that runs again");
+    AStageThatRunsAgainRerunsEveryLaterStage();
   }
   {
     SCOPED_TRACE("bad input");

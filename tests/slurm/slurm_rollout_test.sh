@@ -143,7 +143,7 @@ log "building a tiny checkpoint"
 # threads=1: with every core (the config's 0) OpenMP's spinning threads make
 # two training steps take 30-50 s instead of 1 s when other tests share the cores.
 (cd "$root" && "$r1" pretrain configs/tiny.textproto --run_dir "$tmp/run" --set threads=1 \
-  --set pretrain.corpus_examples=2000 --set pretrain.max_steps=2 --set pretrain.max_seconds=0 \
+  --set pretrain.corpus_examples=2000 --set pretrain.max_steps=2 --set pretrain.student_max_steps=0 \
   --quality_eval=false >"$tmp/pretrain.log" 2>&1) || { tail -n 20 "$tmp/pretrain.log" >&2; fail "pretrain failed"; }
 ckpt="$(find "$tmp/run" -maxdepth 3 -type d -path '*/checkpoints/step_*' | sort | tail -n 1)"
 [[ -f "$ckpt/config.json" ]] || fail "no checkpoint under $tmp/run"
