@@ -230,6 +230,7 @@ TEST_F(RlLearnerTest, ResumedRunMatchesUninterruptedRun) {
   const Run whole = RunRl("whole", {"old_logprobs=RECOMPUTE"});
   ASSERT_EQ(whole.exit_code, 0) << whole.stderr_text;
   EXPECT_THAT(whole.stdout_text, HasSubstr("step_00000004"));
+  EXPECT_THAT(whole.stderr_text, ::testing::Not(HasSubstr("truncates")));  // untruncated sampling: no warning
   const Run first = RunRl("resumed", {"old_logprobs=RECOMPUTE", "max_steps=2"});
   ASSERT_EQ(first.exit_code, 0) << first.stderr_text;
   const Run rest = RunRl("resumed", {"old_logprobs=RECOMPUTE"}, {"--resume"});
@@ -244,7 +245,9 @@ TEST_F(RlLearnerTest, ResumedRunMatchesUninterruptedRun) {
     ASSERT_TRUE(b.count(step)) << step;
     EXPECT_DOUBLE_EQ(a.at(step).at("loss"), b.at(step).at("loss")) << "step " << step;
     EXPECT_DOUBLE_EQ(a.at(step).at("reward_mean"), b.at(step).at("reward_mean")) << "step " << step;
-    signal += a.at(step).at("grad_norm");
+    signal += a.at(step).at("grad_norm_mean");
+    EXPECT_GE(a.at(step).at("grad_norm_max"), a.at(step).at("grad_norm_mean")) << "step " << step;
+    EXPECT_EQ(a.at(step).at("skipped_nonfinite_steps"), 0) << "step " << step;
   }
   EXPECT_GT(signal, 0) << "no learning signal: the test would pass vacuously";
   EXPECT_EQ(MaxWeightDifference(Checkpoint("whole", 4), Checkpoint("resumed", 4)), 0.0);
@@ -288,6 +291,15 @@ TEST_F(RlLearnerTest, TwoDataParallelRanksMatchOneRankWithTheDoubledBatch) {
     EXPECT_EQ(two.at(step).at("groups"), one.at(step).at("groups"));
     EXPECT_NEAR(two.at(step).at("reward_mean"), one.at(step).at("reward_mean"), 1e-9) << "step " << step;
     EXPECT_NEAR(two.at(step).at("loss"), one.at(step).at("loss"), 1e-5) << "step " << step;
+    // Rank-local quantities are reduced over the ranks (max or sum), so they
+    // match one rank with every prompt.
+    EXPECT_EQ(two.at(step).at("response_length_max"), one.at(step).at("response_length_max")) << "step " << step;
+    EXPECT_NEAR(two.at(step).at("response_length_mean"), one.at(step).at("response_length_mean"), 1e-9);
+    for (const char* rule : {"reward/length", "reward/repetition"}) {
+      ASSERT_TRUE(two.at(step).count(rule)) << rule;
+      EXPECT_NEAR(two.at(step).at(rule), one.at(step).at(rule), 1e-9) << rule << " step " << step;
+    }
+    EXPECT_EQ(two.at(step).at("sampling_draws"), one.at(step).at("sampling_draws"));
   }
   const double relative = RelativeUpdateDifference(model::CheckpointDir(Path("run_dp/rl/checkpoints"), 3),
                                                    Checkpoint("single", 3), Path("init"));
@@ -320,6 +332,14 @@ TEST_F(RlLearnerTest, RecomputedOldLogprobsAgreeWithTheWorkers) {
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_LT(steps.at(1).at("logprob_mismatch"), 1e-4);
   EXPECT_NEAR(steps.at(1).at("ratio_mean"), 1.0, 1e-4);  // one update per batch: the ratio starts at 1
+}
+
+// Truncated sampling is allowed but biases the importance ratio (every
+// logprob is of the full distribution): the log says so at the start.
+TEST_F(RlLearnerTest, TruncatedSamplingIsWarnedAbout) {
+  const Run run = RunRl("top_p", {"sampling.top_p=0.9", "max_steps=1"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_THAT(run.stderr_text, HasSubstr("warning: rl.sampling truncates the distribution (top_p 0.9"));
 }
 
 TEST_F(RlLearnerTest, QualityGateRefusesABaseWithoutCorrectSamples) {
