@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
@@ -17,6 +16,7 @@
 #include "reward/client.h"
 #include "reward/scorer.h"
 #include "reward/server.h"
+#include "rpc/auth.h"
 #include "rpc/server.h"
 
 namespace r1::reward {
@@ -49,15 +49,6 @@ absl::StatusOr<config::RewardServiceConfig> LoadRewardConfig(const std::string& 
   return run->reward();
 }
 
-absl::StatusOr<std::string> ReadToken(const std::string& token_file) {
-  if (token_file.empty()) return std::string();
-  absl::StatusOr<std::string> token = ReadFile(token_file);
-  if (!token.ok()) return token.status();
-  std::string trimmed(absl::StripAsciiWhitespace(*token));
-  if (trimmed.empty()) return absl::InvalidArgumentError(absl::StrCat(token_file, ": the token file is empty"));
-  return trimmed;
-}
-
 int Serve(const std::vector<std::string>& args) {
   std::vector<std::string> config_path, overrides;
   std::string address, tls_cert, tls_key, token_file, port_file;
@@ -71,7 +62,7 @@ int Serve(const std::vector<std::string>& args) {
   flags.AddString("address", &address, "host:port to listen on (default: reward.address, 127.0.0.1:0)");
   flags.AddString("tls_cert", &tls_cert, "PEM certificate chain; with --tls_key, serve TLS only");
   flags.AddString("tls_key", &tls_key, "PEM private key");
-  flags.AddString("token_file", &token_file, "file holding a bearer token that every Score call must carry");
+  flags.AddString("token_file", &token_file, "file holding a bearer token that every call but health checks must carry");
   flags.AddString("port_file", &port_file, "write the bound port here once serving (for scripts)");
   flags.AddBool("quiet", &quiet, "no per-request log lines");
   if (auto code = ParseCommandLine(flags, args)) return *code;
@@ -81,7 +72,7 @@ int Serve(const std::vector<std::string>& args) {
   absl::StatusOr<config::RewardServiceConfig> config =
       LoadRewardConfig(config_path.empty() ? "" : config_path[0], overrides);
   if (!config.ok()) return Fail(config.status());
-  absl::StatusOr<std::string> token = ReadToken(token_file);
+  absl::StatusOr<std::string> token = rpc::ReadTokenFile(token_file);
   if (!token.ok()) return Fail(token.status());
   ServerOptions options;
   options.address = address.empty() ? config->address() : address;
@@ -134,7 +125,7 @@ int Score(const std::vector<std::string>& args) {
   std::vector<ScoreResult> results;
   ProgressLine progress("scoring");
   if (!server_address.empty()) {
-    absl::StatusOr<std::string> token = ReadToken(token_file);
+    absl::StatusOr<std::string> token = rpc::ReadTokenFile(token_file);
     if (!token.ok()) return Fail(token.status());
     ClientOptions options;
     options.token = *token;

@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/file_util.h"
 #include "proto/reward.grpc.pb.h"
 #include "reward/scorer.h"
 #include "rpc/server.h"
@@ -52,19 +51,9 @@ class RewardServiceImpl final : public RewardService::Service {
     }
   }
 
-  grpc::Status CheckToken(const grpc::ServerContext& context) const {
-    if (options_.token.empty()) return grpc::Status::OK;
-    const auto& metadata = context.client_metadata();
-    const auto found = metadata.find("authorization");
-    const std::string expected = absl::StrCat("Bearer ", options_.token);
-    if (found == metadata.end() || std::string(found->second.data(), found->second.size()) != expected) {
-      return grpc::Status(grpc::UNAUTHENTICATED, "missing or wrong bearer token (metadata \"authorization\")");
-    }
-    return grpc::Status::OK;
-  }
-
   grpc::Status DoScore(grpc::ServerContext* context, const ScoreRequest* request, ScoreResponse* response) {
-    if (grpc::Status s = CheckToken(*context); !s.ok()) return s;
+    // The bearer token (when configured) was checked before the request was
+    // read: rpc/auth.h.
     const int max_items = scorer_.config().max_batch_items();
     if (request->items().empty()) return grpc::Status(grpc::INVALID_ARGUMENT, "ScoreRequest.items is empty");
     if (request->items_size() > max_items) {
@@ -116,23 +105,11 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(const config::
   server->options_ = options;
   server->service_ = std::make_unique<RewardServiceImpl>(*server->scorer_, server->options_);
 
-  std::shared_ptr<grpc::ServerCredentials> credentials;  // null: plaintext
-  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-      return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
-    }
-    absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file);
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadFile(options.tls_key_file);
-    if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    credentials = grpc::SslServerCredentials(ssl);
-  }
-
   rpc::ServerSettings settings;
   settings.address = options.address;
-  settings.credentials = credentials;
+  settings.security.tls_cert_file = options.tls_cert_file;
+  settings.security.tls_key_file = options.tls_key_file;
+  settings.security.token = options.token;
   settings.max_message_bytes = options.max_message_bytes;
   absl::StatusOr<rpc::StartedServer> started = rpc::StartServer(settings, {server->service_.get()});
   if (!started.ok()) return started.status();

@@ -23,7 +23,9 @@ struct ServerOptions {
   std::string address;         // host:port; port 0 picks a free one
   std::string tls_cert_file;   // PEM; with tls_key_file, serve TLS only
   std::string tls_key_file;
-  std::string token;           // non-empty: Score needs "authorization: Bearer <token>"
+  std::string token;           // non-empty: every call but health checks needs
+                               // "authorization: Bearer <token>", checked before
+                               // the request is read (rpc/auth.h)
   bool log_requests = true;    // one line per request on stderr
   int64_t max_message_bytes = 256 << 20;  // largest request accepted
 };

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <pthread.h>
 
 #include <chrono>
@@ -13,17 +14,29 @@ namespace r1::rpc {
 
 absl::StatusOr<StartedServer> StartServer(const ServerSettings& settings,
                                           const std::vector<grpc::Service*>& services) {
+  if (settings.max_message_bytes <= 0 || settings.max_message_bytes > (int64_t{1} << 31) - 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_message_bytes must be in [1, 2^31), got ", settings.max_message_bytes));
+  }
+  if (settings.memory_quota_bytes <= settings.max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the memory quota (", settings.memory_quota_bytes,
+                                                   " bytes) must exceed the largest message (",
+                                                   settings.max_message_bytes, " bytes)"));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(settings.security);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   StartedServer started;
-  builder.AddListeningPort(settings.address,
-                           settings.credentials ? settings.credentials : grpc::InsecureServerCredentials(),
-                           &started.port);
+  builder.AddListeningPort(settings.address, *credentials, &started.port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(settings.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(settings.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  grpc::ResourceQuota quota("r1-server");
+  quota.Resize(static_cast<size_t>(settings.memory_quota_bytes));
+  builder.SetResourceQuota(quota);
   started.server = builder.BuildAndStart();
   if (started.server == nullptr || started.port == 0) {
     return absl::FailedPreconditionError(

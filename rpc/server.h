@@ -1,7 +1,8 @@
 // What every r1 gRPC server carries, set up in one place: the standard health
-// service (grpc.health.v1.Health), server reflection, message-size limits, and
-// a busy port as an error (gRPC would otherwise share it via SO_REUSEPORT).
-// Also the SIGINT/SIGTERM handling of the server binaries.
+// service (grpc.health.v1.Health), server reflection, message-size limits, a
+// memory quota for gRPC's own buffers, TLS and the bearer-token check
+// (rpc/auth.h), and a busy port as an error (gRPC would otherwise share it via
+// SO_REUSEPORT). Also the SIGINT/SIGTERM handling of the server binaries.
 #ifndef R1_RPC_SERVER_H_
 #define R1_RPC_SERVER_H_
 
@@ -15,19 +16,23 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "rpc/auth.h"
 
 namespace grpc {
 class Server;
 class Service;
-class ServerCredentials;
 }  // namespace grpc
 
 namespace r1::rpc {
 
 struct ServerSettings {
-  std::string address;                                  // host:port; port 0 picks a free one
-  std::shared_ptr<grpc::ServerCredentials> credentials;  // null = plaintext
+  std::string address;      // host:port; port 0 picks a free one
+  ServerSecurity security;  // TLS and token; all empty = plaintext, anyone may call
   int64_t max_message_bytes = 256 << 20;
+  // gRPC's memory quota for this server (transport buffers, messages being
+  // received): under pressure gRPC shrinks flow-control windows and refuses
+  // new work instead of growing without bound. Must exceed max_message_bytes.
+  int64_t memory_quota_bytes = int64_t{1} << 30;
 };
 
 struct StartedServer {
@@ -35,7 +40,8 @@ struct StartedServer {
   int port = 0;
 };
 
-// FAILED_PRECONDITION naming the address when it cannot be bound.
+// FAILED_PRECONDITION naming the address when it cannot be bound;
+// INVALID_ARGUMENT for unusable TLS files or limits.
 absl::StatusOr<StartedServer> StartServer(const ServerSettings& settings, const std::vector<grpc::Service*>& services);
 
 // Stops accepting calls; running ones get `grace_seconds` to finish.

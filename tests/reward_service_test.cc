@@ -22,6 +22,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A field of /proc/<pid>/status ("VmRSS", "VmHWM"), in bytes; -1 if absent.
+int64_t ProcessMemory(pid_t pid, const std::string& field) {
+  const std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status")).value_or("");
+  const size_t at = status.find(field + ":");
+  if (at == std::string::npos) return -1;
+  return std::strtoll(status.c_str() + at + field.size() + 1, nullptr, 10) * 1024;  // the file says kB
+}
+
 constexpr char kConfig[] = R"pb(
 name: "reward_test"
 reward {
@@ -175,6 +183,38 @@ TEST_F(RewardServiceTest, TokenIsRequiredWhenConfigured) {
   ClientOptions wrong;
   wrong.token = "guess";
   EXPECT_TRUE(absl::IsUnauthenticated(Connect(address, wrong)->Score({Item("math", "1", "1")}).status()));
+  ClientOptions right;
+  right.token = "s3cret";
+  absl::StatusOr<std::vector<ScoreResult>> accepted = Connect(address, right)->Score({Item("math", "\\boxed{1}", "1")});
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_TRUE((*accepted)[0].correct());
+}
+
+TEST_F(RewardServiceTest, ATokenIsCheckedBeforeTheRequestIsRead) {
+  ASSERT_TRUE(WriteFileAtomically(Path("token"), "s3cret\n").ok());
+  const std::string address = StartServer({"--token_file", Path("token")});
+  // Health checks need no token (probes carry no secrets).
+  ASSERT_TRUE(Connect(address)->WaitUntilServing(absl::Seconds(10)).ok());
+  // Large calls without the token or with a wrong one are refused from their
+  // headers: the server never buffers or parses their 200 MiB (it once did,
+  // and six such calls took it from 18 MB to 1.7 GB).
+  constexpr int64_t kBytes = 200 << 20;
+  const std::vector<ScoreItem> huge = {Item("math", std::string(static_cast<size_t>(kBytes), 'x'), "1")};
+  ClientOptions wrong;
+  wrong.token = "guess";
+  const int64_t rss_before = ProcessMemory(server_->pid(), "VmRSS");
+  const int64_t peak_before = ProcessMemory(server_->pid(), "VmHWM");
+  for (const ClientOptions& options : {ClientOptions(), wrong, ClientOptions(), wrong, ClientOptions(), wrong}) {
+    absl::StatusOr<std::vector<ScoreResult>> refused = Connect(address, options)->Score(huge);
+    EXPECT_TRUE(absl::IsUnauthenticated(refused.status())) << refused.status();
+  }
+  const int64_t rss_after = ProcessMemory(server_->pid(), "VmRSS");
+  const int64_t peak_after = ProcessMemory(server_->pid(), "VmHWM");
+  std::printf("6 tokenless/wrong-token Score calls of %lld MiB: server RSS %lld -> %lld MiB, peak %lld -> %lld MiB\n",
+              static_cast<long long>(kBytes >> 20), static_cast<long long>(rss_before >> 20),
+              static_cast<long long>(rss_after >> 20), static_cast<long long>(peak_before >> 20),
+              static_cast<long long>(peak_after >> 20));
+  EXPECT_LT(peak_after - peak_before, kBytes / 4);
   ClientOptions right;
   right.token = "s3cret";
   absl::StatusOr<std::vector<ScoreResult>> accepted = Connect(address, right)->Score({Item("math", "\\boxed{1}", "1")});
