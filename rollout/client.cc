@@ -19,8 +19,12 @@ struct RolloutClient::Channel {
 RolloutClient::RolloutClient(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
 RolloutClient::~RolloutClient() = default;
 
-absl::StatusOr<std::unique_ptr<RolloutClient>> RolloutClient::Connect(const std::string& address) {
+absl::StatusOr<std::unique_ptr<RolloutClient>> RolloutClient::Connect(const std::string& address,
+                                                                      const ClientOptions& options) {
   auto channel = std::make_unique<Channel>();
+  channel->options.token = options.token;
+  channel->options.tls_root_cert_file = options.tls_root_cert_file;
+  channel->options.tls_server_name = options.tls_server_name;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> made = rpc::MakeChannel(address, channel->options);
   if (!made.ok()) return made.status();
   channel->channel = *made;

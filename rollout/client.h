@@ -18,9 +18,19 @@
 
 namespace r1::rollout {
 
+// How to reach a worker started with --tls_cert/--tls_key/--token_file (the
+// same fields as reward::ClientOptions).
+struct ClientOptions {
+  std::string token;               // sent as "authorization: Bearer <token>" when set
+  std::string tls_root_cert_file;  // PEM of the worker's CA; set = connect with TLS
+  std::string tls_server_name;     // overrides the name checked against the certificate
+};
+
 class RolloutClient {
  public:
-  static absl::StatusOr<std::unique_ptr<RolloutClient>> Connect(const std::string& address);
+  // INVALID_ARGUMENT for an unreadable certificate file; connecting is lazy.
+  static absl::StatusOr<std::unique_ptr<RolloutClient>> Connect(const std::string& address,
+                                                                const ClientOptions& options = {});
   ~RolloutClient();
 
   // Calls `on_completion` for each completion as the worker streams it.

@@ -4,6 +4,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cmath>
+#include <exception>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "model/sampler.h"
@@ -14,6 +18,7 @@ namespace r1::rollout {
 struct Engine::Group {
   std::shared_ptr<GenerationJob> job;
   int unreported = 0;  // samples not yet reported
+  bool failed = false;  // on_error has run
   struct Prefill {
     model::KvCache cache;  // [1, P]
     torch::Tensor logits;  // [1, V] at the prompt's last token
@@ -22,6 +27,61 @@ struct Engine::Group {
   };
   std::map<int, Prefill> prefills;
 };
+
+namespace {
+
+// Stop strings are matched against the whole text after every token: bound
+// how much matching one request can ask for.
+constexpr size_t kMaxStopStrings = 64;
+constexpr size_t kMaxStopBytes = 1024;
+
+// INTERNAL with the exception's message (LibTorch's without its backtrace).
+absl::Status EngineError(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  return absl::InternalError(
+      absl::StrCat("the rollout engine failed: ", torch_error != nullptr ? torch_error->what_without_backtrace() : e.what()));
+}
+
+}  // namespace
+
+absl::Status CheckGenerationParams(const model::GenerationParams& params, int64_t max_new_tokens) {
+  const model::SamplingParams& s = params.sampling;
+  if (!std::isfinite(s.temperature) || s.temperature < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.temperature must be a finite number >= 0 (0 = greedy), got ", s.temperature));
+  }
+  if (s.temperature != 0 && s.temperature < kMinTemperature) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling.temperature ", s.temperature, " is below ",
+                                                   kMinTemperature, "; use 0 for greedy decoding"));
+  }
+  if (!std::isfinite(s.top_p) || s.top_p <= 0 || s.top_p > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling.top_p must be in (0, 1], got ", s.top_p));
+  }
+  if (!std::isfinite(s.min_p) || s.min_p < 0 || s.min_p >= 1) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling.min_p must be in [0, 1), got ", s.min_p));
+  }
+  if (s.top_k < 0) return absl::InvalidArgumentError(absl::StrCat("sampling.top_k must be >= 0, got ", s.top_k));
+  if (params.max_new_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.max_new_tokens must be > 0, got ", params.max_new_tokens));
+  }
+  if (params.max_new_tokens > max_new_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling.max_new_tokens is ", params.max_new_tokens,
+                                                   "; this worker generates at most ", max_new_tokens,
+                                                   " tokens per sample"));
+  }
+  if (params.stop.size() > kMaxStopStrings) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling.stop has ", params.stop.size(), " strings; at most ", kMaxStopStrings));
+  }
+  for (const std::string& stop : params.stop) {
+    if (stop.size() > kMaxStopBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a sampling.stop string has ", stop.size(), " bytes; at most ", kMaxStopBytes));
+    }
+  }
+  return absl::OkStatus();
+}
 
 Engine::Engine(model::CausalLm model, const Tokenizer& tokenizer, const EngineOptions& options,
                int64_t weight_version)
@@ -62,6 +122,9 @@ absl::Status Engine::Submit(std::shared_ptr<GenerationJob> job) {
   if (job->samples_per_prompt < 1) {
     return absl::InvalidArgumentError(absl::StrCat("samples_per_prompt must be >= 1, got ", job->samples_per_prompt));
   }
+  const int64_t max_new_tokens =
+      options_.max_new_tokens > 0 ? std::min(options_.max_new_tokens, max_seq_len_) : max_seq_len_;
+  if (absl::Status s = CheckGenerationParams(job->params, max_new_tokens); !s.ok()) return s;
   for (size_t i = 0; i < job->prompts.size(); ++i) {
     const auto& prompt = job->prompts[i];
     if (prompt.empty()) return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " is empty"));
@@ -106,10 +169,7 @@ absl::Status Engine::UpdateWeights(std::map<std::string, torch::Tensor> tensors,
   // One update at a time; a second caller waits for the first.
   done_cv_.wait(lock, [&] { return update_ == nullptr || stop_; });
   if (stop_) return absl::UnavailableError("the worker is shutting down");
-  if (version <= version_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("weight version ", version, " is not newer than the version serving (", version_, ")"));
-  }
+  if (absl::Status s = CheckNextVersionLocked(version); !s.ok()) return s;
   update_ = update;
   work_cv_.notify_all();
   done_cv_.wait(lock, [&] { return update->done || stop_; });
@@ -117,12 +177,37 @@ absl::Status Engine::UpdateWeights(std::map<std::string, torch::Tensor> tensors,
   return update->result;
 }
 
-void Engine::RunExclusive(const std::function<void(model::CausalLmImpl&, int64_t)>& work) {
-  auto ran = std::make_shared<bool>(false);
+absl::Status Engine::CheckNextVersion(int64_t version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CheckNextVersionLocked(version);
+}
+
+absl::Status Engine::CheckNextVersionLocked(int64_t version) const {
+  if (version <= version_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("weight version ", version, " is not newer than the version serving (", version_, ")"));
+  }
+  // version > version_ here, so the difference is positive; in unsigned
+  // arithmetic it cannot overflow.
+  const uint64_t step = static_cast<uint64_t>(version) - static_cast<uint64_t>(version_);
+  if (step > static_cast<uint64_t>(options_.max_version_step)) {
+    return absl::InvalidArgumentError(absl::StrCat("weight version ", version, " jumps ", step,
+                                                   " past the version serving (", version_, "); at most ",
+                                                   options_.max_version_step, " (--max_version_step)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::RunExclusive(const std::function<void(model::CausalLmImpl&, int64_t)>& work) {
+  auto exclusive = std::make_shared<Exclusive>();
+  exclusive->work = work;
   std::unique_lock<std::mutex> lock(mu_);
-  exclusive_.emplace_back(work, ran);
+  if (stop_) return absl::UnavailableError("the worker is shutting down");
+  exclusive_.push_back(exclusive);
   work_cv_.notify_all();
-  done_cv_.wait(lock, [&] { return *ran || stop_; });
+  done_cv_.wait(lock, [&] { return exclusive->ran || stop_; });
+  if (!exclusive->ran) return absl::UnavailableError("the worker shut down before the work ran");
+  return exclusive->result;
 }
 
 EngineStats Engine::stats() const {
@@ -148,8 +233,14 @@ void Engine::Loop() {
       if (stop_) return;
     }
     ApplyPendingWork();
-    Admit();
-    if (ActiveCount() > 0) Step();
+    try {
+      Admit();
+      if (ActiveCount() > 0) Step();
+    } catch (const std::exception& e) {
+      // A LibTorch error (bad weights, out of memory, ...) fails the jobs in
+      // flight, not the worker.
+      FailInFlight(EngineError(e));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     stats_.active = static_cast<int>(ActiveCount());
     stats_.queued = static_cast<int>(queue_.size());
@@ -158,23 +249,34 @@ void Engine::Loop() {
 
 bool Engine::ApplyPendingWork() {
   std::shared_ptr<Update> update;
-  std::deque<std::pair<std::function<void(model::CausalLmImpl&, int64_t)>, std::shared_ptr<bool>>> exclusive;
+  std::deque<std::shared_ptr<Exclusive>> exclusive;
   {
     std::lock_guard<std::mutex> lock(mu_);
     exclusive.swap(exclusive_);
     update = update_;
   }
-  for (auto& [work, ran] : exclusive) {
-    work(*model_, version_);
+  for (const std::shared_ptr<Exclusive>& e : exclusive) {
+    absl::Status result;
+    try {
+      e->work(*model_, version_);
+    } catch (const std::exception& error) {
+      result = EngineError(error);
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    *ran = true;
+    e->result = std::move(result);
+    e->ran = true;
   }
   if (!exclusive.empty()) done_cv_.notify_all();
   if (update == nullptr) return !exclusive.empty();
   // Drain policy: the swap waits until the sequences in flight have ended.
   if (!options_.restart_on_update && ActiveCount() > 0) return !exclusive.empty();
 
-  const absl::Status loaded = model::LoadTensors(*model_, update->tensors, absl::StrCat("weight update ", update->version));
+  absl::Status loaded;
+  try {
+    loaded = model::LoadTensors(*model_, update->tensors, absl::StrCat("weight update ", update->version));
+  } catch (const std::exception& e) {
+    loaded = EngineError(e);
+  }
   if (loaded.ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -220,17 +322,18 @@ void Engine::Admit() {
   // Active rows stay packed at the front: a sample joins at row n_active_.
   while (n_active_ < static_cast<int>(slots_.size())) {
     const size_t s = static_cast<size_t>(n_active_);
-    Pending next;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) break;
-      next = queue_.front();
+      admitting_ = queue_.front();
       queue_.pop_front();
     }
+    const Pending next = *admitting_;
     GenerationJob& job = *next.group->job;
     Group::Prefill& prefill = next.group->prefills[next.prompt_index];
     --prefill.waiting;
     if (job.cancelled->load()) {
+      admitting_.reset();
       ReportCancelled(next);
       continue;
     }
@@ -249,6 +352,14 @@ void Engine::Admit() {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.prefills;
     }
+    if (!torch::isfinite(prefill.logits).all().item<bool>()) {
+      FailJob(*next.group, absl::InternalError(absl::StrCat(
+                               "the model produced non-finite logits (NaN or inf) for prompt ", next.prompt_index,
+                               " under weight version ", version_, ": the weights are broken")));
+      admitting_.reset();
+      ReportCancelled(next);
+      continue;
+    }
     if (cache_.length + std::max(widest, length) > cache_.capacity) {
       // Rows joined earlier in this pass are valid entries: compaction moves
       // them too, and the new end covers them.
@@ -256,11 +367,12 @@ void Engine::Admit() {
       widest = 0;
     }
     Slot& slot = slots_[s];
-    ++n_active_;
     slot.sample = next;
     slot.version = version_;
     const int64_t budget = std::min<int64_t>(job.params.max_new_tokens, max_seq_len_ - length);
     slot.builder = std::make_unique<model::CompletionBuilder>(tokenizer_, job.params.stop, budget);
+    ++n_active_;  // from here on the sample is in its slot: FinishSlot reports it
+    admitting_.reset();
     const uint64_t prompt_stream = job.stream_index.empty()
                                        ? static_cast<uint64_t>(next.prompt_index)
                                        : static_cast<uint64_t>(job.stream_index[static_cast<size_t>(next.prompt_index)]);
@@ -324,9 +436,19 @@ void Engine::Step() {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.decode_steps;
   }
+  // A row whose logits are not finite (broken weights) fails its job; the
+  // sampler would throw on it, or argmax would return garbage.
+  const torch::Tensor finite = torch::isfinite(logits).all(1);  // [n] bool
+  const auto row_finite = finite.accessor<bool, 1>();
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
+    if (!row_finite[s]) {
+      FailJob(*slot.sample.group,
+              absl::InternalError(absl::StrCat("the model produced non-finite logits (NaN or inf) at token ",
+                                               slot.builder->size(), " of prompt ", slot.sample.prompt_index,
+                                               " under weight version ", slot.version, ": the weights are broken")));
+    }
     if (slot.sample.group->job->cancelled->load()) {
       ended.emplace_back(static_cast<int>(s), true);
       continue;
@@ -370,6 +492,42 @@ void Engine::FinishSlot(int index, bool cancelled) {
   cache_.key_valid.select(0, last).fill_(false);
   --n_active_;
   Report(sample, std::move(result));
+}
+
+void Engine::FailJob(Group& group, const absl::Status& status) {
+  if (group.failed) return;
+  group.failed = true;
+  std::fprintf(stderr, "rollout: a generation job failed: %s\n", std::string(status.message()).c_str());
+  if (group.job->on_error) group.job->on_error(status);
+  group.job->cancelled->store(true);  // its other samples are dropped as they come up
+}
+
+void Engine::FailInFlight(const absl::Status& status) {
+  if (admitting_.has_value()) {
+    const Pending sample = *admitting_;
+    admitting_.reset();
+    FailJob(*sample.group, status);
+    ReportCancelled(sample);
+  }
+  for (int i = 0; i < n_active_; ++i) FailJob(*slots_[static_cast<size_t>(i)].sample.group, status);
+  // Report each sample without touching the cache (FinishSlot would move
+  // rows of a cache the failed step may have left half written).
+  const int active = n_active_;
+  n_active_ = 0;
+  for (int i = 0; i < active; ++i) {
+    Slot& slot = slots_[static_cast<size_t>(i)];
+    SampleResult result;
+    result.prompt_index = slot.sample.prompt_index;
+    result.sample_index = slot.sample.sample_index;
+    if (slot.builder) result.completion = slot.builder->Build();
+    result.weight_version = slot.version;
+    result.cancelled = true;
+    const Pending sample = slot.sample;
+    slot = Slot{};
+    Report(sample, std::move(result));
+  }
+  // A fresh cache: whatever the failed step wrote is gone.
+  cache_ = model_->NewCache(options_.kv_slots, 2 * max_seq_len_);
 }
 
 void Engine::ReportCancelled(const Pending& sample) {

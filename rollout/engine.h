@@ -14,6 +14,11 @@
 // s_p * n + k) with s_p the prompt's stream index (its position unless the
 // job says otherwise): results do not depend on which samples share a step,
 // and they match model::Generate over the prompts repeated n times.
+//
+// Nothing a request carries may stop the loop: sampling parameters are
+// checked at Submit, and a LibTorch exception on the engine thread (or
+// non-finite logits) fails the jobs it touched with INTERNAL while the
+// engine goes on with the next ones.
 #ifndef R1_ROLLOUT_ENGINE_H_
 #define R1_ROLLOUT_ENGINE_H_
 
@@ -24,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,7 +49,23 @@ struct EngineOptions {
   // swap), true = they restart from their prompt under the new weights.
   bool restart_on_update = false;
   bool absorbed_attention = true;   // MLA decode in the absorbed form
+  int64_t max_new_tokens = 0;       // per sample; 0 = the model's context
+  // The most a weight update may raise the version by: a typo or a hostile
+  // 2^63-1 would otherwise lock out every later legitimate update.
+  int64_t max_version_step = 1'000'000;
 };
+
+// The lowest non-zero sampling temperature accepted. Below it the scaled
+// logits overflow float32 (temperature 1e-40 gave inf and NaN probabilities);
+// and sampling at 1e-4 is already greedy in all but exact ties. Temperature 0
+// is greedy.
+inline constexpr double kMinTemperature = 1e-4;
+
+// INVALID_ARGUMENT naming the field for sampling parameters the engine cannot
+// honour: non-finite values, temperature not 0 and below kMinTemperature,
+// top_p outside (0, 1], min_p outside [0, 1), top_k < 0, max_new_tokens
+// outside [1, max_new_tokens].
+absl::Status CheckGenerationParams(const model::GenerationParams& params, int64_t max_new_tokens);
 
 struct SampleResult {
   int prompt_index = 0;
@@ -71,6 +93,9 @@ struct GenerationJob {
   model::GenerationParams params;
   std::function<void(SampleResult)> on_sample;  // each sample, as it ends
   std::function<void()> on_done;                // after the last sample
+  // When the job fails (a LibTorch error, non-finite logits): called once,
+  // before on_done; the samples not reported yet come back cancelled.
+  std::function<void(const absl::Status&)> on_error;
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
 };
 
@@ -79,19 +104,26 @@ class Engine {
   Engine(model::CausalLm model, const Tokenizer& tokenizer, const EngineOptions& options, int64_t weight_version);
   ~Engine();  // stops the loop; samples still queued or running are reported cancelled
 
-  // Queues a job. INVALID_ARGUMENT for an empty or over-long prompt or a bad
-  // sample count; RESOURCE_EXHAUSTED when the queue cannot take its samples.
+  // Queues a job. INVALID_ARGUMENT for an empty or over-long prompt, a bad
+  // sample count or bad sampling parameters (CheckGenerationParams);
+  // RESOURCE_EXHAUSTED when the queue cannot take its samples.
   absl::Status Submit(std::shared_ptr<GenerationJob> job);
 
   // Installs `tensors` (every parameter and buffer, by name) as `version`
   // between decode steps and returns once they serve. FAILED_PRECONDITION
   // for a version not newer than the current one; INVALID_ARGUMENT for a
-  // wrong name or shape (the old weights stay).
+  // version more than max_version_step ahead, or a wrong name or shape (the
+  // old weights stay); INTERNAL when LibTorch fails while copying.
   absl::Status UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version);
 
   // Runs `work` on the engine thread between steps, with the model, and
-  // returns when it has run (teacher scoring uses this).
-  void RunExclusive(const std::function<void(model::CausalLmImpl& model, int64_t version)>& work);
+  // returns when it has run (teacher scoring uses this). INTERNAL with the
+  // message when `work` throws; UNAVAILABLE when the engine stopped first.
+  absl::Status RunExclusive(const std::function<void(model::CausalLmImpl& model, int64_t version)>& work);
+
+  // INVALID_ARGUMENT or FAILED_PRECONDITION when `version` may not follow the
+  // version serving (see UpdateWeights).
+  absl::Status CheckNextVersion(int64_t version) const;
 
   EngineStats stats() const;
   int64_t weight_version() const;
@@ -99,6 +131,11 @@ class Engine {
 
  private:
   struct Group;
+  struct Exclusive {
+    std::function<void(model::CausalLmImpl&, int64_t)> work;
+    absl::Status result;
+    bool ran = false;
+  };
   struct Pending {  // a sample waiting for a slot
     std::shared_ptr<Group> group;
     int prompt_index;
@@ -129,6 +166,13 @@ class Engine {
   void ReportCancelled(const Pending& sample);  // a sample that never ran
   void Compact();
   int64_t ActiveCount() const;
+  absl::Status CheckNextVersionLocked(int64_t version) const;
+  // Marks the job failed (once): on_error, then its other samples are dropped.
+  void FailJob(Group& group, const absl::Status& status);
+  // After an exception in Admit or Step: fails every job with a sample in a
+  // slot or being admitted, reports those samples cancelled and starts over
+  // with an empty KV cache (the failed step may have left it half written).
+  void FailInFlight(const absl::Status& status);
 
   model::CausalLm model_;
   const Tokenizer& tokenizer_;
@@ -140,12 +184,13 @@ class Engine {
   std::vector<Slot> slots_;  // rows [0, n_active_) are active, the rest free
   int n_active_ = 0;
   int64_t version_;
+  std::optional<Pending> admitting_;  // taken from the queue, not yet in a slot or reported
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   std::deque<Pending> queue_;
   std::shared_ptr<Update> update_;
-  std::deque<std::pair<std::function<void(model::CausalLmImpl&, int64_t)>, std::shared_ptr<bool>>> exclusive_;
+  std::deque<std::shared_ptr<Exclusive>> exclusive_;
   EngineStats stats_;
   bool stop_ = false;
   std::thread thread_;

@@ -3,10 +3,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
+
+#include <gmock/gmock.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/chat_template.h"
@@ -53,19 +58,42 @@ class EngineTest : public ::testing::TestWithParam<config::ModelArch> {
     return prompts;
   }
 
-  // Runs a job to the end and returns its samples by (prompt, sample).
-  std::map<std::pair<int, int>, SampleResult> RunJob(Engine& engine, std::shared_ptr<GenerationJob> job) {
+  // Runs a job to the end and returns its samples by (prompt, sample). The
+  // job's failure goes to `error`; without one, a failure fails the test.
+  // `also` (if set) runs on the engine thread after each sample.
+  std::map<std::pair<int, int>, SampleResult> RunJob(Engine& engine, std::shared_ptr<GenerationJob> job,
+                                                     absl::Status* error = nullptr,
+                                                     std::function<void(const SampleResult&)> also = nullptr) {
     std::map<std::pair<int, int>, SampleResult> results;
     std::mutex mu;
     std::promise<void> done;
+    absl::Status failure;
     job->on_sample = [&](SampleResult r) {
+      if (also) also(r);
       std::lock_guard<std::mutex> lock(mu);
       results[{r.prompt_index, r.sample_index}] = std::move(r);
     };
+    job->on_error = [&](const absl::Status& status) { failure = status; };  // before on_done
     job->on_done = [&] { done.set_value(); };
-    EXPECT_TRUE(engine.Submit(job).ok());
+    const absl::Status submitted = engine.Submit(job);
+    EXPECT_TRUE(submitted.ok()) << submitted;
+    if (!submitted.ok()) return results;
     done.get_future().wait();
+    if (error != nullptr) {
+      *error = failure;
+    } else {
+      EXPECT_TRUE(failure.ok()) << failure;
+    }
     return results;
+  }
+
+  // The model's tensor `name` (sharing storage with the model).
+  static torch::Tensor Named(const model::CausalLmImpl& model, const std::string& name) {
+    for (const auto& [n, t] : model::NamedTensors(model)) {
+      if (n == name) return t;
+    }
+    ADD_FAILURE() << "no tensor " << name;
+    return torch::Tensor();
   }
 
   static std::shared_ptr<GenerationJob> Job(std::vector<std::vector<int>> prompts, int n, int max_new_tokens,
@@ -218,6 +246,122 @@ TEST_P(EngineTest, CancelledJobsEndAndBadJobsAreRefused) {
   EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job({std::vector<int>(64, 5)}, 1, 8, 1.0))));
   EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job({{1, 9999}}, 1, 8, 1.0))));
   EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job(Prompts(), 0, 8, 1.0))));
+}
+
+TEST_P(EngineTest, BadSamplingParametersAreRefused) {
+  model::CausalLm model = NewModel();
+  EngineOptions options;
+  options.kv_slots = 2;
+  options.max_new_tokens = 16;
+  Engine engine(model, *tokenizer_, options, 1);
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (double t : {1e-40, kMinTemperature / 2, nan, inf, -1.0}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(engine.Submit(Job(Prompts(), 1, 8, t)))) << t;
+  }
+  const auto submit = [&](const std::function<void(model::GenerationParams&)>& set) {
+    auto job = Job(Prompts(), 1, 8, 1.0);
+    set(job->params);
+    return engine.Submit(job);
+  };
+  for (double p : {nan, inf, 0.0, -0.1, 1.5}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(submit([&](auto& g) { g.sampling.top_p = p; }))) << "top_p " << p;
+  }
+  for (double p : {nan, inf, 1.0, -0.1}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(submit([&](auto& g) { g.sampling.min_p = p; }))) << "min_p " << p;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(submit([](auto& g) { g.sampling.top_k = -1; })));
+  EXPECT_TRUE(absl::IsInvalidArgument(submit([](auto& g) { g.max_new_tokens = 0; })));
+  EXPECT_TRUE(absl::IsInvalidArgument(submit([](auto& g) { g.max_new_tokens = 17; })));  // over the engine's 16
+  EXPECT_TRUE(absl::IsInvalidArgument(submit([](auto& g) { g.stop.assign(65, "x"); })));
+  EXPECT_EQ(engine.stats().queued, 0);
+  // Greedy, the floor and the limit are fine.
+  EXPECT_EQ(RunJob(engine, Job(Prompts(), 1, 16, kMinTemperature)).size(), 3u);
+  EXPECT_EQ(RunJob(engine, Job(Prompts(), 1, 4, 0.0)).size(), 3u);
+}
+
+TEST_P(EngineTest, NonFiniteLogitsFailTheJobAndTheEngineServesOn) {
+  model::CausalLm model = NewModel(1);
+  {
+    torch::NoGradGuard no_grad;
+    Named(*model, "lm_head.weight").select(0, 5).fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  EngineOptions options;
+  options.kv_slots = 2;
+  Engine engine(model, *tokenizer_, options, 1);
+  for (double temperature : {1.0, 0.0}) {  // the sampler would throw; argmax would return garbage
+    absl::Status error;
+    auto results = RunJob(engine, Job(Prompts(), 2, 8, temperature), &error);
+    EXPECT_TRUE(absl::IsInternal(error)) << error;
+    EXPECT_THAT(std::string(error.message()), ::testing::HasSubstr("non-finite logits"));
+    ASSERT_EQ(results.size(), 6u);  // every sample reported, none lost
+    for (const auto& [key, r] : results) EXPECT_TRUE(r.cancelled);
+  }
+  // Good weights arrive and serve.
+  std::map<std::string, torch::Tensor> good;
+  for (const auto& [name, tensor] : model::NamedTensors(*NewModel(2))) good[name] = tensor.clone();
+  ASSERT_TRUE(engine.UpdateWeights(good, 2).ok());
+  auto after = RunJob(engine, Job(Prompts(), 1, 12, 0.0));
+  model::GenerationParams params;
+  params.max_new_tokens = 12;
+  params.sampling.temperature = 0;
+  const auto reference = model::Generate(*NewModel(2), *tokenizer_, Prompts(), params);
+  for (int p = 0; p < 3; ++p) EXPECT_EQ(after.at({p, 0}).completion.tokens, reference[static_cast<size_t>(p)].tokens);
+}
+
+TEST_P(EngineTest, ALibTorchErrorFailsTheJobsInFlightAndTheEngineServesOn) {
+  model::CausalLm model = NewModel(1);
+  EngineOptions options;
+  options.kv_slots = 2;
+  Engine engine(model, *tokenizer_, options, 1);
+  // Exclusive work that throws answers INTERNAL with LibTorch's message.
+  const absl::Status thrown =
+      engine.RunExclusive([](model::CausalLmImpl&, int64_t) { TORCH_CHECK(false, "a bad teacher call"); });
+  EXPECT_TRUE(absl::IsInternal(thrown)) << thrown;
+  EXPECT_THAT(std::string(thrown.message()), ::testing::HasSubstr("a bad teacher call"));
+
+  // When the first sample ends, the output layer gets a wrong shape (on the
+  // engine thread, between steps): the next forward pass throws while other
+  // samples are in slots or joining.
+  torch::Tensor head = Named(*model, "lm_head.weight");
+  const torch::Tensor saved = head.detach().clone();
+  bool broken = false;
+  absl::Status error;
+  auto results = RunJob(engine, Job(Prompts(), 2, 8, 1.0), &error, [&](const SampleResult&) {
+    if (broken) return;
+    broken = true;
+    head.set_data(torch::zeros({1, 1}));
+  });
+  EXPECT_TRUE(absl::IsInternal(error)) << error;
+  EXPECT_THAT(std::string(error.message()), ::testing::HasSubstr("the rollout engine failed"));
+  ASSERT_EQ(results.size(), 6u);
+  int cancelled = 0;
+  for (const auto& [key, r] : results) cancelled += r.cancelled;
+  EXPECT_GE(cancelled, 1);
+
+  // Repaired, the engine serves as before: the same greedy tokens as a fresh model.
+  ASSERT_TRUE(engine.RunExclusive([&](model::CausalLmImpl&, int64_t) { head.set_data(saved); }).ok());
+  auto after = RunJob(engine, Job(Prompts(), 1, 12, 0.0));
+  model::GenerationParams params;
+  params.max_new_tokens = 12;
+  params.sampling.temperature = 0;
+  const auto reference = model::Generate(*NewModel(1), *tokenizer_, Prompts(), params);
+  for (int p = 0; p < 3; ++p) EXPECT_EQ(after.at({p, 0}).completion.tokens, reference[static_cast<size_t>(p)].tokens);
+}
+
+TEST_P(EngineTest, AVersionJumpBeyondTheBoundIsRefused) {
+  model::CausalLm model = NewModel(1);
+  EngineOptions options;
+  options.kv_slots = 2;
+  options.max_version_step = 10;
+  Engine engine(model, *tokenizer_, options, 1);
+  std::map<std::string, torch::Tensor> other;
+  for (const auto& [name, tensor] : model::NamedTensors(*NewModel(2))) other[name] = tensor.clone();
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.UpdateWeights(other, 12)));
+  EXPECT_TRUE(absl::IsInvalidArgument(engine.UpdateWeights(other, std::numeric_limits<int64_t>::max())));
+  EXPECT_TRUE(absl::IsFailedPrecondition(engine.UpdateWeights(other, 1)));
+  EXPECT_EQ(engine.weight_version(), 1);
+  EXPECT_TRUE(engine.UpdateWeights(other, 11).ok());
+  EXPECT_EQ(engine.weight_version(), 11);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, EngineTest, ::testing::Values(config::DEEPSEEK_V3, config::LLAMA),

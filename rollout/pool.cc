@@ -102,7 +102,7 @@ absl::Status RolloutPool::SetAddresses(const std::vector<std::string>& addresses
     }
     auto worker = std::make_shared<Worker>();
     worker->address = address;
-    absl::StatusOr<std::unique_ptr<RolloutClient>> client = RolloutClient::Connect(address);
+    absl::StatusOr<std::unique_ptr<RolloutClient>> client = RolloutClient::Connect(address, options_.client);
     if (!client.ok()) return client.status();
     worker->client = std::move(*client);
     next[address] = worker;

@@ -31,10 +31,9 @@
 #include "absl/time/time.h"
 #include "proto/config.pb.h"
 #include "proto/rollout.pb.h"
+#include "rollout/client.h"
 
 namespace r1::rollout {
-
-class RolloutClient;
 
 // A run config's sampling section as request parameters, with `seed`.
 SamplingParams ToSamplingParams(const config::SamplingConfig& sampling, uint64_t seed);
@@ -47,6 +46,7 @@ struct PoolOptions {
   absl::Duration request_timeout = absl::Minutes(10);
   absl::Duration status_timeout = absl::Seconds(5);
   int max_attempts = 3;                // per prompt, across workers
+  ClientOptions client;                // token and TLS, the same for every worker
 };
 
 struct PushResult {

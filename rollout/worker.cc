@@ -4,8 +4,10 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <deque>
+#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -85,20 +87,12 @@ class RolloutServiceImpl final : public RolloutService::Service {
   }
 
  private:
+  // What only the proto knows; the values themselves are checked by the
+  // engine (CheckGenerationParams), so no caller of it can bypass them.
   grpc::Status CheckSampling(const SamplingParams& s) const {
     if (!s.GetReflection()->GetUnknownFields(s).empty()) {
       return Invalid("SamplingParams has a field this worker does not know (newer client?)");
     }
-    const int64_t context = engine_.model().config().max_seq_len();
-    if (s.max_new_tokens() <= 0) return Invalid("sampling.max_new_tokens must be > 0");
-    if (s.max_new_tokens() > context) {
-      return Invalid(absl::StrCat("sampling.max_new_tokens is ", s.max_new_tokens(), "; the model's context is ",
-                                  context, " tokens"));
-    }
-    if (s.temperature() < 0) return Invalid("sampling.temperature must be >= 0");
-    if (s.top_p() < 0 || s.top_p() > 1) return Invalid("sampling.top_p must be in [0, 1]");
-    if (s.top_k() < 0) return Invalid("sampling.top_k must be >= 0");
-    if (s.min_p() < 0 || s.min_p() > 1) return Invalid("sampling.min_p must be in [0, 1]");
     return grpc::Status::OK;
   }
 
@@ -149,20 +143,29 @@ class RolloutServiceImpl final : public RolloutService::Service {
       done = true;
       cv.notify_all();
     };
+    absl::Status failure;  // set by the engine thread before on_done
+    job->on_error = [&](const absl::Status& status) {
+      std::lock_guard<std::mutex> lock(mu);
+      failure = status;
+    };
     if (absl::Status submitted = engine_.Submit(job); !submitted.ok()) return ToGrpc(submitted);
 
     bool client_gone = false;
     while (true) {
       std::deque<SampleResult> batch;
-      bool finished;
+      bool finished, failed;
       {
         std::unique_lock<std::mutex> lock(mu);
         cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return !ready.empty() || done; });
         batch.swap(ready);
         finished = done;
+        failed = !failure.ok();
       }
       for (SampleResult& r : batch) {
         if (client_gone) continue;
+        // The samples a failure cut short are not results: the call's status
+        // says what happened (on_error runs before they are reported).
+        if (failed && r.cancelled) continue;
         Completion c;
         c.set_prompt_id(request.prompts(r.prompt_index).id());
         c.set_prompt_index(r.prompt_index);
@@ -180,9 +183,16 @@ class RolloutServiceImpl final : public RolloutService::Service {
       if (client_gone) job->cancelled->store(true);
     }
     if (client_gone) return grpc::Status(grpc::CANCELLED, "the client went away");
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!failure.ok()) return ToGrpc(failure);
+    }
     return grpc::Status::OK;
   }
 
+  // Memory per update is bounded by the model: each tensor's bytes may not
+  // exceed what its shape and dtype need (checked as chunks arrive), and each
+  // name comes once.
   grpc::Status DoUpdateWeights(grpc::ServerContext*, grpc::ServerReader<WeightUpdate>* reader,
                                UpdateWeightsResponse* response) {
     // The model's own tensors say which names, shapes and dtypes are allowed.
@@ -190,8 +200,9 @@ class RolloutServiceImpl final : public RolloutService::Service {
     for (const auto& [name, tensor] : model::NamedTensors(engine_.model())) expected[name] = tensor.sizes().vec();
 
     std::map<std::string, torch::Tensor> tensors;
-    int64_t version = -1, bytes = 0;
-    std::string name, data, dtype;
+    int64_t version = -1, bytes = 0, want = 0;
+    std::string name, data;
+    torch::Dtype type = torch::kFloat32;
     std::vector<int64_t> shape;
     WeightUpdate message;
     bool first = true;
@@ -199,41 +210,48 @@ class RolloutServiceImpl final : public RolloutService::Service {
       if (first) {
         version = message.version();
         first = false;
-        if (version <= engine_.weight_version()) {
-          return grpc::Status(grpc::FAILED_PRECONDITION,
-                              absl::StrCat("weight version ", version, " is not newer than the version serving (",
-                                           engine_.weight_version(), ")"));
-        }
+        // Before any tensor is buffered: a stale or wild version costs nothing.
+        if (absl::Status s = engine_.CheckNextVersion(version); !s.ok()) return ToGrpc(s);
       }
       const TensorChunk& chunk = message.chunk();
       if (name.empty()) {  // a tensor starts
         name = chunk.name();
         auto it = expected.find(name);
         if (it == expected.end()) return Invalid(absl::StrCat("unknown tensor \"", name, "\""));
+        if (tensors.count(name)) return Invalid(absl::StrCat("tensor \"", name, "\" sent twice"));
         shape.assign(chunk.shape().begin(), chunk.shape().end());
         if (shape != it->second) {
           return Invalid(absl::StrCat("tensor \"", name, "\" has shape [", absl::StrJoin(shape, ", "),
                                       "]; the model's is [", absl::StrJoin(it->second, ", "), "]"));
         }
-        dtype = chunk.dtype();
+        absl::StatusOr<torch::Dtype> dtype = WeightDtype(chunk.dtype());
+        if (!dtype.ok()) return Invalid(absl::StrCat("tensor \"", name, "\": ", dtype.status().message()));
+        type = *dtype;
+        int64_t elements = 1;
+        for (int64_t d : shape) elements *= d;
+        want = elements * static_cast<int64_t>(torch::elementSize(type));
         data.clear();
       } else if (chunk.name() != name) {
         return Invalid(absl::StrCat("chunk of \"", chunk.name(), "\" arrived inside tensor \"", name, "\""));
       }
+      if (static_cast<int64_t>(data.size() + chunk.data().size()) > want) {
+        return Invalid(absl::StrCat("tensor \"", name, "\" sends more than the ", want,
+                                    " bytes its shape and dtype need"));
+      }
       data += chunk.data();
       if (!chunk.last()) continue;
-      absl::StatusOr<torch::Dtype> type = WeightDtype(dtype);
-      if (!type.ok()) return Invalid(absl::StrCat("tensor \"", name, "\": ", type.status().message()));
-      int64_t elements = 1;
-      for (int64_t d : shape) elements *= d;
-      const int64_t want = elements * static_cast<int64_t>(torch::elementSize(*type));
       if (static_cast<int64_t>(data.size()) != want) {
         return Invalid(absl::StrCat("tensor \"", name, "\" has ", data.size(), " bytes; shape and dtype need ", want));
       }
       if (Crc32c(data) != chunk.crc32c()) return Invalid(absl::StrCat("tensor \"", name, "\" fails its CRC-32C"));
-      tensors[name] = torch::from_blob(data.data(), shape, *type).clone();
+      torch::Tensor tensor = torch::from_blob(data.data(), shape, type).clone();
+      if (!torch::isfinite(tensor).all().item<bool>()) {
+        return Invalid(absl::StrCat("tensor \"", name, "\" holds NaN or inf values"));
+      }
+      tensors[name] = std::move(tensor);
       bytes += static_cast<int64_t>(data.size());
       name.clear();
+      std::string().swap(data);  // the next tensor may be much smaller
     }
     if (first) return Invalid("empty weight update");
     if (!name.empty()) return Invalid(absl::StrCat("the stream ended inside tensor \"", name, "\""));
@@ -258,12 +276,28 @@ class RolloutServiceImpl final : public RolloutService::Service {
 grpc::Status RolloutServiceImpl::ScoreTokens(grpc::ServerContext*, const ScoreTokensRequest* request,
                                              ScoreTokensResponse* response) {
   if (request->sequences().empty()) return Invalid("ScoreTokensRequest.sequences is empty");
+  if (request->sequences_size() > options_.max_score_sequences) {
+    return grpc::Status(grpc::RESOURCE_EXHAUSTED,
+                        absl::StrCat("ScoreTokens has ", request->sequences_size(), " sequences; this worker takes at most ",
+                                     options_.max_score_sequences, " per call (--max_score_sequences)"));
+  }
   if (request->top_k() < 1) return Invalid("top_k must be >= 1");
   const int64_t context = engine_.model().config().max_seq_len();
   const int64_t vocab = engine_.model().config().vocab_size();
   if (request->top_k() > vocab) return Invalid(absl::StrCat("top_k exceeds the vocabulary (", vocab, ")"));
-  int64_t longest = 0;
+  const double t = request->temperature();
+  if (!std::isfinite(t) || t < 0 || (t != 0 && t < kMinTemperature)) {
+    return Invalid(absl::StrCat("temperature must be 0 (plain log_softmax) or a finite number >= ", kMinTemperature,
+                                ", got ", t));
+  }
+  int64_t total_tokens = 0, scored_positions = 0;
   for (const Prompt& seq : request->sequences()) {
+    total_tokens += seq.token_ids_size();
+    if (total_tokens > options_.max_score_tokens) {
+      return grpc::Status(grpc::RESOURCE_EXHAUSTED,
+                          absl::StrCat("ScoreTokens carries more than ", options_.max_score_tokens,
+                                       " tokens; this worker takes at most that many per call (--max_score_tokens)"));
+    }
     if (seq.token_ids_size() < 2) return Invalid(absl::StrCat("sequence \"", seq.id(), "\" has fewer than 2 tokens"));
     if (seq.token_ids_size() > context) {
       return Invalid(absl::StrCat("sequence \"", seq.id(), "\" is longer than the context (", context, ")"));
@@ -275,44 +309,98 @@ grpc::Status RolloutServiceImpl::ScoreTokens(grpc::ServerContext*, const ScoreTo
     for (int id : seq.token_ids()) {
       if (id < 0 || id >= vocab) return Invalid(absl::StrCat("token id ", id, " outside the vocabulary"));
     }
-    longest = std::max<int64_t>(longest, seq.token_ids_size());
+    scored_positions += seq.token_ids_size() - request->completion_start();
   }
-  engine_.RunExclusive([&](model::CausalLmImpl& model, int64_t version) {
+  // The answer must fit one message: per position top_k ids (varints of at
+  // most 5 bytes), top_k floats, the target's float and a few bytes of framing.
+  const int64_t answer_bytes = scored_positions * (9 * static_cast<int64_t>(request->top_k()) + 16);
+  if (answer_bytes > options_.max_message_bytes) {
+    return grpc::Status(grpc::RESOURCE_EXHAUSTED,
+                        absl::StrCat("the answer would take about ", answer_bytes, " bytes; at most ",
+                                     options_.max_message_bytes, " fit one message (send fewer tokens or a smaller top_k)"));
+  }
+  const double temperature = t > 0 ? t : 1.0;
+  const int top_k = request->top_k();
+  const absl::Status ran = engine_.RunExclusive([&](model::CausalLmImpl& model, int64_t version) {
     torch::NoGradGuard no_grad;
-    const int64_t batch = request->sequences_size();
-    // Right padding: position t predicts token t + 1 of its own row.
-    torch::Tensor tokens = torch::zeros({batch, longest}, torch::kInt64);
-    torch::Tensor valid = torch::zeros({batch, longest}, torch::kBool);
-    for (int64_t b = 0; b < batch; ++b) {
-      const Prompt& seq = request->sequences(static_cast<int>(b));
-      for (int t = 0; t < seq.token_ids_size(); ++t) tokens[b][t] = seq.token_ids(t);
-      valid[b].narrow(0, 0, seq.token_ids_size()).fill_(true);
-    }
-    model::ForwardOptions options;
-    options.token_valid = valid.to(model.device());
-    torch::Tensor logits = model.Forward(tokens.to(model.device()), nullptr, options).logits.to(torch::kCPU).to(torch::kFloat32);
-    const double temperature = request->temperature() > 0 ? request->temperature() : 1.0;
-    const torch::Tensor logprobs = torch::log_softmax(logits / temperature, -1);  // [B, T, V]
-    const auto top = torch::topk(logprobs, request->top_k(), -1);
-    const torch::Tensor top_values = std::get<0>(top), top_ids = std::get<1>(top);
-    for (int64_t b = 0; b < batch; ++b) {
-      const Prompt& seq = request->sequences(static_cast<int>(b));
-      ScoredSequence* out = response->add_sequences();
-      out->set_id(seq.id());
-      // Position t - 1 predicts token t, for each scored token t.
-      for (int t = request->completion_start(); t < seq.token_ids_size(); ++t) {
-        TokenTopK* position = out->add_positions();
-        for (int64_t k = 0; k < request->top_k(); ++k) {
-          position->add_token_ids(static_cast<int>(top_ids[b][t - 1][k].item<int64_t>()));
-          position->add_logprobs(top_values[b][t - 1][k].item<float>());
-        }
-        position->set_target_logprob(logprobs[b][t - 1][seq.token_ids(t)].item<float>());
+    // Sequences run in groups of at most kScoreChunkTokens padded tokens, so
+    // the logits held at once ([rows, longest, V]) stay small whatever the
+    // call's size. Rows do not interact: the results are those of one batch.
+    constexpr int64_t kScoreChunkTokens = 8192;
+    const int batch_size = request->sequences_size();
+    for (int first = 0; first < batch_size;) {
+      int end = first;
+      int64_t longest = 0;
+      while (end < batch_size) {
+        const int64_t length = std::max<int64_t>(longest, request->sequences(end).token_ids_size());
+        if (end > first && length * (end - first + 1) > kScoreChunkTokens) break;
+        longest = length;
+        ++end;
       }
+      const int64_t rows = end - first;
+      // Right padding: position t predicts token t + 1 of its own row.
+      torch::Tensor tokens = torch::zeros({rows, longest}, torch::kInt64);
+      torch::Tensor valid = torch::zeros({rows, longest}, torch::kBool);
+      auto token_at = tokens.accessor<int64_t, 2>();
+      for (int64_t b = 0; b < rows; ++b) {
+        const Prompt& seq = request->sequences(first + static_cast<int>(b));
+        for (int i = 0; i < seq.token_ids_size(); ++i) token_at[b][i] = seq.token_ids(i);
+        valid[b].narrow(0, 0, seq.token_ids_size()).fill_(true);
+      }
+      model::ForwardOptions options;
+      options.token_valid = valid.to(model.device());
+      const torch::Tensor logits =
+          model.Forward(tokens.to(model.device()), nullptr, options).logits.to(torch::kCPU).to(torch::kFloat32);
+      if (!torch::isfinite(logits.masked_select(valid.unsqueeze(-1))).all().item<bool>()) {
+        throw std::runtime_error(absl::StrCat("the model produced non-finite logits (NaN or inf) under weight version ",
+                                              version, ": the weights are broken"));
+      }
+      const torch::Tensor logprobs = torch::log_softmax(logits / temperature, -1);  // [rows, longest, V]
+      const auto top = torch::topk(logprobs, top_k, -1);
+      const auto top_values = std::get<0>(top).accessor<float, 3>();
+      const auto top_ids = std::get<1>(top).accessor<int64_t, 3>();
+      const auto logprob_at = logprobs.accessor<float, 3>();
+      for (int64_t b = 0; b < rows; ++b) {
+        const Prompt& seq = request->sequences(first + static_cast<int>(b));
+        ScoredSequence* out = response->add_sequences();
+        out->set_id(seq.id());
+        // Position t - 1 predicts token t, for each scored token t.
+        for (int i = request->completion_start(); i < seq.token_ids_size(); ++i) {
+          TokenTopK* position = out->add_positions();
+          for (int k = 0; k < top_k; ++k) {
+            position->add_token_ids(static_cast<int>(top_ids[b][i - 1][k]));
+            position->add_logprobs(top_values[b][i - 1][k]);
+          }
+          position->set_target_logprob(logprob_at[b][i - 1][seq.token_ids(i)]);
+        }
+      }
+      first = end;
     }
     response->set_weight_version(version);
   });
+  if (!ran.ok()) {
+    response->Clear();
+    return ToGrpc(ran);
+  }
   return grpc::Status::OK;
 }
+
+namespace {
+
+// A model whose weights hold NaN or inf produces nothing but NaN logits:
+// refuse it up front, naming the first bad tensor.
+absl::Status CheckFiniteWeights(const model::CausalLmImpl& model, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : model::NamedTensors(model)) {
+    if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": tensor \"", name, "\" holds NaN or inf values; refusing to serve these weights"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 RolloutWorker::~RolloutWorker() {
   if (server_) Shutdown(0);
@@ -320,13 +408,19 @@ RolloutWorker::~RolloutWorker() {
 
 absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Start(model::CausalLm model, const Tokenizer& tokenizer,
                                                                     int64_t version, const WorkerOptions& options) {
+  if (absl::Status s = CheckFiniteWeights(*model, options.checkpoint.empty() ? "the model" : options.checkpoint);
+      !s.ok()) {
+    return s;
+  }
   std::unique_ptr<RolloutWorker> worker(new RolloutWorker());
   worker->options_ = options;
   worker->engine_ = std::make_unique<Engine>(std::move(model), tokenizer, options.engine, version);
   worker->service_ = std::make_unique<RolloutServiceImpl>(*worker->engine_, tokenizer, worker->options_);
   rpc::ServerSettings settings;
   settings.address = options.address;
+  settings.security = options.security;
   settings.max_message_bytes = options.max_message_bytes;
+  settings.memory_quota_bytes = options.memory_quota_bytes;
   absl::StatusOr<rpc::StartedServer> started = rpc::StartServer(settings, {worker->service_.get()});
   if (!started.ok()) return started.status();
   worker->server_ = std::move(started->server);

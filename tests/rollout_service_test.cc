@@ -1,13 +1,19 @@
 // A real `r1 rollout serve` process on loopback, driven through the client
 // library: generation agrees with the in-process generator, weight updates
-// reach every later completion, bad requests get INVALID_ARGUMENT.
+// reach every later completion, bad requests get INVALID_ARGUMENT, and no
+// request (hostile sampling values, poisoned or oversized weight updates,
+// huge calls without the token) crashes the worker or makes it hold memory.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -19,6 +25,7 @@
 #include "common/test_support.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
+#include "proto/rollout.grpc.pb.h"
 #include "rollout/client.h"
 #include "rollout/pool.h"
 
@@ -27,6 +34,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A field of /proc/<pid>/status ("VmRSS", "VmHWM"), in bytes; -1 if absent.
+int64_t ProcessMemory(pid_t pid, const std::string& field) {
+  const std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status")).value_or("");
+  const size_t at = status.find(field + ":");
+  if (at == std::string::npos) return -1;
+  return std::strtoll(status.c_str() + at + field.size() + 1, nullptr, 10) * 1024;  // the file says kB
+}
+
 class RolloutServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -34,6 +49,7 @@ class RolloutServiceTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     absl::StatusOr<std::string> tokenizer_path = testing::TrainTinyTokenizer(dir_.string(), 40);
     ASSERT_TRUE(tokenizer_path.ok()) << tokenizer_path.status();
+    tokenizer_path_ = *tokenizer_path;
     tokenizer_ = new Tokenizer(*Tokenizer::Load(*tokenizer_path));
     for (uint64_t seed : {1, 2}) {
       torch::manual_seed(seed);
@@ -49,9 +65,10 @@ class RolloutServiceTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // Starts `r1 rollout serve` on a free port; returns its address.
+  // Starts `r1 rollout serve` (with `flags` besides the usual ones) on a free
+  // port; returns its address.
   static std::string StartWorker(const std::string& ckpt, int version, int kv_slots,
-                                 std::unique_ptr<Subprocess>& process) {
+                                 std::unique_ptr<Subprocess>& process, const std::vector<std::string>& flags = {}) {
     const char* bin = std::getenv("R1_BIN_DIR");
     const std::string r1 = absl::StrCat(bin != nullptr ? bin : "build/bin", "/r1");
     static int counter = 0;
@@ -60,9 +77,10 @@ class RolloutServiceTest : public ::testing::Test {
     SubprocessOptions options;
     options.stderr_path = (dir_ / absl::StrCat("worker_", tag, ".err")).string();
     options.stdout_path = (dir_ / absl::StrCat("worker_", tag, ".out")).string();
-    auto worker = Subprocess::Start({r1, "rollout", "serve", "--ckpt", ckpt, "--port_file", port_file, "--kv_slots",
-                                     absl::StrCat(kv_slots), "--version", absl::StrCat(version), "--threads", "1"},
-                                    options);
+    std::vector<std::string> argv = {r1, "rollout", "serve", "--ckpt", ckpt, "--port_file", port_file, "--kv_slots",
+                                     absl::StrCat(kv_slots), "--version", absl::StrCat(version), "--threads", "1"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto worker = Subprocess::Start(argv, options);
     EXPECT_TRUE(worker.ok()) << worker.status();
     process = std::move(*worker);
     for (int i = 0; i < 1000 && !std::filesystem::exists(port_file) && process->Running(); ++i) {
@@ -75,8 +93,8 @@ class RolloutServiceTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    const std::string address = StartWorker(Ckpt(1), 1, 4, worker_);
-    auto client = RolloutClient::Connect(address);
+    address_ = StartWorker(Ckpt(1), 1, 4, worker_);
+    auto client = RolloutClient::Connect(address_);
     ASSERT_TRUE(client.ok());
     client_ = std::move(*client);
     ASSERT_TRUE(client_->WaitUntilServing(absl::Seconds(20)).ok());
@@ -128,8 +146,27 @@ class RolloutServiceTest : public ::testing::Test {
     return model::Generate(**model, *tokenizer_, rows, params);
   }
 
+  // Clones of the tensors of checkpoint `seed`, to tamper with.
+  static std::vector<std::pair<std::string, torch::Tensor>> Tensors(int seed) {
+    absl::StatusOr<model::CausalLm> model = model::LoadModel(Ckpt(seed));
+    EXPECT_TRUE(model.ok()) << model.status();
+    std::vector<std::pair<std::string, torch::Tensor>> tensors = model::NamedTensors(**model);
+    for (auto& [name, tensor] : tensors) tensor = tensor.detach().clone();
+    return tensors;
+  }
+
+  static torch::Tensor& Find(std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& name) {
+    for (auto& [n, t] : tensors) {
+      if (n == name) return t;
+    }
+    ADD_FAILURE() << "no tensor " << name;
+    return tensors[0].second;
+  }
+
   static inline std::filesystem::path dir_;
+  static inline std::string tokenizer_path_;
   static inline Tokenizer* tokenizer_ = nullptr;
+  std::string address_;
   std::unique_ptr<Subprocess> worker_;
   std::unique_ptr<RolloutClient> client_;
 };
@@ -231,6 +268,295 @@ TEST_F(RolloutServiceTest, SigtermStopsTheWorker) {
   absl::StatusOr<int> code = worker_->Wait(absl::Seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+TEST_F(RolloutServiceTest, HostileSamplingValuesAreRefusedAndTheWorkerServesOn) {
+  // Each of these once aborted the worker or was silently taken as "unset".
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<std::string, std::function<void(SamplingParams&)>>> cases = {
+      {"temperature", [](SamplingParams& s) { s.set_temperature(1e-40); }},
+      {"temperature", [&](SamplingParams& s) { s.set_temperature(nan); }},
+      {"temperature", [&](SamplingParams& s) { s.set_temperature(inf); }},
+      {"temperature", [](SamplingParams& s) { s.set_temperature(-1); }},
+      {"top_p", [&](SamplingParams& s) { s.set_top_p(nan); }},
+      {"top_p", [](SamplingParams& s) { s.set_top_p(1.5); }},
+      {"top_p", [](SamplingParams& s) { s.set_top_p(-0.5); }},
+      {"min_p", [&](SamplingParams& s) { s.set_min_p(nan); }},
+      {"min_p", [&](SamplingParams& s) { s.set_min_p(inf); }},
+      {"min_p", [](SamplingParams& s) { s.set_min_p(1.0); }},
+      {"top_k", [](SamplingParams& s) { s.set_top_k(-1); }},
+      {"max_new_tokens", [](SamplingParams& s) { s.set_max_new_tokens(-3); }},
+      {"stop", [](SamplingParams& s) { s.add_stop(std::string(100'000, 'x')); }},
+  };
+  for (const auto& [field, set] : cases) {
+    GenerateRequest request = Request(2, 8, 1.0);
+    set(*request.mutable_sampling());
+    absl::Status status;
+    Run(request, &status);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << request.sampling().ShortDebugString() << ": " << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(field)) << request.sampling().ShortDebugString();
+  }
+  EXPECT_TRUE(worker_->Running());
+  // The floor itself and greedy are fine.
+  EXPECT_EQ(Run(Request(1, 8, 1e-4)).size(), 2u);
+  EXPECT_EQ(Run(Request(1, 8, 0.0)).size(), 2u);
+}
+
+TEST_F(RolloutServiceTest, PoisonedWeightUpdatesAreRefusedAndTheOldWeightsServe) {
+  const std::string name = Tensors(2)[3].first;
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    auto tensors = Tensors(2);
+    tensors[3].second.view(-1)[0] = bad;
+    absl::StatusOr<UpdateWeightsResponse> refused = client_->UpdateWeights(tensors, 2);
+    EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr(name));
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("NaN or inf"));
+  }
+  // A version far ahead would lock out every later update: refused.
+  for (int64_t version : {std::numeric_limits<int64_t>::max(), int64_t{1} + 1'000'001}) {
+    absl::StatusOr<UpdateWeightsResponse> refused = client_->UpdateWeights(Tensors(2), version);
+    EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << version << ": " << refused.status();
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("max_version_step"));
+  }
+  // A tensor sent twice.
+  auto twice = Tensors(2);
+  twice.push_back(twice[0]);
+  absl::StatusOr<UpdateWeightsResponse> doubled = client_->UpdateWeights(twice, 2);
+  EXPECT_TRUE(absl::IsInvalidArgument(doubled.status())) << doubled.status();
+  EXPECT_THAT(std::string(doubled.status().message()), HasSubstr("twice"));
+  EXPECT_EQ(client_->Status()->weight_version(), 1);
+  // The largest allowed step is taken.
+  absl::StatusOr<UpdateWeightsResponse> far = client_->UpdateWeights(Tensors(2), 1 + 1'000'000);
+  ASSERT_TRUE(far.ok()) << far.status();
+  EXPECT_EQ(client_->Status()->weight_version(), 1'000'001);
+}
+
+TEST_F(RolloutServiceTest, AnUpdateSendingMoreBytesThanATensorHoldsIsCutOff) {
+  // Chunks of the first tensor without `last`, far past its size: the worker
+  // refuses as soon as they pass it, instead of buffering them all (2 GiB of
+  // such chunks once took a worker to 4.9 GB).
+  auto stub = RolloutService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(client_->WaitUntilServing(absl::Seconds(20)).ok());
+  const int64_t peak_before = ProcessMemory(worker_->pid(), "VmHWM");
+  const auto tensors = Tensors(2);
+  constexpr int64_t kChunk = 1 << 20, kChunks = 256;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
+  UpdateWeightsResponse response;
+  std::unique_ptr<grpc::ClientWriter<WeightUpdate>> writer = stub->UpdateWeights(&context, &response);
+  int64_t sent = 0;
+  for (int64_t i = 0; i < kChunks; ++i) {
+    WeightUpdate message;
+    if (i == 0) message.set_version(2);
+    TensorChunk* chunk = message.mutable_chunk();
+    chunk->set_name(tensors[0].first);
+    for (int64_t d : tensors[0].second.sizes()) chunk->add_shape(d);
+    chunk->set_dtype("F32");
+    chunk->set_data(std::string(kChunk, '\0'));
+    if (!writer->Write(message)) break;  // the worker has answered
+    sent += kChunk;
+  }
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr(tensors[0].first));
+  const int64_t peak_after = ProcessMemory(worker_->pid(), "VmHWM");
+  std::printf("oversized update: %lld MiB offered, %lld MiB written before the refusal; worker peak RSS %lld -> %lld MiB\n",
+              static_cast<long long>(kChunks * kChunk >> 20), static_cast<long long>(sent >> 20),
+              static_cast<long long>(peak_before >> 20), static_cast<long long>(peak_after >> 20));
+  EXPECT_LT(peak_after - peak_before, 64 << 20);
+  EXPECT_EQ(client_->Status()->weight_version(), 1);
+  EXPECT_EQ(Run(Request(1, 4, 1.0)).size(), 2u);
+}
+
+TEST_F(RolloutServiceTest, AnEngineFailureFailsThatCallAndTheWorkerServesOn) {
+  // Finite weights whose forward pass overflows: the final norm's output
+  // reaches float32's limit, so the logits are inf and NaN.
+  auto overflowing = Tensors(2);
+  Find(overflowing, "model.norm.weight").fill_(3.3e38);
+  ASSERT_TRUE(client_->UpdateWeights(overflowing, 2).ok());
+  for (double temperature : {1.0, 0.0}) {
+    absl::Status status;
+    Run(Request(2, 8, temperature), &status);
+    EXPECT_TRUE(absl::IsInternal(status)) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("non-finite logits"));
+  }
+  ScoreTokensRequest score;
+  Prompt* seq = score.add_sequences();
+  for (int id : EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
+  score.set_completion_start(1);
+  score.set_top_k(2);
+  absl::StatusOr<ScoreTokensResponse> scored = client_->ScoreTokens(score);
+  EXPECT_TRUE(absl::IsInternal(scored.status())) << scored.status();
+  // The worker is alive and takes the next update; generation works again.
+  EXPECT_TRUE(worker_->Running());
+  ASSERT_TRUE(client_->UpdateWeights(Tensors(2), 3).ok());
+  const GenerateRequest request = Request(2, 8, 0.0);
+  const std::vector<Completion> got = Run(request);
+  const std::vector<model::Completion> want = Expected(Ckpt(2), request);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
+    EXPECT_EQ(got[i].weight_version(), 3);
+  }
+  EXPECT_TRUE(client_->ScoreTokens(score).ok());
+}
+
+TEST_F(RolloutServiceTest, ScoreTokensIsCappedPerCall) {
+  ScoreTokensRequest request;
+  request.set_completion_start(1);
+  request.set_top_k(2);
+  for (int i = 0; i < 65; ++i) {
+    Prompt* seq = request.add_sequences();
+    seq->set_id(absl::StrCat(i));
+    for (int id : EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
+  }
+  absl::StatusOr<ScoreTokensResponse> many = client_->ScoreTokens(request);  // the default is 64 sequences
+  EXPECT_TRUE(absl::IsResourceExhausted(many.status())) << many.status();
+  EXPECT_THAT(std::string(many.status().message()), HasSubstr("--max_score_sequences"));
+  request.mutable_sequences()->DeleteSubrange(2, 63);
+  request.set_temperature(std::numeric_limits<double>::quiet_NaN());
+  EXPECT_TRUE(absl::IsInvalidArgument(client_->ScoreTokens(request).status()));
+  request.set_temperature(0);
+  ASSERT_TRUE(client_->ScoreTokens(request).ok());
+
+  // A worker that takes one of these sequences per call, not two.
+  const int tokens = request.sequences(0).token_ids_size();
+  std::unique_ptr<Subprocess> small;
+  const std::string address =
+      StartWorker(Ckpt(1), 1, 2, small, {"--max_score_tokens", absl::StrCat(tokens + 1)});
+  auto client = RolloutClient::Connect(address);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->WaitUntilServing(absl::Seconds(20)).ok());
+  absl::StatusOr<ScoreTokensResponse> long_call = (*client)->ScoreTokens(request);
+  EXPECT_TRUE(absl::IsResourceExhausted(long_call.status())) << long_call.status();
+  EXPECT_THAT(std::string(long_call.status().message()), HasSubstr("--max_score_tokens"));
+  request.mutable_sequences()->DeleteSubrange(1, 1);
+  EXPECT_TRUE((*client)->ScoreTokens(request).ok());
+}
+
+
+// Workers started by the test itself, with their own flags.
+class RolloutSecurityTest : public RolloutServiceTest {
+ protected:
+  void SetUp() override {}
+
+  // A request of about `bytes` bytes: one prompt whose id is that long.
+  static GenerateRequest Huge(int64_t bytes) {
+    GenerateRequest request = Request(1, 4, 1.0);
+    request.mutable_prompts(0)->set_id(std::string(static_cast<size_t>(bytes), 'x'));
+    return request;
+  }
+};
+
+TEST_F(RolloutSecurityTest, ATokenIsCheckedBeforeTheRequestIsRead) {
+  const std::string token_file = (dir_ / absl::StrCat("token_", getpid())).string();
+  ASSERT_TRUE(WriteFileAtomically(token_file, "s3cret\n").ok());
+  std::unique_ptr<Subprocess> worker;
+  const std::string address = StartWorker(Ckpt(1), 1, 2, worker, {"--token_file", token_file});
+  // Health checks need no token (probes carry no secrets).
+  auto anonymous = RolloutClient::Connect(address);
+  ASSERT_TRUE(anonymous.ok());
+  ASSERT_TRUE((*anonymous)->WaitUntilServing(absl::Seconds(20)).ok());
+
+  // Large calls without the token or with a wrong one: refused from their
+  // headers, so the worker never holds their 200 MiB.
+  constexpr int64_t kBytes = 200 << 20;
+  const GenerateRequest huge = Huge(kBytes);
+  auto wrong = RolloutClient::Connect(address, {.token = "guess"});
+  ASSERT_TRUE(wrong.ok());
+  const int64_t rss_before = ProcessMemory(worker->pid(), "VmRSS");
+  const int64_t peak_before = ProcessMemory(worker->pid(), "VmHWM");
+  for (RolloutClient* client : {anonymous->get(), wrong->get(), anonymous->get(), wrong->get()}) {
+    const absl::Status status = client->Generate(huge, [](const Completion&) {});
+    EXPECT_TRUE(absl::IsUnauthenticated(status)) << status;
+  }
+  const int64_t rss_after = ProcessMemory(worker->pid(), "VmRSS");
+  const int64_t peak_after = ProcessMemory(worker->pid(), "VmHWM");
+  std::printf("4 tokenless/wrong-token Generate calls of %lld MiB: worker RSS %lld -> %lld MiB, peak %lld -> %lld MiB\n",
+              static_cast<long long>(kBytes >> 20), static_cast<long long>(rss_before >> 20),
+              static_cast<long long>(rss_after >> 20), static_cast<long long>(peak_before >> 20),
+              static_cast<long long>(peak_after >> 20));
+  EXPECT_LT(peak_after - peak_before, kBytes / 4);
+  // Every method needs the token, not only Generate.
+  EXPECT_TRUE(absl::IsUnauthenticated((*anonymous)->Status().status()));
+  EXPECT_TRUE(absl::IsUnauthenticated((*wrong)->UpdateWeights(Tensors(2), 2).status()));
+  EXPECT_TRUE(absl::IsUnauthenticated((*anonymous)->ScoreTokens(ScoreTokensRequest()).status()));
+
+  // The right token works, through a client and through a pool.
+  auto right = RolloutClient::Connect(address, {.token = "s3cret"});
+  ASSERT_TRUE(right.ok());
+  std::vector<Completion> completions;
+  ASSERT_TRUE((*right)->Generate(Request(1, 4, 1.0), [&](const Completion& c) { completions.push_back(c); }).ok());
+  EXPECT_EQ(completions.size(), 2u);
+  ASSERT_TRUE((*right)->UpdateWeights(Tensors(2), 2).ok());
+  EXPECT_EQ((*right)->Status()->weight_version(), 2);
+  PoolOptions options;
+  options.addresses = {address};
+  options.client.token = "s3cret";
+  auto pool = RolloutPool::Create(options);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  const GenerateRequest small = Request(1, 4, 1.0);
+  int delivered = 0;
+  ASSERT_TRUE((*pool)->Generate({small.prompts().begin(), small.prompts().end()}, 1, small.sampling(),
+                                [&](int, std::vector<Completion>) { ++delivered; }).ok());
+  EXPECT_EQ(delivered, 2);
+}
+
+TEST_F(RolloutSecurityTest, ServesTlsWithAToken) {
+  const std::string key = (dir_ / absl::StrCat("key_", getpid(), ".pem")).string();
+  const std::string cert = (dir_ / absl::StrCat("cert_", getpid(), ".pem")).string();
+  const std::string command =
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost ",
+                   "-addext subjectAltName=DNS:localhost -keyout ", key, " -out ", cert, " >/dev/null 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0) << "openssl failed";
+  const std::string token_file = (dir_ / absl::StrCat("tls_token_", getpid())).string();
+  ASSERT_TRUE(WriteFileAtomically(token_file, "t0ken").ok());
+  std::unique_ptr<Subprocess> worker;
+  const std::string address =
+      StartWorker(Ckpt(1), 1, 2, worker, {"--tls_cert", cert, "--tls_key", key, "--token_file", token_file});
+  const ClientOptions tls = {.token = "t0ken", .tls_root_cert_file = cert, .tls_server_name = "localhost"};
+  auto client = RolloutClient::Connect(address, tls);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->WaitUntilServing(absl::Seconds(20)).ok());
+  int got = 0;
+  ASSERT_TRUE((*client)->Generate(Request(1, 4, 1.0), [&](const Completion&) { ++got; }).ok());
+  EXPECT_EQ(got, 2);
+  PoolOptions options;
+  options.addresses = {address};
+  options.client = tls;
+  auto pool = RolloutPool::Create(options);
+  ASSERT_TRUE(pool.ok());
+  const std::vector<PushResult> pushed = (*pool)->PushWeights(Tensors(2), 2);
+  ASSERT_EQ(pushed.size(), 1u);
+  EXPECT_TRUE(pushed[0].status.ok()) << pushed[0].status;
+  // TLS without the token, and plaintext, are refused.
+  auto tokenless = RolloutClient::Connect(address, {.tls_root_cert_file = cert, .tls_server_name = "localhost"});
+  EXPECT_TRUE(absl::IsUnauthenticated((*tokenless)->Status().status()));
+  auto plain = RolloutClient::Connect(address, {.token = "t0ken"});
+  EXPECT_FALSE((*plain)->Status(absl::Seconds(3)).ok());
+}
+
+TEST_F(RolloutSecurityTest, ACheckpointWithNonFiniteWeightsIsRefusedAtStart) {
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(Ckpt(1));
+  ASSERT_TRUE(model.ok());
+  auto tensors = model::NamedTensors(**model);
+  {
+    torch::NoGradGuard no_grad;
+    tensors[2].second.view(-1)[1] = std::numeric_limits<float>::quiet_NaN();
+  }
+  const std::string ckpt = (dir_ / absl::StrCat("nan_ckpt_", getpid())).string();
+  ASSERT_TRUE(model::SaveCheckpoint(ckpt, **model, tokenizer_path_, nullptr).ok());
+  const char* bin = std::getenv("R1_BIN_DIR");
+  const std::string err = (dir_ / absl::StrCat("nan_worker_", getpid(), ".err")).string();
+  auto worker = Subprocess::Start({absl::StrCat(bin != nullptr ? bin : "build/bin", "/r1"), "rollout", "serve",
+                                   "--ckpt", ckpt, "--threads", "1"},
+                                  {.stdout_path = err + ".out", .stderr_path = err});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ((*worker)->Wait(absl::Seconds(60)).value_or(-1), 1);
+  const std::string message = ReadFile(err).value_or("");
+  EXPECT_THAT(message, HasSubstr(tensors[2].first));
+  EXPECT_THAT(message, HasSubstr("NaN or inf"));
 }
 
 
