@@ -43,6 +43,9 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+// How often items the reward service could not score are sent again.
+constexpr int kRewardRetries = 2;
+
 // Eval samples draw from streams of their own, the same at every eval, so
 // two evals differ by the policy only (common random numbers).
 constexpr uint64_t kEvalStream = 0xE7A1;
@@ -62,6 +65,8 @@ struct RolloutBatch {
   int draws = 0;               // generation rounds (1 + dynamic sampling's extra draws)
   int64_t prompts_drawn = 0;
   int64_t uniform_groups = 0;  // dropped by dynamic sampling: all rewards equal
+  int64_t reward_errors = 0;   // items the reward service could not score, after retries
+  int64_t error_groups = 0;    // groups dropped for one of those (never trained on as reward 0)
   int64_t generated_tokens = 0;
   int64_t sampled = 0;          // completions generated, kept or not
   int64_t sampled_correct = 0;  // of those, correct (before dynamic sampling's filter)
@@ -96,6 +101,15 @@ class Sampler {
       batch.prompts_drawn += missing;
       for (Group& group : drawn) {
         for (const rollout::Completion& c : group.completions) batch.generated_tokens += c.token_ids_size();
+        // An item the service could not score (a full sandbox pool, a sandbox
+        // failure) has no reward: its group has no advantage to learn from.
+        int64_t errors = 0;
+        for (const reward::ScoreResult& s : group.scores) errors += s.error().empty() ? 0 : 1;
+        if (errors > 0) {
+          batch.reward_errors += errors;
+          ++batch.error_groups;
+          continue;
+        }
         for (const reward::ScoreResult& s : group.scores) batch.sampled_correct += s.correct() ? 1 : 0;
         batch.sampled += static_cast<int64_t>(group.scores.size());
         if (rl.dynamic_sampling() && AllRewardsEqual(group)) {
@@ -153,6 +167,22 @@ class Sampler {
     start = Clock::now();
     absl::StatusOr<std::vector<reward::ScoreResult>> scores = options_.reward->Score(items);
     if (!scores.ok()) return Annotate(scores.status(), "reward");
+    // Items that failed for a passing reason (a busy sandbox pool, a deadline)
+    // are scored again, up to kRewardRetries times; an invalid item is not.
+    for (int attempt = 1; attempt <= kRewardRetries; ++attempt) {
+      std::vector<size_t> again;
+      for (size_t i = 0; i < scores->size(); ++i) {
+        const reward::ScoreResult& s = (*scores)[i];
+        if (!s.error().empty() && s.error_code() != "invalid_item") again.push_back(i);
+      }
+      if (again.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));  // let the pool drain
+      std::vector<reward::ScoreItem> retry;
+      for (size_t i : again) retry.push_back(items[i]);
+      absl::StatusOr<std::vector<reward::ScoreResult>> rescored = options_.reward->Score(retry);
+      if (!rescored.ok()) return Annotate(rescored.status(), "reward");
+      for (size_t j = 0; j < again.size(); ++j) (*scores)[again[j]] = std::move((*rescored)[j]);
+    }
     *reward_seconds += SecondsSince(start);
     size_t next = 0;
     for (Group& group : groups) {
@@ -204,6 +234,15 @@ class Producer {
     return batch;
   }
 
+  // Waits until the producer is idle: its queue is full (or it stopped on an
+  // error). The learner publishes new weights only then, so every batch is
+  // generated under one version fixed by the step count, not by how fast
+  // generation ran against training: the run reproduces on any machine.
+  void WaitUntilIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return finished_ || static_cast<int>(queue_.size()) >= depth_; });
+  }
+
  private:
   void Run() {
     while (true) {
@@ -219,6 +258,10 @@ class Producer {
         std::lock_guard<std::mutex> lock(mu_);
         queue_.push_back(std::move(batch));
       }
+      if (failed) {
+        std::lock_guard<std::mutex> lock(mu_);
+        finished_ = true;
+      }
       changed_.notify_all();
       if (failed) return;
     }
@@ -231,6 +274,7 @@ class Producer {
   std::condition_variable changed_;
   std::deque<absl::StatusOr<RolloutBatch>> queue_;
   bool stop_ = false;
+  bool finished_ = false;  // Run() returned after an error
   std::thread thread_;  // last: starts after the members it uses
 };
 
@@ -903,7 +947,15 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
       R1_RETURN_IF_ERROR(model::LoadTensors(*reference, weights, "the policy"));
     }
 
-    // 5. The new weights to every worker.
+    // 5. The new weights to every worker, once every rank's producer is
+    // idle (see WaitUntilIdle).
+    double idle_wait_seconds = 0;  // counted as waiting for rollouts
+    if (producer) {
+      const Clock::time_point idle_start = Clock::now();
+      producer->WaitUntilIdle();
+      dp->Barrier();
+      idle_wait_seconds = SecondsSince(idle_start);
+    }
     const Clock::time_point sync_start = Clock::now();
     push_weights(/*in_background=*/producer != nullptr);
     const double sync_seconds = SecondsSince(sync_start);
@@ -919,7 +971,9 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
                                 static_cast<double>(stale_dropped), static_cast<double>(batch.groups.size()),
                                 trained.loss, static_cast<double>(batch.sampled),
                                 static_cast<double>(batch.sampled_correct), staleness_sum,
-                                static_cast<double>(batch.generated_tokens)};
+                                static_cast<double>(batch.generated_tokens),
+                                static_cast<double>(batch.reward_errors),
+                                static_cast<double>(batch.error_groups)};
     for (float r : rewards) sums[1] += r;
     // Per-rule reward (score sum, items) in the order of kRewardRules: a rank
     // whose prompts no rule applied to still takes part in the sum.
@@ -932,7 +986,8 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     dp->AllReduceSum(sums);
     const std::vector<double> maxima =
         MaxOverRanks(*dp, {staleness_max, static_cast<double>(length_max), static_cast<double>(batch.draws),
-                           batch.rollout_seconds, batch.reward_seconds, wait_seconds, train_seconds, sync_seconds});
+                           batch.rollout_seconds, batch.reward_seconds, wait_seconds + idle_wait_seconds, train_seconds,
+                           sync_seconds});
     const double completions = std::max(1.0, sums[0]);
     const double tokens = std::max(1.0, sums[6]);
     stale_dropped_total += static_cast<int64_t>(sums[15]);
@@ -969,6 +1024,8 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
                     {"lr", lr},
                     {"groups", sums[16]},
                     {"uniform_groups_dropped", sums[14]},
+                    {"reward_errors", sums[22]},        // items unscored after retries
+                    {"reward_error_groups_dropped", sums[23]},
                     {"stale_completions_dropped", sums[15]},
                     {"stale_completions_dropped_total", static_cast<double>(stale_dropped_total)},
                     {"staleness_mean", sums[20] / completions},

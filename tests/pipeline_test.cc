@@ -369,6 +369,29 @@ TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
   EXPECT_EQ(FindStage(ReadManifest(run_dir), "rl")->status(), "done");
 }
 
+// Budgets are steps and every random draw comes from the seed, so two runs of
+// the same config give the same weights, whatever the machine's speed or
+// load: RL here runs asynchronously (rollouts of step t + 1 generated while
+// step t trains) with dynamic sampling, the timing-sensitive mode.
+TEST(Pipeline, TheSameSeedGivesTheSameWeights) {
+  Shared own = MakeShared("repro");
+  g = &own;
+  const std::string flags =
+      " --only pretrain,cold_start_sft,rl --set rl.max_staleness=1 --set rl.dynamic_sampling=true --set rl.max_steps=3";
+  std::vector<std::string> rl_weights, student_weights;
+  for (const char* run : {"a", "b"}) {
+    const std::string run_dir = absl::StrCat(g->dir, "/", run);
+    Result result = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", run_dir, flags));
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const data::RunManifest manifest = ReadManifest(run_dir);
+    rl_weights.push_back(*ReadFile(FindStage(manifest, "rl")->output() + "/model.safetensors"));
+    student_weights.push_back(*ReadFile(FindStage(manifest, "pretrain_student")->output() + "/model.safetensors"));
+  }
+  EXPECT_TRUE(rl_weights[0] == rl_weights[1]) << "the RL policies of two runs differ";
+  EXPECT_TRUE(student_weights[0] == student_weights[1]) << "the student bases of two runs differ";
+  if (!HasFailure()) fs::remove_all(g->dir);
+}
+
 void StageCommandsRefuseBadInputWithOneLine() {
   const std::string policy = FindStage(ReadManifest(g->run_dir), "rl")->output();
   const std::string student = FindStage(ReadManifest(g->run_dir), "distill")->output();
