@@ -268,9 +268,13 @@ Checker CheckCheckpoint(const config::CheckpointConfig& k, absl::string_view pat
 Checker CheckSampling(const config::SamplingConfig& s, absl::string_view path) {
   Checker c(path);
   c.Real("temperature", s.temperature(), Closed(0, kMaxTemperature));
+  if (s.temperature() > 0 && s.temperature() < kMinTemperature) {
+    c.Fail("temperature", absl::StrCat("must be 0 (greedy) or at least ", kMinTemperature, ", got ", s.temperature()));
+  }
   c.Real("top_p", s.top_p(), OpenClosed(0, 1));
   c.InRange("top_k", s.top_k(), 0, kMaxVocab);
-  c.Real("min_p", s.min_p(), Closed(0, 1));
+  // 1 would keep only tokens as likely as the most likely one.
+  c.Real("min_p", s.min_p(), ClosedOpen(0, 1));
   c.InRange("max_new_tokens", s.max_new_tokens(), 1, kMaxSeqLen);
   for (int i = 0; i < s.stop_size(); ++i) {
     if (s.stop(i).empty()) c.Fail(absl::StrCat("stop[", i, "]"), "must not be empty");

@@ -22,6 +22,12 @@ class Message;
 namespace r1 {
 
 // The reward rules a config may name (reward.rules[].rule).
+// The lowest non-zero sampling temperature accepted (configs and rollout
+// requests alike). Below it the scaled logits overflow float32 (temperature
+// 1e-40 gave inf and NaN probabilities), and sampling at 1e-4 is already
+// greedy in all but exact ties. Temperature 0 is greedy.
+inline constexpr double kMinTemperature = 1e-4;
+
 inline constexpr std::array<absl::string_view, 7> kRewardRules = {"math",   "countdown",  "format", "language",
                                                                   "length", "repetition", "code"};
 

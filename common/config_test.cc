@@ -228,7 +228,10 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"rl.sampling.temperature=101"}, "rl.sampling.temperature must be in [0, 100], got 101"},
         InvariantCase{{"rl.sampling.temperature=-0.5"}, "rl.sampling.temperature must be in [0, 100], got -0.5"},
         InvariantCase{{"rl.sampling.top_p=nan"}, "rl.sampling.top_p must be a finite number in (0, 1], got nan"},
-        InvariantCase{{"rl.sampling.min_p=1.5"}, "rl.sampling.min_p must be in [0, 1], got 1.5"},
+        InvariantCase{{"rl.sampling.min_p=1.5"}, "rl.sampling.min_p must be in [0, 1), got 1.5"},
+        InvariantCase{{"rl.sampling.min_p=1"}, "rl.sampling.min_p must be in [0, 1), got 1"},
+        // What the rollout engine refuses, the config refuses first.
+        InvariantCase{{"rl.sampling.temperature=1e-40"}, "rl.sampling.temperature must be 0 (greedy) or at least 0.0001"},
         InvariantCase{{"rl.optimizer.lr=1e308"}, "rl.optimizer.lr must be in (0, 1], got 1e+308"},
         InvariantCase{{"sft.optimizer.lr=nan"}, "sft.optimizer.lr must be a finite number in (0, 1], got nan"},
         InvariantCase{{"rl.optimizer.grad_clip=inf"}, "rl.optimizer.grad_clip must be a finite number >= 0, got inf"},
@@ -246,8 +249,9 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"threads=100000"}, "threads must be in [0, 4096], got 100000"}),
     [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });
 
-TEST(Validate, K1IsFineWithoutAKlTermAndMinPOneIsAllowed) {
-  absl::StatusOr<config::RunConfig> run = TinyWith({"rl.kl_coef=0", "rl.kl_estimator=K1", "rl.sampling.min_p=1"});
+TEST(Validate, K1IsFineWithoutAKlTermAndGreedyIsAllowed) {
+  absl::StatusOr<config::RunConfig> run =
+      TinyWith({"rl.kl_coef=0", "rl.kl_estimator=K1", "rl.sampling.min_p=0.99", "eval.sampling.temperature=0"});
   EXPECT_TRUE(run.ok()) << run.status();
   // Synchronous mode may recompute.
   run = TinyWith({"rl.max_staleness=0", "rl.old_logprobs=RECOMPUTE"});

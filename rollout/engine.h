@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/config.h"  // kMinTemperature
 #include "absl/status/status.h"
 #include "common/tokenizer.h"
 #include "model/causal_lm.h"
@@ -54,12 +55,6 @@ struct EngineOptions {
   // 2^63-1 would otherwise lock out every later legitimate update.
   int64_t max_version_step = 1'000'000;
 };
-
-// The lowest non-zero sampling temperature accepted. Below it the scaled
-// logits overflow float32 (temperature 1e-40 gave inf and NaN probabilities);
-// and sampling at 1e-4 is already greedy in all but exact ties. Temperature 0
-// is greedy.
-inline constexpr double kMinTemperature = 1e-4;
 
 // INVALID_ARGUMENT naming the field for sampling parameters the engine cannot
 // honour: non-finite values, temperature not 0 and below kMinTemperature,
