@@ -95,4 +95,21 @@ absl::Status RestoreOptimizerState(CausalLmImpl& model, torch::optim::AdamW& opt
   return absl::OkStatus();
 }
 
+OptimizerRound GuardedOptimizerStep(CausalLmImpl& model, torch::optim::AdamW& optimizer, double lr,
+                                    double grad_clip, bool loss_finite) {
+  OptimizerRound round;
+  round.grad_norm = ClipGradients(model, grad_clip);
+  if (!loss_finite || !std::isfinite(round.grad_norm)) {
+    round.skipped = true;
+    ClearGradients(model);
+    for (torch::Tensor load : model.ExpertLoad()) load.zero_();  // shares the MoE layer's counts
+    return round;
+  }
+  SetLearningRate(optimizer, lr);
+  optimizer.step();
+  round.expert_balance = ExpertLoadBalance(model);  // before the bias update resets the counts
+  model.AfterOptimizerStep();
+  return round;
+}
+
 }  // namespace r1::model

@@ -43,6 +43,21 @@ std::map<std::string, torch::Tensor> OptimizerStateTensors(CausalLmImpl& model, 
 absl::Status RestoreOptimizerState(CausalLmImpl& model, torch::optim::AdamW& optimizer,
                                    const std::map<std::string, torch::Tensor>& tensors);
 
+// One optimizer round on the gradients accumulated in `model` (in RL
+// already averaged across ranks, so every rank decides alike): clip to `grad_clip`,
+// AdamW at `lr`, then the MoE bias update. Skipped when `loss_finite` is false
+// or the gradient norm is NaN or inf (clipping cannot repair either: NaN
+// compares false, inf scales by 0 into NaN): weights, buffers, AdamW moments
+// and step counts stay as they were, the gradients are dropped and the
+// expert-load counts reset, so the bias does not move either.
+struct OptimizerRound {
+  double grad_norm = 0;  // before clipping
+  bool skipped = false;
+  std::map<std::string, double> expert_balance;  // ExpertLoadBalance before the bias update; empty when skipped
+};
+OptimizerRound GuardedOptimizerStep(CausalLmImpl& model, torch::optim::AdamW& optimizer, double lr,
+                                    double grad_clip, bool loss_finite);
+
 }  // namespace r1::model
 
 #endif  // R1_MODEL_OPTIMIZER_H_

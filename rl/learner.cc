@@ -480,23 +480,6 @@ std::string DescribeEval(const EvalResult& eval) {
 
 }  // namespace
 
-OptimizerRound GuardedOptimizerStep(model::CausalLmImpl& model, torch::optim::AdamW& optimizer, double lr,
-                                    double grad_clip, bool loss_finite) {
-  OptimizerRound round;
-  round.grad_norm = model::ClipGradients(model, grad_clip);
-  if (!loss_finite || !std::isfinite(round.grad_norm)) {
-    round.skipped = true;
-    model::ClearGradients(model);
-    for (torch::Tensor load : model.ExpertLoad()) load.zero_();  // shares the MoE layer's counts
-    return round;
-  }
-  model::SetLearningRate(optimizer, lr);
-  optimizer.step();
-  round.expert_balance = model::ExpertLoadBalance(model);  // before the bias update resets the counts
-  model.AfterOptimizerStep();
-  return round;
-}
-
 absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   const config::RlConfig& rl = options.rl;
   if (options.prompts == nullptr || options.pool == nullptr || options.reward == nullptr) {
@@ -919,8 +902,8 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
       // non-finite gradient anywhere is already in every rank's average.)
       std::vector<double> nonfinite_losses = {loss_finite ? 0.0 : 1.0};
       dp->AllReduceSum(nonfinite_losses);
-      OptimizerRound round =
-          GuardedOptimizerStep(*policy, *optimizer, lr, rl.optimizer().grad_clip(), nonfinite_losses[0] == 0);
+      model::OptimizerRound round =
+          model::GuardedOptimizerStep(*policy, *optimizer, lr, rl.optimizer().grad_clip(), nonfinite_losses[0] == 0);
       if (round.skipped) {
         ++rounds_skipped;
         if (leader) {

