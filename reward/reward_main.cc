@@ -52,7 +52,7 @@ absl::StatusOr<config::RewardServiceConfig> LoadRewardConfig(const std::string& 
 int Serve(const std::vector<std::string>& args) {
   std::vector<std::string> config_path, overrides;
   std::string address, tls_cert, tls_key, token_file, port_file;
-  bool quiet = false;
+  bool quiet = false, allow_no_cgroup = false;
   FlagSet flags("r1-reward serve",
                 "Serves r1.reward.RewardService with gRPC health checking and reflection. The rule mix\n"
                 "is the `reward` section of a run config (default: math, countdown, code, format).\n"
@@ -65,6 +65,9 @@ int Serve(const std::vector<std::string>& args) {
   flags.AddString("token_file", &token_file, "file holding a bearer token that every call but health checks must carry");
   flags.AddString("port_file", &port_file, "write the bound port here once serving (for scripts)");
   flags.AddBool("quiet", &quiet, "no per-request log lines");
+  flags.AddBool("sandbox_allow_no_cgroup", &allow_no_cgroup,
+                "run code rules where no cgroup per run can be made (memory then bound per process only, "
+                "shmget/memfd_create denied); default: refuse to start there");
   if (auto code = ParseCommandLine(flags, args)) return *code;
 
   rpc::StopSignals stop_signals;  // before gRPC starts its threads
@@ -80,6 +83,7 @@ int Serve(const std::vector<std::string>& args) {
   options.tls_key_file = tls_key;
   options.token = *token;
   options.log_requests = !quiet;
+  options.scorer.sandbox.allow_no_cgroup = allow_no_cgroup;
   absl::StatusOr<std::unique_ptr<RewardServer>> server = RewardServer::Start(*config, options);
   if (!server.ok()) return Fail(server.status());
   const std::string host = options.address.substr(0, options.address.rfind(':'));
@@ -103,6 +107,7 @@ int Score(const std::vector<std::string>& args) {
   std::vector<std::string> config_path, overrides;
   std::string file, out, server_address, token_file, tls_root;
   int64_t batch = 256;
+  bool allow_no_cgroup = false;
   FlagSet flags("r1-reward score",
                 "Scores a JSONL file of completions (one ScoreItem per line: id, prompt, completion,\n"
                 "reference, task, numbers, tests, ...), in this process or on a running server, and\n"
@@ -114,6 +119,8 @@ int Score(const std::vector<std::string>& args) {
   flags.AddString("server", &server_address, "score on this server instead of in-process");
   flags.AddString("token_file", &token_file, "bearer token for --server");
   flags.AddString("tls_root", &tls_root, "CA certificate (PEM) of a TLS --server");
+  flags.AddBool("sandbox_allow_no_cgroup", &allow_no_cgroup,
+                "in-process scoring: run code rules without a cgroup per run (see serve --help)");
   flags.AddInt("batch", &batch, "items per Score call with --server");
   flags.Require("file");
   if (auto code = ParseCommandLine(flags, args)) return *code;
@@ -144,7 +151,9 @@ int Score(const std::vector<std::string>& args) {
     absl::StatusOr<config::RewardServiceConfig> config =
         LoadRewardConfig(config_path.empty() ? "" : config_path[0], overrides);
     if (!config.ok()) return Fail(config.status());
-    absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(*config);
+    ScorerOptions scorer_options;
+    scorer_options.sandbox.allow_no_cgroup = allow_no_cgroup;
+    absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(*config, scorer_options);
     if (!scorer.ok()) return Fail(scorer.status());
     for (size_t i = 0; i < items->size(); ++i) {
       results.push_back((*scorer)->Score((*items)[i], absl::InfiniteFuture(), nullptr));

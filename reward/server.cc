@@ -99,7 +99,7 @@ RewardServer::~RewardServer() {
 absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(const config::RewardServiceConfig& config,
                                                                   const ServerOptions& options) {
   std::unique_ptr<RewardServer> server(new RewardServer());
-  absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(config);
+  absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(config, options.scorer);
   if (!scorer.ok()) return scorer.status();
   server->scorer_ = std::move(*scorer);
   server->options_ = options;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
+#include "reward/scorer.h"
 
 namespace grpc {
 class Server;
@@ -28,6 +29,7 @@ struct ServerOptions {
                                // the request is read (rpc/auth.h)
   bool log_requests = true;    // one line per request on stderr
   int64_t max_message_bytes = 256 << 20;  // largest request accepted
+  ScorerOptions scorer;        // the code sandbox's options (allow_no_cgroup)
 };
 
 class RewardServer {
