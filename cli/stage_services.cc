@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/status.h"
+#include "rpc/auth.h"
 
 namespace r1::cli {
 
@@ -17,6 +18,10 @@ void ServiceFlags::Add(FlagSet& flags) {
   flags.AddString("rollout_address_file", &worker_file_, "file of worker addresses, re-read when it changes");
   flags.AddString("reward_address", &reward_address_, "host:port of a running reward service (default: start one)");
   flags.AddInt("worker_threads", &worker_threads_, "intra-op threads of each local worker; 0 = all cores");
+  flags.AddString("service_token_file", &token_file_,
+                  "file holding the bearer token the attached reward service and workers require");
+  flags.AddString("tls_root", &tls_root_, "CA certificate (PEM) of attached services that serve TLS");
+  flags.AddString("tls_server_name", &tls_server_name_, "name to check their certificates against (default: the host)");
 }
 
 absl::StatusOr<StageServices> ServiceFlags::Start(const config::RunConfig& run, const RunFlags& run_flags,
@@ -51,13 +56,28 @@ absl::StatusOr<StageServices> ServiceFlags::Start(const config::RunConfig& run, 
                      : "",
                  local.log_dir.c_str());
   }
+  // The token and TLS apply to attached services; local ones serve loopback
+  // in the clear.
+  R1_ASSIGN_OR_RETURN(const std::string token, rpc::ReadTokenFile(token_file_));
+  reward::ClientOptions reward_options;
+  rollout::ClientOptions worker_options;
+  if (!local.start_reward) {
+    reward_options.token = token;
+    reward_options.tls_root_cert_file = tls_root_;
+    reward_options.tls_server_name = tls_server_name_;
+  }
+  if (local.workers == 0) {
+    worker_options.token = token;
+    worker_options.tls_root_cert_file = tls_root_;
+    worker_options.tls_server_name = tls_server_name_;
+  }
   StageServices services;
   R1_ASSIGN_OR_RETURN(services.local, LocalServices::Start(local));
   if (local.start_reward) reward_address = services.local->reward_address();
   if (local.workers > 0) workers = services.local->worker_addresses();
 
   if (needs.reward) {
-    R1_ASSIGN_OR_RETURN(services.reward, reward::RewardClient::Connect(reward_address));
+    R1_ASSIGN_OR_RETURN(services.reward, reward::RewardClient::Connect(reward_address, reward_options));
     if (absl::Status s = services.reward->WaitUntilServing(absl::Seconds(30)); !s.ok()) {
       return absl::UnavailableError(absl::StrCat("reward service at ", reward_address, ": ", s.message()));
     }
@@ -67,6 +87,7 @@ absl::StatusOr<StageServices> ServiceFlags::Start(const config::RunConfig& run, 
     pool_options.addresses = workers;
     pool_options.address_file = worker_file_;
     pool_options.request_timeout = absl::Seconds(run.rollout().request_timeout_seconds());
+    pool_options.client = worker_options;
     R1_ASSIGN_OR_RETURN(services.pool, rollout::RolloutPool::Create(pool_options));
   }
   return services;

@@ -1,7 +1,8 @@
 // The services a stage command talks to, and the flags that name them:
 // --rollout_workers / --rollout_address_file / --reward_address attach to
 // running services; without them the stage starts its own on loopback
-// (cli/local_services.h) and stops them when it ends. `r1 rl`,
+// (cli/local_services.h) and stops them when it ends. Attached services may
+// require TLS and a bearer token (--service_token_file, --tls_root). `r1 rl`,
 // `r1 reject-sample` and `r1 distill` share this, so they attach the same way.
 #ifndef R1_CLI_STAGE_SERVICES_H_
 #define R1_CLI_STAGE_SERVICES_H_
@@ -50,6 +51,9 @@ class ServiceFlags {
 
  private:
   std::string workers_, worker_file_, reward_address_;
+  // How to reach attached services that require TLS and a token
+  // (`r1-reward serve` / `r1 rollout serve` --tls_cert, --token_file).
+  std::string token_file_, tls_root_, tls_server_name_;
   int64_t worker_threads_ = 0;
 };
 

@@ -172,11 +172,23 @@ absl::StatusOr<int64_t> RolloutPool::MaxWorkerVersion() {
     for (const auto& [address, worker] : workers_) all.push_back(worker);
   }
   int64_t newest = -1;
+  absl::Status last = absl::OkStatus();  // why the last worker that failed did
   for (const std::shared_ptr<Worker>& worker : all) {
     absl::StatusOr<WorkerStatus> status = worker->client->Status(options_.status_timeout);
-    if (status.ok()) newest = std::max(newest, status->weight_version());
+    if (status.ok()) {
+      newest = std::max(newest, status->weight_version());
+    } else {
+      last = status.status();
+    }
   }
-  if (newest < 0) return absl::UnavailableError(absl::StrCat("no rollout worker answers (", all.size(), " known)"));
+  if (newest < 0) {
+    // A refused token is said as such: retrying cannot help, the caller's
+    // credentials must change.
+    const absl::StatusCode code =
+        last.code() == absl::StatusCode::kUnauthenticated ? last.code() : absl::StatusCode::kUnavailable;
+    return absl::Status(code, absl::StrCat("no rollout worker answers (", all.size(), " known)",
+                                           last.ok() ? "" : absl::StrCat("; last: ", last.ToString())));
+  }
   return newest;
 }
 

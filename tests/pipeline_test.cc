@@ -434,6 +434,49 @@ void StageCommandsRefuseBadInputWithOneLine() {
   EXPECT_THAT(unreachable.err, HasSubstr("no rollout worker answers"));
   EXPECT_FALSE(fs::exists(scratch + "/reject_sample/data.jsonl"));
 
+  // Services that require a token: a stage attached to them without it is
+  // refused by both (UNAUTHENTICATED), and with --service_token_file it runs.
+  {
+    ASSERT_TRUE(WriteFileAtomically(scratch + "/token", "s3cret-token\n").ok());
+    SubprocessOptions quiet;
+    quiet.stdout_path = scratch + "/reward.log";
+    quiet.stderr_path = scratch + "/reward.err";
+    absl::StatusOr<std::unique_ptr<Subprocess>> reward = Subprocess::Start(
+        {BinDir() + "/r1-reward", "serve", g->config, "--token_file", scratch + "/token", "--port_file",
+         scratch + "/reward.port", "--quiet"},
+        quiet);
+    ASSERT_TRUE(reward.ok()) << reward.status();
+    quiet.stdout_path = scratch + "/worker.log";
+    quiet.stderr_path = scratch + "/worker.err";
+    absl::StatusOr<std::unique_ptr<Subprocess>> worker = Subprocess::Start(
+        {BinDir() + "/r1", "rollout", "serve", "--ckpt", policy, "--threads", "1", "--token_file",
+         scratch + "/token", "--port_file", scratch + "/worker.port"},
+        quiet);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    // Both write their port once serving; the limit only stops a hung start.
+    const absl::Time give_up = absl::Now() + absl::Seconds(120);
+    while (absl::Now() < give_up && !(fs::exists(scratch + "/reward.port") && fs::exists(scratch + "/worker.port"))) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    const std::string reward_port(absl::StripAsciiWhitespace(ReadFile(scratch + "/reward.port").value_or("")));
+    const std::string worker_port(absl::StripAsciiWhitespace(ReadFile(scratch + "/worker.port").value_or("")));
+    ASSERT_FALSE(reward_port.empty() || worker_port.empty()) << ReadFile(scratch + "/worker.err").value_or("");
+    const std::string attach = absl::StrCat("reject-sample ", g->config, " --run_dir ", scratch, " --ckpt ", policy,
+                                            " --reward_address 127.0.0.1:", reward_port,
+                                            " --rollout_workers 127.0.0.1:", worker_port);
+    Result without = RunR1(scratch, attach);
+    EXPECT_EQ(without.exit_code, 1);
+    EXPECT_THAT(without.err, HasSubstr("UNAUTHENTICATED"));
+    Result with = RunR1(scratch, absl::StrCat(attach, " --service_token_file ", scratch, "/token"));
+    EXPECT_EQ(with.exit_code, 0) << with.err;
+    EXPECT_TRUE(fs::exists(scratch + "/reject_sample/data.jsonl")) << with.err;
+    (*reward)->Signal(SIGTERM);
+    (*worker)->Signal(SIGTERM);
+    EXPECT_TRUE((*reward)->Wait(absl::Seconds(30)).ok());
+    EXPECT_TRUE((*worker)->Wait(absl::Seconds(30)).ok());
+    fs::remove_all(scratch + "/reject_sample");
+  }
+
   // A full disk while a checkpoint is written (a file size limit fails the
   // writes the same way): an error, and no checkpoint that looks complete.
   Result full = RunR1(scratch,
