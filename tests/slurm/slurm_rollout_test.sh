@@ -290,9 +290,11 @@ if health "${addresses[0]}" >/dev/null 2>&1; then fail "${addresses[0]} still an
 # rendezvous host from srun's SLURM_* variables (no RANK/MASTER_ADDR set), meet
 # on a c10d TCPStore and average gradients with Gloo; --check_weight_sync logs
 # the largest weight difference between them after every step.
+# The services require a token (R1_TOKEN_FILE), which the learners send.
 rl_dir="$tmp/shared/rlrun"
 master_port="$(pick_port)"
-job="$(cd "$root" && R1_BIN="$r1" R1_CONFIG="$root/configs/tiny.textproto" R1_INIT="$ckpt"   R1_RUN_DIR="$rl_dir" R1_WORKERS=1 R1_LEARNERS=2 R1_BIND_ADDRESS=127.0.0.1 R1_STARTUP_TIMEOUT=60   MASTER_PORT="$master_port"   R1_RL_ARGS="--set rl.max_steps=2 --set rl.max_seconds=0 --set rl.prompts_per_step=2 --set rl.group_size=2
+echo "slurm-test-token-$$" >"$tmp/shared/token"
+job="$(cd "$root" && R1_TOKEN_FILE="$tmp/shared/token" R1_BIN="$r1" R1_CONFIG="$root/configs/tiny.textproto" R1_INIT="$ckpt"   R1_RUN_DIR="$rl_dir" R1_WORKERS=1 R1_LEARNERS=2 R1_BIND_ADDRESS=127.0.0.1 R1_STARTUP_TIMEOUT=60   MASTER_PORT="$master_port"   R1_RL_ARGS="--set rl.max_steps=2 --set rl.max_seconds=0 --set rl.prompts_per_step=2 --set rl.group_size=2
               --set rl.dynamic_sampling=false --set data.n_eval=2 --set rl.eval_samples=1
               --set rl.eval_greedy=false --set rl.sampling.max_new_tokens=16 --set rl.min_base_pass_at_k=0
               --check_weight_sync" \
@@ -308,6 +310,7 @@ done
 grep -q "learners finished (status 0)" "$tmp/shared/rl_job.out" ||
   { tail -n 40 "$tmp/shared/rl_job.out" >&2; fail "GRPO job $job failed"; }
 grep -q "2 ranks" "$tmp/shared/rl_job.out" || fail "the learners did not run as 2 ranks"
+grep -q "rules, token)" "$tmp/shared/rl_job.out" || fail "the reward service did not require the token"
 metrics="$rl_dir/rl/metrics.jsonl"
 [[ -s "$metrics" ]] || fail "no $metrics"
 steps="$(grep -c '"loss"' "$metrics" || true)"
