@@ -195,6 +195,19 @@ class ShapeCheck {
     if (Peek() != '[') {
       return absl::InvalidArgumentError(absl::StrCat("\"", path, "\" must be a list of ", TypeName(field), ", got a single value"));
     }
+    return ListItems(path, [&](const std::string& item) -> absl::Status {
+      if (Peek() == '[' || Peek() == 'n') {
+        return absl::InvalidArgumentError(absl::StrCat("\"", path, "\" must be a list of ", TypeName(field), ", but ",
+                                                       item, " is ", Peek() == '[' ? "a list" : "null"));
+      }
+      return Element(field, item);
+    });
+  }
+
+  // Walks the list at at_ ('['), calling `item` with each element's path
+  // (path[i]) while at_ is on the element.
+  template <typename Item>
+  absl::Status ListItems(const std::string& path, Item item) {
     ++at_;  // '['
     SkipSpace();
     if (Peek() == ']') {
@@ -204,12 +217,7 @@ class ShapeCheck {
     int index = 0;
     do {
       SkipSpace();
-      const std::string item = absl::StrCat(path, "[", index++, "]");
-      if (Peek() == '[' || Peek() == 'n') {
-        return absl::InvalidArgumentError(absl::StrCat("\"", path, "\" must be a list of ", TypeName(field), ", but ",
-                                                       item, " is ", Peek() == '[' ? "a list" : "null"));
-      }
-      R1_RETURN_IF_ERROR(Element(field, item));
+      R1_RETURN_IF_ERROR(item(absl::StrCat(path, "[", index++, "]")));
     } while (Next());
     return absl::OkStatus();
   }
@@ -224,20 +232,7 @@ class ShapeCheck {
   absl::Status AnyValue(const std::string& path) {
     switch (Peek()) {
       case '{': return Object(nullptr, path);
-      case '[': {
-        ++at_;
-        SkipSpace();
-        if (Peek() == ']') {
-          ++at_;
-          return absl::OkStatus();
-        }
-        int index = 0;
-        do {
-          SkipSpace();
-          R1_RETURN_IF_ERROR(AnyValue(absl::StrCat(path, "[", index++, "]")));
-        } while (Next());
-        return absl::OkStatus();
-      }
+      case '[': return ListItems(path, [&](const std::string& item) { return AnyValue(item); });
       case '"': String(); return absl::OkStatus();
       default:  // number, true, false, null
         while (at_ < s_.size() && !absl::ascii_isspace(static_cast<unsigned char>(s_[at_])) && s_[at_] != ',' &&
