@@ -72,7 +72,11 @@ ScoreItem ScoreItemFor(const data::PromptRecord& prompt, const std::string& comp
   item.set_reference(prompt.answer());
   item.set_task(prompt.task());
   item.mutable_numbers()->Add(prompt.numbers().begin(), prompt.numbers().end());
-  for (const data::TestCase& test : prompt.tests()) *item.add_tests() = test;
+  for (const data::TestCase& test : prompt.tests()) {
+    CodeTest* code_test = item.add_tests();
+    code_test->set_input(test.input());
+    code_test->set_output(test.output());
+  }
   item.set_completion_tokens(completion_tokens);
   item.set_truncated(truncated);
   return item;

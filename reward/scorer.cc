@@ -49,7 +49,7 @@ sandbox::Submission SubmissionOf(const ScoreItem& item, bool all_or_nothing) {
   submission.language = item.code_language() == "cpp" ? sandbox::Language::kCpp : sandbox::Language::kPython;
   submission.entry_point = item.entry_point();
   submission.all_or_nothing = all_or_nothing;
-  for (const data::TestCase& test : item.tests()) submission.tests.push_back({test.input(), test.output()});
+  for (const CodeTest& test : item.tests()) submission.tests.push_back({test.input(), test.output()});
   return submission;
 }
 

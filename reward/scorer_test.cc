@@ -169,7 +169,7 @@ class CodeScorerTest : public ::testing::Test {
 
   static ScoreItem Code(const std::string& program, const std::string& input, const std::string& output) {
     ScoreItem item = Item("code", absl::StrCat("<think>t</think><answer>```python\n", program, "\n```</answer>"), "");
-    data::TestCase* test = item.add_tests();
+    CodeTest* test = item.add_tests();
     test->set_input(input);
     test->set_output(output);
     return item;

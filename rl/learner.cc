@@ -400,31 +400,45 @@ absl::StatusOr<EvalResult> Evaluate(const LearnerOptions& options, Sampler& samp
   double unused_a = 0, unused_b = 0;
   R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, k, rollout::ToSamplingParams(rl.sampling(), StreamSeed(options.seed, kEvalStream)),
                                               &unused_a, &unused_b));
-  result.prompts = static_cast<int>(groups.size());
   result.samples = k;
-  int64_t completions = 0, well_formed = 0, tokens = 0;
+  int64_t completions = 0, well_formed = 0, tokens = 0, scored_prompts = 0;
   for (const Group& group : groups) {
-    int correct = 0;
+    int correct = 0, scored = 0;
     for (size_t j = 0; j < group.completions.size(); ++j) {
-      correct += group.scores[j].correct() ? 1 : 0;
       well_formed += tasks::ParseCompletion(group.completions[j].text()).well_formed ? 1 : 0;
       tokens += group.completions[j].token_ids_size();
       ++completions;
+      if (!group.scores[j].error().empty()) {
+        ++result.unscored;
+        continue;
+      }
+      ++scored;
+      correct += group.scores[j].correct() ? 1 : 0;
     }
-    result.avg_at_k += static_cast<double>(correct) / std::max<size_t>(1, group.completions.size());
+    if (scored == 0) continue;
+    ++scored_prompts;
+    result.avg_at_k += static_cast<double>(correct) / scored;
     result.pass_at_k += correct > 0 ? 1.0 : 0.0;
   }
-  result.avg_at_k /= static_cast<double>(groups.size());
-  result.pass_at_k /= static_cast<double>(groups.size());
+  result.prompts = static_cast<int>(scored_prompts);
+  result.avg_at_k /= static_cast<double>(std::max<int64_t>(1, scored_prompts));
+  result.pass_at_k /= static_cast<double>(std::max<int64_t>(1, scored_prompts));
   result.format_rate = static_cast<double>(well_formed) / std::max<int64_t>(1, completions);
   result.mean_length = static_cast<double>(tokens) / std::max<int64_t>(1, completions);
   if (rl.eval_greedy()) {
     config::SamplingConfig greedy_config = rl.sampling();
     greedy_config.set_temperature(0);
     R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, 1, rollout::ToSamplingParams(greedy_config, 0), &unused_a, &unused_b));
-    double correct = 0;
-    for (const Group& group : groups) correct += group.scores[0].correct() ? 1 : 0;
-    result.greedy = correct / static_cast<double>(groups.size());
+    int64_t correct = 0, scored = 0;
+    for (const Group& group : groups) {
+      if (!group.scores[0].error().empty()) {
+        ++result.unscored;
+        continue;
+      }
+      ++scored;
+      correct += group.scores[0].correct() ? 1 : 0;
+    }
+    result.greedy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, scored));
   }
   return result;
 }
@@ -470,12 +484,14 @@ void AddEvalScalars(const EvalResult& eval, Scalars& scalars) {
   if (eval.greedy >= 0) scalars["eval/greedy"] = eval.greedy;
   scalars["eval/format_rate"] = eval.format_rate;
   scalars["eval/mean_length"] = eval.mean_length;
+  scalars["eval/unscored"] = static_cast<double>(eval.unscored);
 }
 
 std::string DescribeEval(const EvalResult& eval) {
   return absl::StrFormat("avg@%d %.3f pass@%d %.3f greedy %s format %.3f length %.1f", eval.samples, eval.avg_at_k,
                          eval.samples, eval.pass_at_k, eval.greedy >= 0 ? absl::StrFormat("%.3f", eval.greedy) : "-",
-                         eval.format_rate, eval.mean_length);
+                         eval.format_rate, eval.mean_length) +
+         (eval.unscored > 0 ? absl::StrFormat(" (%d samples unscored: reward service faults)", eval.unscored) : "");
 }
 
 }  // namespace

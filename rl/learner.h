@@ -84,6 +84,10 @@ struct EvalResult {
   double greedy = -1;         // -1 = not measured
   double format_rate = 0;     // share of samples in the reasoning format
   double mean_length = 0;     // completion tokens
+  // Samples the reward service could not score (an infrastructure fault that
+  // outlived the retries). They count neither right nor wrong: accuracies are
+  // over the scored samples, and a prompt with none scored is left out.
+  int64_t unscored = 0;
 };
 
 struct LearnerResult {

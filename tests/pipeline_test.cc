@@ -359,14 +359,23 @@ TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
   EXPECT_EQ(FindStage(stopped, "rl")->status(), "interrupted");
   EXPECT_THAT(*ReadFile(g->dir + "/interrupted.err"), HasSubstr("interrupted during rl"));
 
-  // The same command again: finished stages are skipped, RL resumes from its
-  // newest checkpoint, and the run completes.
-  Result resumed = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", run_dir, budget, " --only rl"));
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  // The same command again: finished stages are skipped and RL resumes from
+  // its newest checkpoint. A Ctrl-C that lands once RL is done (injected: no
+  // test can time it from outside) stops the run before the next stage.
+  Result resumed = RunR1(g->dir, absl::StrCat("pipeline ", g->config, " --run_dir ", run_dir, budget),
+                         "export R1_TEST_INTERRUPT_AFTER_STAGE=rl");
+  EXPECT_EQ(resumed.exit_code, 130) << resumed.err;
   EXPECT_THAT(resumed.err, HasSubstr("pretrain done earlier"));
   EXPECT_THAT(resumed.err, HasSubstr("=== rl (attempt 2) ==="));
   EXPECT_THAT(resumed.err, HasSubstr("resuming from"));
-  EXPECT_EQ(FindStage(ReadManifest(run_dir), "rl")->status(), "done");
+  EXPECT_THAT(resumed.err, HasSubstr("interrupted before reject_sample"));
+  EXPECT_THAT(resumed.err, Not(HasSubstr("=== reject_sample")));
+  const data::RunManifest between = ReadManifest(run_dir);
+  EXPECT_EQ(FindStage(between, "rl")->status(), "done");
+  ASSERT_NE(FindStage(between, "reject_sample"), nullptr);
+  EXPECT_EQ(FindStage(between, "reject_sample")->status(), "pending");
+  for (int i = 0; i < 50 && !ProcessesMentioning(run_dir).empty(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_THAT(ProcessesMentioning(run_dir), ::testing::IsEmpty());
 }
 
 // Budgets are steps and every random draw comes from the seed, so two runs of

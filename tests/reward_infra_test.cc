@@ -83,7 +83,7 @@ class RewardInfraTest : public ::testing::Test {
     ScoreItem item;
     item.set_task("code");
     item.set_completion(absl::StrCat("<think>t</think><answer>```python\n", program, "\n```</answer>"));
-    data::TestCase* test = item.add_tests();
+    CodeTest* test = item.add_tests();
     test->set_input(input);
     test->set_output(output);
     return item;

@@ -112,10 +112,17 @@ TEST_F(RewardServiceTest, ScoresABatchInOrderAndABadItemDoesNotSpoilIt) {
       Item("countdown", "<think>25 - 3</think><answer>25 - 3 * 1</answer>", "22"),
   };
   for (int n : {3, 1, 25}) items[3].add_numbers(n);
+  // Test data that is not UTF-8 spoils its own item only: the request still
+  // parses (reward.proto's CodeTest is proto2) and the scorer refuses the item.
+  ScoreItem broken_test = Item("code", "<think>t</think><answer>```python\nprint(1)\n```</answer>", "");
+  CodeTest* test = broken_test.add_tests();
+  test->set_input("\xff\xfe\n");
+  test->set_output("1\n");
+  items.push_back(broken_test);
   for (size_t i = 0; i < items.size(); ++i) items[i].set_id(absl::StrCat("item-", i));
   absl::StatusOr<std::vector<ScoreResult>> results = client->Score(items);
   ASSERT_TRUE(results.ok()) << results.status();
-  ASSERT_EQ(results->size(), 4u);
+  ASSERT_EQ(results->size(), 5u);
   for (size_t i = 0; i < items.size(); ++i) EXPECT_EQ((*results)[i].id(), items[i].id());
   EXPECT_TRUE((*results)[0].correct());
   EXPECT_DOUBLE_EQ((*results)[0].total(), 1.5);
@@ -123,12 +130,14 @@ TEST_F(RewardServiceTest, ScoresABatchInOrderAndABadItemDoesNotSpoilIt) {
   EXPECT_DOUBLE_EQ((*results)[1].total(), 0.5);
   EXPECT_EQ((*results)[2].error(), "item has no task");
   EXPECT_TRUE((*results)[3].correct());
+  EXPECT_EQ((*results)[4].error(), "test 0 input is not valid UTF-8");
+  EXPECT_EQ((*results)[4].error_code(), "invalid_item");
 
   // One log line per request, with its size and latency.
   server_->Stop();
   const std::string log = ReadFile(Path("server.err")).value_or("");
   EXPECT_THAT(log, HasSubstr("reward: Score"));
-  EXPECT_THAT(log, HasSubstr("items=4"));
+  EXPECT_THAT(log, HasSubstr("items=5"));
   EXPECT_THAT(log, HasSubstr("latency_ms="));
   EXPECT_THAT(log, HasSubstr("status=OK"));
 }
@@ -246,7 +255,7 @@ TEST_F(RewardServiceTest, ServesTls) {
 TEST_F(RewardServiceTest, DeadlineStopsASandboxAndTheServerKeepsServing) {
   const std::string address = StartServer();
   ScoreItem loop = Item("code", "```python\nwhile True:\n    pass\n```", "");
-  data::TestCase* test = loop.add_tests();
+  CodeTest* test = loop.add_tests();
   test->set_input("");
   test->set_output("1\n");
   ClientOptions impatient;

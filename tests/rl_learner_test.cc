@@ -350,6 +350,46 @@ TEST_F(RlLearnerTest, QualityGateRefusesABaseWithoutCorrectSamples) {
   EXPECT_FALSE(fs::exists(Path("run_gate/rl/checkpoints/step_00000001")));
 }
 
+// An item the reward service cannot score gets no reward, not a 0: here the
+// countdown prompts lack their numbers, which the service refuses item by
+// item ("invalid_item", never retried). Their groups are dropped and counted,
+// the arithmetic groups train, and the eval counts the unscored samples
+// neither right nor wrong.
+TEST_F(RlLearnerTest, UnscoredItemsAreDroppedAndCountedNotTrainedOnAsZero) {
+  const std::string train = Path("unscored_train.jsonl");
+  const std::string eval = Path("unscored_eval.jsonl");
+  ASSERT_TRUE(WriteFileAtomically(train, R"({"id": "a", "prompt": "What is 1 + 2?", "answer": "3", "task": "arithmetic"}
+{"id": "b", "prompt": "Reach 24.", "answer": "24", "task": "countdown"}
+{"id": "c", "prompt": "What is 3 + 4?", "answer": "7", "task": "arithmetic"}
+{"id": "d", "prompt": "Reach 10.", "answer": "10", "task": "countdown"}
+)").ok());
+  ASSERT_TRUE(WriteFileAtomically(eval, R"({"id": "e", "prompt": "What is 2 + 2?", "answer": "4", "task": "arithmetic"}
+{"id": "f", "prompt": "Reach 12.", "answer": "12", "task": "countdown"}
+)").ok());
+  // Two steps of two prompts: one pass over the file, both countdown prompts.
+  const Run run = RunRl("unscored", {"max_steps=2"},
+                        {"--set", "data.train_prompts=" + train, "--set", "data.eval_prompts=" + eval});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  const Metrics metrics = MetricsOf("unscored");
+  double errors = 0, error_groups = 0, groups = 0;
+  std::vector<double> unscored_in_evals;
+  for (const auto& line : metrics) {
+    if (line.count("reward_errors")) {
+      errors += line.at("reward_errors");
+      error_groups += line.at("reward_error_groups_dropped");
+      groups += line.at("groups");
+    }
+    if (line.count("eval/unscored")) unscored_in_evals.push_back(line.at("eval/unscored"));
+  }
+  EXPECT_EQ(errors, 2 * 4);  // 2 countdown prompts x group_size 4
+  EXPECT_EQ(error_groups, 2);
+  EXPECT_EQ(groups, 2);  // only the arithmetic groups were trained on
+  ASSERT_FALSE(unscored_in_evals.empty());
+  // The countdown eval prompt's 2 samples and its greedy completion.
+  for (double unscored : unscored_in_evals) EXPECT_EQ(unscored, 3);
+  EXPECT_THAT(run.stderr_text, HasSubstr("3 samples unscored"));
+}
+
 TEST_F(RlLearnerTest, MissingStartingCheckpointIsAClearError) {
   const Run run = RunRl("missing", {}, {"--init", Path("no_such_checkpoint")});
   EXPECT_EQ(run.exit_code, 1);
