@@ -176,11 +176,19 @@ TEST_F(PoolTest, LimitsBecomeOutcomes) {
 }
 
 TEST_F(PoolTest, JudgeDeadlineTimesOutTheRestOfTheCases) {
-  Submission s = Python("import time\ntime.sleep(100)\n", {{"", ""}, {"", ""}, {"", ""}});
+  // Per-case limits of 1000 s: only the 1.5 s deadline can end the three
+  // cases within the 500 s allowed (a margin no machine's speed decides).
+  PoolOptions options = TestPoolOptions();
+  options.judge.run_limits.wall_seconds = 1000;
+  options.judge.run_limits.cpu_seconds = 1000;
+  auto pool = SandboxPool::Create(options);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  Submission s = Python("import time\ntime.sleep(10000)\n", {{"", ""}, {"", ""}, {"", ""}});
   const absl::Time start = absl::Now();
-  JudgeResult r = MustJudge(s, absl::Now() + absl::Milliseconds(1500));
-  EXPECT_THAT(Outcomes(r), ElementsAre(Outcome::kTimeout, Outcome::kTimeout, Outcome::kTimeout));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  absl::StatusOr<JudgeResult> r = (*pool)->Judge(s, absl::Now() + absl::Milliseconds(1500), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Outcomes(*r), ElementsAre(Outcome::kTimeout, Outcome::kTimeout, Outcome::kTimeout));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(500));
 }
 
 TEST_F(PoolTest, CppProgramCompilesAndHostileCasesAreContained) {
@@ -313,21 +321,21 @@ TEST_F(PoolTest, CancellationStopsALongRunQuickly) {
     absl::SleepFor(absl::Milliseconds(500));
     cancelled = true;
   });
-  // Limits far beyond the bound checked below, so only cancellation can end it.
+  // Limits twice the bound checked below, so only cancellation can end it.
   PoolOptions options = TestPoolOptions();
-  options.judge.run_limits.wall_seconds = 120;
-  options.judge.run_limits.cpu_seconds = 120;
+  options.judge.run_limits.wall_seconds = 1000;
+  options.judge.run_limits.cpu_seconds = 1000;
   auto pool = SandboxPool::Create(options);
   ASSERT_TRUE(pool.ok()) << pool.status();
   const absl::Time start = absl::Now();
-  Submission s = Python("import time\ntime.sleep(1000)\n", {{"", ""}, {"", ""}});
+  Submission s = Python("import time\ntime.sleep(10000)\n", {{"", ""}, {"", ""}});
   absl::StatusOr<JudgeResult> r = (*pool)->Judge(s, absl::InfiniteFuture(), &cancelled);
   canceller.join();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Outcomes(*r), ElementsAre(Outcome::kCancelled, Outcome::kCancelled));
   EXPECT_EQ(r->reason, "cancelled");
   EXPECT_DOUBLE_EQ(r->reward, 0.0);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(500));
 }
 
 TEST(SandboxPoolQueue, FullQueueIsResourceExhaustedAndQueuedCallsCancel) {

@@ -252,7 +252,15 @@ TEST_F(RewardServiceTest, ServesTls) {
   EXPECT_FALSE(Connect(address, plain)->Score({Item("math", "\\boxed{2}", "2")}).ok());
 }
 
+// A caller's deadline ends the sandboxes it was waiting for. The sandbox
+// limits here are 600 s and both of the pool's sandboxes run a loop whose
+// caller gave up after 1 s: the next item can only be scored (within the 300 s
+// the test allows it) if the server stopped them.
 TEST_F(RewardServiceTest, DeadlineStopsASandboxAndTheServerKeepsServing) {
+  std::string config = kConfig;
+  const std::string limits = "wall_seconds: 20 cpu_seconds: 20";
+  config.replace(config.find(limits), limits.size(), "wall_seconds: 600 cpu_seconds: 600");
+  ASSERT_TRUE(WriteFileAtomically(Path("run.textproto"), config).ok());
   const std::string address = StartServer();
   ScoreItem loop = Item("code", "```python\nwhile True:\n    pass\n```", "");
   CodeTest* test = loop.add_tests();
@@ -261,18 +269,18 @@ TEST_F(RewardServiceTest, DeadlineStopsASandboxAndTheServerKeepsServing) {
   ClientOptions impatient;
   impatient.timeout = absl::Seconds(1);
   impatient.max_attempts = 1;
-  const absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<ScoreResult>> late = Connect(address, impatient)->Score({loop});
+  absl::StatusOr<std::vector<ScoreResult>> late = Connect(address, impatient)->Score({loop, loop});
   EXPECT_TRUE(absl::IsDeadlineExceeded(late.status())) << late.status();
-  // The server noticed and is free again well before the 20 s sandbox limit.
   ScoreItem hello = Item("code", "```python\nprint(input())\n```", "");
   test = hello.add_tests();
   test->set_input("7\n");
   test->set_output("7\n");
-  absl::StatusOr<std::vector<ScoreResult>> next = Connect(address)->Score({hello});
+  ClientOptions patient;
+  patient.timeout = absl::Seconds(300);
+  patient.max_attempts = 1;
+  absl::StatusOr<std::vector<ScoreResult>> next = Connect(address, patient)->Score({hello});
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_TRUE((*next)[0].correct()) << (*next)[0].DebugString();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(15));
 }
 
 TEST_F(RewardServiceTest, SigtermShutsDownCleanly) {
