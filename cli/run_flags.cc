@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/flags.h"
-#include "sft/pretrain.h"
+#include "common/run_dir.h"
 
 namespace r1::cli {
 
@@ -28,7 +28,7 @@ std::optional<int> RunFlags::Load(const std::string& command, config::RunConfig*
   absl::StatusOr<config::RunConfig> loaded = LoadRunConfig(config_path_, overrides_);
   if (!loaded.ok()) return Fail(loaded.status());
   *run = std::move(*loaded);
-  run_dir_ = run_dir_flag_.empty() ? sft::RunDir(*run) : run_dir_flag_;
+  run_dir_ = run_dir_flag_.empty() ? RunDir(*run) : run_dir_flag_;
   return std::nullopt;
 }
 

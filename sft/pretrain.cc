@@ -32,10 +32,6 @@ EncodedExample EncodeText(const Tokenizer& tokenizer, const data::SftRecord& exa
 
 }  // namespace
 
-std::string RunDir(const config::RunConfig& run) {
-  return run.run_dir().empty() ? absl::StrCat("runs/", run.name()) : run.run_dir();
-}
-
 absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const std::string& run_dir,
                                            const PretrainOptions& options) {
   const config::PretrainConfig& pc = run.pretrain();

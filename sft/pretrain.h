@@ -34,9 +34,6 @@ struct PretrainResult {
 absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const std::string& run_dir,
                                            const PretrainOptions& options);
 
-// run.run_dir, or runs/<name> when unset.
-std::string RunDir(const config::RunConfig& run);
-
 }  // namespace r1::sft
 
 #endif  // R1_SFT_PRETRAIN_H_
