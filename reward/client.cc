@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/reward.grpc.pb.h"
 #include "rpc/channel.h"
+#include "rpc/status.h"
 
 namespace r1::reward {
 

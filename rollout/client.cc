@@ -7,6 +7,7 @@
 #include "common/crc32c.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rpc/channel.h"
+#include "rpc/status.h"
 
 namespace r1::rollout {
 

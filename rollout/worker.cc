@@ -16,16 +16,12 @@
 #include "model/safetensors.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rpc/server.h"
+#include "rpc/status.h"
 
 namespace r1::rollout {
 namespace {
 
 grpc::Status Invalid(const std::string& message) { return grpc::Status(grpc::INVALID_ARGUMENT, message); }
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 FinishReason ToProto(model::FinishReason reason) {
   switch (reason) {
@@ -148,7 +144,7 @@ class RolloutServiceImpl final : public RolloutService::Service {
       std::lock_guard<std::mutex> lock(mu);
       failure = status;
     };
-    if (absl::Status submitted = engine_.Submit(job); !submitted.ok()) return ToGrpc(submitted);
+    if (absl::Status submitted = engine_.Submit(job); !submitted.ok()) return rpc::ToGrpc(submitted);
 
     bool client_gone = false;
     while (true) {
@@ -185,7 +181,7 @@ class RolloutServiceImpl final : public RolloutService::Service {
     if (client_gone) return grpc::Status(grpc::CANCELLED, "the client went away");
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (!failure.ok()) return ToGrpc(failure);
+      if (!failure.ok()) return rpc::ToGrpc(failure);
     }
     return grpc::Status::OK;
   }
@@ -211,7 +207,7 @@ class RolloutServiceImpl final : public RolloutService::Service {
         version = message.version();
         first = false;
         // Before any tensor is buffered: a stale or wild version costs nothing.
-        if (absl::Status s = engine_.CheckNextVersion(version); !s.ok()) return ToGrpc(s);
+        if (absl::Status s = engine_.CheckNextVersion(version); !s.ok()) return rpc::ToGrpc(s);
       }
       const TensorChunk& chunk = message.chunk();
       if (name.empty()) {  // a tensor starts
@@ -261,7 +257,7 @@ class RolloutServiceImpl final : public RolloutService::Service {
       }
     }
     const int count = static_cast<int>(tensors.size());
-    if (absl::Status s = engine_.UpdateWeights(std::move(tensors), version); !s.ok()) return ToGrpc(s);
+    if (absl::Status s = engine_.UpdateWeights(std::move(tensors), version); !s.ok()) return rpc::ToGrpc(s);
     response->set_version(version);
     response->set_tensors(count);
     response->set_bytes(bytes);
@@ -380,7 +376,7 @@ grpc::Status RolloutServiceImpl::ScoreTokens(grpc::ServerContext*, const ScoreTo
   });
   if (!ran.ok()) {
     response->Clear();
-    return ToGrpc(ran);
+    return rpc::ToGrpc(ran);
   }
   return grpc::Status::OK;
 }

@@ -65,9 +65,4 @@ absl::Status CheckHealth(grpc::Channel& channel, const std::string& service, abs
   return absl::OkStatus();
 }
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 }  // namespace r1::rpc

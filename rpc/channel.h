@@ -1,5 +1,6 @@
 // What every r1 gRPC client needs, in one place: a channel with optional TLS
-// and bearer token, the standard health check, and gRPC <-> absl status.
+// and bearer token, and the standard health check. Turning a call's gRPC
+// status into absl::Status is rpc/status.h.
 #ifndef R1_RPC_CHANNEL_H_
 #define R1_RPC_CHANNEL_H_
 
@@ -13,7 +14,6 @@
 namespace grpc {
 class Channel;
 class ClientContext;
-class Status;
 }  // namespace grpc
 
 namespace r1::rpc {
@@ -35,8 +35,6 @@ void PrepareContext(grpc::ClientContext& context, const ChannelOptions& options,
 // grpc.health.v1.Health/Check for `service` ("" = the whole server): OK when
 // SERVING, UNAVAILABLE when not serving or unreachable within `timeout`.
 absl::Status CheckHealth(grpc::Channel& channel, const std::string& service, absl::Duration timeout);
-
-absl::Status FromGrpc(const grpc::Status& status);
 
 }  // namespace r1::rpc
 
