@@ -39,6 +39,9 @@ namespace r1::report {
 // student's base, trained by the pretrain stage beside the policy.
 inline constexpr std::string_view kStageOrder[] = {
     "pretrain", "pretrain_student", "cold_start_sft", "rl", "reject_sample", "sft", "rl2", "distill", "export", "eval"};
+// Whether stage `a` comes before `b` in that order; unknown names after the
+// known ones, alphabetically among themselves.
+bool StageLess(std::string_view a, std::string_view b);
 
 enum class StageKind {
   kTraining,  // pretrain, cold_start_sft, sft, distill: loss curves
