@@ -3,27 +3,23 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <cstdio>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/file_util.h"
 #include "common/metrics.h"
-#include "common/progress.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "model/checkpoint.h"
 #include "model/lm_loss.h"
 #include "model/optimizer.h"
+#include "train/training_run.h"
 
 namespace r1::sft {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Row order of one epoch: a permutation fixed by (seed, epoch).
 class DataOrder {
@@ -75,84 +71,44 @@ double EvalLoss(model::CausalLmImpl& model, const PackedDataset& data, int64_t b
 absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDataset& train,
                                       const PackedDataset& eval, const TrainerOptions& options) {
   if (train.rows() == 0) return absl::InvalidArgumentError(absl::StrCat(options.stage, ": no training data"));
-  if (options.max_steps <= 0 && options.max_seconds <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(options.stage, ": needs max_steps or max_seconds"));
-  }
-  R1_RETURN_IF_ERROR(MakeDirs(options.stage_dir));
-  const std::string checkpoints = absl::StrCat(options.stage_dir, "/checkpoints");
   auto optimizer = model::MakeAdamW(model, options.optimizer);
 
-  int64_t step = 0, cursor = 0, tokens_seen = 0;
-  double elapsed_before = 0;
-  // Steps the learning-rate schedule spans: max_steps, or with a time budget
-  // the steps done plus those the remaining time allows at this run's mean
-  // step time, re-estimated every step so the decay ends when the time does.
-  int64_t horizon = options.max_seconds > 0 ? 0 : options.max_steps;
-  if (options.resume) {
-    if (absl::StatusOr<std::string> latest = model::LatestCheckpoint(checkpoints); latest.ok()) {
-      R1_RETURN_IF_ERROR(model::RestoreWeights(*latest, model));
-      R1_ASSIGN_OR_RETURN(model::TrainingState state, model::LoadTrainingState(*latest));
-      R1_RETURN_IF_ERROR(model::RestoreOptimizerState(model, *optimizer, state.optimizer));
-      step = state.step;
-      cursor = state.data_cursor;
-      tokens_seen = state.tokens_seen;
-      elapsed_before = state.ExtraNumber("elapsed_seconds", 0);
-      std::fprintf(stderr, "%s: resuming from %s (step %lld)\n", options.stage.c_str(), latest->c_str(),
-                   static_cast<long long>(step));
-    }
+  int64_t cursor = 0, tokens_seen = 0;  // the data position a checkpoint carries
+  train::TrainingRunOptions run_options;
+  run_options.stage = options.stage;
+  run_options.stage_dir = options.stage_dir;
+  run_options.tokenizer_path = options.tokenizer_path;
+  run_options.max_steps = options.max_steps;
+  run_options.max_seconds = options.max_seconds;
+  run_options.optimizer = options.optimizer;
+  run_options.checkpoint = options.checkpoint;
+  run_options.resume = options.resume;
+  run_options.fill_state = [&](model::TrainingState& state) {
+    state.data_cursor = cursor;
+    state.tokens_seen = tokens_seen;
+  };
+  R1_RETURN_IF_ERROR(train::TrainingRun::Validate(run_options));
+  train::TrainingRun run(model, *optimizer, std::move(run_options));
+  R1_ASSIGN_OR_RETURN(std::optional<train::ResumePoint> resume, run.FindResumePoint());
+  if (resume.has_value()) {
+    R1_RETURN_IF_ERROR(run.RestoreFrom(*resume));
+    cursor = resume->state.data_cursor;
+    tokens_seen = resume->state.tokens_seen;
   }
+  R1_RETURN_IF_ERROR(run.Begin());
 
-  const std::string metrics_path = absl::StrCat(options.stage_dir, "/metrics.jsonl");
-  if (step == 0) {
-    // A fresh start: checkpoints and metrics of an earlier run in the same
-    // folder would be mistaken for this run's (and pruned against it).
-    std::error_code ec;
-    std::filesystem::remove_all(checkpoints, ec);
-    std::filesystem::remove(metrics_path, ec);
-    std::filesystem::remove_all(absl::StrCat(options.stage_dir, "/tensorboard"), ec);
-  }
-  MetricsFanout metrics;
-  R1_RETURN_IF_ERROR(OpenStageSinks(options.stage_dir, &metrics));
   DataOrder order(train.rows(), options.seed);
-  ProgressLine progress(options.stage);
   const torch::Device device = model.device();
   const config::ModelConfig& config = model.config();
   const bool mtp = options.mtp && config.arch() == config::DEEPSEEK_V3 && config.n_mtp_modules() > 0;
-
-  const auto save = [&](int64_t at_step, double elapsed) -> absl::StatusOr<std::string> {
-    model::TrainingState state;
-    state.step = at_step;
-    state.data_cursor = cursor;
-    state.tokens_seen = tokens_seen;
-    state.optimizer = model::OptimizerStateTensors(model, *optimizer);
-    state.extra["stage"] = options.stage;
-    state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
-    const std::string dir = model::CheckpointDir(checkpoints, at_step);
-    R1_RETURN_IF_ERROR(model::SaveCheckpoint(dir, model, options.tokenizer_path, &state));
-    R1_RETURN_IF_ERROR(model::PruneCheckpoints(checkpoints, options.checkpoint.keep()));
-    return dir;
-  };
-
   TrainerResult result;
-  const Clock::time_point start = Clock::now();
-  const int64_t first_step = step;
   int64_t run_tokens = 0;
-  int64_t last_saved = -1;
   int64_t skipped_steps = 0;  // non-finite loss or gradient: no update
-  double elapsed = elapsed_before;
-  while (true) {
-    elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
+  while (!run.BudgetSpent()) {
     if (options.stop != nullptr && options.stop->load()) {
-      return absl::CancelledError(absl::StrCat(options.stage, ": stopped at step ", step));
+      return absl::CancelledError(absl::StrCat(options.stage, ": stopped at step ", run.step()));
     }
-    if (options.max_steps > 0 && step >= options.max_steps) break;
-    if (options.max_seconds > 0 && elapsed >= options.max_seconds) break;
-    if (options.max_seconds > 0 && step - first_step >= 3) {
-      const double per_step = (elapsed - elapsed_before) / static_cast<double>(step - first_step);
-      horizon = step + static_cast<int64_t>((options.max_seconds - elapsed) / std::max(per_step, 1e-6));
-      if (options.max_steps > 0) horizon = std::min(horizon, options.max_steps);
-    }
-    const double lr = model::LearningRate(options.optimizer, step, horizon > 0 ? horizon : INT64_MAX / 2);
+    const double lr = run.LearningRate();
     const torch::Tensor rows = order.Rows(cursor, options.batch_size);
     const torch::Tensor tokens = train.tokens.index_select(0, rows).to(device);
     const torch::Tensor mask = train.loss_mask.index_select(0, rows).to(device);
@@ -176,48 +132,36 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     // the MoE bias stay as they were) and is counted; the data moves on.
     const model::OptimizerRound round = model::GuardedOptimizerStep(
         model, *optimizer, lr, options.optimizer.grad_clip(), std::isfinite(total.item<double>()));
-    const double grad_norm = round.grad_norm;
     skipped_steps += round.skipped ? 1 : 0;
     Scalars scalars(round.expert_balance.begin(), round.expert_balance.end());
 
-    ++step;
+    run.CompleteStep();
     cursor += options.batch_size;
     const int64_t batch_tokens = mask.sum().item<int64_t>();
     tokens_seen += batch_tokens;
     run_tokens += batch_tokens;
-    const double run_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     result.train_loss = loss.main.item<double>();
+    const double tokens_per_second = run_tokens / std::max(run.run_seconds(), 1e-9);
     scalars.insert({{"loss", loss.total.item<double>()}, {"main_loss", result.train_loss},
                     {"mtp_loss", loss.mtp.item<double>()}, {"aux_loss", loss.aux.item<double>()},
                     {"lr", lr},
-                    {"grad_norm", grad_norm},
+                    {"grad_norm", round.grad_norm},
                     {"skipped_nonfinite_steps_total", static_cast<double>(skipped_steps)},
-                    {"tokens_per_second", run_tokens / std::max(run_seconds, 1e-9)}});
+                    {"tokens_per_second", tokens_per_second}});
     if (extra.defined()) scalars[options.extra_loss_name] = extra.item<double>();
-    if (options.eval_every > 0 && step % options.eval_every == 0 && eval.rows() > 0) {
+    if (options.eval_every > 0 && run.step() % options.eval_every == 0 && eval.rows() > 0) {
       scalars["eval_loss"] = EvalLoss(model, eval, options.batch_size);
     }
-    R1_RETURN_IF_ERROR(metrics.Write(step, scalars));
-    progress.Update(step, horizon > 0 ? horizon : options.max_steps,
-                    absl::StrFormat("loss %.4f lr %.2e %.0f tok/s", result.train_loss, lr, scalars["tokens_per_second"]));
-    if (options.checkpoint.every_steps() > 0 && step % options.checkpoint.every_steps() == 0) {
-      R1_RETURN_IF_ERROR(save(step, elapsed_before + run_seconds).status());
-      last_saved = step;
-    }
+    R1_RETURN_IF_ERROR(
+        run.Log(scalars, absl::StrFormat("loss %.4f lr %.2e %.0f tok/s", result.train_loss, lr, tokens_per_second)));
   }
-  progress.Finish();
-  result.steps = step;
-  result.seconds = elapsed;
-  const double run_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  result.tokens_per_second = run_tokens / std::max(run_seconds, 1e-9);
+  run.FinishProgress();
+  result.steps = run.step();
+  result.seconds = run.elapsed();
+  result.tokens_per_second = run_tokens / std::max(run.run_seconds(), 1e-9);
   result.eval_loss = EvalLoss(model, eval, options.batch_size);
-  R1_RETURN_IF_ERROR(metrics.Write(step, {{"final_eval_loss", result.eval_loss}}));
-  R1_RETURN_IF_ERROR(metrics.Flush());
-  if (last_saved == step) {
-    result.checkpoint = model::CheckpointDir(checkpoints, step);
-  } else {
-    R1_ASSIGN_OR_RETURN(result.checkpoint, save(step, elapsed));
-  }
+  R1_RETURN_IF_ERROR(run.WriteMetrics({{"final_eval_loss", result.eval_loss}}));
+  R1_ASSIGN_OR_RETURN(result.checkpoint, run.Finish());
   return result;
 }
 
