@@ -289,7 +289,7 @@ bool Engine::ApplyPendingWork() {
         Slot& slot = slots_[static_cast<size_t>(i)];
         restart.push_back(slot.sample);
         slot.builder.reset();
-        cache_.key_valid.select(0, i).fill_(false);
+        cache_.ClearRow(i);
       }
       n_active_ = 0;
       std::lock_guard<std::mutex> lock(mu_);
@@ -339,7 +339,7 @@ void Engine::Admit() {
     }
     const std::vector<int>& prompt = job.prompts[static_cast<size_t>(next.prompt_index)];
     const int64_t length = static_cast<int64_t>(prompt.size());
-    if (!prefill.cache.layers.size() || prefill.version != version_) {
+    if (!prefill.logits.defined() || prefill.version != version_) {
       // One prefill per prompt, shared by its samples.
       prefill.cache = model_->NewCache(1, length);
       model::ForwardOptions options;
@@ -378,19 +378,8 @@ void Engine::Admit() {
                                        : static_cast<uint64_t>(job.stream_index[static_cast<size_t>(next.prompt_index)]);
     const uint64_t stream = prompt_stream * job.samples_per_prompt + next.sample_index;
     slot.generator = at::make_generator<at::CPUGeneratorImpl>(model::SampleSeed(job.params.seed, stream));
-    // Copy the prompt's cache into this row at [length, length + P).
-    const int64_t at = cache_.length;
-    for (size_t l = 0; l < cache_.layers.size(); ++l) {
-      model::LayerCache& dst = cache_.layers[l];
-      const model::LayerCache& src = prefill.cache.layers[l];
-      for (auto [d, sr] : {std::pair{&dst.latent, &src.latent}, std::pair{&dst.rope_key, &src.rope_key},
-                           std::pair{&dst.key, &src.key}, std::pair{&dst.value, &src.value}}) {
-        if (d->defined()) d->select(0, static_cast<int64_t>(s)).narrow(0, at, length).copy_(sr->select(0, 0));
-      }
-    }
-    cache_.key_valid.select(0, static_cast<int64_t>(s)).fill_(false);
-    cache_.key_valid.select(0, static_cast<int64_t>(s)).narrow(0, at, length).fill_(true);
-    cache_.next_position[static_cast<int64_t>(s)] = length;
+    // The prompt's cache goes into this row at [length, length + P).
+    cache_.CopySequence(prefill.cache, /*from_row=*/0, static_cast<int64_t>(s), /*at=*/cache_.length);
     widest = std::max(widest, length);
     // The first token comes from the prefill's logits.
     const model::Sampled first = model::SampleTokens(prefill.logits, job.params.sampling, slot.generator);
@@ -411,20 +400,7 @@ void Engine::Step() {
   // Only the active rows (packed at the front) run: views of the cache, so
   // the model writes straight into it.
   const int64_t n = n_active_;
-  model::KvCache view;
-  view.batch = n;
-  view.capacity = cache_.capacity;
-  view.length = cache_.length;
-  view.key_valid = cache_.key_valid.narrow(0, 0, n);
-  view.next_position = cache_.next_position.narrow(0, 0, n);
-  for (const model::LayerCache& layer : cache_.layers) {
-    model::LayerCache rows;
-    for (auto [dst, src] : {std::pair{&rows.latent, &layer.latent}, std::pair{&rows.rope_key, &layer.rope_key},
-                            std::pair{&rows.key, &layer.key}, std::pair{&rows.value, &layer.value}}) {
-      if (src->defined()) *dst = src->narrow(0, 0, n);
-    }
-    view.layers.push_back(rows);
-  }
+  model::KvCache view = cache_.Rows(0, n);
   torch::Tensor tokens = torch::empty({n, 1}, torch::kInt64);
   for (int64_t s = 0; s < n; ++s) tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
   model::ForwardOptions options;
@@ -479,17 +455,12 @@ void Engine::FinishSlot(int index, bool cancelled) {
   // Keep the active rows packed: the last one moves into the freed row.
   const int last = n_active_ - 1;
   if (index != last) {
-    for (model::LayerCache& layer : cache_.layers) {
-      for (torch::Tensor* t : {&layer.latent, &layer.rope_key, &layer.key, &layer.value}) {
-        if (t->defined()) t->select(0, index).copy_(t->select(0, last));
-      }
-    }
-    cache_.key_valid.select(0, index).copy_(cache_.key_valid.select(0, last));
-    cache_.next_position[index] = cache_.next_position[last];
+    cache_.MoveRow(last, index);  // leaves row `last` empty
     slots_[static_cast<size_t>(index)] = std::move(slots_[static_cast<size_t>(last)]);
     slots_[static_cast<size_t>(last)] = Slot{};
+  } else {
+    cache_.ClearRow(last);
   }
-  cache_.key_valid.select(0, last).fill_(false);
   --n_active_;
   Report(sample, std::move(result));
 }
@@ -546,27 +517,7 @@ void Engine::Report(const Pending& sample, SampleResult result) {
 }
 
 void Engine::Compact() {
-  // Each row's valid entries to the front, in order (a stable sort on
-  // "invalid"), then the axis ends at the longest row.
-  // (The optional<bool> is spelled out: a plain `true` would bind to the
-  // (dim, descending) overload and sort the wrong way.)
-  const torch::Tensor order = std::get<1>(torch::sort(cache_.key_valid.logical_not().to(torch::kInt32),
-                                                      c10::optional<bool>(true), /*dim=*/1, /*descending=*/false));
-  const auto gather = [&](torch::Tensor& t) {
-    if (!t.defined()) return;
-    std::vector<int64_t> shape = t.sizes().vec();
-    torch::Tensor index = order.to(t.device());
-    for (size_t d = 2; d < shape.size(); ++d) index = index.unsqueeze(-1);
-    t = t.gather(1, index.expand(t.sizes()).contiguous());
-  };
-  for (model::LayerCache& layer : cache_.layers) {
-    gather(layer.latent);
-    gather(layer.rope_key);
-    gather(layer.key);
-    gather(layer.value);
-  }
-  cache_.key_valid = cache_.key_valid.gather(1, order.to(cache_.key_valid.device()));
-  cache_.length = cache_.key_valid.sum(1).max().item<int64_t>();
+  cache_.Compact();
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.compactions;
 }
