@@ -6,6 +6,7 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
@@ -123,6 +124,18 @@ void DataParallel::AllReduceSum(std::vector<double>& values) {
   torch::Tensor flat = torch::tensor(values, torch::kFloat64);
   AllReduceInPlace(flat);
   for (size_t i = 0; i < values.size(); ++i) values[i] = flat[static_cast<int64_t>(i)].item<double>();
+}
+
+void DataParallel::AllReduceMax(std::vector<double>& values) {
+  if (env_.world_size == 1 || values.empty()) return;
+  // Through the sum: each rank fills its own row of a [world, k] table of
+  // zeros, so the summed table holds every rank's values exactly.
+  const size_t k = values.size();
+  std::vector<double> table(k * static_cast<size_t>(env_.world_size), 0.0);
+  std::copy(values.begin(), values.end(), table.begin() + static_cast<int64_t>(k * static_cast<size_t>(env_.rank)));
+  AllReduceSum(table);
+  for (size_t i = 0; i < k; ++i) values[i] = table[i];
+  for (size_t i = k; i < table.size(); ++i) values[i % k] = std::max(values[i % k], table[i]);
 }
 
 void DataParallel::BroadcastWeights(model::CausalLmImpl& model) {

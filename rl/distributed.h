@@ -57,6 +57,8 @@ class DataParallel {
 
   // Sums `values` (float64 scalars) across ranks, in place.
   void AllReduceSum(std::vector<double>& values);
+  // The maximum across ranks of each of `values`, in place.
+  void AllReduceMax(std::vector<double>& values);
   // Every rank gets rank 0's parameters and buffers.
   void BroadcastWeights(model::CausalLmImpl& model);
   // Averages gradients (see above) and sums MoE expert loads. Gloo only, for
