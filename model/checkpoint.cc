@@ -30,6 +30,7 @@ using google::protobuf::Value;
 
 constexpr char kManifest[] = "manifest.json";
 constexpr char kFormat[] = "r1-checkpoint";
+constexpr char kFormatVersionKey[] = "r1_format_version";
 
 Value Number(double v) {
   Value value;
@@ -172,6 +173,28 @@ absl::Status VerifyManifest(const std::string& dir) {
     }
   }
   return absl::OkStatus();
+}
+
+// Refuses a config.json that declares a checkpoint format other than the
+// one this build reads (checkpoint.h says why an absent key passes).
+absl::Status CheckFormatVersion(const std::string& dir, const std::string& config_json) {
+  const std::string path = absl::StrCat(dir, "/config.json");
+  R1_ASSIGN_OR_RETURN(Struct root, ParseJsonObject(config_json, path));
+  const JsonReader reader(root, path);
+  if (!reader.Has(kFormatVersionKey)) return absl::OkStatus();
+  R1_ASSIGN_OR_RETURN(int found, reader.Int(kFormatVersionKey));
+  if (found == kCheckpointFormatVersion) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "checkpoint ", dir, " has format version ", found, " (\"", kFormatVersionKey, "\" in config.json), but this r1 "
+      "supports format version ", kCheckpointFormatVersion, " only: ",
+      found > kCheckpointFormatVersion ? "a newer r1 wrote it; load it with that r1"
+                                       : "an older r1 wrote it in a layout this r1 no longer reads"));
+}
+
+// The same for a folder whose config.json has not been read yet.
+absl::Status CheckFormatVersion(const std::string& dir) {
+  R1_ASSIGN_OR_RETURN(std::string json, ReadFile(absl::StrCat(dir, "/config.json")));
+  return CheckFormatVersion(dir, json);
 }
 
 absl::Status CopyFile(const std::string& from, const std::string& to) {
@@ -412,6 +435,7 @@ std::string ModelConfigToJson(const config::ModelConfig& c, int bos_id, int eos_
   Struct exact_struct;
   (void)google::protobuf::util::JsonStringToMessage(exact, &exact_struct);
   *f["r1_model_config"].mutable_struct_value() = exact_struct;
+  f[kFormatVersionKey] = Number(kCheckpointFormatVersion);
   return ToJson(root);
 }
 
@@ -554,6 +578,7 @@ absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& op
   if (has_manifest) R1_RETURN_IF_ERROR(VerifyManifest(dir));
   const std::string config_path = absl::StrCat(dir, "/config.json");
   R1_ASSIGN_OR_RETURN(std::string json, ReadFile(config_path));
+  R1_RETURN_IF_ERROR(CheckFormatVersion(dir, json));
   if (!has_manifest && CarriesR1ModelConfig(json)) {
     return MissingManifest(dir, absl::StrCat(config_path, " carries \"r1_model_config\" (r1 wrote it; to import "
                                              "the folder as plain Hugging Face weights, remove that key)"));
@@ -582,6 +607,7 @@ absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& op
 
 absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model) {
   R1_RETURN_IF_ERROR(VerifyManifest(dir));
+  R1_RETURN_IF_ERROR(CheckFormatVersion(dir));
   const std::string path = absl::StrCat(dir, "/model.safetensors");
   R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(path));
   R1_RETURN_IF_ERROR(CheckFinite(file.tensors, path));
@@ -596,6 +622,7 @@ double TrainingState::ExtraNumber(const std::string& key, double fallback) const
 
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir) {
   R1_RETURN_IF_ERROR(VerifyManifest(dir));  // only r1 checkpoints have a training state
+  R1_RETURN_IF_ERROR(CheckFormatVersion(dir));
   R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(absl::StrCat(dir, "/training_state.safetensors")));
   TrainingState state;
   for (auto& [name, tensor] : file.tensors) {

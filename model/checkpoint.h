@@ -3,6 +3,7 @@
 // A checkpoint is a folder:
 //   config.json                  Hugging Face config of the layout, plus
 //                                "r1_model_config" (the exact ModelConfig)
+//                                and "r1_format_version" (see below)
 //   model.safetensors            weights under Hugging Face names
 //   tokenizer.model              the SentencePiece model it was trained with
 //   training_state.safetensors   optimizer moments, step, RNG, data position
@@ -27,6 +28,15 @@
 // is allocated); and NaN or infinite weights, naming the tensor. Magnitudes
 // are not judged: a finite 1e30 is a weight like any other.
 //
+// "r1_format_version" (kCheckpointFormatVersion) says how r1 laid out the
+// folder: its own keys, tensor names, training state and manifest. Save and
+// export write it; every load (LoadModel, LoadTrainingState, RestoreWeights)
+// refuses a folder that declares another version, naming the folder, the
+// version found and the one supported, instead of misreading it. A folder
+// without the key loads as before: an r1 checkpoint written before the key
+// existed is version 1, and a Hugging Face folder (no r1 keys at all) is
+// read from the standard keys, where no r1 version applies.
+//
 // RoPE layouts need no permutation either way: the Llama student rotates
 // halves like Hugging Face Llama weights; the DeepSeek policy rotates adjacent
 // pairs like DeepSeek-V3's published weights (config.json says
@@ -47,6 +57,11 @@
 #include "proto/config.pb.h"
 
 namespace r1::model {
+
+// The checkpoint layout this build writes and the only one it reads. Bump it
+// when a change would make an older r1 misread a new checkpoint (or this one
+// an old checkpoint), and say in the commit what changed.
+inline constexpr int kCheckpointFormatVersion = 1;
 
 struct TrainingState {
   int64_t step = 0;                // optimizer steps taken
@@ -72,7 +87,7 @@ struct LoadOptions {
 
 // Loads a checkpoint or an imported Hugging Face folder (see above). A folder
 // with manifest.json has every file verified first; an r1 checkpoint without
-// one is DATA_LOSS.
+// one is DATA_LOSS; another r1_format_version is FAILED_PRECONDITION.
 absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options = {});
 // Requires the manifest (only r1 checkpoints have a training state).
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir);

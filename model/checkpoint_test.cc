@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -213,6 +214,7 @@ void WriteHuggingFaceFolder(const std::string& dir, const config::ModelConfig& c
   google::protobuf::Struct root;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ModelConfigToJson(c, 1, 2, 0), &root).ok());
   ASSERT_EQ(root.mutable_fields()->erase("r1_model_config"), 1u);
+  ASSERT_EQ(root.mutable_fields()->erase("r1_format_version"), 1u);
   std::string json;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(root, &json).ok());
   ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", json).ok());
@@ -266,6 +268,75 @@ TEST_F(CheckpointTest, R1CheckpointWithoutItsManifestIsRefusedAPlainHuggingFaceF
   absl::StatusOr<CausalLm> imported = LoadModel(Path("hf"));
   ASSERT_TRUE(imported.ok()) << imported.status();
   EXPECT_TRUE(torch::equal(NamedTensors(**imported)[0].second, NamedTensors(*model)[0].second));
+}
+
+TEST_F(CheckpointTest, SaveWritesTheFormatVersion) {
+  torch::manual_seed(7);
+  CausalLm model = *MakeModel(SmallLlama());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, "", nullptr).ok());
+  google::protobuf::Struct root;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*ReadFile(Path("ckpt/config.json")), &root).ok());
+  ASSERT_TRUE(root.fields().contains("r1_format_version"));
+  EXPECT_EQ(root.fields().at("r1_format_version").number_value(), kCheckpointFormatVersion);
+  EXPECT_EQ(kCheckpointFormatVersion, 1);
+}
+
+// An export whose config.json `edit` changed before the manifest was written:
+// every checksum matches, so only the format version can refuse it.
+void ExportWithEditedConfig(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer,
+                            const std::function<void(google::protobuf::Struct&)>& edit) {
+  const absl::Status exported = ExportHuggingFace(dir, model, tokenizer, [&](const std::string& folder) {
+    google::protobuf::Struct root;
+    if (!google::protobuf::util::JsonStringToMessage(*ReadFile(folder + "/config.json"), &root).ok()) {
+      return absl::InternalError("config.json does not parse");
+    }
+    edit(root);
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(root, &json);
+    return WriteFileAtomically(folder + "/config.json", json);
+  });
+  ASSERT_TRUE(exported.ok()) << exported;
+}
+
+TEST_F(CheckpointTest, AnotherFormatVersionIsRefusedNamingTheFolderAndBothVersions) {
+  torch::manual_seed(8);
+  CausalLm model = *MakeModel(SmallLlama());
+  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  for (int version : {kCheckpointFormatVersion + 1, kCheckpointFormatVersion - 1}) {
+    const std::string dir = Path(absl::StrCat("v", version));
+    ExportWithEditedConfig(dir, *model, *tokenizer, [&](google::protobuf::Struct& root) {
+      (*root.mutable_fields())["r1_format_version"].set_number_value(version);
+    });
+    for (const absl::Status& s : {LoadModel(dir).status(), RestoreWeights(dir, *model), LoadTrainingState(dir).status()}) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+      EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("checkpoint ", dir, " has format version ", version)));
+      EXPECT_THAT(std::string(s.message()),
+                  HasSubstr(absl::StrCat("this r1 supports format version ", kCheckpointFormatVersion, " only")));
+      EXPECT_THAT(std::string(s.message()), HasSubstr(version > kCheckpointFormatVersion ? "a newer r1" : "an older r1"));
+    }
+  }
+  ExportWithEditedConfig(Path("fraction"), *model, *tokenizer, [](google::protobuf::Struct& root) {
+    (*root.mutable_fields())["r1_format_version"].set_number_value(1.5);
+  });
+  const absl::Status fraction = LoadModel(Path("fraction")).status();
+  EXPECT_EQ(fraction.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(fraction.message()), HasSubstr("\"r1_format_version\" is not an integer"));
+}
+
+// Checkpoints written before the key existed are version 1.
+TEST_F(CheckpointTest, CheckpointWithoutFormatVersionLoadsAsVersionOne) {
+  torch::manual_seed(9);
+  CausalLm model = *MakeModel(SmallLlama());
+  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  ExportWithEditedConfig(Path("old"), *model, *tokenizer, [](google::protobuf::Struct& root) {
+    ASSERT_EQ(root.mutable_fields()->erase("r1_format_version"), 1u);
+  });
+  absl::StatusOr<CausalLm> loaded = LoadModel(Path("old"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(RestoreWeights(Path("old"), **loaded).ok());
+  EXPECT_TRUE(torch::equal(Logits(*model), Logits(**loaded)));
 }
 
 TEST_F(CheckpointTest, NonFiniteWeightsAreRefusedNamingTheTensor) {
