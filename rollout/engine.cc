@@ -378,7 +378,7 @@ void Engine::Admit() {
                                        : static_cast<uint64_t>(job.stream_index[static_cast<size_t>(next.prompt_index)]);
     const uint64_t stream = prompt_stream * job.samples_per_prompt + next.sample_index;
     slot.generator = at::make_generator<at::CPUGeneratorImpl>(model::SampleSeed(job.params.seed, stream));
-    // The prompt's cache goes into this row at [length, length + P).
+    // The prompt's keys go into this row at the shared end, [cache_.length, cache_.length + P).
     cache_.CopySequence(prefill.cache, /*from_row=*/0, static_cast<int64_t>(s), /*at=*/cache_.length);
     widest = std::max(widest, length);
     // The first token comes from the prefill's logits.
