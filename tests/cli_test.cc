@@ -7,12 +7,16 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
+#include "common/jsonl.h"
+#include "proto/records.pb.h"
 
 namespace r1 {
 namespace {
@@ -55,9 +59,94 @@ class CliTest : public ::testing::Test {
     return result;
   }
 
+  // `r1 eval` checks of PretrainGenerateAndResume, on its checkpoint.
+  void EvalJudgesWithTheRewardRules(const std::string& checkpoint, const std::string& small);
+
   std::string r1_;
   std::filesystem::path dir_;
 };
+
+// `text` as a JSON string literal (protobuf's JSON printer does the escaping).
+std::string JsonString(const std::string& text) {
+  data::ChatMessage message;
+  message.set_content(text);
+  const std::string line = ToJsonLine(message);  // {"content":"..."}
+  const size_t start = line.find(':') + 1;
+  return line.substr(start, line.rfind('}') - start);
+}
+
+// r1 eval judges with the reward rules, and its avg@k and pass@k are what
+// the reward service's own scorer (`r1-reward score`, another process) says
+// of every sample it drew. Every gold answer is 1 and the math rule takes any
+// "1" in the text as the answer, so a sample is correct when it holds a 1:
+// an untrained model gets some right and some wrong.
+void CliTest::EvalJudgesWithTheRewardRules(const std::string& checkpoint, const std::string& small) {
+  const std::string rule = "{rule: \"math\" math {answer_pattern: \"(1)\"}}";
+  std::string prompts;
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppend(&prompts, "{\"id\":\"q", i, "\",\"prompt\":\"What is ", i, " + 1?\",\"answer\":\"1\",",
+                    "\"task\":\"arithmetic\"}\n");
+  }
+  ASSERT_TRUE(WriteFileAtomically(Path("ones.jsonl"), prompts).ok());
+  const std::string samples = Path("all.samples.jsonl"), json = Path("judged.json");
+  Result judged = Run("eval configs/tiny.textproto --ckpt " + checkpoint + small + " --set 'reward.rules=[" + rule +
+                      "]' --prompts " + Path("ones.jsonl") + " --set eval.sampling.max_new_tokens=24 --samples 4" +
+                      " --nogreedy --seed 5 --out " + json + " --samples_out " + samples + " --all_samples");
+  ASSERT_EQ(judged.exit_code, 0) << judged.err;
+  EXPECT_THAT(judged.out, HasSubstr("judged by  configs/tiny.textproto's reward.rules"));
+  absl::StatusOr<std::vector<data::SampleRecord>> drawn = ReadJsonl<data::SampleRecord>(samples);
+  ASSERT_TRUE(drawn.ok()) << drawn.status();
+  ASSERT_EQ(drawn->size(), 3u * 4u);
+
+  std::string items;
+  for (const data::SampleRecord& s : *drawn) {
+    absl::StrAppend(&items, "{\"id\": ", JsonString(s.id()), ", \"prompt\": ", JsonString(s.prompt()),
+                    ", \"completion\": ", JsonString(s.completion()), ", \"reference\": ", JsonString(s.answer()),
+                    ", \"task\": ", JsonString(s.task()), "}\n");
+  }
+  ASSERT_TRUE(WriteFileAtomically(Path("items.jsonl"), items).ok());
+  const std::string reward_bin = r1_.substr(0, r1_.rfind('/')) + "/r1-reward";
+  const std::string config = Path("rules.textproto");
+  ASSERT_TRUE(WriteFileAtomically(config, "reward { rules " + rule + " }\n").ok());
+  const std::string command = absl::StrCat(reward_bin, " score ", config, " --file ", Path("items.jsonl"), " --out ",
+                                           Path("results.jsonl"), " >/dev/null 2>", Path("score.err"));
+  ASSERT_EQ(std::system(command.c_str()), 0) << ReadFile(Path("score.err")).value_or("");
+  const std::vector<std::string> results = absl::StrSplit(*ReadFile(Path("results.jsonl")), '\n', absl::SkipEmpty());
+  ASSERT_EQ(results.size(), drawn->size());
+
+  // avg@k and pass@k from those verdicts, by prompt (every sample is scored here).
+  std::map<std::string, std::pair<int, int>> by_prompt;  // id -> (correct, samples)
+  int correct = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_THAT(results[i], Not(HasSubstr("\"error\"")));
+    const bool right = results[i].find("\"correct\":true") != std::string::npos;
+    correct += right ? 1 : 0;
+    by_prompt[(*drawn)[i].id()].first += right ? 1 : 0;
+    ++by_prompt[(*drawn)[i].id()].second;
+    // The sample's own record says the same.
+    EXPECT_EQ((*drawn)[i].reason() == "correct", right) << (*drawn)[i].completion();
+  }
+  double avg = 0, pass = 0;
+  for (const auto& [id, counts] : by_prompt) {
+    avg += static_cast<double>(counts.first) / counts.second;
+    pass += counts.first > 0 ? 1 : 0;
+  }
+  avg /= static_cast<double>(by_prompt.size());
+  pass /= static_cast<double>(by_prompt.size());
+  const std::string written = *ReadFile(json);
+  EXPECT_THAT(written, HasSubstr(absl::StrFormat("\"avg_at_k\": %.4f, \"pass_at_k\": %.4f", avg, pass)));
+  EXPECT_THAT(written, HasSubstr("\"unscored\": 0"));
+  // Not a 0 = 0 or 1 = 1 comparison.
+  EXPECT_GT(correct, 0);
+  EXPECT_LT(correct, static_cast<int>(results.size()));
+
+  // A task the config's rules have no correctness rule for is refused by name.
+  ASSERT_TRUE(WriteFileAtomically(Path("code.jsonl"), "{\"id\":\"c1\",\"prompt\":\"Echo.\",\"task\":\"code\","
+                                                       "\"tests\":[{\"input\":\"1\",\"output\":\"1\"}]}\n").ok());
+  Result code = Run("eval configs/tiny.textproto --ckpt " + checkpoint + small + " --prompts " + Path("code.jsonl"));
+  EXPECT_EQ(code.exit_code, 1);
+  EXPECT_THAT(code.err, HasSubstr("task \"code\" has no correctness rule in configs/tiny.textproto's reward.rules"));
+}
 
 int Lines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
@@ -257,6 +346,7 @@ TEST_F(CliTest, PretrainGenerateAndResume) {
   Result unknown = Run("eval --ckpt " + checkpoint + " --prompts " + Path("math.jsonl") + " --samples 1");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("task \"math\" has no in-process verifier"));
+  EvalJudgesWithTheRewardRules(checkpoint, small);
 
   Result resumed = Run("pretrain configs/tiny.textproto --run_dir " + run_dir + small +
                        " --set pretrain.max_steps=6 --resume --noquality_eval");
