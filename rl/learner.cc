@@ -1,16 +1,15 @@
 #include "rl/learner.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -21,7 +20,6 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/metrics.h"
-#include "common/progress.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "common/tokenizer.h"
@@ -36,6 +34,7 @@
 #include "rl/step_stats.h"
 #include "rollout/pool.h"
 #include "tasks/task.h"
+#include "train/training_run.h"
 
 namespace r1::rl {
 namespace {
@@ -177,91 +176,65 @@ absl::StatusOr<Models> LoadModels(const LearnerOptions& options, const Tokenizer
   return models;
 }
 
-// Where a run stands: what a checkpoint carries besides the weights and
-// AdamW's moments.
+// Where a run stands besides its step (train::TrainingRun keeps that): what
+// a checkpoint carries for the learner alone.
 struct RunPosition {
-  int64_t step = 0;           // steps taken
-  int64_t cursor = 0;         // this rank's prompt cursor
+  int64_t cursor = 0;  // this rank's prompt cursor
   // Weight versions: the policy after `step` steps is version
   // version_base + step.
   int64_t version_base = 0;
-  double elapsed_before = 0;  // seconds of the runs this one continues
-  bool resumed = false;
 };
 
-// From the newest checkpoint in the stage folder when options.resume asks
-// and there is one: weights, AdamW's state, the RNG, the reference (when it
-// moved away from the starting checkpoint) and the position.
-absl::StatusOr<RunPosition> ResumeIfAsked(const LearnerOptions& options, const std::string& checkpoints, int rank,
-                                          int world, Models& models) {
+// Continues from the newest checkpoint when options.resume asks and there is
+// one: TrainingRun restores the weights, AdamW's state, the RNG and the
+// step; the learner checks the checkpoint is this run's and takes back its
+// prompt cursor, version base and reference (when it moved away from the
+// starting checkpoint).
+absl::StatusOr<RunPosition> ResumeIfAsked(const LearnerOptions& options, train::TrainingRun& run, int rank, int world,
+                                          Models& models) {
   RunPosition position;
-  if (!options.resume) return position;
-  const absl::StatusOr<std::string> latest = model::LatestCheckpoint(checkpoints);
-  if (!latest.ok()) return position;
-  R1_ASSIGN_OR_RETURN(model::TrainingState state, model::LoadTrainingState(*latest));
+  R1_ASSIGN_OR_RETURN(std::optional<train::ResumePoint> point, run.FindResumePoint());
+  if (!point.has_value()) return position;
+  const model::TrainingState& state = point->state;
+  const std::string& latest = point->dir;
   // Every rank refuses the same mismatches, before any collective call.
   const int saved_world = static_cast<int>(state.ExtraNumber("world_size", 1));
   if (saved_world != world) {
     return absl::FailedPreconditionError(absl::StrCat(
-        *latest, " was written by ", saved_world, " learner rank(s); resume it with as many (this run has ", world,
+        latest, " was written by ", saved_world, " learner rank(s); resume it with as many (this run has ", world,
         "): each rank's prompt cursor is its own"));
   }
   const auto saved_init = state.extra.find("init_checkpoint");
   if (saved_init != state.extra.end() && saved_init->second != options.init_checkpoint) {
     return absl::FailedPreconditionError(absl::StrCat(
-        *latest, " continues a run that started from ", saved_init->second, ", not ", options.init_checkpoint,
+        latest, " continues a run that started from ", saved_init->second, ", not ", options.init_checkpoint,
         ": give --init ", saved_init->second, " (the reference policy and tokenizer come from it)"));
   }
-  R1_RETURN_IF_ERROR(model::RestoreWeights(*latest, *models.policy));
-  position.resumed = true;
-  if (state.rng_state.defined()) {
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(state.rng_state);
-  }
-  R1_RETURN_IF_ERROR(model::RestoreOptimizerState(*models.policy, *models.optimizer, state.optimizer));
-  position.step = state.step;
   position.cursor = static_cast<int64_t>(state.ExtraNumber(absl::StrCat("prompt_cursor.rank", rank), -1));
   if (position.cursor < 0) {
-    return absl::FailedPreconditionError(absl::StrCat(*latest, ": no prompt cursor for rank ", rank,
+    return absl::FailedPreconditionError(absl::StrCat(latest, ": no prompt cursor for rank ", rank,
                                                       " (was it written by a run with another world size?)"));
   }
+  R1_RETURN_IF_ERROR(run.RestoreFrom(*point));
   position.version_base = static_cast<int64_t>(state.ExtraNumber("version_base", 0));
-  position.elapsed_before = state.ExtraNumber("elapsed_seconds", 0);
   if (models.reference && !state.extra_tensors.empty()) {
     std::map<std::string, torch::Tensor> ref;
     for (auto& [name, tensor] : state.extra_tensors) {
       if (name.rfind("reference.", 0) == 0) ref[name.substr(10)] = tensor;
     }
-    if (!ref.empty()) R1_RETURN_IF_ERROR(model::LoadTensors(*models.reference, ref, *latest));
-  }
-  if (rank == 0) {
-    std::fprintf(stderr, "%s: resuming from %s (step %lld)\n", options.stage.c_str(), latest->c_str(),
-                 static_cast<long long>(position.step));
+    if (!ref.empty()) R1_RETURN_IF_ERROR(model::LoadTensors(*models.reference, ref, latest));
   }
   return position;
 }
 
-// Rank 0's metric sinks. A fresh start first removes an earlier run's
-// checkpoints and metrics in the same folder: they would be mistaken for this
-// run's.
-absl::Status OpenMetrics(const std::string& stage_dir, const std::string& checkpoints, bool resumed,
-                         MetricsFanout* metrics) {
-  if (!resumed) {
-    std::error_code ec;
-    std::filesystem::remove_all(checkpoints, ec);
-    std::filesystem::remove(absl::StrCat(stage_dir, "/metrics.jsonl"), ec);
-    std::filesystem::remove_all(absl::StrCat(stage_dir, "/tensorboard"), ec);
-  }
-  return OpenStageSinks(stage_dir, metrics);
-}
-
 // The version base every rank uses. A restarted learner numbers above what
 // the workers already serve (they refuse an older version); rank 0 asks them.
-absl::StatusOr<int64_t> AgreeVersionBase(rollout::RolloutPool& pool, const RunPosition& position, DataParallel& dp) {
+absl::StatusOr<int64_t> AgreeVersionBase(rollout::RolloutPool& pool, const RunPosition& position, int64_t step,
+                                         DataParallel& dp) {
   int64_t version_base = position.version_base;
   if (dp.rank() == 0) {
     R1_ASSIGN_OR_RETURN(int64_t serving, pool.MaxWorkerVersion());
-    version_base = std::max(version_base, serving + 1 - position.step);
+    version_base = std::max(version_base, serving + 1 - step);
   }
   std::vector<double> shared = {dp.rank() == 0 ? static_cast<double>(version_base) : 0.0};
   dp.AllReduceSum(shared);
@@ -362,86 +335,52 @@ absl::Status CheckBaseQuality(const LearnerOptions& options, const EvalResult& f
   return absl::OkStatus();
 }
 
-// Rank 0 writes the checkpoint of position.step (every rank takes part:
-// the prompt cursors are gathered) and prunes old ones.
-absl::Status SaveCheckpoint(const LearnerOptions& options, const std::string& checkpoints,
-                            const std::string& tokenizer_path, Models& models, const RunPosition& position,
-                            double elapsed, DataParallel& dp) {
-  const int rank = dp.rank(), world = dp.world_size();
-  std::vector<double> cursors(static_cast<size_t>(world), 0.0);
-  cursors[static_cast<size_t>(rank)] = static_cast<double>(position.cursor);
-  dp.AllReduceSum(cursors);
-  if (rank != 0) return absl::OkStatus();
-  model::TrainingState state;
-  state.step = position.step;
-  state.data_cursor = position.cursor;
-  state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
-  state.optimizer = model::OptimizerStateTensors(*models.policy, *models.optimizer);
-  for (int r = 0; r < world; ++r) {
-    state.extra[absl::StrCat("prompt_cursor.rank", r)] = absl::StrCat(static_cast<int64_t>(cursors[static_cast<size_t>(r)]));
-  }
-  state.extra["stage"] = options.stage;
-  state.extra["elapsed_seconds"] = absl::StrCat(elapsed);
-  state.extra["version_base"] = absl::StrCat(position.version_base);
-  state.extra["world_size"] = absl::StrCat(world);
-  state.extra["init_checkpoint"] = options.init_checkpoint;
-  if (models.reference && options.rl.ref_reset_every() > 0) {
-    // The reference has moved away from the starting checkpoint.
-    for (auto& [name, tensor] : model::NamedTensors(*models.reference)) state.extra_tensors["reference." + name] = tensor;
-  }
-  R1_RETURN_IF_ERROR(
-      model::SaveCheckpoint(model::CheckpointDir(checkpoints, position.step), *models.policy, tokenizer_path, &state));
-  return model::PruneCheckpoints(checkpoints, options.rl.checkpoint().keep());
-}
-
-// When the run stops, and its learning-rate schedule's horizon. Rank 0's
-// clock decides for every rank, so ranks agree on both. With a time budget
-// the horizon is the step the budget is expected to run out at, estimated
-// anew every step from the steps so far.
-class StepBudget {
- public:
-  StepBudget(const config::RlConfig& rl, const RunPosition& position)
-      : rl_(rl),
-        first_step_(position.step),
-        elapsed_before_(position.elapsed_before),
-        elapsed_(position.elapsed_before),
-        horizon_(rl.max_seconds() > 0 ? 0 : rl.max_steps()) {}
-
-  // Agrees on the elapsed time (a collective); true when the steps or the
-  // seconds are used up.
-  bool Exhausted(int64_t step, DataParallel& dp) {
-    std::vector<double> clock = {dp.rank() == 0 ? Measure() : 0.0};
+// The run's skeleton: budgets and schedule from the rl section; rank 0's
+// clock decides for every rank (so ranks agree on when to stop and on the
+// learning rate); a checkpoint carries, besides the weights, AdamW and the
+// RNG, every rank's prompt cursor (gathered from all ranks), the version
+// base, the world size, the starting checkpoint and a reference that moved.
+train::TrainingRunOptions TrainingRunOptionsFor(const LearnerOptions& options, const std::string& tokenizer_path,
+                                                DataParallel& dp, const RunPosition& position, const Models& models) {
+  const config::RlConfig& rl = options.rl;
+  train::TrainingRunOptions run;
+  run.stage = options.stage;
+  run.stage_dir = options.stage_dir;
+  run.tokenizer_path = tokenizer_path;
+  run.max_steps = rl.max_steps();
+  run.max_seconds = rl.max_seconds();
+  run.optimizer = rl.optimizer();
+  run.checkpoint = rl.checkpoint();
+  run.resume = options.resume;
+  run.leader = dp.rank() == 0;
+  run.global_rng = true;  // the learner's sampling draws from it
+  run.shared_clock = [&dp](double own) {
+    std::vector<double> clock = {dp.rank() == 0 ? own : 0.0};
     dp.AllReduceSum(clock);
-    elapsed_ = clock[0];
-    if ((rl_.max_steps() > 0 && step >= rl_.max_steps()) || (rl_.max_seconds() > 0 && elapsed_ >= rl_.max_seconds())) {
-      return true;
+    return clock[0];
+  };
+  run.fill_state = [&options, &dp, &position, &models](model::TrainingState& state) {
+    const int world = dp.world_size();
+    std::vector<double> cursors(static_cast<size_t>(world), 0.0);
+    cursors[static_cast<size_t>(dp.rank())] = static_cast<double>(position.cursor);
+    dp.AllReduceSum(cursors);
+    state.data_cursor = position.cursor;
+    for (int r = 0; r < world; ++r) {
+      state.extra[absl::StrCat("prompt_cursor.rank", r)] =
+          absl::StrCat(static_cast<int64_t>(cursors[static_cast<size_t>(r)]));
     }
-    if (rl_.max_seconds() > 0 && step - first_step_ >= 2) {
-      const double per_step = (elapsed_ - elapsed_before_) / static_cast<double>(step - first_step_);
-      horizon_ = step + static_cast<int64_t>((rl_.max_seconds() - elapsed_) / std::max(per_step, 1e-6));
-      if (rl_.max_steps() > 0) horizon_ = std::min(horizon_, rl_.max_steps());
+    state.extra["version_base"] = absl::StrCat(position.version_base);
+    state.extra["world_size"] = absl::StrCat(world);
+    state.extra["init_checkpoint"] = options.init_checkpoint;
+    if (models.reference && options.rl.ref_reset_every() > 0) {
+      // The reference has moved away from the starting checkpoint.
+      for (auto& [name, tensor] : model::NamedTensors(*models.reference)) {
+        state.extra_tensors["reference." + name] = tensor;
+      }
     }
-    return false;
-  }
-
-  double LearningRate(int64_t step) const {
-    return model::LearningRate(rl_.optimizer(), step, horizon_ > 0 ? horizon_ : INT64_MAX / 2);
-  }
-  int64_t total_steps() const { return horizon_ > 0 ? horizon_ : rl_.max_steps(); }
-
-  // Seconds taken by this run and the ones it continues: this rank's clock
-  // now (Measure) or rank 0's at the last Exhausted.
-  double Measure() { return elapsed_ = elapsed_before_ + SecondsSince(start_); }
-  double elapsed() const { return elapsed_; }
-
- private:
-  const config::RlConfig& rl_;
-  const int64_t first_step_;
-  const double elapsed_before_;
-  const Clock::time_point start_ = Clock::now();
-  double elapsed_;
-  int64_t horizon_;
-};
+  };
+  return run;
+}
 
 struct Staleness {
   int64_t dropped = 0;  // completions
@@ -583,18 +522,18 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   if (leader) WarnIfSamplingTruncates(options.stage, rl.sampling());
 
   // The policy, the reference, AdamW, and where a resumed run stands.
-  R1_RETURN_IF_ERROR(MakeDirs(options.stage_dir));
-  const std::string checkpoints = absl::StrCat(options.stage_dir, "/checkpoints");
   const std::string tokenizer_path = absl::StrCat(options.init_checkpoint, "/tokenizer.model");
   R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
   R1_ASSIGN_OR_RETURN(Models models, LoadModels(options, tokenizer));
-  R1_ASSIGN_OR_RETURN(RunPosition position, ResumeIfAsked(options, checkpoints, dp->rank(), dp->world_size(), models));
+  RunPosition position;
+  train::TrainingRun run(*models.policy, *models.optimizer,
+                         TrainingRunOptionsFor(options, tokenizer_path, *dp, position, models));
+  R1_ASSIGN_OR_RETURN(position, ResumeIfAsked(options, run, dp->rank(), dp->world_size(), models));
   dp->BroadcastWeights(*models.policy);  // one starting point on every rank
-  MetricsFanout metrics;
-  if (leader) R1_RETURN_IF_ERROR(OpenMetrics(options.stage_dir, checkpoints, position.resumed, &metrics));
-  R1_ASSIGN_OR_RETURN(position.version_base, AgreeVersionBase(*options.pool, position, *dp));
+  R1_RETURN_IF_ERROR(run.Begin());
+  R1_ASSIGN_OR_RETURN(position.version_base, AgreeVersionBase(*options.pool, position, run.step(), *dp));
   WeightPublisher publisher(*options.pool, *dp, options.stage);
-  publisher.Push(*models.policy, position.version_base + position.step, /*in_background=*/false);
+  publisher.Push(*models.policy, position.version_base + run.step(), /*in_background=*/false);
 
   RolloutCollector collector(CollectorOptions(options, *dp), tokenizer);
 
@@ -604,11 +543,11 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     Scalars scalars;
     R1_ASSIGN_OR_RETURN(result.first_eval, EvaluateNewest(options, publisher, collector, leader, scalars));
     if (leader && result.first_eval.prompts > 0) {
-      std::fprintf(stderr, "%s: eval at step %lld: %s\n", options.stage.c_str(), static_cast<long long>(position.step),
+      std::fprintf(stderr, "%s: eval at step %lld: %s\n", options.stage.c_str(), static_cast<long long>(run.step()),
                    DescribeEval(result.first_eval).c_str());
-      R1_RETURN_IF_ERROR(metrics.Write(position.step, scalars));
+      R1_RETURN_IF_ERROR(run.WriteMetrics(scalars));
     }
-    R1_RETURN_IF_ERROR(CheckBaseQuality(options, result.first_eval, position.step, *dp));
+    R1_RETURN_IF_ERROR(CheckBaseQuality(options, result.first_eval, run.step(), *dp));
     result.last_eval = result.first_eval;
   }
 
@@ -617,17 +556,11 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   GrpoUpdateOptions update_options = GrpoUpdateOptionsFor(rl);
   update_options.pad_id = tokenizer.pad_id();
   model::CausalLmImpl* reference = models.reference ? models.reference.get() : nullptr;
-  ProgressLine progress(options.stage);
-  StepBudget budget(rl, position);
-  const auto save = [&] {
-    return SaveCheckpoint(options, checkpoints, tokenizer_path, models, position, budget.elapsed(), *dp);
-  };
-  const int64_t first_step = position.step;
-  int64_t last_saved = -1;
+  const int64_t first_step = run.step();
   RunTotals totals;
-  while (!budget.Exhausted(position.step, *dp)) {
-    update_options.lr = budget.LearningRate(position.step);
-    update_options.log_prefix = absl::StrCat(options.stage, ": step ", position.step + 1);
+  while (!run.BudgetSpent()) {
+    update_options.lr = run.LearningRate();
+    update_options.log_prefix = absl::StrCat(options.stage, ": step ", run.step() + 1);
 
     // 1. Rollouts and rewards.
     const Clock::time_point wait_start = Clock::now();
@@ -638,7 +571,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     position.cursor = batch.cursor_after;
 
     // 2. Staleness: drop groups with a completion older than the bound.
-    const Staleness staleness = DropStaleGroups(batch, position.version_base + position.step, rl.max_staleness());
+    const Staleness staleness = DropStaleGroups(batch, position.version_base + run.step(), rl.max_staleness());
 
     // 3. Sequences, rewards and advantages.
     std::vector<Sequence> sequences = MakeSequences(batch, rl);
@@ -647,8 +580,9 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
     const Clock::time_point train_start = Clock::now();
     StepStats stats = GrpoUpdate(*models.policy, reference, *models.optimizer, sequences, update_options, dp);
     stats.train_seconds = SecondsSince(train_start);
-    ++position.step;
-    if (reference && rl.ref_reset_every() > 0 && position.step % rl.ref_reset_every() == 0) {
+    run.CompleteStep();
+    const int64_t step = run.step();
+    if (reference && rl.ref_reset_every() > 0 && step % rl.ref_reset_every() == 0) {
       R1_RETURN_IF_ERROR(ResetReference(*models.policy, *reference));
     }
 
@@ -662,57 +596,49 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
       idle_wait_seconds = SecondsSince(idle_start);
     }
     const Clock::time_point sync_start = Clock::now();
-    publisher.Push(*models.policy, position.version_base + position.step, /*in_background=*/producer != nullptr);
+    publisher.Push(*models.policy, position.version_base + step, /*in_background=*/producer != nullptr);
     stats.sync_seconds = SecondsSince(sync_start);
     stats.wait_seconds = wait_seconds + idle_wait_seconds;
     const double divergence = options.check_weight_sync ? dp->MaxWeightDivergence(*models.policy) : 0.0;
 
-    // 6. Metrics over all ranks; rank 0 writes.
+    // 6. Metrics over all ranks; rank 0 writes them and the progress line,
+    // and every checkpoint.every_steps steps the run saves.
     RecordBatch(batch, staleness, stats);
     stats.AllReduce(*dp);
     totals.Count(stats);
     if (stats.completions <= 0 && leader) {
       std::fprintf(stderr, "%s: step %lld had no group to train on\n", options.stage.c_str(),
-                   static_cast<long long>(position.step));
+                   static_cast<long long>(step));
     }
     Scalars scalars = stats.ToScalars();
     totals.AddTo(scalars);
     if (options.check_weight_sync) scalars["weight_divergence"] = divergence;
     scalars["lr"] = update_options.lr;
-    scalars["weight_version"] = static_cast<double>(position.version_base + position.step);
-    scalars["elapsed_seconds"] = budget.Measure();
-    if (rl.eval_every() > 0 && position.step % rl.eval_every() == 0) {
+    scalars["weight_version"] = static_cast<double>(position.version_base + step);
+    scalars["elapsed_seconds"] = run.elapsed();
+    if (rl.eval_every() > 0 && step % rl.eval_every() == 0) {
       R1_ASSIGN_OR_RETURN(result.last_eval, EvaluateNewest(options, publisher, collector, leader, scalars));
     }
-    if (leader) {
-      R1_RETURN_IF_ERROR(metrics.Write(position.step, scalars));
-      progress.Update(position.step, budget.total_steps(), ProgressDetail(scalars));
-    }
-    if (rl.checkpoint().every_steps() > 0 && position.step % rl.checkpoint().every_steps() == 0) {
-      R1_RETURN_IF_ERROR(save());
-      last_saved = position.step;
-    }
+    R1_RETURN_IF_ERROR(run.Log(scalars, ProgressDetail(scalars)));
   }
   producer.reset();  // stop generating before the final eval and save
   publisher.Wait();
-  if (leader) progress.Finish();
-  if (position.step != first_step && (rl.eval_every() == 0 || position.step % rl.eval_every() != 0)) {
+  run.FinishProgress();
+  if (run.step() != first_step && (rl.eval_every() == 0 || run.step() % rl.eval_every() != 0)) {
     Scalars scalars;
     R1_ASSIGN_OR_RETURN(EvalResult eval, EvaluateNewest(options, publisher, collector, leader, scalars));
     if (leader && eval.prompts > 0) {
       result.last_eval = eval;
-      R1_RETURN_IF_ERROR(metrics.Write(position.step, scalars));
+      R1_RETURN_IF_ERROR(run.WriteMetrics(scalars));
     }
   }
   if (leader && result.last_eval.prompts > 0) {
-    std::fprintf(stderr, "%s: eval at step %lld: %s\n", options.stage.c_str(), static_cast<long long>(position.step),
+    std::fprintf(stderr, "%s: eval at step %lld: %s\n", options.stage.c_str(), static_cast<long long>(run.step()),
                  DescribeEval(result.last_eval).c_str());
   }
-  if (leader) R1_RETURN_IF_ERROR(metrics.Flush());
-  if (last_saved != position.step) R1_RETURN_IF_ERROR(save());
-  result.checkpoint = model::CheckpointDir(checkpoints, position.step);
-  result.steps = position.step;
-  result.seconds = budget.elapsed();
+  R1_ASSIGN_OR_RETURN(result.checkpoint, run.Finish());
+  result.steps = run.step();
+  result.seconds = run.elapsed();
   return result;
 }
 

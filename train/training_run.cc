@@ -66,8 +66,8 @@ absl::Status TrainingRun::RestoreFrom(const ResumePoint& point) {
 
 absl::Status TrainingRun::Begin() {
   R1_RETURN_IF_ERROR(Validate(options_));
+  R1_RETURN_IF_ERROR(MakeDirs(options_.stage_dir));
   if (options_.leader) {
-    R1_RETURN_IF_ERROR(MakeDirs(options_.stage_dir));
     if (!resumed_) {
       std::error_code ec;
       std::filesystem::remove_all(checkpoints_, ec);
