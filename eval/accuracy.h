@@ -1,12 +1,9 @@
 // The one avg@k / pass@k / maj@k aggregation in r1, and the one meaning of
 // "correct" it counts.
 //
-// TODO(rl): rl/learner.cc's Evaluate still aggregates its eval by hand. It
-// should turn each ScoreResult into a SampleVerdict (eval::VerdictOf from
-// eval/verdict.h, plus the sample's answer from tasks::ParseCompletion) and
-// call AggregateAccuracy (link r1_eval_accuracy and r1_eval_verdict, both
-// torch-free), so that the RL curve and `r1 eval`'s table are one
-// computation on one verdict.
+// Used by `r1 eval` (eval/task_eval.h) and the RL learner's evals
+// (rl/learner.cc), so the RL curve and the eval table are one computation on
+// one verdict.
 //
 // "Correct" is the reward rules' verdict (eval/verdict.h); an *unscored*
 // sample is one the rules could not judge.

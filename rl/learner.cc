@@ -23,6 +23,8 @@
 #include "common/random.h"
 #include "common/status.h"
 #include "common/tokenizer.h"
+#include "eval/accuracy.h"
+#include "eval/verdict.h"
 #include "model/checkpoint.h"
 #include "model/optimizer.h"
 #include "reward/client.h"
@@ -68,51 +70,43 @@ absl::StatusOr<EvalResult> Evaluate(const LearnerOptions& options, RolloutCollec
   R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, k, rollout::ToSamplingParams(rl.sampling(), StreamSeed(options.seed, kEvalStream)),
                                               &unused_a, &unused_b));
   result.samples = k;
-  int64_t completions = 0, well_formed = 0, tokens = 0, scored_prompts = 0;
-  for (const Group& group : groups) {
-    int correct = 0, scored = 0;
-    for (size_t j = 0; j < group.completions.size(); ++j) {
-      well_formed += tasks::ParseCompletion(group.completions[j].text()).well_formed ? 1 : 0;
-      tokens += group.completions[j].token_ids_size();
+  // The verdicts and answers, aggregated by eval/accuracy.h as `r1 eval` does.
+  std::vector<std::vector<eval::SampleVerdict>> verdicts(groups.size());
+  int64_t completions = 0, well_formed = 0, tokens = 0;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    for (size_t j = 0; j < groups[i].completions.size(); ++j) {
+      const tasks::ParsedCompletion parsed = tasks::ParseCompletion(groups[i].completions[j].text());
+      well_formed += parsed.well_formed ? 1 : 0;
+      tokens += groups[i].completions[j].token_ids_size();
       ++completions;
-      if (!group.scores[j].error().empty()) {
-        ++result.unscored;
-        continue;
-      }
-      ++scored;
-      correct += group.scores[j].correct() ? 1 : 0;
+      verdicts[i].push_back({eval::VerdictOf(groups[i].scores[j]), parsed.answer.value_or("")});
     }
-    if (scored == 0) continue;
-    ++scored_prompts;
-    result.avg_at_k += static_cast<double>(correct) / scored;
-    result.pass_at_k += correct > 0 ? 1.0 : 0.0;
   }
-  result.prompts = static_cast<int>(scored_prompts);
-  result.avg_at_k /= static_cast<double>(std::max<int64_t>(1, scored_prompts));
-  result.pass_at_k /= static_cast<double>(std::max<int64_t>(1, scored_prompts));
-  result.format_rate = static_cast<double>(well_formed) / std::max<int64_t>(1, completions);
-  result.mean_length = static_cast<double>(tokens) / std::max<int64_t>(1, completions);
+  std::vector<eval::SampleVerdict> greedy;
   if (rl.eval_greedy()) {
     config::SamplingConfig greedy_config = rl.sampling();
     greedy_config.set_temperature(0);
     R1_RETURN_IF_ERROR(sampler.GenerateAndScore(groups, 1, rollout::ToSamplingParams(greedy_config, 0), &unused_a, &unused_b));
-    int64_t correct = 0, scored = 0;
     for (const Group& group : groups) {
-      if (!group.scores[0].error().empty()) {
-        ++result.unscored;
-        continue;
-      }
-      ++scored;
-      correct += group.scores[0].correct() ? 1 : 0;
+      greedy.push_back({eval::VerdictOf(group.scores[0]), tasks::ParseCompletion(group.completions[0].text()).answer.value_or("")});
     }
-    result.greedy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, scored));
   }
+  const eval::Accuracy accuracy = eval::AggregateAccuracy(verdicts, greedy);
+  result.prompts = accuracy.prompts;
+  result.avg_at_k = accuracy.avg_at_k;
+  result.pass_at_k = accuracy.pass_at_k;
+  result.maj_at_k = accuracy.maj_at_k;
+  if (rl.eval_greedy()) result.greedy = accuracy.greedy;
+  result.unscored = accuracy.unscored;
+  result.format_rate = static_cast<double>(well_formed) / std::max<int64_t>(1, completions);
+  result.mean_length = static_cast<double>(tokens) / std::max<int64_t>(1, completions);
   return result;
 }
 
 void AddEvalScalars(const EvalResult& eval, Scalars& scalars) {
   scalars["eval/avg_at_k"] = eval.avg_at_k;
   scalars["eval/pass_at_k"] = eval.pass_at_k;
+  scalars["eval/maj_at_k"] = eval.maj_at_k;
   if (eval.greedy >= 0) scalars["eval/greedy"] = eval.greedy;
   scalars["eval/format_rate"] = eval.format_rate;
   scalars["eval/mean_length"] = eval.mean_length;

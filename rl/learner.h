@@ -81,6 +81,7 @@ struct EvalResult {
   int samples = 0;            // k
   double avg_at_k = 0;        // pass@1 averaged over k samples: the headline
   double pass_at_k = 0;
+  double maj_at_k = 0;
   double greedy = -1;         // -1 = not measured
   double format_rate = 0;     // share of samples in the reasoning format
   double mean_length = 0;     // completion tokens
