@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/run_flags.h"
+#include "cli/service_auth_flags.h"
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/jsonl.h"
@@ -22,7 +23,6 @@
 #include "proto/reward.pb.h"
 #include "reward/client.h"
 #include "reward/scorer.h"
-#include "rpc/auth.h"
 #include "tasks/held_out.h"
 
 namespace r1::cli {
@@ -30,16 +30,15 @@ namespace {
 
 // Where the reward rules come from when they are not the config's.
 struct JudgeFlags {
-  std::string reward_address, token_file, tls_root, tls_server_name;
+  std::string reward_address;
+  ServiceAuthFlags auth;  // how to reach that service
   bool sandbox_allow_no_cgroup = false;
 
   void Add(FlagSet& flags) {
     flags.AddString("reward_address", &reward_address,
                     "host:port of a running reward service to judge with (default: the config's reward "
                     "rules, in this process)");
-    flags.AddString("service_token_file", &token_file, "file holding the bearer token that service requires");
-    flags.AddString("tls_root", &tls_root, "CA certificate (PEM) of that service when it serves TLS");
-    flags.AddString("tls_server_name", &tls_server_name, "name to check its certificate against (default: the host)");
+    auth.Add(flags, "that reward service");
     flags.AddBool("sandbox_allow_no_cgroup", &sandbox_allow_no_cgroup,
                   "in-process code rule: run programs without a cgroup per run where none can be made "
                   "(as r1-reward serve --sandbox_allow_no_cgroup)");
@@ -115,9 +114,8 @@ absl::StatusOr<std::unique_ptr<RewardJudge>> InProcessJudge(const config::RunCon
 
 absl::StatusOr<std::unique_ptr<RewardJudge>> ServiceJudge(const JudgeFlags& flags) {
   reward::ClientOptions options;
-  R1_ASSIGN_OR_RETURN(options.token, rpc::ReadTokenFile(flags.token_file));
-  options.tls_root_cert_file = flags.tls_root;
-  options.tls_server_name = flags.tls_server_name;
+  R1_ASSIGN_OR_RETURN(const std::string token, flags.auth.ReadToken());
+  flags.auth.ApplyTo(token, &options);
   auto judge = std::make_unique<RewardJudge>();
   R1_ASSIGN_OR_RETURN(judge->client, reward::RewardClient::Connect(flags.reward_address, options));
   if (absl::Status s = judge->client->WaitUntilServing(absl::Seconds(30)); !s.ok()) {

@@ -29,6 +29,7 @@
 #include "cli/commands.h"
 #include "cli/local_services.h"
 #include "cli/run_flags.h"
+#include "cli/service_auth_flags.h"
 #include "common/config.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
@@ -191,7 +192,8 @@ void PrintReport(const std::string& run_dir) {
 
 int Pipeline(const Args& args) {
   RunFlags run_flags;
-  std::string init, reward_address, rollout_workers, only, token_file, tls_root, tls_server_name;
+  std::string init, reward_address, rollout_workers, only;
+  ServiceAuthFlags auth;  // passed on to the stages that attach to services
   int64_t worker_threads = 0;
   FlagSet flags("r1 pipeline",
                 "Runs the stages the config lists (stages: PRETRAIN, COLD_START_SFT, RL, REJECT_SAMPLE,\n"
@@ -208,9 +210,7 @@ int Pipeline(const Args& args) {
   flags.AddString("reward_address", &reward_address, "host:port of a running reward service (default: start one)");
   flags.AddString("rollout_workers", &rollout_workers, "host:port,... of running rollout workers");
   flags.AddInt("worker_threads", &worker_threads, "intra-op threads of each local rollout worker; 0 = all cores");
-  flags.AddString("service_token_file", &token_file, "bearer token of the attached services (passed to the stages)");
-  flags.AddString("tls_root", &tls_root, "CA certificate (PEM) of attached services that serve TLS");
-  flags.AddString("tls_server_name", &tls_server_name, "name to check their certificates against");
+  auth.Add(flags, "the attached services (passed on to the stages)");
   flags.AddString("only", &only,
                   "run just these stages (comma-separated names of the config's stages), e.g. --only eval,export;\n"
                   "a selected stage runs again from the start even when it finished earlier (an interrupted\n"
@@ -395,11 +395,8 @@ int Pipeline(const Args& args) {
       if (ScoresWithReward(stage) && !rollout_workers.empty()) add({"--rollout_workers", rollout_workers});
       if (ScoresWithReward(stage) && worker_threads > 0) add({"--worker_threads", absl::StrCat(worker_threads)});
       if (ScoresWithReward(stage)) {
-        for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{"--service_token_file", &token_file},
-                                          {"--tls_root", &tls_root},
-                                          {"--tls_server_name", &tls_server_name}}) {
-          if (!value->empty()) add({flag, *value});
-        }
+        const std::vector<std::string> auth_args = auth.Args();
+        argv.insert(argv.end(), auth_args.begin(), auth_args.end());
       }
       // An interrupted or failed stage continues from its newest checkpoint;
       // a finished one that runs again starts over.

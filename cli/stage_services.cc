@@ -8,7 +8,6 @@
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/status.h"
-#include "rpc/auth.h"
 
 namespace r1::cli {
 
@@ -18,10 +17,7 @@ void ServiceFlags::Add(FlagSet& flags) {
   flags.AddString("rollout_address_file", &worker_file_, "file of worker addresses, re-read when it changes");
   flags.AddString("reward_address", &reward_address_, "host:port of a running reward service (default: start one)");
   flags.AddInt("worker_threads", &worker_threads_, "intra-op threads of each local worker; 0 = all cores");
-  flags.AddString("service_token_file", &token_file_,
-                  "file holding the bearer token the attached reward service and workers require");
-  flags.AddString("tls_root", &tls_root_, "CA certificate (PEM) of attached services that serve TLS");
-  flags.AddString("tls_server_name", &tls_server_name_, "name to check their certificates against (default: the host)");
+  auth_.Add(flags, "the attached reward service and workers");
 }
 
 absl::StatusOr<StageServices> ServiceFlags::Start(const config::RunConfig& run, const RunFlags& run_flags,
@@ -58,19 +54,11 @@ absl::StatusOr<StageServices> ServiceFlags::Start(const config::RunConfig& run, 
   }
   // The token and TLS apply to attached services; local ones serve loopback
   // in the clear.
-  R1_ASSIGN_OR_RETURN(const std::string token, rpc::ReadTokenFile(token_file_));
+  R1_ASSIGN_OR_RETURN(const std::string token, auth_.ReadToken());
   reward::ClientOptions reward_options;
   rollout::ClientOptions worker_options;
-  if (!local.start_reward) {
-    reward_options.token = token;
-    reward_options.tls_root_cert_file = tls_root_;
-    reward_options.tls_server_name = tls_server_name_;
-  }
-  if (local.workers == 0) {
-    worker_options.token = token;
-    worker_options.tls_root_cert_file = tls_root_;
-    worker_options.tls_server_name = tls_server_name_;
-  }
+  if (!local.start_reward) auth_.ApplyTo(token, &reward_options);
+  if (local.workers == 0) auth_.ApplyTo(token, &worker_options);
   StageServices services;
   R1_ASSIGN_OR_RETURN(services.local, LocalServices::Start(local));
   if (local.start_reward) reward_address = services.local->reward_address();

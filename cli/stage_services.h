@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/local_services.h"
+#include "cli/service_auth_flags.h"
 #include "proto/config.pb.h"
 #include "reward/client.h"
 #include "rollout/pool.h"
@@ -51,9 +52,7 @@ class ServiceFlags {
 
  private:
   std::string workers_, worker_file_, reward_address_;
-  // How to reach attached services that require TLS and a token
-  // (`r1-reward serve` / `r1 rollout serve` --tls_cert, --token_file).
-  std::string token_file_, tls_root_, tls_server_name_;
+  ServiceAuthFlags auth_;  // how to reach attached services
   int64_t worker_threads_ = 0;
 };
 
