@@ -87,7 +87,6 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
     state.data_cursor = cursor;
     state.tokens_seen = tokens_seen;
   };
-  R1_RETURN_IF_ERROR(train::TrainingRun::Validate(run_options));
   train::TrainingRun run(model, *optimizer, std::move(run_options));
   R1_ASSIGN_OR_RETURN(std::optional<train::ResumePoint> resume, run.FindResumePoint());
   if (resume.has_value()) {

@@ -312,6 +312,12 @@ void AStageThatRunsAgainRerunsEveryLaterStage() {
   }
 }
 
+// Until the kernel has reaped the children that died with their parent.
+// Returns at once when it has; the bound only stops a hung test.
+void WaitUntilNoProcessMentions(const std::string& needle) {
+  for (int i = 0; i < 3000 && !ProcessesMentioning(needle).empty(); ++i) absl::SleepFor(absl::Milliseconds(100));
+}
+
 TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
   Shared own = MakeShared("interrupt");
   g = &own;
@@ -351,8 +357,7 @@ TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
   absl::StatusOr<int> code = (*pipeline)->Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << "the pipeline did not stop within 60 s of SIGINT";
   EXPECT_EQ(*code, 130);
-  // Give the kernel a moment to reap children that died with their parent.
-  for (int i = 0; i < 50 && !ProcessesMentioning(run_dir).empty(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  WaitUntilNoProcessMentions(run_dir);
   EXPECT_THAT(ProcessesMentioning(run_dir), ::testing::IsEmpty());
   const data::RunManifest stopped = ReadManifest(run_dir);
   EXPECT_EQ(FindStage(stopped, "pretrain")->status(), "done");
@@ -374,7 +379,7 @@ TEST(Pipeline, InterruptedRunLeavesNoProcessAndResumes) {
   EXPECT_EQ(FindStage(between, "rl")->status(), "done");
   ASSERT_NE(FindStage(between, "reject_sample"), nullptr);
   EXPECT_EQ(FindStage(between, "reject_sample")->status(), "pending");
-  for (int i = 0; i < 50 && !ProcessesMentioning(run_dir).empty(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  WaitUntilNoProcessMentions(run_dir);
   EXPECT_THAT(ProcessesMentioning(run_dir), ::testing::IsEmpty());
 }
 
