@@ -46,6 +46,8 @@ absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config) {
     for (auto& item : model->named_parameters()) {
       if (absl::EndsWith(item.key(), "norm.weight")) {
         item.value().fill_(1.0);
+      } else if (absl::EndsWith(item.key(), ".bias")) {
+        item.value().zero_();
       } else {
         item.value().normal_(0.0, 0.02);
       }
@@ -91,11 +93,12 @@ std::map<std::string, double> ExpertLoadBalance(const CausalLmImpl& model) {
   const std::vector<torch::Tensor> loads = model.ExpertLoad();
   if (loads.empty()) return balance;
   double total = 0;
+  int64_t layer = -1;  // the layer of loads[j]: the j-th that routes
   for (size_t j = 0; j < loads.size(); ++j) {
+    do ++layer; while (!LayerRoutes(model.config(), layer));
     const double mean = loads[j].mean().item<double>();
     const double ratio = mean > 0 ? loads[j].max().item<double>() / mean : 1.0;
-    balance[absl::StrCat("expert_load_max_over_mean/layer", model.config().n_dense_layers() + static_cast<int>(j))] =
-        ratio;
+    balance[absl::StrCat("expert_load_max_over_mean/layer", layer)] = ratio;
     total += ratio;
   }
   balance["expert_load_max_over_mean"] = total / static_cast<double>(loads.size());

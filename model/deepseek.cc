@@ -10,7 +10,7 @@ DeepSeekBlockImpl::DeepSeekBlockImpl(const config::ModelConfig& c, int64_t layer
   input_layernorm = register_module("input_layernorm", RmsNorm(c.dim(), c.rms_norm_eps()));
   self_attn = register_module("self_attn", Mla(c));
   post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.dim(), c.rms_norm_eps()));
-  if (layer_index < c.n_dense_layers()) {
+  if (!LayerRoutes(c, layer_index)) {
     dense_mlp = register_module("mlp", SwiGlu(c.dim(), c.inter_dim()));
   } else {
     moe = register_module("mlp", Moe(c));

@@ -1,5 +1,5 @@
 // The policy: DeepSeek-V3 layout. MLA attention, dense FFN in the first
-// n_dense_layers, DeepSeekMoE after, and n_mtp_modules multi-token prediction
+// n_dense_layers (and where LayerRoutes says so), DeepSeekMoE elsewhere, and n_mtp_modules multi-token prediction
 // modules that share the embedding and output head.
 //
 // Module tree mirrors Hugging Face DeepseekV3ForCausalLM names:

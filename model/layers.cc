@@ -16,41 +16,18 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
   return (normed * weight.to(torch::kFloat32)).to(x.scalar_type());
 }
 
-torch::nn::Linear MakeLinear(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 
-SwiGluImpl::SwiGluImpl(int64_t dim, int64_t hidden) {
-  gate_proj = register_module("gate_proj", MakeLinear(dim, hidden));
-  up_proj = register_module("up_proj", MakeLinear(dim, hidden));
-  down_proj = register_module("down_proj", MakeLinear(hidden, dim));
+SwiGluImpl::SwiGluImpl(int64_t dim, int64_t hidden, bool bias) {
+  gate_proj = register_module("gate_proj", MakeLinear(dim, hidden, bias));
+  up_proj = register_module("up_proj", MakeLinear(dim, hidden, bias));
+  down_proj = register_module("down_proj", MakeLinear(hidden, dim, bias));
 }
 
 torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
   return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
-}
-
-torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions, double theta,
-                        RopeLayout layout) {
-  const int64_t d = x.size(-1);
-  const auto float_opts = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
-  // inv_freq_j = theta^(-2j/d), j < d/2                            // [d/2]
-  const torch::Tensor inv_freq =
-      torch::pow(theta, -torch::arange(0, d, 2, float_opts) / static_cast<double>(d));
-  torch::Tensor angles = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
-  if (x.dim() == 4) angles = angles.unsqueeze(2);                                  // [B, T, 1, d/2]
-  const torch::Tensor cos = angles.cos(), sin = angles.sin();
-  const torch::Tensor xf = x.to(torch::kFloat32);
-  torch::Tensor a, b;  // the two members of each rotated pair, [..., d/2]
-  if (layout == RopeLayout::kInterleaved) {
-    const torch::Tensor pairs = xf.unflatten(-1, {d / 2, 2});
-    a = pairs.select(-1, 0);
-    b = pairs.select(-1, 1);
-    return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2).to(x.scalar_type());
-  }
-  a = xf.narrow(-1, 0, d / 2);
-  b = xf.narrow(-1, d / 2, d / 2);
-  return torch::cat({a * cos - b * sin, a * sin + b * cos}, -1).to(x.scalar_type());
 }
 
 AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t batch, int64_t tokens,

@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "model/kv_cache.h"
+#include "model/rope.h"
 
 namespace r1::model {
 
@@ -27,30 +28,19 @@ class RmsNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
-// A bias-free linear layer, y = x @ weight^T (weight [out, in]).
-torch::nn::Linear MakeLinear(int64_t in, int64_t out);
+// y = x @ weight^T (+ bias), weight [out, in]; bias-free unless asked.
+torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias = false);
 
-// down(silu(gate(x)) * up(x)), HF names gate_proj / up_proj / down_proj.
+// down(silu(gate(x)) * up(x)), HF names gate_proj / up_proj / down_proj
+// (with biases when `bias`: Llama's mlp_bias).
 class SwiGluImpl : public torch::nn::Module {
  public:
-  SwiGluImpl(int64_t dim, int64_t hidden);
+  SwiGluImpl(int64_t dim, int64_t hidden, bool bias = false);
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(SwiGlu);
-
-// Which dimensions RoPE rotates together. DeepSeek-V3's published weights
-// rotate adjacent pairs (2j, 2j+1); Hugging Face Llama weights rotate the two
-// halves (j, j + d/2). Each layout keeps its own convention, so import and
-// export copy q/k weights without permuting them.
-enum class RopeLayout { kInterleaved, kHalves };
-
-// Rotates x [..., T, d] (any leading dims between B and T must be broadcast
-// by the caller) at `positions` [B, T]; angle = pos * theta^(-2j/d).
-// x is [B, T, H, d] or [B, T, d].
-torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions, double theta,
-                        RopeLayout layout);
 
 // Per-call attention inputs shared by every layer.
 struct AttentionContext {

@@ -12,8 +12,9 @@ MlaImpl::MlaImpl(const config::ModelConfig& c)
       nope_dim_(c.qk_nope_head_dim()),
       rope_dim_(c.qk_rope_head_dim()),
       v_dim_(c.v_head_dim()),
-      rope_theta_(c.rope_theta()),
-      softmax_scale_(1.0 / std::sqrt(static_cast<double>(c.qk_nope_head_dim() + c.qk_rope_head_dim()))) {
+      rope_(MakeRope(c, c.qk_rope_head_dim(), RopeLayout::kInterleaved)),
+      softmax_scale_(SoftmaxScaleMultiplier(c) /
+                     std::sqrt(static_cast<double>(c.qk_nope_head_dim() + c.qk_rope_head_dim()))) {
   const int64_t dim = c.dim();
   const int64_t qk_dim = nope_dim_ + rope_dim_;
   if (c.q_lora_rank() == 0) {
@@ -42,12 +43,11 @@ torch::Tensor MlaImpl::forward(const torch::Tensor& x, const AttentionContext& c
   const torch::Tensor q = q_flat.view({batch, tokens, n_heads_, nope_dim_ + rope_dim_});  // [B, T, H, Dn+Dr]
   const torch::Tensor q_nope = q.narrow(-1, 0, nope_dim_);                                 // [B, T, H, Dn]
   const torch::Tensor q_pe =
-      ApplyRope(q.narrow(-1, nope_dim_, rope_dim_), ctx.positions, rope_theta_, RopeLayout::kInterleaved);
+      ApplyRope(q.narrow(-1, nope_dim_, rope_dim_), ctx.positions, rope_);
 
   const torch::Tensor kv = kv_a_proj_with_mqa(x);                                          // [B, T, R+Dr]
   torch::Tensor latent = kv_a_layernorm(kv.narrow(-1, 0, kv_lora_rank_));                  // [B, T, R]
-  torch::Tensor rope_key = ApplyRope(kv.narrow(-1, kv_lora_rank_, rope_dim_), ctx.positions,
-                                     rope_theta_, RopeLayout::kInterleaved);                // [B, T, Dr]
+  torch::Tensor rope_key = ApplyRope(kv.narrow(-1, kv_lora_rank_, rope_dim_), ctx.positions, rope_);  // [B, T, Dr]
   if (cache != nullptr) {
     cache->latent.narrow(1, ctx.cache_offset, tokens).copy_(latent);
     cache->rope_key.narrow(1, ctx.cache_offset, tokens).copy_(rope_key);

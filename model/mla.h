@@ -42,8 +42,8 @@ class MlaImpl : public torch::nn::Module {
 
  private:
   int64_t n_heads_, kv_lora_rank_, nope_dim_, rope_dim_, v_dim_;
-  double rope_theta_;
-  double softmax_scale_;  // 1 / sqrt(Dn + Dr)
+  Rope rope_;             // over Dr, adjacent pairs
+  double softmax_scale_;  // 1 / sqrt(Dn + Dr), times YaRN's mscale^2 when scaled
 };
 TORCH_MODULE(Mla);
 

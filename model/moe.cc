@@ -2,19 +2,32 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <limits>
+
 namespace r1::model {
 
-MoeGateImpl::MoeGateImpl(int64_t dim, int64_t n_experts) {
+bool LayerRoutes(const config::ModelConfig& c, int64_t layer) {
+  if (c.n_routed_experts() <= 0 || layer < c.n_dense_layers()) return false;
+  if (layer % std::max(c.moe_layer_freq(), 1) != 0) return false;
+  return std::find(c.dense_layers().begin(), c.dense_layers().end(), layer) == c.dense_layers().end();
+}
+
+MoeGateImpl::MoeGateImpl(int64_t dim, int64_t n_experts, bool balancing_bias) {
   weight = register_parameter("weight", torch::randn({n_experts, dim}) / std::sqrt(static_cast<double>(dim)));
-  e_score_correction_bias = register_buffer("e_score_correction_bias", torch::zeros({n_experts}));
+  if (balancing_bias) e_score_correction_bias = register_buffer("e_score_correction_bias", torch::zeros({n_experts}));
 }
 
 MoeImpl::MoeImpl(const config::ModelConfig& c)
     : n_experts_(c.n_routed_experts()),
       top_k_(c.n_activated_experts()),
+      n_group_(std::max(c.n_group(), 1)),
+      topk_group_(c.topk_group()),
+      softmax_(c.router_scoring() == config::SOFTMAX),
+      norm_topk_prob_(c.norm_topk_prob()),
       routed_scaling_factor_(c.routed_scaling_factor()),
       seq_aux_loss_alpha_(c.seq_aux_loss_alpha()) {
-  gate = register_module("gate", MoeGate(c.dim(), n_experts_));
+  gate = register_module("gate", MoeGate(c.dim(), n_experts_, /*balancing_bias=*/!softmax_));
   experts = register_module("experts", torch::nn::ModuleList());
   for (int64_t e = 0; e < n_experts_; ++e) experts->push_back(SwiGlu(c.dim(), c.moe_inter_dim()));
   if (c.n_shared_experts() > 0) {
@@ -25,11 +38,28 @@ MoeImpl::MoeImpl(const config::ModelConfig& c)
 
 Routing MoeImpl::Route(const torch::Tensor& x_flat) const {
   Routing r;
-  r.scores = torch::sigmoid(torch::matmul(x_flat.to(torch::kFloat32), gate->weight.to(torch::kFloat32).t()));  // [N, E]
+  const torch::Tensor logits = torch::matmul(x_flat.to(torch::kFloat32), gate->weight.to(torch::kFloat32).t());  // [N, E]
+  r.scores = softmax_ ? torch::softmax(logits, -1) : torch::sigmoid(logits);
   // The bias picks the experts; it never enters the weights.
-  r.experts = std::get<1>((r.scores + gate->e_score_correction_bias.to(torch::kFloat32)).topk(top_k_, -1));  // [N, K]
-  const torch::Tensor chosen = r.scores.gather(1, r.experts);                                            // [N, K]
-  r.weights = chosen / chosen.sum(-1, /*keepdim=*/true) * routed_scaling_factor_;
+  torch::Tensor choice = gate->e_score_correction_bias.defined()
+                             ? r.scores + gate->e_score_correction_bias.to(torch::kFloat32)
+                             : r.scores;                                                               // [N, E]
+  if (n_group_ > 1) {
+    const int64_t tokens = choice.size(0);
+    const torch::Tensor grouped = choice.view({tokens, n_group_, n_experts_ / n_group_});              // [N, G, E/G]
+    const torch::Tensor group_scores = std::get<0>(grouped.topk(2, -1)).sum(-1);                       // [N, G]
+    const torch::Tensor kept = std::get<1>(group_scores.topk(topk_group_, -1));                        // [N, topk_group]
+    const torch::Tensor group_kept =
+        torch::zeros({tokens, n_group_}, choice.options().dtype(torch::kBool)).scatter_(1, kept, true);
+    const torch::Tensor expert_kept = group_kept.unsqueeze(-1).expand_as(grouped).reshape({tokens, n_experts_});
+    // Experts outside the kept groups can never be chosen (DeepSeek-V3's
+    // inference code masks them to -inf).
+    choice = choice.masked_fill(expert_kept.logical_not(), -std::numeric_limits<float>::infinity());
+  }
+  r.experts = std::get<1>(choice.topk(top_k_, -1));                                                   // [N, K]
+  const torch::Tensor chosen = r.scores.gather(1, r.experts);                                          // [N, K]
+  r.weights = norm_topk_prob_ ? chosen / chosen.sum(-1, /*keepdim=*/true) : chosen;
+  if (routed_scaling_factor_ != 1) r.weights = r.weights * routed_scaling_factor_;
   return r;
 }
 
@@ -80,6 +110,7 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss, 
 }
 
 void MoeImpl::UpdateBias(double speed) {
+  if (!gate->e_score_correction_bias.defined()) return ResetLoad();  // softmax routers have no bias
   torch::NoGradGuard no_grad;
   const torch::Tensor load = load_.to(gate->e_score_correction_bias.device());
   gate->e_score_correction_bias += speed * torch::sign(load.mean() - load);
