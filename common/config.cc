@@ -4,11 +4,13 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -538,6 +540,78 @@ absl::StatusOr<config::RunConfig> LoadRunConfig(const std::string& path,
 
 namespace {
 
+// Group-limited routing, the balancing settings and where routed layers go:
+// shared by both layouts when they have experts.
+void CheckRouting(const config::ModelConfig& m, absl::string_view path, Checker& c) {
+  c.InRange("n_routed_experts", m.n_routed_experts(), 1, kMaxExperts);
+  c.InRange("moe_inter_dim", m.moe_inter_dim(), 1, kMaxFfnWidth);
+  c.InRange("n_shared_experts", m.n_shared_experts(), 0, kMaxExperts);
+  c.InRange("n_activated_experts", m.n_activated_experts(), 1, kMaxExperts);
+  if (m.n_activated_experts() > m.n_routed_experts()) {
+    c.Fail("n_activated_experts",
+           absl::StrCat("(", m.n_activated_experts(), ") must be <= ", path,
+                        ".n_routed_experts (", m.n_routed_experts(), ")"));
+  }
+  c.Real("routed_scaling_factor", m.routed_scaling_factor(), Above(0));
+  c.Real("bias_update_speed", m.bias_update_speed(), Closed(0, 1));
+  c.Real("seq_aux_loss_alpha", m.seq_aux_loss_alpha(), AtLeast(0));
+  c.InRange("n_group", m.n_group(), 1, kMaxExperts);
+  c.InRange("topk_group", m.topk_group(), 1, std::max(m.n_group(), 1));
+  if (m.n_group() > 1 && m.n_routed_experts() > 0 && !c.Failed("n_group")) {
+    const int per_group = m.n_routed_experts() / m.n_group();
+    if (m.n_routed_experts() % m.n_group() != 0) {
+      c.Fail("n_group", absl::StrCat("(", m.n_group(), ") must divide ", path, ".n_routed_experts (",
+                                     m.n_routed_experts(), ")"));
+    } else if (per_group < 2) {
+      // A group is scored by the sum of its two best affinities.
+      c.Fail("n_group", absl::StrCat("(", m.n_group(), ") must leave at least 2 experts per group, got ", per_group));
+    } else if (m.n_activated_experts() > m.topk_group() * per_group) {
+      c.Fail("n_activated_experts",
+             absl::StrCat("(", m.n_activated_experts(), ") must be <= ", path, ".topk_group * experts per group (",
+                          m.topk_group(), " * ", per_group, "): top-k is taken within the topk_group best groups"));
+    }
+  }
+}
+
+// rope_scaling: the type's own fields only, in range.
+void CheckRopeScaling(const config::RopeScaling& s, Checker& c) {
+  const std::string& type = s.type();
+  c.OneOf("rope_scaling.type", type, {"linear", "llama3", "yarn"});
+  c.Real("rope_scaling.factor", s.factor(), AtLeast(1));
+  const auto only_for = [&](bool has, absl::string_view field, absl::string_view types) {
+    if (has) c.Fail(absl::StrCat("rope_scaling.", field), absl::StrCat("applies only to type ", types, ", not \"", type, "\""));
+  };
+  only_for(type != "llama3" && (s.has_low_freq_factor() || s.has_high_freq_factor()),
+           s.has_low_freq_factor() ? "low_freq_factor" : "high_freq_factor", "llama3");
+  only_for(type == "linear" && s.has_original_max_position_embeddings(), "original_max_position_embeddings",
+           "llama3 or yarn");
+  for (const auto& [has, field] : std::initializer_list<std::pair<bool, absl::string_view>>{
+           {s.has_beta_fast(), "beta_fast"},
+           {s.has_beta_slow(), "beta_slow"},
+           {s.has_mscale(), "mscale"},
+           {s.has_mscale_all_dim(), "mscale_all_dim"},
+           {s.has_attention_factor(), "attention_factor"}}) {
+    only_for(type != "yarn" && has, field, "yarn");
+  }
+  if (type == "llama3" || type == "yarn") {
+    c.InRange("rope_scaling.original_max_position_embeddings", s.original_max_position_embeddings(), 1, kMaxSeqLen);
+  }
+  if (type == "llama3") {
+    c.Real("rope_scaling.low_freq_factor", s.low_freq_factor(), Above(0));
+    if (!(s.high_freq_factor() > s.low_freq_factor())) {
+      c.Fail("rope_scaling.high_freq_factor", absl::StrCat("(", s.high_freq_factor(), ") must be > low_freq_factor (",
+                                                           s.low_freq_factor(), ")"));
+    }
+  }
+  if (type == "yarn") {
+    c.Real("rope_scaling.beta_fast", s.beta_fast(), Above(0));
+    c.Real("rope_scaling.beta_slow", s.beta_slow(), Above(0));
+    c.Real("rope_scaling.mscale", s.mscale(), AtLeast(0));
+    c.Real("rope_scaling.mscale_all_dim", s.mscale_all_dim(), AtLeast(0));
+    c.Real("rope_scaling.attention_factor", s.attention_factor(), AtLeast(0));
+  }
+}
+
 Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
   Checker c(path);
   c.InRange("vocab_size", m.vocab_size(), 1, kMaxVocab);
@@ -556,6 +630,20 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
       c.Fail("device", absl::StrCat("has a bad CUDA index in \"", device, "\""));
     }
   }
+  // An imported family carries its config.json (model/families.h); r1's own
+  // models carry neither.
+  if (!m.family().empty() && absl::StripLeadingAsciiWhitespace(m.hf_config()).substr(0, 1) != "{") {
+    c.Fail("hf_config", absl::StrCat("must hold the imported config.json (a JSON object) when ", path,
+                                     ".family is set (\"", m.family(), "\")"));
+  }
+  if (m.family().empty() && !m.hf_config().empty()) {
+    c.Fail("hf_config", absl::StrCat("applies only to an imported family (", path, ".family is empty)"));
+  }
+  if (m.has_rope_scaling()) CheckRopeScaling(m.rope_scaling(), c);
+  c.InRange("moe_layer_freq", m.moe_layer_freq(), 1, kMaxLayers);
+  for (int i = 0; i < m.dense_layers_size(); ++i) {
+    c.InRange(absl::StrCat("dense_layers[", i, "]"), m.dense_layers(i), 0, m.n_layers() - 1);
+  }
 
   const std::string arch = config::ModelArch_Name(m.arch());
   // A field of the other architecture is a mistake, not something to ignore.
@@ -564,9 +652,17 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
   };
 
   if (m.arch() == config::DEEPSEEK_V3) {
-    only_for(m.has_n_kv_heads(), "n_kv_heads", "LLAMA");
-    only_for(m.has_ffn_hidden_dim(), "ffn_hidden_dim", "LLAMA");
-    only_for(m.has_tie_embeddings(), "tie_embeddings", "LLAMA");
+    for (const auto& [has, name] : std::initializer_list<std::pair<bool, absl::string_view>>{
+             {m.has_n_kv_heads(), "n_kv_heads"},
+             {m.has_ffn_hidden_dim(), "ffn_hidden_dim"},
+             {m.has_tie_embeddings(), "tie_embeddings"},
+             {m.has_head_dim(), "head_dim"},
+             {m.has_qkv_bias(), "qkv_bias"},
+             {m.has_o_bias(), "o_bias"},
+             {m.has_mlp_bias(), "mlp_bias"},
+             {m.has_qk_norm(), "qk_norm"}}) {
+      only_for(has, name, "LLAMA");
+    }
     c.InRange("q_lora_rank", m.q_lora_rank(), 0, kMaxWidth);
     c.InRange("kv_lora_rank", m.kv_lora_rank(), 1, kMaxWidth);
     c.InRange("qk_nope_head_dim", m.qk_nope_head_dim(), 1, kMaxWidth);
@@ -576,35 +672,28 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
     }
     c.InRange("v_head_dim", m.v_head_dim(), 1, kMaxWidth);
     c.InRange("n_dense_layers", m.n_dense_layers(), 0, m.n_layers());
-    if (m.n_dense_layers() > 0) c.InRange("inter_dim", m.inter_dim(), 1, kMaxFfnWidth);
-    if (m.n_dense_layers() < m.n_layers()) {
-      c.InRange("n_routed_experts", m.n_routed_experts(), 1, kMaxExperts);
-      c.InRange("moe_inter_dim", m.moe_inter_dim(), 1, kMaxFfnWidth);
-      c.InRange("n_shared_experts", m.n_shared_experts(), 0, kMaxExperts);
-      c.InRange("n_activated_experts", m.n_activated_experts(), 1, kMaxExperts);
-      if (m.n_activated_experts() > m.n_routed_experts()) {
-        c.Fail("n_activated_experts",
-               absl::StrCat("(", m.n_activated_experts(), ") must be <= ", path,
-                            ".n_routed_experts (", m.n_routed_experts(), ")"));
-      }
-      c.Real("routed_scaling_factor", m.routed_scaling_factor(), Above(0));
-      c.Real("bias_update_speed", m.bias_update_speed(), Closed(0, 1));
-      c.Real("seq_aux_loss_alpha", m.seq_aux_loss_alpha(), AtLeast(0));
+    // Some layer is dense: the first n_dense_layers, those moe_layer_freq
+    // skips, those listed.
+    if (m.n_dense_layers() > 0 || m.moe_layer_freq() > 1 || m.dense_layers_size() > 0) {
+      c.InRange("inter_dim", m.inter_dim(), 1, kMaxFfnWidth);
+    }
+    if (m.n_dense_layers() < m.n_layers()) CheckRouting(m, path, c);
+    if (m.router_scoring() != config::SIGMOID) {
+      c.Fail("router_scoring", absl::StrCat("must be SIGMOID for arch DEEPSEEK_V3 (its balancing bias steers sigmoid "
+                                            "affinities), got ", config::RouterScoring_Name(m.router_scoring())));
     }
     c.InRange("n_mtp_modules", m.n_mtp_modules(), 0, kMaxLayers);
     c.Real("mtp_loss_weight", m.mtp_loss_weight(), AtLeast(0));
   } else {  // LLAMA
+    // Experts (the Qwen3-MoE layout) are allowed; MLA, DeepSeek's dense FFN
+    // width and MTP are not.
     for (const auto& [has, name] : std::initializer_list<std::pair<bool, absl::string_view>>{
              {m.has_q_lora_rank(), "q_lora_rank"},
              {m.has_kv_lora_rank(), "kv_lora_rank"},
              {m.has_qk_nope_head_dim(), "qk_nope_head_dim"},
              {m.has_qk_rope_head_dim(), "qk_rope_head_dim"},
              {m.has_v_head_dim(), "v_head_dim"},
-             {m.has_n_dense_layers(), "n_dense_layers"},
-             {m.has_n_routed_experts(), "n_routed_experts"},
-             {m.has_n_shared_experts(), "n_shared_experts"},
-             {m.has_n_activated_experts(), "n_activated_experts"},
-             {m.has_moe_inter_dim(), "moe_inter_dim"},
+             {m.has_inter_dim(), "inter_dim"},
              {m.has_n_mtp_modules(), "n_mtp_modules"}}) {
       only_for(has, name, "DEEPSEEK_V3");
     }
@@ -613,14 +702,22 @@ Checker CheckModel(const config::ModelConfig& m, absl::string_view path) {
       c.Fail("n_heads", absl::StrCat("(", m.n_heads(), ") must be a multiple of ", path,
                                      ".n_kv_heads (", m.n_kv_heads(), ")"));
     }
-    if (m.n_heads() > 0 && m.dim() % m.n_heads() != 0) {
+    if (m.head_dim() != 0) {
+      // Set independently of dim (Qwen3: 16 heads of 128 over dim 1024).
+      c.InRange("head_dim", m.head_dim(), 2, kMaxWidth);
+      if (m.head_dim() % 2 != 0) c.Fail("head_dim", absl::StrCat("must be even (RoPE rotates pairs), got ", m.head_dim()));
+    } else if (m.n_heads() > 0 && m.dim() % m.n_heads() != 0) {
       c.Fail("dim", absl::StrCat("(", m.dim(), ") must be a multiple of ", path, ".n_heads (",
-                                 m.n_heads(), ")"));
+                                 m.n_heads(), ") when head_dim is 0"));
     } else if (m.n_heads() > 0 && (m.dim() / m.n_heads()) % 2 != 0) {
       c.Fail("dim", absl::StrCat("/ n_heads must be even (RoPE rotates pairs), got ",
                                  m.dim() / std::max(1, m.n_heads())));
     }
     c.InRange("ffn_hidden_dim", m.ffn_hidden_dim(), 1, kMaxFfnWidth);
+    c.InRange("n_dense_layers", m.n_dense_layers(), 0, m.n_layers());
+    if (m.n_routed_experts() > 0 || m.has_n_activated_experts() || m.has_moe_inter_dim() || m.has_n_shared_experts()) {
+      CheckRouting(m, path, c);
+    }
   }
   CheckAllFinite(m, "", c);
   return c;

@@ -249,6 +249,118 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"threads=100000"}, "threads must be in [0, 4096], got 100000"}),
     [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });
 
+// The fields of the Hugging Face families (model/families.h): each refused
+// where it cannot apply or would not build, naming it.
+INSTANTIATE_TEST_SUITE_P(
+    Families, ValidateInvariants,
+    ::testing::Values(
+        InvariantCase{{"policy.head_dim=32"}, "policy.head_dim applies only to arch LLAMA, not DEEPSEEK_V3"},
+        InvariantCase{{"policy.qk_norm=true"}, "policy.qk_norm applies only to arch LLAMA"},
+        InvariantCase{{"policy.qkv_bias=true"}, "policy.qkv_bias applies only to arch LLAMA"},
+        InvariantCase{{"policy.o_bias=false"}, "policy.o_bias applies only to arch LLAMA"},
+        InvariantCase{{"policy.mlp_bias=true"}, "policy.mlp_bias applies only to arch LLAMA"},
+        InvariantCase{{"student.inter_dim=64"}, "student.inter_dim applies only to arch DEEPSEEK_V3"},
+        InvariantCase{{"student.n_mtp_modules=1"}, "student.n_mtp_modules applies only to arch DEEPSEEK_V3"},
+        InvariantCase{{"student.head_dim=7"}, "student.head_dim must be even (RoPE rotates pairs), got 7"},
+        InvariantCase{{"student.head_dim=-2"}, "student.head_dim must be in [2, 65536], got -2"},
+        InvariantCase{{"student.dim=90"}, "student.dim (90) must be a multiple of student.n_heads (4) when head_dim is 0"},
+        InvariantCase{{"policy.n_group=3"}, "policy.n_group (3) must divide policy.n_routed_experts (8)"},
+        InvariantCase{{"policy.n_group=8", "policy.topk_group=2"}, "policy.n_group (8) must leave at least 2 experts per group, got 1"},
+        InvariantCase{{"policy.n_group=4", "policy.topk_group=5"}, "policy.topk_group must be in [1, 4], got 5"},
+        InvariantCase{{"policy.n_group=4", "policy.topk_group=0"}, "policy.topk_group must be in [1, 4], got 0"},
+        InvariantCase{{"policy.n_group=4", "policy.topk_group=1", "policy.n_activated_experts=3"},
+                      "policy.n_activated_experts (3) must be <= policy.topk_group * experts per group (1 * 2)"},
+        InvariantCase{{"policy.moe_layer_freq=0"}, "policy.moe_layer_freq must be in [1, 1024], got 0"},
+        InvariantCase{{"policy.dense_layers=[1, 4]"}, "policy.dense_layers[1] must be in [0, 3], got 4"},
+        InvariantCase{{"policy.router_scoring=SOFTMAX"}, "policy.router_scoring must be SIGMOID for arch DEEPSEEK_V3"},
+        InvariantCase{{"policy.n_dense_layers=0", "policy.inter_dim=0", "policy.moe_layer_freq=2"},
+                      "policy.inter_dim must be in [1, 262144], got 0"},
+        InvariantCase{{"student.n_routed_experts=4", "student.n_activated_experts=2"},
+                      "student.moe_inter_dim must be in [1, 262144], got 0"},
+        InvariantCase{{"student.n_routed_experts=4", "student.n_activated_experts=5", "student.moe_inter_dim=8"},
+                      "student.n_activated_experts (5) must be <= student.n_routed_experts (4)"},
+        InvariantCase{{"student.rope_scaling.type=dynamic", "student.rope_scaling.factor=2"},
+                      "student.rope_scaling.type must be one of linear, llama3, yarn, got \"dynamic\""},
+        InvariantCase{{"student.rope_scaling.type=linear", "student.rope_scaling.factor=0.5"},
+                      "student.rope_scaling.factor must be >= 1, got 0.5"},
+        InvariantCase{{"student.rope_scaling.type=linear", "student.rope_scaling.factor=2", "student.rope_scaling.beta_fast=16"},
+                      "student.rope_scaling.beta_fast applies only to type yarn, not \"linear\""},
+        InvariantCase{{"student.rope_scaling.type=llama3", "student.rope_scaling.factor=8",
+                       "student.rope_scaling.low_freq_factor=4", "student.rope_scaling.high_freq_factor=1",
+                       "student.rope_scaling.original_max_position_embeddings=64"},
+                      "student.rope_scaling.high_freq_factor (1) must be > low_freq_factor (4)"},
+        InvariantCase{{"student.rope_scaling.type=yarn", "student.rope_scaling.factor=4"},
+                      "student.rope_scaling.original_max_position_embeddings must be in [1, 1048576], got 0"},
+        InvariantCase{{"student.family=qwen3"},
+                      "student.hf_config must hold the imported config.json (a JSON object) when student.family is set"},
+        InvariantCase{{"student.hf_config=x"}, "student.hf_config applies only to an imported family"}),
+    [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });
+
+// The layouts the families import validate.
+TEST(ValidateModel, FamilyLayoutsPass) {
+  // Qwen3-30B-A3B: head_dim independent of dim, q/k norm, softmax experts.
+  config::ModelConfig moe;
+  moe.set_arch(config::LLAMA);
+  moe.set_vocab_size(151936);
+  moe.set_dim(2048);
+  moe.set_n_layers(48);
+  moe.set_n_heads(32);
+  moe.set_n_kv_heads(4);
+  moe.set_head_dim(128);
+  moe.set_qk_norm(true);
+  moe.set_ffn_hidden_dim(6144);
+  moe.set_max_seq_len(40960);
+  moe.set_n_routed_experts(128);
+  moe.set_n_activated_experts(8);
+  moe.set_moe_inter_dim(768);
+  moe.set_n_shared_experts(0);
+  moe.set_router_scoring(config::SOFTMAX);
+  moe.set_family("qwen3_moe");
+  moe.set_hf_config("{\"model_type\": \"qwen3_moe\"}");
+  EXPECT_TRUE(ValidateModel(moe, "model").ok()) << ValidateModel(moe, "model");
+  // Qwen2: q/k/v biases; Llama 3: llama3 RoPE scaling.
+  config::ModelConfig dense = moe;
+  dense.clear_n_routed_experts();
+  dense.clear_n_activated_experts();
+  dense.clear_moe_inter_dim();
+  dense.clear_n_shared_experts();
+  dense.clear_router_scoring();
+  dense.set_qkv_bias(true);
+  dense.mutable_rope_scaling()->set_type("llama3");
+  dense.mutable_rope_scaling()->set_factor(32);
+  dense.mutable_rope_scaling()->set_original_max_position_embeddings(8192);
+  dense.add_dense_layers(3);
+  EXPECT_TRUE(ValidateModel(dense, "model").ok()) << ValidateModel(dense, "model");
+  // DeepSeek-V3's group-limited routing (8 groups of 32, top 4 groups) with
+  // yarn scaling.
+  config::ModelConfig v3;
+  v3.set_arch(config::DEEPSEEK_V3);
+  v3.set_vocab_size(129280);
+  v3.set_dim(7168);
+  v3.set_n_layers(61);
+  v3.set_n_heads(128);
+  v3.set_max_seq_len(163840);
+  v3.set_q_lora_rank(1536);
+  v3.set_kv_lora_rank(512);
+  v3.set_qk_nope_head_dim(128);
+  v3.set_qk_rope_head_dim(64);
+  v3.set_v_head_dim(128);
+  v3.set_n_dense_layers(3);
+  v3.set_inter_dim(18432);
+  v3.set_moe_inter_dim(2048);
+  v3.set_n_shared_experts(1);
+  v3.set_n_routed_experts(256);
+  v3.set_n_activated_experts(8);
+  v3.set_n_group(8);
+  v3.set_topk_group(4);
+  v3.mutable_rope_scaling()->set_type("yarn");
+  v3.mutable_rope_scaling()->set_factor(40);
+  v3.mutable_rope_scaling()->set_original_max_position_embeddings(4096);
+  v3.mutable_rope_scaling()->set_mscale(1);
+  v3.mutable_rope_scaling()->set_mscale_all_dim(1);
+  EXPECT_TRUE(ValidateModel(v3, "model").ok()) << ValidateModel(v3, "model");
+}
+
 TEST(Validate, K1IsFineWithoutAKlTermAndGreedyIsAllowed) {
   absl::StatusOr<config::RunConfig> run =
       TinyWith({"rl.kl_coef=0", "rl.kl_estimator=K1", "rl.sampling.min_p=0.99", "eval.sampling.temperature=0"});
