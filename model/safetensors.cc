@@ -2,7 +2,11 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -207,6 +211,99 @@ absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path) {
     file.tensors[name] = std::move(tensor);
   }
   return file;
+}
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "safetensors data is little-endian; MappedSafetensors views it in place");
+
+absl::StatusOr<std::unique_ptr<MappedSafetensors>> MappedSafetensors::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    const std::string what = absl::StrCat("cannot open ", path, ": ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(what) : absl::UnavailableError(what);
+  }
+  struct stat info;
+  const bool stat_ok = ::fstat(fd, &info) == 0;
+  if (!stat_ok || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return stat_ok ? absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"))
+                   : absl::UnavailableError(absl::StrCat("cannot stat ", path, ": ", std::strerror(errno)));
+  }
+  const uint64_t file_bytes = static_cast<uint64_t>(info.st_size);
+  const char* data = nullptr;
+  if (file_bytes > 0) {
+    void* mapped = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapped == MAP_FAILED) {
+      const std::string what = absl::StrCat("cannot map ", path, ": ", std::strerror(errno));
+      ::close(fd);
+      return absl::UnavailableError(what);
+    }
+    data = static_cast<const char*>(mapped);
+    // Tensors are read front to back: let the kernel read ahead.
+    (void)::madvise(mapped, file_bytes, MADV_SEQUENTIAL);
+  }
+  ::close(fd);  // the mapping keeps the file open
+  // Owns the mapping until the object does.
+  std::unique_ptr<MappedSafetensors> file(new MappedSafetensors(path, {}, data, file_bytes));
+  const absl::string_view bytes(data, file_bytes);
+  R1_ASSIGN_OR_RETURN(uint64_t header_size, HeaderLength(path, bytes.substr(0, 8), file_bytes));
+  R1_ASSIGN_OR_RETURN(file->header_, ParseHeader(path, std::string(bytes.substr(8, header_size)), file_bytes));
+  return file;
+}
+
+MappedSafetensors::MappedSafetensors(std::string path, SafetensorsHeader header, const char* data, size_t length)
+    : path_(std::move(path)), header_(std::move(header)), data_(data), length_(length) {}
+
+MappedSafetensors::~MappedSafetensors() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), length_);
+}
+
+absl::Status MappedSafetensors::CopyTo(const std::string& name, torch::Tensor& target,
+                                     uint64_t chunk_bytes) const {
+  const auto it = header_.tensors.find(name);
+  if (it == header_.tensors.end()) return absl::InvalidArgumentError(absl::StrCat(path_, " has no tensor ", name));
+  const SafetensorsEntry& entry = it->second;
+  if (target.sizes() != torch::IntArrayRef(entry.shape)) {
+    return absl::InvalidArgumentError(absl::StrCat(path_, ": tensor ", name, " has shape [",
+                                                   absl::StrJoin(entry.shape, ", "), "], the target has [",
+                                                   absl::StrJoin(target.sizes(), ", "), "]"));
+  }
+  const int64_t numel = target.numel();
+  if (numel == 0) return absl::OkStatus();
+  torch::NoGradGuard no_grad;
+  // Chunks are slices of the flattened tensor; a non-contiguous target is
+  // filled through a contiguous one.
+  torch::Tensor flat = target.is_contiguous() ? target.view({-1}) : torch::empty({numel}, target.options());
+  const size_t element = torch::elementSize(entry.dtype);
+  const int64_t chunk = static_cast<int64_t>(std::max<uint64_t>(chunk_bytes / element, 1));
+  const char* begin = data_ + header_.data_start + entry.begin;
+  const bool aligned = reinterpret_cast<uintptr_t>(begin) % element == 0;
+  const auto cpu_bytes = torch::TensorOptions().dtype(entry.dtype);
+  torch::Tensor buffer;  // aligned staging for unaligned data, one chunk
+  if (!aligned) buffer = torch::empty({std::min(chunk, numel)}, cpu_bytes);
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (int64_t start = 0; start < numel; start += chunk) {
+    const int64_t count = std::min(chunk, numel - start);
+    const char* source = begin + static_cast<size_t>(start) * element;
+    const size_t bytes = static_cast<size_t>(count) * element;
+    torch::Tensor view;
+    if (aligned) {
+      view = torch::from_blob(const_cast<char*>(source), {count}, cpu_bytes);
+    } else {
+      std::memcpy(buffer.data_ptr(), source, bytes);
+      view = buffer.narrow(0, 0, count);
+    }
+    flat.narrow(0, start, count).copy_(view);
+    // The copied pages go back to the kernel (re-read from the page cache if
+    // a neighbour needs a shared edge page). Page-aligned outward.
+    const uintptr_t first = reinterpret_cast<uintptr_t>(source) / page * page;
+    const uintptr_t last = std::min(reinterpret_cast<uintptr_t>(source) + bytes + page - 1,
+                                    reinterpret_cast<uintptr_t>(data_) + length_ + page - 1) / page * page;
+    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+  if (!target.is_contiguous()) target.copy_(flat.view(target.sizes()));
+  return absl::OkStatus();
 }
 
 absl::Status WriteSafetensors(const std::string& path,

@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,6 +51,49 @@ absl::StatusOr<SafetensorsFile> ReadSafetensors(const std::string& path);
 // data range, the range lies inside the file, and no two ranges overlap.
 // ReadSafetensors applies the same checks.
 absl::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const std::string& path);
+
+// A safetensors file mapped read-only (mmap), for loading weights without
+// holding a file in memory. Open checks the header as ReadSafetensorsHeader
+// does; CopyTo moves one tensor into a caller's tensor in bounded chunks
+// (kCopyChunkBytes of the file at a time) and hands each chunk's pages back to
+// the kernel (MADV_DONTNEED) once copied, so resident memory holds at most a
+// chunk of the file, whatever its size.
+//
+// Tensor data is little-endian (as this host: x86-64, aarch64) and may start
+// at any byte; a tensor whose bytes are not aligned to its element size is
+// copied through an aligned buffer of one chunk. A file that shrinks while it
+// is mapped faults (SIGBUS) like any mmap reader: weight files are not
+// written in place (WriteSafetensors renames a finished file over the old).
+class MappedSafetensors {
+ public:
+  static constexpr uint64_t kCopyChunkBytes = 64u << 20;
+
+  // NOT_FOUND when the file does not exist; INVALID_ARGUMENT naming the file
+  // (and tensor) when it is not a valid safetensors file.
+  static absl::StatusOr<std::unique_ptr<MappedSafetensors>> Open(const std::string& path);
+  ~MappedSafetensors();
+  MappedSafetensors(const MappedSafetensors&) = delete;
+  MappedSafetensors& operator=(const MappedSafetensors&) = delete;
+
+  const std::string& path() const { return path_; }
+  const SafetensorsHeader& header() const { return header_; }
+
+  // Copies tensor `name` into `target`, which must have its shape; its dtype
+  // and device may differ (copy_ converts, e.g. BF16 or F16 to float32), in
+  // chunks of `chunk_bytes` of the file. INVALID_ARGUMENT naming the file and
+  // tensor when the file lacks it or the shapes differ, before anything is
+  // written.
+  absl::Status CopyTo(const std::string& name, torch::Tensor& target,
+                      uint64_t chunk_bytes = kCopyChunkBytes) const;
+
+ private:
+  MappedSafetensors(std::string path, SafetensorsHeader header, const char* data, size_t length);
+
+  std::string path_;
+  SafetensorsHeader header_;
+  const char* data_;  // the whole file, mapped read-only; nullptr when empty
+  size_t length_;
+};
 
 // A dtype's safetensors name ("F32", "BF16", ...) and back; nullopt for
 // one the format does not hold. (Weight updates over gRPC use the same names.)

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/file_util.h"
 
 namespace r1::model {
@@ -94,6 +95,97 @@ TEST_F(SafetensorsTest, MissingFileIsNotFoundAndFailedWriteLeavesNothing) {
   EXPECT_EQ(ReadSafetensors(Path("none.safetensors")).status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(WriteSafetensors(Path("no/dir/x.safetensors"), {{"w", torch::zeros({1})}}).ok());
   EXPECT_FALSE(std::filesystem::exists(Path("no")));
+}
+
+// A safetensors file written by hand whose data section starts with `skip`
+// spare bytes, so that with an odd `skip` every tensor starts at an odd
+// offset: unaligned for any element wider than a byte. (WriteSafetensors
+// always aligns; released files need not.)
+std::string WriteShifted(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                         size_t skip) {
+  std::string json = "{", data(skip, '\x7f');
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor t = tensor.contiguous();
+    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    absl::StrAppend(&json, json.size() > 1 ? "," : "", "\"", name, "\":{\"dtype\":\"",
+                    *SafetensorsDtypeName(t.scalar_type()), "\",\"shape\":[", absl::StrJoin(t.sizes(), ","),
+                    "],\"data_offsets\":[", data.size(), ",", data.size() + bytes, "]}");
+    data.append(static_cast<const char*>(t.data_ptr()), bytes);
+  }
+  json += "}";
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string prefix(8, '\0');
+  for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
+  EXPECT_TRUE(WriteFileAtomically(path, prefix + json + data).ok());
+  return path;
+}
+
+TEST_F(SafetensorsTest, MappedCopyConvertsEveryFloatDtypeExactlyAlignedOrNot) {
+  torch::manual_seed(3);
+  // Values spread over many binades, so float16's and bfloat16's rounding
+  // and float16's range (65504) are all exercised; 1000 x 7 values.
+  const torch::Tensor source = torch::randn({1000, 7}) * torch::pow(10.0, torch::randint(-6, 5, {1000, 7}));
+  for (torch::Dtype stored : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+    const torch::Tensor on_disk = source.to(stored);
+    // skip 0: aligned; 1: unaligned; 2: aligned for 2-byte values, not for float32.
+    for (size_t skip : {0, 1, 2}) {
+      const std::string path = WriteShifted(Path(absl::StrCat("w", skip, ".safetensors")),
+                                            {{"w", on_disk}, {"byte", torch::ones({3}, torch::kUInt8)}}, skip);
+      absl::StatusOr<std::unique_ptr<MappedSafetensors>> file = MappedSafetensors::Open(path);
+      ASSERT_TRUE(file.ok()) << file.status();
+      EXPECT_EQ((*file)->header().tensors.at("w").dtype, stored);
+      // The reader that copies the whole file agrees on what the file holds.
+      EXPECT_TRUE(torch::equal(ReadSafetensors(path)->tensors.at("w"), on_disk));
+      for (torch::Dtype run : {torch::kFloat32, torch::kBFloat16}) {
+        // Whole, and in chunks of 1000 and 6 bytes (a chunk need not hold
+        // whole rows; unaligned chunks go through the staging buffer).
+        for (uint64_t chunk : {MappedSafetensors::kCopyChunkBytes, uint64_t{1000}, uint64_t{6}}) {
+          torch::Tensor target = torch::full({1000, 7}, 42.0, torch::TensorOptions().dtype(run));
+          ASSERT_TRUE((*file)->CopyTo("w", target, chunk).ok());
+          EXPECT_TRUE(torch::equal(target, on_disk.to(run)))
+              << "stored " << stored << " skip " << skip << " run " << run << " chunk " << chunk;
+        }
+      }
+      // A non-contiguous target is filled too.
+      torch::Tensor transposed = torch::zeros({7, 1000}).t();
+      ASSERT_TRUE((*file)->CopyTo("w", transposed, 1000).ok());
+      EXPECT_TRUE(torch::equal(transposed, on_disk.to(torch::kFloat32)));
+      torch::Tensor bytes = torch::zeros({3}, torch::kInt64);
+      ASSERT_TRUE((*file)->CopyTo("byte", bytes).ok());
+      EXPECT_TRUE(torch::equal(bytes, torch::ones({3}, torch::kInt64)));
+    }
+  }
+}
+
+TEST_F(SafetensorsTest, MappedCopyRefusesNamingTheFileAndTensor) {
+  const std::string path = WriteShifted(Path("w.safetensors"), {{"w", torch::ones({4, 2})}}, 1);
+  absl::StatusOr<std::unique_ptr<MappedSafetensors>> file = MappedSafetensors::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  torch::Tensor target = torch::zeros({2, 4});
+  absl::Status s = (*file)->CopyTo("w", target);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(path, ": tensor w has shape [4, 2], the target has [2, 4]")));
+  EXPECT_TRUE(torch::equal(target, torch::zeros({2, 4})));  // untouched
+  s = (*file)->CopyTo("v", target);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(path, " has no tensor v")));
+
+  // Open checks the header as ReadSafetensorsHeader does.
+  const std::string good = *ReadFile(path);
+  ASSERT_TRUE(WriteFileAtomically(Path("cut"), good.substr(0, 20)).ok());
+  s = MappedSafetensors::Open(Path("cut")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(Path("cut"), " is not a valid safetensors file: header length")));
+  ASSERT_TRUE(WriteFileAtomically(Path("short"), good.substr(0, good.size() - 1)).ok());
+  s = MappedSafetensors::Open(Path("short")).status();
+  EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(Path("short"), " is not a valid safetensors file: tensor w: data_offsets")));
+  std::string garbled = good;
+  garbled[9] = '!';
+  ASSERT_TRUE(WriteFileAtomically(Path("garbled"), garbled).ok());
+  EXPECT_THAT(std::string(MappedSafetensors::Open(Path("garbled")).status().message()), HasSubstr("header is not JSON"));
+  ASSERT_TRUE(WriteFileAtomically(Path("empty"), "").ok());
+  EXPECT_THAT(std::string(MappedSafetensors::Open(Path("empty")).status().message()), HasSubstr("shorter than"));
+  EXPECT_EQ(MappedSafetensors::Open(Path("none")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(MappedSafetensors::Open(dir_.string()).status().message()), HasSubstr("not a regular file"));
 }
 
 }  // namespace
