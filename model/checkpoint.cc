@@ -6,7 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <memory>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -138,6 +144,33 @@ absl::Status MissingManifest(const std::string& dir, const std::string& why) {
                                           "the folder copied without it?)"));
 }
 
+struct FileCheck {
+  uint64_t bytes = 0;
+  uint32_t crc32c = 0;
+};
+
+// The size and CRC-32C of a file, read through one bounded buffer (1 MiB):
+// checking a checkpoint never holds a weight file in memory.
+absl::StatusOr<FileCheck> SizeAndCrc32c(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return absl::InvalidArgumentError(absl::StrCat(path, " is a directory, not a file"));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (f == nullptr) {
+    const int error = errno;
+    const std::string what = absl::StrCat("cannot open ", path, ": ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(what) : absl::UnavailableError(what);
+  }
+  std::vector<char> buffer(1 << 20);
+  FileCheck check;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), f.get())) > 0) {
+    check.crc32c = Crc32c(absl::string_view(buffer.data(), n), check.crc32c);
+    check.bytes += n;
+  }
+  if (std::ferror(f.get()) != 0) return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  return check;
+}
+
 absl::Status VerifyManifest(const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/", kManifest);
   std::error_code ec;
@@ -160,15 +193,15 @@ absl::Status VerifyManifest(const std::string& dir) {
       return absl::InvalidArgumentError(absl::StrCat(path, " names a file outside the checkpoint: ", name));
     }
     const std::string file = absl::StrCat(dir, "/", name);
-    absl::StatusOr<std::string> bytes = ReadFile(file);
-    if (!bytes.ok()) return absl::DataLossError(absl::StrCat("checkpoint ", dir, " is incomplete: ", bytes.status().message()));
+    absl::StatusOr<FileCheck> check = SizeAndCrc32c(file);
+    if (!check.ok()) return absl::DataLossError(absl::StrCat("checkpoint ", dir, " is incomplete: ", check.status().message()));
     const JsonReader e(entry.struct_value(), path);
     const double expected_bytes = e.NumberOr("bytes", -1);
-    if (static_cast<double>(bytes->size()) != expected_bytes) {
-      return absl::DataLossError(absl::StrCat("checkpoint ", dir, ": ", name, " has ", bytes->size(),
+    if (static_cast<double>(check->bytes) != expected_bytes) {
+      return absl::DataLossError(absl::StrCat("checkpoint ", dir, ": ", name, " has ", check->bytes,
                                               " bytes, the manifest says ", expected_bytes, " (truncated?)"));
     }
-    if (absl::StrFormat("%08x", Crc32c(*bytes)) != e.StringOr("crc32c", "")) {
+    if (absl::StrFormat("%08x", check->crc32c) != e.StringOr("crc32c", "")) {
       return absl::DataLossError(absl::StrCat("checkpoint ", dir, ": ", name, " fails its CRC-32C check (corrupted)"));
     }
   }
@@ -333,16 +366,71 @@ absl::Status CheckWeightsFillConfig(const config::ModelConfig& config, const std
   return absl::OkStatus();
 }
 
-// NaN or infinite weights load without complaint and generate garbage.
-absl::Status CheckFinite(const std::map<std::string, torch::Tensor>& tensors, const std::string& source) {
-  for (const auto& [name, tensor] : tensors) {
-    if (!tensor.is_floating_point()) continue;
-    const torch::Tensor bad = torch::isfinite(tensor).logical_not_();
-    if (bad.any().item<bool>()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor ", name, " is not finite: ",
-                                                     bad.sum().item<int64_t>(), " of its ", tensor.numel(),
-                                                     " values are NaN or infinite"));
+// NaN or infinite weights load without complaint and generate garbage. The
+// tensor is checked as the model holds it, after conversion to the run dtype,
+// in slices of 1M values so that no temporary grows with it. A slice's sum in
+// float64 is finite exactly when all its values are (finite float32, bfloat16
+// or float16 values cannot overflow a float64 sum of 1M of them; NaN and
+// infinities carry through), so a finite slice costs one reduction.
+absl::Status CheckFinite(const torch::Tensor& tensor, const std::string& name, const std::string& source) {
+  if (!tensor.is_floating_point() || tensor.numel() == 0) return absl::OkStatus();
+  const torch::Tensor flat = tensor.reshape({-1});
+  constexpr int64_t kSlice = 1 << 20;
+  int64_t bad = 0;
+  for (int64_t start = 0; start < flat.numel(); start += kSlice) {
+    const torch::Tensor slice = flat.narrow(0, start, std::min(kSlice, flat.numel() - start));
+    if (std::isfinite(slice.sum(torch::kFloat64).item<double>())) continue;
+    bad += torch::isfinite(slice).logical_not_().sum().item<int64_t>();
+  }
+  if (bad == 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(source, ": tensor ", name, " is not finite: ", bad, " of its ",
+                                                 tensor.numel(), " values are NaN or infinite"));
+}
+
+// Fills every tensor of `model` (NamedTensors) from the weight files, one
+// tensor at a time straight from the mapped files (MappedSafetensors), so
+// resident memory holds the model and at most a chunk of a file. Names and
+// shapes are checked from the headers before anything is copied; each tensor
+// is checked finite after its conversion to the run dtype, so a NaN found in
+// one leaves the tensors before it already copied. `source` names the
+// weights in the message for a tensor no file has (the file, or the index of
+// a sharded folder).
+absl::Status LoadWeightFiles(CausalLmImpl& model, const std::vector<std::string>& files, const std::string& source) {
+  std::vector<std::unique_ptr<MappedSafetensors>> mapped;
+  std::map<std::string, const MappedSafetensors*> owner;  // tensor name -> its file
+  for (const std::string& file : files) {
+    R1_ASSIGN_OR_RETURN(std::unique_ptr<MappedSafetensors> opened, MappedSafetensors::Open(file));
+    mapped.push_back(std::move(opened));
+    for (const auto& [name, entry] : mapped.back()->header().tensors) {
+      if (const auto [it, inserted] = owner.emplace(name, mapped.back().get()); !inserted) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is in both ", it->second->path(), " and ", file));
+      }
     }
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named = NamedTensors(model);
+  std::set<std::string> wanted;
+  for (const auto& [name, target] : named) {
+    wanted.insert(name);
+    const auto it = owner.find(name);
+    if (it == owner.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, " has no tensor ", name, " that the model needs"));
+    }
+    const std::vector<int64_t>& shape = it->second->header().tensors.at(name).shape;
+    if (target.sizes() != torch::IntArrayRef(shape)) {
+      return absl::InvalidArgumentError(absl::StrCat(it->second->path(), ": tensor ", name, " has shape [",
+                                                     absl::StrJoin(shape, ", "), "], the model expects [",
+                                                     absl::StrJoin(target.sizes(), ", "), "]"));
+    }
+  }
+  for (const auto& [name, file] : owner) {
+    if (!wanted.contains(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(file->path(), " has tensor ", name, " that the model does not"));
+    }
+  }
+  for (auto& [name, target] : named) {
+    const MappedSafetensors& file = *owner.at(name);
+    R1_RETURN_IF_ERROR(file.CopyTo(name, target));
+    R1_RETURN_IF_ERROR(CheckFinite(target, name, file.path()));
   }
   return absl::OkStatus();
 }
@@ -595,13 +683,8 @@ absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& op
   if (!model.ok()) {
     return absl::Status(model.status().code(), absl::StrCat(config_path, ": ", model.status().message()));
   }
-  std::map<std::string, torch::Tensor> tensors;
-  for (const std::string& file : files) {
-    R1_ASSIGN_OR_RETURN(SafetensorsFile weights, ReadSafetensors(file));
-    R1_RETURN_IF_ERROR(CheckFinite(weights.tensors, file));
-    tensors.merge(weights.tensors);
-  }
-  R1_RETURN_IF_ERROR(LoadTensors(**model, tensors, files.size() == 1 ? files[0] : absl::StrCat(dir, "/model.safetensors.index.json")));
+  R1_RETURN_IF_ERROR(LoadWeightFiles(**model, files,
+                                     files.size() == 1 ? files[0] : absl::StrCat(dir, "/model.safetensors.index.json")));
   return model;
 }
 
@@ -609,9 +692,7 @@ absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model) {
   R1_RETURN_IF_ERROR(VerifyManifest(dir));
   R1_RETURN_IF_ERROR(CheckFormatVersion(dir));
   const std::string path = absl::StrCat(dir, "/model.safetensors");
-  R1_ASSIGN_OR_RETURN(SafetensorsFile file, ReadSafetensors(path));
-  R1_RETURN_IF_ERROR(CheckFinite(file.tensors, path));
-  return LoadTensors(model, file.tensors, path);
+  return LoadWeightFiles(model, {path}, path);
 }
 
 double TrainingState::ExtraNumber(const std::string& key, double fallback) const {

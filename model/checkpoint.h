@@ -86,14 +86,23 @@ struct LoadOptions {
 };
 
 // Loads a checkpoint or an imported Hugging Face folder (see above). A folder
-// with manifest.json has every file verified first; an r1 checkpoint without
-// one is DATA_LOSS; another r1_format_version is FAILED_PRECONDITION.
+// with manifest.json has every file verified first (read through a bounded
+// buffer); an r1 checkpoint without one is DATA_LOSS; another
+// r1_format_version is FAILED_PRECONDITION. The weight files are mapped, not
+// read: each tensor is copied from the mapping into the model (converted to
+// the run dtype: float32, bfloat16 or float16 files load into either) and the
+// file's pages released behind it, so resident memory peaks near the model's
+// own bytes, not two or three times them.
 absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& options = {});
 // Requires the manifest (only r1 checkpoints have a training state).
 absl::StatusOr<TrainingState> LoadTrainingState(const std::string& dir);
 
 // Verifies `dir` (the manifest is required) and copies its weights into an
-// existing model of the same config (how a stage resumes in place).
+// existing model of the same config (how a stage resumes in place), the way
+// LoadModel does. Missing, extra and misshapen tensors are refused before
+// anything is copied; a NaN is found as its tensor is copied, so that refusal
+// leaves the model partly overwritten: a caller then drops the model (as a
+// stage does when it fails to resume).
 absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model);
 
 // How many values (every tensor NamedTensors lists) a model of this config

@@ -12,8 +12,10 @@
 #include <functional>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/file_util.h"
 #include "common/test_support.h"
@@ -366,7 +368,10 @@ TEST_F(CheckpointTest, NonFiniteWeightsAreRefusedNamingTheTensor) {
       saved->named_parameters()["model.norm.weight"].view({-1})[7] = std::nan("");
     }
     ASSERT_TRUE(SaveCheckpoint(Path("nan"), *saved, "", nullptr).ok());
-    for (const absl::Status& s : {LoadModel(Path("nan")).status(), RestoreWeights(Path("nan"), *model)}) {
+    // RestoreWeights into a model of the same config: names and shapes are
+    // checked first, so another layout would be refused for its shapes.
+    CausalLm target = *MakeModel(c);
+    for (const absl::Status& s : {LoadModel(Path("nan")).status(), RestoreWeights(Path("nan"), *target)}) {
       EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
       EXPECT_THAT(std::string(s.message()), HasSubstr("tensor model.norm.weight is not finite: 1 of its 32 values"));
     }
@@ -500,6 +505,200 @@ TEST_F(CheckpointTest, DamagedWeightFilesAreRefusedAtLoad) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("-byte data section"));
   EXPECT_THAT(std::string(s.message()), HasSubstr(weights));
+}
+
+// A safetensors file whose data section starts with one spare byte, so every
+// tensor's bytes start at an odd offset in the file (released files need not
+// align their data; WriteSafetensors always does).
+void WriteOddOffsetSafetensors(const std::string& path,
+                               const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  std::string json = "{", data(1, '\0');
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor t = tensor.contiguous();
+    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    absl::StrAppend(&json, json.size() > 1 ? "," : "", "\"", name, "\":{\"dtype\":\"",
+                    *SafetensorsDtypeName(t.scalar_type()), "\",\"shape\":[", absl::StrJoin(t.sizes(), ","),
+                    "],\"data_offsets\":[", data.size(), ",", data.size() + bytes, "]}");
+    data.append(static_cast<const char*>(t.data_ptr()), bytes);
+  }
+  json += "}";
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string prefix(8, '\0');
+  for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
+  ASSERT_TRUE(WriteFileAtomically(path, prefix + json + data).ok());
+}
+
+// `tensors` in `dtype` (e_score_correction_bias stays float32, as DeepSeek
+// releases it).
+std::vector<std::pair<std::string, torch::Tensor>> InDtype(
+    const std::vector<std::pair<std::string, torch::Tensor>>& tensors, torch::Dtype dtype) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& [name, t] : tensors) {
+    out.emplace_back(name, absl::EndsWith(name, "e_score_correction_bias") ? t.detach().clone()
+                                                                           : t.detach().to(dtype));
+  }
+  return out;
+}
+
+// A Hugging Face folder sharded in two: the first half of `tensors` in an
+// aligned shard (WriteSafetensors), the rest in one with odd offsets, and the
+// index naming both.
+void WriteShardedFolder(const std::string& dir, const config::ModelConfig& c,
+                        const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  WriteHuggingFaceFolder(dir, c, {});
+  fs::remove(dir + "/model.safetensors");
+  const size_t half = tensors.size() / 2;
+  const std::vector<std::pair<std::string, torch::Tensor>> first(tensors.begin(), tensors.begin() + half);
+  const std::vector<std::pair<std::string, torch::Tensor>> second(tensors.begin() + half, tensors.end());
+  ASSERT_TRUE(WriteSafetensors(dir + "/model-00001-of-00002.safetensors", first).ok());
+  WriteOddOffsetSafetensors(dir + "/model-00002-of-00002.safetensors", second);
+  std::string map;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    absl::StrAppend(&map, i == 0 ? "" : ",", "\"", tensors[i].first, "\": \"model-0000", i < half ? 1 : 2,
+                    "-of-00002.safetensors\"");
+  }
+  ASSERT_TRUE(WriteFileAtomically(dir + "/model.safetensors.index.json",
+                                  absl::StrCat("{\"metadata\": {}, \"weight_map\": {", map, "}}")).ok());
+}
+
+// Released checkpoints come in float32, bfloat16 or float16, in one file or
+// sharded, aligned or not; each loads into either run dtype as exactly the
+// conversion of what the files hold.
+TEST_F(CheckpointTest, FloatHalfAndBfloat16FilesLoadAsTheirExactConversion) {
+  torch::manual_seed(10);
+  for (const config::ModelConfig& c : {SmallLlama(), SmallDeepSeek()}) {
+    CausalLm model = *MakeModel(c);
+    for (torch::Dtype stored : {torch::kFloat32, torch::kFloat16, torch::kBFloat16}) {
+      const std::vector<std::pair<std::string, torch::Tensor>> on_disk = InDtype(NamedTensors(*model), stored);
+      for (const std::string layout : {"single", "odd", "sharded"}) {
+        const std::string dir = Path(absl::StrCat("hf_", layout));
+        fs::remove_all(dir);
+        if (layout == "sharded") {
+          WriteShardedFolder(dir, c, on_disk);
+        } else {
+          WriteHuggingFaceFolder(dir, c, {});
+          if (layout == "odd") WriteOddOffsetSafetensors(dir + "/model.safetensors", on_disk);
+          if (layout == "single") ASSERT_TRUE(WriteSafetensors(dir + "/model.safetensors", on_disk).ok());
+        }
+        for (config::DType run : {config::FLOAT32, config::BFLOAT16}) {
+          absl::StatusOr<CausalLm> loaded = LoadModel(dir, {"", run});
+          ASSERT_TRUE(loaded.ok()) << loaded.status();
+          const auto tensors = NamedTensors(**loaded);
+          ASSERT_EQ(tensors.size(), on_disk.size());
+          for (size_t i = 0; i < tensors.size(); ++i) {
+            const auto& [name, value] = tensors[i];
+            ASSERT_EQ(name, on_disk[i].first);
+            EXPECT_EQ(value.scalar_type(), absl::EndsWith(name, "e_score_correction_bias") || run == config::FLOAT32
+                                               ? torch::kFloat32
+                                               : torch::kBFloat16)
+                << name;
+            EXPECT_TRUE(torch::equal(value, on_disk[i].second.to(value.scalar_type())))
+                << c.arch() << " " << stored << " " << layout << " " << run << ": " << name;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Each bad folder is refused with the tensor and the file that holds it (or,
+// for a tensor no file has, the file or index that should).
+TEST_F(CheckpointTest, BadWeightFilesAreRefusedNamingTheTensorAndFile) {
+  torch::manual_seed(11);
+  CausalLm model = *MakeModel(SmallLlama());
+  const std::vector<std::pair<std::string, torch::Tensor>> good = InDtype(NamedTensors(*model), torch::kFloat16);
+  const std::string name = "model.layers.1.self_attn.k_proj.weight";  // [16, 32]
+  const auto refused = [&](const std::vector<std::pair<std::string, torch::Tensor>>& tensors, bool sharded) {
+    fs::remove_all(Path("hf"));
+    if (sharded) {
+      WriteShardedFolder(Path("hf"), model->config(), tensors);
+    } else {
+      WriteHuggingFaceFolder(Path("hf"), model->config(), tensors);
+    }
+    const absl::Status s = LoadModel(Path("hf")).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    return std::string(s.message());
+  };
+  const std::string single = Path("hf/model.safetensors"), second = Path("hf/model-00002-of-00002.safetensors");
+  for (bool sharded : {false, true}) {
+    const std::string file = sharded ? second : single;  // `name` is in the second half
+    auto misshapen = good;
+    for (auto& [n, t] : misshapen) {
+      if (n == name) t = torch::zeros({32, 16}, torch::kFloat16);
+    }
+    EXPECT_THAT(refused(misshapen, sharded),
+                HasSubstr(absl::StrCat(file, ": tensor ", name, " has shape [32, 16], the model expects [16, 32]")));
+    // Under another name, so the files still hold as many values as the
+    // config needs (fewer are refused from the headers alone).
+    auto missing = good;
+    for (auto& [n, t] : missing) {
+      if (n == name) n = "model.layers.1.self_attn.k_proj.weight_renamed";
+    }
+    EXPECT_THAT(refused(missing, sharded),
+                HasSubstr(absl::StrCat(sharded ? Path("hf/model.safetensors.index.json") : single, " has no tensor ",
+                                       name, " that the model needs")));
+    auto extra = good;
+    extra.emplace_back("model.layers.9.mlp.up_proj.weight", torch::zeros({2}, torch::kFloat16));
+    EXPECT_THAT(refused(extra, sharded),
+                HasSubstr(absl::StrCat(file, " has tensor model.layers.9.mlp.up_proj.weight that the model does not")));
+    auto nan = good;
+    for (auto& [n, t] : nan) {
+      if (n == name) t.view({-1})[5] = std::nan("");
+    }
+    EXPECT_THAT(refused(nan, sharded),
+                HasSubstr(absl::StrCat(file, ": tensor ", name, " is not finite: 1 of its 512 values are NaN")));
+  }
+  // A cut header, in a shard.
+  fs::remove_all(Path("hf"));
+  WriteShardedFolder(Path("hf"), model->config(), good);
+  const std::string bytes = *ReadFile(second);
+  ASSERT_TRUE(WriteFileAtomically(second, bytes.substr(0, 30)).ok());
+  absl::Status s = LoadModel(Path("hf")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat(second, " is not a valid safetensors file: header length")));
+  // A header that is not JSON.
+  std::string garbled = bytes;
+  garbled[8] = 'x';
+  ASSERT_TRUE(WriteFileAtomically(second, garbled).ok());
+  EXPECT_THAT(std::string(LoadModel(Path("hf")).status().message()),
+              HasSubstr(absl::StrCat(second, " is not a valid safetensors file: header is not JSON")));
+}
+
+// Finiteness is judged on the values the model will hold: float32's largest
+// value is a weight in float32 but rounds to infinity in bfloat16.
+TEST_F(CheckpointTest, AWeightThatOverflowsTheRunDtypeIsRefused) {
+  torch::manual_seed(12);
+  CausalLm model = *MakeModel(SmallLlama());
+  const std::string name = "model.layers.0.mlp.gate_proj.weight";
+  WriteHuggingFaceFolder(Path("hf"), model->config(), WithValue(*model, name, std::numeric_limits<float>::max()));
+  EXPECT_TRUE(LoadModel(Path("hf"), {"", config::FLOAT32}).ok());
+  const absl::Status s = LoadModel(Path("hf"), {"", config::BFLOAT16}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat(Path("hf/model.safetensors"), ": tensor ", name, " is not finite: 1 of its")));
+}
+
+// Names and shapes are checked before any weight is copied: a checkpoint of
+// another shape leaves the model it was to be restored into as it was.
+TEST_F(CheckpointTest, RestoreRefusesAnotherShapeBeforeTouchingTheModel) {
+  torch::manual_seed(13);
+  config::ModelConfig wider = SmallLlama();
+  wider.set_vocab_size(41);
+  CausalLm other = *MakeModel(wider);
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *other, "", nullptr).ok());
+  CausalLm model = *MakeModel(SmallLlama());
+  std::vector<torch::Tensor> before;
+  for (const auto& [name, t] : NamedTensors(*model)) before.push_back(t.clone());
+  const absl::Status s = RestoreWeights(Path("ckpt"), *model);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("tensor model.embed_tokens.weight has shape [41, 32], the model expects [40, 32]"));
+  const auto after = NamedTensors(*model);
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(torch::equal(after[i].second, before[i])) << after[i].first;
+  // The same config restores exactly.
+  CausalLm same = *MakeModel(SmallLlama());
+  ASSERT_TRUE(SaveCheckpoint(Path("same"), *same, "", nullptr).ok());
+  ASSERT_TRUE(RestoreWeights(Path("same"), *model).ok());
+  EXPECT_TRUE(torch::equal(Logits(*model), Logits(*same)));
 }
 
 TEST(LearningRate, WarmsUpLinearlyThenDecaysToTheFloor) {
