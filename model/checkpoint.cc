@@ -25,6 +25,7 @@
 #include "common/file_util.h"
 #include "common/status.h"
 #include "common/tokenizer.h"
+#include "model/moe.h"  // LayerRoutes
 #include "model/safetensors.h"
 
 namespace r1::model {
@@ -46,16 +47,6 @@ Value Number(double v) {
 Value String(const std::string& s) {
   Value value;
   value.set_string_value(s);
-  return value;
-}
-Value Bool(bool b) {
-  Value value;
-  value.set_bool_value(b);
-  return value;
-}
-Value Null() {
-  Value value;
-  value.set_null_value(google::protobuf::NULL_VALUE);
   return value;
 }
 
@@ -266,7 +257,11 @@ absl::Status WriteFolder(const std::string& dir, const std::function<absl::Statu
   return status;
 }
 
-absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path) {
+// `weights_dtype`: the dtype floating tensors are written in (nullopt: as the
+// model holds them), except e_score_correction_bias, which stays float32 as
+// DeepSeek's releases store it.
+absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+                             std::optional<torch::Dtype> weights_dtype = std::nullopt) {
   int bos = -1, eos = -1, pad = -1;
   if (!tokenizer_path.empty()) {
     R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
@@ -276,7 +271,15 @@ absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const 
     R1_RETURN_IF_ERROR(CopyFile(tokenizer_path, absl::StrCat(dir, "/tokenizer.model")));
   }
   R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/config.json"), ModelConfigToJson(model.config(), bos, eos, pad)));
-  return WriteSafetensors(absl::StrCat(dir, "/model.safetensors"), NamedTensors(model), {{"format", "pt"}});
+  std::vector<std::pair<std::string, torch::Tensor>> tensors = NamedTensors(model);
+  if (weights_dtype.has_value()) {
+    for (auto& [name, tensor] : tensors) {
+      if (tensor.is_floating_point() && !absl::EndsWith(name, "e_score_correction_bias")) {
+        tensor = tensor.to(*weights_dtype);
+      }
+    }
+  }
+  return WriteSafetensors(absl::StrCat(dir, "/model.safetensors"), tensors, {{"format", "pt"}});
 }
 
 // Whether a config.json was written by r1 (SaveCheckpoint and
@@ -440,176 +443,35 @@ absl::Status LoadWeightFiles(CausalLmImpl& model, const std::vector<std::string>
 double ModelTensorElements(const config::ModelConfig& c) {
   const double d = c.dim(), v = c.vocab_size();
   const auto swiglu = [&](double hidden) { return 3 * d * hidden; };  // gate, up, down
+  // A routing layer's mlp: gate [E, D], its balancing bias [E] (sigmoid
+  // scoring only), E experts and the shared experts.
+  const double e = c.n_routed_experts();
+  const double moe = e * d + (c.router_scoring() == config::SOFTMAX ? 0 : e) + e * swiglu(c.moe_inter_dim()) +
+                     (c.n_shared_experts() > 0 ? swiglu(static_cast<double>(c.n_shared_experts()) * c.moe_inter_dim())
+                                               : 0);
+  const int64_t layers = std::max(c.n_layers(), 0);
   double total = v * d + d;  // embed_tokens, final norm
   if (c.arch() == config::DEEPSEEK_V3) {
     const double h = c.n_heads(), nope = c.qk_nope_head_dim(), rope = c.qk_rope_head_dim(), vd = c.v_head_dim();
-    const double r = c.kv_lora_rank(), rq = c.q_lora_rank(), e = c.n_routed_experts();
+    const double r = c.kv_lora_rank(), rq = c.q_lora_rank();
     const double query = c.q_lora_rank() == 0 ? d * h * (nope + rope) : d * rq + rq + rq * h * (nope + rope);
     const double mla = query + d * (r + rope) + r + r * h * (nope + vd) + h * vd * d;
-    const double moe = e * d + e + e * swiglu(c.moe_inter_dim()) +  // gate weight and bias, routed experts
-                       (c.n_shared_experts() > 0 ? swiglu(static_cast<double>(c.n_shared_experts()) * c.moe_inter_dim())
-                                                 : 0);
-    const double dense_block = 2 * d + mla + swiglu(c.inter_dim());
-    const double moe_block = 2 * d + mla + moe;
-    // Block i is dense when i < n_dense_layers; MTP module k is block n_layers + k.
-    const double layers = std::max(c.n_layers(), 0), mtp = std::max(c.n_mtp_modules(), 0);
-    const double dense = std::clamp<double>(c.n_dense_layers(), 0, layers);
-    const double mtp_dense = std::clamp<double>(c.n_dense_layers() - layers, 0, mtp);
-    total += dense * dense_block + (layers - dense) * moe_block;
-    total += mtp_dense * dense_block + (mtp - mtp_dense) * moe_block + mtp * (2 * d + 2 * d * d + d);  // enorm, hnorm, eh_proj, head norm
+    // MTP module k is block n_layers + k, dense or routing by the same rule.
+    const int64_t mtp = std::max(c.n_mtp_modules(), 0);
+    for (int64_t i = 0; i < layers + mtp; ++i) total += 2 * d + mla + (LayerRoutes(c, i) ? moe : swiglu(c.inter_dim()));
+    total += static_cast<double>(mtp) * (2 * d + 2 * d * d + d);  // enorm, hnorm, eh_proj, head norm
     return total + v * d;  // lm_head
   }
-  const double h = c.n_heads(), kv = c.n_kv_heads(), hd = c.dim() / std::max(c.n_heads(), 1);
-  const double attention = d * h * hd + 2 * d * kv * hd + h * hd * d;  // q, k, v, o
-  total += std::max(c.n_layers(), 0) * (2 * d + attention + swiglu(c.ffn_hidden_dim()));
+  const double h = c.n_heads(), kv = c.n_kv_heads();
+  const double hd = c.head_dim() > 0 ? c.head_dim() : c.dim() / std::max(c.n_heads(), 1);
+  double attention = d * h * hd + 2 * d * kv * hd + h * hd * d;  // q, k, v, o
+  if (c.qkv_bias()) attention += h * hd + 2 * kv * hd;
+  if (c.o_bias()) attention += d;
+  if (c.qk_norm()) attention += 2 * hd;  // q_norm, k_norm
+  const double f = c.ffn_hidden_dim();
+  const double dense = swiglu(f) + (c.mlp_bias() ? 2 * f + d : 0);
+  for (int64_t i = 0; i < layers; ++i) total += 2 * d + attention + (LayerRoutes(c, i) ? moe : dense);
   return c.tie_embeddings() ? total : total + v * d;  // lm_head
-}
-
-std::string ModelConfigToJson(const config::ModelConfig& c, int bos_id, int eos_id, int pad_id) {
-  Struct root;
-  auto& f = *root.mutable_fields();
-  const bool deepseek = c.arch() == config::DEEPSEEK_V3;
-  *f["architectures"].mutable_list_value()->add_values() =
-      String(deepseek ? "DeepseekV3ForCausalLM" : "LlamaForCausalLM");
-  f["model_type"] = String(deepseek ? "deepseek_v3" : "llama");
-  f["vocab_size"] = Number(c.vocab_size());
-  f["hidden_size"] = Number(c.dim());
-  f["num_hidden_layers"] = Number(c.n_layers());
-  f["num_attention_heads"] = Number(c.n_heads());
-  f["max_position_embeddings"] = Number(c.max_seq_len());
-  f["rope_theta"] = Number(c.rope_theta());
-  f["rms_norm_eps"] = Number(c.rms_norm_eps());
-  f["hidden_act"] = String("silu");
-  f["attention_bias"] = Bool(false);
-  f["torch_dtype"] = String(c.dtype() == config::BFLOAT16 ? "bfloat16" : "float32");
-  if (bos_id >= 0) f["bos_token_id"] = Number(bos_id);
-  if (eos_id >= 0) f["eos_token_id"] = Number(eos_id);
-  if (pad_id >= 0) f["pad_token_id"] = Number(pad_id);
-  if (deepseek) {
-    f["num_key_value_heads"] = Number(c.n_heads());
-    f["q_lora_rank"] = c.q_lora_rank() > 0 ? Number(c.q_lora_rank()) : Null();
-    f["kv_lora_rank"] = Number(c.kv_lora_rank());
-    f["qk_nope_head_dim"] = Number(c.qk_nope_head_dim());
-    f["qk_rope_head_dim"] = Number(c.qk_rope_head_dim());
-    f["qk_head_dim"] = Number(c.qk_nope_head_dim() + c.qk_rope_head_dim());
-    f["v_head_dim"] = Number(c.v_head_dim());
-    f["intermediate_size"] = Number(c.inter_dim());
-    f["moe_intermediate_size"] = Number(c.moe_inter_dim());
-    f["first_k_dense_replace"] = Number(c.n_dense_layers());
-    f["n_shared_experts"] = Number(c.n_shared_experts());
-    f["n_routed_experts"] = Number(c.n_routed_experts());
-    f["num_experts_per_tok"] = Number(c.n_activated_experts());
-    f["routed_scaling_factor"] = Number(c.routed_scaling_factor());
-    f["norm_topk_prob"] = Bool(true);
-    f["scoring_func"] = String("sigmoid");
-    f["topk_method"] = String("noaux_tc");
-    f["n_group"] = Number(1);
-    f["topk_group"] = Number(1);
-    f["num_nextn_predict_layers"] = Number(c.n_mtp_modules());
-    f["rope_interleave"] = Bool(true);
-    f["tie_word_embeddings"] = Bool(false);
-  } else {
-    f["num_key_value_heads"] = Number(c.n_kv_heads());
-    f["head_dim"] = Number(c.dim() / c.n_heads());
-    f["intermediate_size"] = Number(c.ffn_hidden_dim());
-    f["tie_word_embeddings"] = Bool(c.tie_embeddings());
-    f["mlp_bias"] = Bool(false);
-  }
-  // The exact config, including what Hugging Face has no key for.
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string exact;
-  (void)google::protobuf::util::MessageToJsonString(c, &exact, options);
-  Struct exact_struct;
-  (void)google::protobuf::util::JsonStringToMessage(exact, &exact_struct);
-  *f["r1_model_config"].mutable_struct_value() = exact_struct;
-  f[kFormatVersionKey] = Number(kCheckpointFormatVersion);
-  return ToJson(root);
-}
-
-absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json, const std::string& source) {
-  R1_ASSIGN_OR_RETURN(Struct root, ParseJsonObject(json, source));
-  config::ModelConfig c;
-  if (const auto exact = root.fields().find("r1_model_config");
-      exact != root.fields().end() && exact->second.kind_case() == Value::kStructValue) {
-    std::string text;
-    (void)google::protobuf::util::MessageToJsonString(exact->second.struct_value(), &text);
-    if (auto s = google::protobuf::util::JsonStringToMessage(text, &c); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": bad r1_model_config: ", std::string(s.message())));
-    }
-    return c;
-  }
-  const JsonReader r(root, source);
-  const std::string type = r.StringOr("model_type", "");
-  if (type != "llama" && type != "deepseek_v3") {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": model_type \"", type,
-                                                   "\" is not supported (llama or deepseek_v3)"));
-  }
-  if (r.Has("rope_scaling")) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": rope_scaling is not supported"));
-  }
-  if (r.StringOr("hidden_act", "silu") != "silu") {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": hidden_act \"", r.StringOr("hidden_act", ""),
-                                                   "\" is not supported (silu)"));
-  }
-  if (r.BoolOr("attention_bias", false) || r.BoolOr("mlp_bias", false)) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": attention_bias / mlp_bias are not supported"));
-  }
-  // Integer keys: `required` ones must be present; the others take `fallback`.
-  using IntSetter = void (config::ModelConfig::*)(int32_t);
-  struct IntKey {
-    const char* key;
-    IntSetter set;
-    bool required;
-    int fallback;
-  };
-  const auto copy_ints = [&](std::initializer_list<IntKey> keys) -> absl::Status {
-    for (const IntKey& k : keys) {
-      R1_ASSIGN_OR_RETURN(int value, k.required ? r.Int(k.key) : r.IntOr(k.key, k.fallback));
-      (c.*k.set)(value);
-    }
-    return absl::OkStatus();
-  };
-  using M = config::ModelConfig;
-  R1_RETURN_IF_ERROR(copy_ints({{"vocab_size", &M::set_vocab_size, true, 0},
-                                {"hidden_size", &M::set_dim, true, 0},
-                                {"num_hidden_layers", &M::set_n_layers, true, 0},
-                                {"num_attention_heads", &M::set_n_heads, true, 0},
-                                {"max_position_embeddings", &M::set_max_seq_len, false, 2048}}));
-  c.set_rope_theta(r.NumberOr("rope_theta", 10000));
-  c.set_rms_norm_eps(r.NumberOr("rms_norm_eps", 1e-6));
-  if (r.StringOr("torch_dtype", "float32") == "bfloat16") c.set_dtype(config::BFLOAT16);
-  if (type == "llama") {
-    c.set_arch(config::LLAMA);
-    R1_RETURN_IF_ERROR(copy_ints({{"intermediate_size", &M::set_ffn_hidden_dim, true, 0},
-                                  {"num_key_value_heads", &M::set_n_kv_heads, false, c.n_heads()}}));
-    c.set_tie_embeddings(r.BoolOr("tie_word_embeddings", false));
-    R1_ASSIGN_OR_RETURN(int head_dim, r.IntOr("head_dim", c.dim() / std::max(c.n_heads(), 1)));
-    if (head_dim * c.n_heads() != c.dim()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": head_dim * num_attention_heads != hidden_size is not supported"));
-    }
-    return c;
-  }
-  c.set_arch(config::DEEPSEEK_V3);
-  R1_RETURN_IF_ERROR(copy_ints({{"intermediate_size", &M::set_inter_dim, true, 0},
-                                {"q_lora_rank", &M::set_q_lora_rank, false, 0},  // null = full-rank queries
-                                {"kv_lora_rank", &M::set_kv_lora_rank, true, 0},
-                                {"qk_nope_head_dim", &M::set_qk_nope_head_dim, true, 0},
-                                {"qk_rope_head_dim", &M::set_qk_rope_head_dim, true, 0},
-                                {"v_head_dim", &M::set_v_head_dim, true, 0},
-                                {"first_k_dense_replace", &M::set_n_dense_layers, false, 0},
-                                {"moe_intermediate_size", &M::set_moe_inter_dim, false, 0},
-                                {"n_shared_experts", &M::set_n_shared_experts, false, 0},
-                                {"n_routed_experts", &M::set_n_routed_experts, false, 0},
-                                {"num_experts_per_tok", &M::set_n_activated_experts, false, 0},
-                                {"num_nextn_predict_layers", &M::set_n_mtp_modules, false, 0}}));
-  c.set_routed_scaling_factor(r.NumberOr("routed_scaling_factor", 1.0));
-  R1_ASSIGN_OR_RETURN(int n_group, r.IntOr("n_group", 1));
-  R1_ASSIGN_OR_RETURN(int topk_group, r.IntOr("topk_group", 1));
-  if (n_group != 1 || topk_group != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": group-limited routing (n_group > 1) is not supported"));
-  }
-  return c;
 }
 
 absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
@@ -652,8 +514,14 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
       "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n  \"pad_token_id\": %d,\n  \"do_sample\": true,\n"
       "  \"temperature\": 1.0,\n  \"top_p\": 1.0\n}\n",
       tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id());
+  // An imported family goes back in the dtype it came in, whatever it ran in.
+  const std::string released = ReleasedWeightDtype(model.config());
+  std::optional<torch::Dtype> weights_dtype;
+  if (released == "float32") weights_dtype = torch::kFloat32;
+  if (released == "bfloat16") weights_dtype = torch::kBFloat16;
+  if (released == "float16") weights_dtype = torch::kFloat16;
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
-    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path));
+    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path, weights_dtype));
     R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/tokenizer_config.json"), tokenizer_config));
     R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config));
     return extra_files ? extra_files(temp) : absl::OkStatus();

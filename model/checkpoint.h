@@ -54,6 +54,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/causal_lm.h"
+#include "model/families.h"  // ModelConfigFromJson, ModelConfigToJson
 #include "proto/config.pb.h"
 
 namespace r1::model {
@@ -111,13 +112,11 @@ absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model);
 // configs within ValidateModel's bounds can exceed 2^63.
 double ModelTensorElements(const config::ModelConfig& config);
 
-// The ModelConfig a Hugging Face config.json describes (exact when it carries
-// "r1_model_config"). INVALID_ARGUMENT names the missing or bad key.
-absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json, const std::string& source);
-std::string ModelConfigToJson(const config::ModelConfig& config, int bos_id, int eos_id, int pad_id);
-
 // A model folder for other tools (no training state; HF extras included).
-// The tokenizer is required: an exported model is useless without it.
+// An imported family's weights are written in the dtype it was released in
+// (ReleasedWeightDtype; e_score_correction_bias stays float32, as DeepSeek
+// stores it), r1's own models' in the run dtype. The tokenizer is required:
+// an exported model is useless without it.
 // `extra_files(folder)` may add files (a model card, GGUF files) to the
 // folder before it appears under its final name.
 absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
