@@ -26,16 +26,23 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string Architecture(const config::ModelConfig& c) {
+  const std::string family =
+      c.family().empty() ? "" : absl::StrCat(" (imported Hugging Face family ", c.family(), ")");
   if (c.arch() == config::LLAMA) {
+    const std::string experts =
+        c.n_routed_experts() > 0
+            ? absl::StrFormat(", %d routed experts (top %d) in the layers that route", c.n_routed_experts(),
+                              c.n_activated_experts())
+            : "";
     return absl::StrFormat("Llama layout (GQA, SwiGLU, RMSNorm, RoPE): %d layers, width %d, %d heads (%d KV), "
-                           "FFN %d%s",
-                           c.n_layers(), c.dim(), c.n_heads(), c.n_kv_heads(), c.ffn_hidden_dim(),
-                           c.tie_embeddings() ? ", tied embeddings" : "");
+                           "FFN %d%s%s%s",
+                           c.n_layers(), c.dim(), c.n_heads(), c.n_kv_heads(), c.ffn_hidden_dim(), experts,
+                           c.tie_embeddings() ? ", tied embeddings" : "", family);
   }
   return absl::StrFormat("DeepSeek-V3 layout (MLA, DeepSeekMoE): %d layers, width %d, %d heads, %d routed experts "
-                         "(top %d) + %d shared",
+                         "(top %d) + %d shared%s",
                          c.n_layers(), c.dim(), c.n_heads(), c.n_routed_experts(), c.n_activated_experts(),
-                         c.n_shared_experts());
+                         c.n_shared_experts(), family);
 }
 
 // The model card: what the model is, how to run it, and where it came from.
@@ -136,9 +143,9 @@ int Export(const Args& args) {
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, load);
   if (!model.ok()) return Fail(model.status());
   const std::string tokenizer = absl::StrCat(ckpt, "/tokenizer.model");
-  if (gguf && (*model)->config().arch() != config::LLAMA) {
-    std::fprintf(stderr, "export: %s is not a Llama-layout model: no GGUF (llama.cpp's llama layout has no MLA or "
-                         "MoE); exporting the Hugging Face folder only\n", ckpt.c_str());
+  if (absl::Status exportable = model::CheckGgufExportable((*model)->config()); gguf && !exportable.ok()) {
+    std::fprintf(stderr, "export: no GGUF for %s (%s); exporting the Hugging Face folder only\n", ckpt.c_str(),
+                 std::string(exportable.message()).c_str());
     gguf = false;
   }
   std::vector<std::string> gguf_files;
