@@ -39,6 +39,8 @@ int RejectSample(const Args& args);
 int Distill(const Args& args);
 int Export(const Args& args);
 int Pipeline(const Args& args);
+int Logits(const Args& args);
+int ModelInfo(const Args& args);
 
 // Prints "r1: <message>" on stderr and returns kExitFailure.
 int Fail(const absl::Status& status);

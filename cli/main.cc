@@ -43,6 +43,8 @@ constexpr Command kCommands[] = {
     {"distill", "train a dense student on teacher traces (and optionally the teacher's top-k logprobs)", Distill},
     {"export", "a checkpoint as a Hugging Face folder with a model card, plus GGUF files for llama.cpp", Export},
     {"pipeline", "the staged run from one config: pretrain, SFT, RL, rejection sampling, distill, export, eval", Pipeline},
+    {"logits", "float32 logits of one token sequence as .npy or .safetensors (parity checks)", Logits},
+    {"model info", "what a checkpoint or Hugging Face folder is: parameters, experts, KV cache per token", ModelInfo},
     {"eval", "accuracy of a checkpoint on task prompts: avg@k, pass@k, maj@k, greedy, format, length", Eval},
 };
 

@@ -2,10 +2,14 @@
 // text, and the data and tokenizer commands end to end.
 #include <sys/wait.h>
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -16,6 +20,9 @@
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
 #include "common/jsonl.h"
+#include "common/test_support.h"
+#include "model/checkpoint.h"
+#include "model/safetensors.h"
 #include "proto/records.pb.h"
 
 namespace r1 {
@@ -163,7 +170,7 @@ TEST_F(CliTest, HelpListsEveryCommandAndEachCommandHasHelp) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* command : {"data gen", "data check", "tokenizer train", "tokenizer encode",
                               "tokenizer decode", "config check", "config show", "pretrain", "generate", "sft",
-                              "reject-sample", "distill", "export", "pipeline"}) {
+                              "reject-sample", "distill", "export", "pipeline", "logits", "model info"}) {
     EXPECT_THAT(r.out, HasSubstr(command));
     Result help = Run(absl::StrCat(command, " --help"));
     EXPECT_EQ(help.exit_code, 0) << command;
@@ -191,7 +198,12 @@ TEST_F(CliTest, UsageMistakesGiveOneLineAndExitTwo) {
                                   std::string("sft --stage warm configs/tiny.textproto"),
                                   std::string("pipeline"),
                                   std::string("export --ckpt x"),
-                                  std::string("export --ckpt x --out y --gguf_types f8")}) {
+                                  std::string("export --ckpt x --out y --gguf_types f8"),
+                                  std::string("logits --ckpt x --ids 1 --out y.txt"),
+                                  std::string("logits --ckpt x --ids '1 x' --out y.npy"),
+                                  std::string("logits --ckpt x --ids 1 --out y.npy --dtype float16"),
+                                  std::string("model info"),
+                                  std::string("model info a b")}) {
     Result r = Run(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
     EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
@@ -205,7 +217,9 @@ TEST_F(CliTest, MissingFilesGiveOneLineAndExitOne) {
                                   std::string("tokenizer encode --model nope.model --text hi"),
                                   std::string("tokenizer train --input nope.txt --out t.model --vocab_size 50"),
                                   std::string("pipeline nope.textproto"),
-                                  std::string("export --ckpt nope.ckpt --out out_dir")}) {
+                                  std::string("export --ckpt nope.ckpt --out out_dir"),
+                                  std::string("logits --ckpt nope.ckpt --ids 1 --out o.npy"),
+                                  std::string("model info nope.ckpt")}) {
     Result r = Run(args);
     EXPECT_EQ(r.exit_code, 1) << args;
     EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
@@ -361,6 +375,157 @@ TEST_F(CliTest, PretrainGenerateAndResume) {
   Result bad = Run("pretrain configs/tiny.textproto --run_dir " + run_dir + " --set policy.vocab_size=7");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("policy.vocab_size"));
+}
+
+// A .npy file (format 1.0, '<f4', C order, 2-D) as a tensor, checking the
+// header as NumPy's reader would.
+torch::Tensor ReadNpy(const std::string& path) {
+  const std::string bytes = ReadFile(path).value_or("");
+  EXPECT_GE(bytes.size(), 10u);
+  if (bytes.size() < 10) return {};
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  const size_t header_length = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
+  EXPECT_EQ((10 + header_length) % 64, 0u);
+  const std::string header = bytes.substr(10, header_length);
+  EXPECT_EQ(header.back(), '\n');
+  EXPECT_THAT(header, HasSubstr("'descr': '<f4'"));
+  EXPECT_THAT(header, HasSubstr("'fortran_order': False"));
+  const size_t open = header.find("'shape': (");
+  EXPECT_NE(open, std::string::npos);
+  if (open == std::string::npos) return {};
+  const std::string shape = header.substr(open + 10, header.find(')', open) - open - 10);
+  const std::vector<std::string> dims = absl::StrSplit(shape, ", ");
+  EXPECT_EQ(dims.size(), 2u);
+  if (dims.size() != 2) return {};
+  const int64_t rows = std::stoll(dims[0]), columns = std::stoll(dims[1]);
+  EXPECT_EQ(bytes.size(), 10 + header_length + static_cast<size_t>(rows * columns) * 4);
+  torch::Tensor values = torch::empty({rows, columns}, torch::kFloat32);
+  std::memcpy(values.data_ptr(), bytes.data() + 10 + header_length, static_cast<size_t>(values.numel()) * 4);
+  return values;
+}
+
+// The logits `r1 logits` should write: the same checkpoint loaded in this
+// process, one forward pass, float32 [T, V].
+torch::Tensor InProcessLogits(const std::string& dir, config::DType dtype, const std::vector<int64_t>& ids) {
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(dir, {"", dtype});
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return {};
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens = torch::tensor(ids, torch::kInt64).view({1, -1});
+  return (*model)->Forward(tokens, nullptr, {}).logits[0].to(torch::kFloat32);
+}
+
+TEST_F(CliTest, LogitsWritesAnInProcessForwardAsNpyOrSafetensors) {
+  at::set_num_threads(1);  // as the command below: the same sums in the same order
+  torch::manual_seed(21);
+  for (config::ModelArch arch : {config::LLAMA, config::DEEPSEEK_V3}) {
+    const std::string ckpt = Path(absl::StrCat("ckpt_", arch));
+    model::CausalLm model = *model::MakeModel(testing::SmallModelConfig(arch, 40));
+    ASSERT_TRUE(model::SaveCheckpoint(ckpt, *model, "", nullptr).ok());
+    const std::vector<int64_t> ids = {1, 7, 39, 0, 12};
+    for (config::DType dtype : {config::FLOAT32, config::BFLOAT16}) {
+      const std::string dtype_flag = dtype == config::FLOAT32 ? "float32" : "bfloat16";
+      const torch::Tensor expected = InProcessLogits(ckpt, dtype, ids);
+      ASSERT_EQ(expected.sizes(), (std::vector<int64_t>{5, 40}));
+      const std::string npy = Path("logits.npy"), safetensors = Path("logits.safetensors");
+      Result r = Run(absl::StrCat("logits --ckpt ", ckpt, " --ids '1 7 39 0 12' --threads 1 --dtype ", dtype_flag,
+                                  " --out ", npy));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_TRUE(torch::equal(ReadNpy(npy), expected)) << arch << " " << dtype_flag;
+      r = Run(absl::StrCat("logits --ckpt ", ckpt, " --ids '1 7 39 0 12' --threads 1 --dtype ", dtype_flag,
+                           " --out ", safetensors));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      absl::StatusOr<model::SafetensorsFile> file = model::ReadSafetensors(safetensors);
+      ASSERT_TRUE(file.ok()) << file.status();
+      ASSERT_EQ(file->tensors.size(), 1u);
+      EXPECT_EQ(file->tensors.at("logits").scalar_type(), torch::kFloat32);
+      EXPECT_TRUE(torch::equal(file->tensors.at("logits"), expected)) << arch << " " << dtype_flag;
+    }
+  }
+  // Ids outside the vocabulary are refused by id and position; nothing is written.
+  const std::string out = Path("bad.npy");
+  for (const auto& [ids, why] : std::vector<std::pair<std::string, std::string>>{
+           {"1 40 2", "token id 40 at position 1 is outside the vocabulary [0, 40)"},
+           {"-1", "token id -1 at position 0 is outside the vocabulary [0, 40)"}}) {
+    Result r = Run(absl::StrCat("logits --ckpt ", Path("ckpt_2"), " --ids '", ids, "' --out ", out));
+    EXPECT_EQ(r.exit_code, 1) << ids;
+    EXPECT_EQ(Lines(r.err), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(why));
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+  Result r = Run(absl::StrCat("logits --ckpt ", Path("ckpt_2"), " --ids 1 --out ", Path("no/dir/x.npy")));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(Path("no")));
+  r = Run(absl::StrCat("logits --ckpt ", Path("ckpt_2"), " --ids 1 --out ", Path("x.bin")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("must end in .npy or .safetensors"));
+}
+
+// `r1 model info --json` as a map of its fields.
+std::map<std::string, google::protobuf::Value> InfoJson(const std::string& out) {
+  google::protobuf::Struct root;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(out, &root).ok()) << out;
+  return {root.fields().begin(), root.fields().end()};
+}
+
+// The counts `r1 model info` prints, each computed here from the config's
+// sizes by the layouts' definitions.
+TEST_F(CliTest, ModelInfoCountsWhatTheConfigDescribes) {
+  // Llama: dim 32, 4 heads of 8, 2 kv heads, SwiGLU 48, 2 layers, vocab 40, untied.
+  config::ModelConfig llama = testing::SmallModelConfig(config::LLAMA, 40);
+  llama.set_dtype(config::BFLOAT16);
+  ASSERT_TRUE(model::SaveCheckpoint(Path("llama"), **model::MakeModel(llama), "", nullptr).ok());
+  const int64_t d = 32, v = 40;
+  const int64_t llama_layer = 2 * d + d * 32 + 2 * d * 16 + 32 * d + 3 * d * 48;  // norms, q, k, v, o, mlp
+  const int64_t llama_params = v * d + 2 * llama_layer + d + v * d;
+  Result r = Run("model info --json " + Path("llama"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto info = InfoJson(r.out);
+  EXPECT_EQ(info["family"].string_value(), "LLAMA");
+  EXPECT_EQ(info["parameters"].number_value(), llama_params);
+  EXPECT_EQ(info["active_parameters"].number_value(), llama_params);
+  EXPECT_EQ(info["layers"].number_value(), 2);
+  EXPECT_FALSE(info.contains("routed_experts"));
+  EXPECT_EQ(info["dtype"].string_value(), "bfloat16");
+  EXPECT_EQ(info["max_seq_len"].number_value(), 64);
+  EXPECT_EQ(info["vocab_size"].number_value(), 40);
+  EXPECT_EQ(info["kv_cache_bytes_per_token"].number_value(), 2 * 2 * (2 * 8) * 2);  // layers, k+v, kv heads x 8, bf16
+  Result text = Run("model info " + Path("llama"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr(absl::StrCat("parameters           ", llama_params, "\n")));
+  EXPECT_THAT(text.out, HasSubstr("kv cache per token   128 bytes\n"));
+  EXPECT_THAT(text.out, Not(HasSubstr("experts")));
+
+  // DeepSeek-V3: 3 layers (the first dense), MLA (q rank 16, kv rank 16, 4
+  // heads of 8 + RoPE 4, values 8), 6 routed experts of 16 (top 2) and one
+  // shared, one MTP module (a routing block too), vocab 40.
+  const config::ModelConfig deepseek = testing::SmallModelConfig(config::DEEPSEEK_V3, 40);
+  ASSERT_TRUE(model::SaveCheckpoint(Path("deepseek"), **model::MakeModel(deepseek), "", nullptr).ok());
+  const int64_t query = d * 16 + 16 + 16 * 4 * (8 + 4);
+  const int64_t mla = query + d * (16 + 4) + 16 + 16 * 4 * (8 + 8) + 4 * 8 * d;
+  const int64_t expert = 3 * d * 16;
+  const int64_t dense_block = 2 * d + mla + 3 * d * 48;
+  const int64_t moe_block = 2 * d + mla + 6 * d + 6 * expert + expert;  // gate, routed, shared
+  const int64_t mtp = moe_block + 2 * d + 2 * d * d + d;  // enorm, hnorm, eh_proj, head norm
+  const int64_t deepseek_params = v * d + dense_block + 2 * moe_block + mtp + d + v * d;
+  r = Run("model info --json " + Path("deepseek"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  info = InfoJson(r.out);
+  EXPECT_EQ(info["family"].string_value(), "DEEPSEEK_V3");
+  EXPECT_EQ(info["parameters"].number_value(), deepseek_params);
+  // Three routing blocks (two layers and the MTP module) each use 2 of 6 experts.
+  EXPECT_EQ(info["active_parameters"].number_value(), deepseek_params - 3 * 4 * expert);
+  EXPECT_EQ(info["layers"].number_value(), 3);
+  EXPECT_EQ(info["routed_experts"].number_value(), 6);
+  EXPECT_EQ(info["experts_per_token"].number_value(), 2);
+  EXPECT_EQ(info["shared_experts"].number_value(), 1);
+  EXPECT_EQ(info["dtype"].string_value(), "float32");
+  EXPECT_EQ(info["kv_cache_bytes_per_token"].number_value(), 3 * (16 + 4) * 4);  // layers x (latent + RoPE key) x f32
+  text = Run("model info " + Path("deepseek"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("routed experts       6\n"));
+  EXPECT_THAT(text.out, HasSubstr("experts per token    2\n"));
+  EXPECT_THAT(text.out, HasSubstr(absl::StrCat("active parameters    ", deepseek_params - 12 * expert, "\n")));
 }
 
 }  // namespace
