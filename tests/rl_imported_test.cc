@@ -1,0 +1,225 @@
+// GRPO on released-model layouts: a tiny Qwen3-MoE-shaped and a tiny
+// Llama-3-shaped checkpoint, written as a user's Hugging Face folder would be
+// (config.json with the family's own keys, bfloat16 weights under the Hugging
+// Face names, no r1 keys), go through a real rollout worker and the learner
+// for two steps, are exported, and the export loads back with the family's
+// keys and dtype. What it shows: every part between import and export (the
+// worker's generation, the learner's forward and update, weight sync, the
+// MoE balancing step, checkpoints, export) runs the imported family, not
+// r1's own layout.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "cli/local_services.h"
+#include "common/file_util.h"
+#include "common/subprocess.h"
+#include "common/test_support.h"
+#include "model/checkpoint.h"
+#include "model/families.h"
+#include "model/safetensors.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr int kVocab = 40;
+
+std::string BinDir() {
+  const char* bin = std::getenv("R1_BIN_DIR");
+  return bin != nullptr ? bin : "build/bin";
+}
+
+// Shapes of Qwen3-30B-A3B and Llama-3.2-1B, shrunk; every key as released.
+std::string Qwen3MoeConfig() {
+  return absl::StrCat(R"({
+  "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "attention_bias": false,
+  "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2, "decoder_sparse_step": 1,
+  "head_dim": 16, "hidden_act": "silu", "hidden_size": 32, "initializer_range": 0.02,
+  "intermediate_size": 64, "max_position_embeddings": 128, "max_window_layers": 2, "mlp_only_layers": [0],
+  "moe_intermediate_size": 16, "norm_topk_prob": true, "num_attention_heads": 4, "num_experts": 8,
+  "num_experts_per_tok": 2, "num_hidden_layers": 2, "num_key_value_heads": 2, "output_router_logits": false,
+  "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000.0, "router_aux_loss_coef": 0.001,
+  "sliding_window": null, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "transformers_version": "4.51.0", "use_cache": true, "use_sliding_window": false, "vocab_size": )",
+                      kVocab, "\n}\n");
+}
+
+std::string Llama3Config() {
+  return absl::StrCat(R"({
+  "architectures": ["LlamaForCausalLM"], "model_type": "llama", "attention_bias": false,
+  "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2, "head_dim": 8, "hidden_act": "silu",
+  "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64, "max_position_embeddings": 128,
+  "mlp_bias": false, "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2,
+  "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                   "original_max_position_embeddings": 64, "rope_type": "llama3"},
+  "rope_theta": 500000.0, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+  "transformers_version": "4.45.0", "use_cache": true, "vocab_size": )",
+                      kVocab, "\n}\n");
+}
+
+std::string RunConfig() {
+  return R"pb(
+name: "rl_imported_test"
+seed: 3
+threads: 1
+data { tasks { kind: ARITHMETIC difficulty: 1 } n_eval: 4 seed: 1 eval_seed: 2 }
+rl {
+  group_size: 4
+  prompts_per_step: 2
+  max_steps: 2
+  sampling { temperature: 1.0 max_new_tokens: 12 }
+  kl_coef: 0.04
+  eval_samples: 1
+  optimizer { lr: 3e-3 warmup_steps: 1 min_lr_ratio: 1.0 weight_decay: 0.0 }
+  checkpoint { every_steps: 2 keep: 2 }
+}
+reward {
+  rules { rule: "length" length { max_length: 12 overlong_buffer: 10 } }
+  rules { rule: "repetition" repetition { ngram_size: 1 } }
+}
+rollout { kv_slots: 8 }
+)pb";
+}
+
+struct Outcome {
+  int exit_code = -1;
+  std::string stdout_text, stderr_text;
+};
+
+class RlImportedTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / absl::StrCat("r1_rl_imported_", getpid(), "_", GetParam());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(dir_.string(), kVocab);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    // The user's folder: config.json, bfloat16 weights, the tokenizer.
+    const std::string json = GetParam() == "qwen3_moe" ? Qwen3MoeConfig() : Llama3Config();
+    fs::create_directories(Path("init"));
+    ASSERT_TRUE(WriteFileAtomically(Path("init/config.json"), json).ok());
+    absl::StatusOr<config::ModelConfig> config = model::ModelConfigFromJson(json, "config.json");
+    ASSERT_TRUE(config.ok()) << config.status();
+    config->set_dtype(config::FLOAT32);
+    torch::manual_seed(7);
+    absl::StatusOr<model::CausalLm> model = model::MakeModel(*config);
+    ASSERT_TRUE(model.ok()) << model.status();
+    std::vector<std::pair<std::string, torch::Tensor>> weights;
+    for (const auto& [name, tensor] : model::NamedTensors(**model)) {
+      // Released MoE checkpoints keep the balancing bias in float32.
+      weights.emplace_back(name, tensor.to(name.find("e_score") != std::string::npos ? torch::kFloat32 : torch::kBFloat16));
+    }
+    ASSERT_TRUE(model::WriteSafetensors(Path("init/model.safetensors"), weights).ok());
+    fs::copy_file(*tokenizer, Path("init/tokenizer.model"));
+    ASSERT_TRUE(WriteFileAtomically(Path("run.textproto"), RunConfig()).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  Outcome RunR1(const std::string& tag, std::vector<std::string> args) {
+    args.insert(args.begin(), BinDir() + "/r1");
+    SubprocessOptions options;
+    options.stdout_path = Path(tag + ".out");
+    options.stderr_path = Path(tag + ".err");
+    Outcome run;
+    absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(args, options);
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return run;
+    absl::StatusOr<int> code = (*process)->Wait(absl::Seconds(600));
+    run.exit_code = code.ok() ? *code : -1;
+    run.stdout_text = ReadFile(Path(tag + ".out")).value_or("");
+    run.stderr_text = ReadFile(Path(tag + ".err")).value_or("");
+    return run;
+  }
+
+  fs::path dir_;
+};
+
+TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
+  cli::LocalServicesOptions options;
+  options.bin_dir = BinDir();
+  options.log_dir = Path("services");
+  options.start_reward = true;
+  options.config_path = Path("run.textproto");
+  options.workers = 1;
+  options.checkpoint = Path("init");
+  options.kv_slots = 8;
+  options.worker_threads = 1;
+  absl::StatusOr<std::unique_ptr<cli::LocalServices>> services = cli::LocalServices::Start(options);
+  ASSERT_TRUE(services.ok()) << services.status();
+
+  const Outcome rl = RunR1("rl", {"rl", Path("run.textproto"), "--init", Path("init"), "--run_dir", Path("run"),
+                              "--rollout_workers", (*services)->worker_addresses()[0], "--reward_address",
+                              (*services)->reward_address()});
+  ASSERT_EQ(rl.exit_code, 0) << rl.stderr_text;
+  const std::string trained = model::CheckpointDir(Path("run/rl/checkpoints"), 2);
+  const std::string metrics = ReadFile(Path("run/rl/metrics.jsonl")).value_or("");
+  // Learner and worker computed the same logprobs: both run the family's
+  // math (in bfloat16, the folder's dtype, so to bfloat16's precision).
+  // At step 2 the worker samples with the weights the learner pushed after
+  // step 1, so this also checks weight sync of the family's tensors.
+  const std::string key = "\"logprob_mismatch\":";
+  int steps = 0;
+  for (size_t at = metrics.find(key); at != std::string::npos; at = metrics.find(key, at + 1), ++steps) {
+    const double mismatch = std::strtod(metrics.c_str() + at + key.size(), nullptr);
+    EXPECT_LT(mismatch, 0.05) << "step " << steps + 1;
+    std::fprintf(stderr, "step %d logprob_mismatch %g\n", steps + 1, mismatch);
+  }
+  EXPECT_EQ(steps, 2) << metrics;
+
+  // The trained checkpoint is the same family, with the user's keys, and moved.
+  absl::StatusOr<model::CausalLm> before = model::LoadModel(Path("init"));
+  absl::StatusOr<model::CausalLm> after = model::LoadModel(trained);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ((*after)->config().family(), GetParam() == "qwen3_moe" ? "qwen3_moe" : "llama");
+  double moved = 0;
+  const auto after_tensors = model::NamedTensors(**after);
+  for (size_t i = 0; i < after_tensors.size(); ++i) {
+    moved = std::max(moved, (after_tensors[i].second.to(torch::kFloat32) -
+                             model::NamedTensors(**before)[i].second.to(torch::kFloat32)).abs().max().item<double>());
+  }
+  EXPECT_GT(moved, 0.0);
+
+  const Outcome exported = RunR1("export", {"export", "--ckpt", trained, "--out", Path("export")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.stderr_text;
+  const std::string config_json = ReadFile(Path("export/config.json")).value_or("");
+  for (const char* key : GetParam() == "qwen3_moe"
+                             ? std::vector<const char*>{"\"decoder_sparse_step\"", "\"mlp_only_layers\"",
+                                                        "\"router_aux_loss_coef\"", "\"qwen3_moe\""}
+                             : std::vector<const char*>{"\"rope_scaling\"", "\"llama3\"", "\"pretraining_tp\""}) {
+    EXPECT_THAT(config_json, HasSubstr(key));
+  }
+  absl::StatusOr<model::SafetensorsHeader> header = model::ReadSafetensorsHeader(Path("export/model.safetensors"));
+  ASSERT_TRUE(header.ok()) << header.status();
+  for (const auto& [name, entry] : header->tensors) {
+    EXPECT_EQ(entry.dtype, name.find("e_score") != std::string::npos ? torch::kFloat32 : torch::kBFloat16) << name;
+  }
+  absl::StatusOr<model::CausalLm> reloaded = model::LoadModel(Path("export"));
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  // The export holds the trained weights rounded to bfloat16, the dtype the user's folder had.
+  const auto reloaded_tensors = model::NamedTensors(**reloaded);
+  ASSERT_EQ(reloaded_tensors.size(), after_tensors.size());
+  for (size_t i = 0; i < after_tensors.size(); ++i) {
+    const torch::Tensor want = after_tensors[i].second.to(torch::kBFloat16).to(torch::kFloat32);
+    EXPECT_TRUE(torch::equal(reloaded_tensors[i].second.to(torch::kFloat32), want) ||
+                after_tensors[i].first.find("e_score") != std::string::npos)
+        << after_tensors[i].first;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, RlImportedTest, ::testing::Values("qwen3_moe", "llama3"));
+
+}  // namespace
+}  // namespace r1
