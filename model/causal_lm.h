@@ -103,7 +103,10 @@ std::map<std::string, double> ExpertLoadBalance(const CausalLmImpl& model);
 
 // Copies `tensors` into the model's parameters and buffers by name, converting
 // dtype and device. Refuses a missing or unexpected name or a wrong shape,
-// naming the tensor and `source` (a file name, for the message).
+// naming the tensor and `source` (a file name, for the message). A DeepSeek
+// release's MTP copies of the embedding and head (MtpSharedCopies in
+// model/deepseek.h) are accepted when equal to the main tensors, refused by
+// name when not.
 absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
                          const std::string& source);
 

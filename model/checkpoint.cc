@@ -25,7 +25,8 @@
 #include "common/file_util.h"
 #include "common/status.h"
 #include "common/tokenizer.h"
-#include "model/moe.h"  // LayerRoutes
+#include "model/deepseek.h"  // MtpSharedCopies
+#include "model/moe.h"       // LayerRoutes
 #include "model/safetensors.h"
 
 namespace r1::model {
@@ -259,9 +260,11 @@ absl::Status WriteFolder(const std::string& dir, const std::function<absl::Statu
 
 // `weights_dtype`: the dtype floating tensors are written in (nullopt: as the
 // model holds them), except e_score_correction_bias, which stays float32 as
-// DeepSeek's releases store it.
+// DeepSeek's releases store it. `release_layout`: also the MTP modules'
+// copies of the embedding and head (MtpSharedCopies), as DeepSeek's releases
+// store them and their loaders expect; a checkpoint leaves them out.
 absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
-                             std::optional<torch::Dtype> weights_dtype = std::nullopt) {
+                             std::optional<torch::Dtype> weights_dtype = std::nullopt, bool release_layout = false) {
   int bos = -1, eos = -1, pad = -1;
   if (!tokenizer_path.empty()) {
     R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
@@ -277,6 +280,15 @@ absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const 
       if (tensor.is_floating_point() && !absl::EndsWith(name, "e_score_correction_bias")) {
         tensor = tensor.to(*weights_dtype);
       }
+    }
+  }
+  if (release_layout) {
+    // The same tensor under a second name: WriteSafetensors holds it once.
+    for (const auto& [copy, main] : MtpSharedCopies(model.config())) {
+      const auto it = std::find_if(tensors.begin(), tensors.end(), [&](const auto& t) { return t.first == main; });
+      TORCH_CHECK(it != tensors.end(), "the model has no ", main);
+      const torch::Tensor same = it->second;
+      tensors.emplace_back(copy, same);
     }
   }
   return WriteSafetensors(absl::StrCat(dir, "/model.safetensors"), tensors, {{"format", "pt"}});
@@ -453,9 +465,25 @@ absl::Status LoadWeightFiles(CausalLmImpl& model, const std::vector<std::string>
                                                      absl::StrJoin(target.sizes(), ", "), "]"));
     }
   }
+  // The MTP modules' copies of the embedding and head that DeepSeek's
+  // releases store: accepted when equal to the main tensor, compared in the
+  // files' own bytes (not loaded).
+  std::map<std::string, std::string> shared;  // copy -> main tensor
+  for (const auto& [copy, main] : MtpSharedCopies(model.config())) shared.emplace(copy, main);
   for (const auto& [name, file] : owner) {
-    if (!wanted.contains(name)) {
+    if (wanted.contains(name)) continue;
+    const auto copy = shared.find(name);
+    if (copy == shared.end()) {
       return absl::InvalidArgumentError(absl::StrCat(file->path(), " has tensor ", name, " that the model does not"));
+    }
+    const MappedSafetensors& main_file = *owner.at(copy->second);
+    R1_ASSIGN_OR_RETURN(bool same, file->SameValues(name, main_file, copy->second));
+    if (!same) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file->path(), ": tensor ", name, " differs from ", copy->second,
+          file != &main_file ? absl::StrCat(" (", main_file.path(), ")") : "",
+          ": r1's MTP modules share the main model's embedding and output head, so a copy stored with an MTP "
+          "layer must equal the main tensor"));
     }
   }
   for (auto& [name, target] : named) {
@@ -522,6 +550,9 @@ absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const s
 absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
                                const std::function<absl::Status(const std::string&)>& extra_files) {
   if (tokenizer_path.empty()) return absl::InvalidArgumentError("an exported model needs its tokenizer.model");
+  if (absl::Status s = CheckHuggingFaceExportable(model.config()); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("cannot export ", dir, ": ", s.message()));
+  }
   R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
   if (tokenizer.vocab_size() > model.config().vocab_size()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer_path, " has ", tokenizer.vocab_size(),
@@ -549,7 +580,7 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
   if (released == "bfloat16") weights_dtype = torch::kBFloat16;
   if (released == "float16") weights_dtype = torch::kFloat16;
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
-    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path, weights_dtype));
+    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path, weights_dtype, /*release_layout=*/true));
     R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/tokenizer_config.json"), tokenizer_config));
     R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config));
     return extra_files ? extra_files(temp) : absl::OkStatus();

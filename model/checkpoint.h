@@ -26,7 +26,13 @@
 // that are not plain file names in the folder; a config.json that describes
 // more values than the weight files' headers hold (checked before the model
 // is allocated); and NaN or infinite weights, naming the tensor. Magnitudes
-// are not judged: a finite 1e30 is a weight like any other.
+// are not judged: a finite 1e30 is a weight like any other. A tensor the
+// model does not have is refused by name, except the copies of the
+// embedding and head that DeepSeek's releases store with each MTP layer
+// (model.layers.{n_layers + k - 1}.embed_tokens.weight and
+// .shared_head.head.weight, MtpSharedCopies), which r1's MTP modules share:
+// each must equal its main tensor (compared in the files' bytes, a chunk at
+// a time), else it is refused by name.
 //
 // "r1_format_version" (kCheckpointFormatVersion) says how r1 laid out the
 // folder: its own keys, tensor names, training state and manifest. Save and
@@ -115,8 +121,14 @@ double ModelTensorElements(const config::ModelConfig& config);
 // A model folder for other tools (no training state; HF extras included).
 // An imported family's weights are written in the dtype it was released in
 // (ReleasedWeightDtype; e_score_correction_bias stays float32, as DeepSeek
-// stores it), r1's own models' in the run dtype. The tokenizer is required:
-// an exported model is useless without it.
+// stores it), r1's own models' in the run dtype. A DEEPSEEK_V3 model with
+// MTP modules also gets each module's copy of the embedding and head
+// (MtpSharedCopies), under the names DeepSeek's releases give them, so an
+// imported release goes back with its own tensor names (and a folder that
+// lacked the copies gains them). The tokenizer is required: an exported
+// model is useless without it. An own model whose config.json cannot
+// express it is FAILED_PRECONDITION (CheckHuggingFaceExportable), before
+// anything is written.
 // `extra_files(folder)` may add files (a model card, GGUF files) to the
 // folder before it appears under its final name.
 absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,

@@ -35,6 +35,17 @@ MtpModuleImpl::MtpModuleImpl(const config::ModelConfig& c, int64_t layer_index)
   head_norm = shared_head->register_module("norm", RmsNorm(c.dim(), c.rms_norm_eps()));
 }
 
+std::vector<std::pair<std::string, std::string>> MtpSharedCopies(const config::ModelConfig& c) {
+  std::vector<std::pair<std::string, std::string>> copies;
+  if (c.arch() != config::DEEPSEEK_V3) return copies;
+  for (int64_t k = 0; k < c.n_mtp_modules(); ++k) {
+    const std::string prefix = absl::StrCat("model.layers.", c.n_layers() + k, ".");
+    copies.emplace_back(absl::StrCat(prefix, "embed_tokens.weight"), "model.embed_tokens.weight");
+    copies.emplace_back(absl::StrCat(prefix, "shared_head.head.weight"), "lm_head.weight");
+  }
+  return copies;
+}
+
 DeepSeekV3Impl::DeepSeekV3Impl(const config::ModelConfig& c) : CausalLmImpl(c) {
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
   embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(c.vocab_size(), c.dim()));

@@ -13,6 +13,10 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/embedding.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "model/causal_lm.h"
 #include "model/mla.h"
 #include "model/moe.h"
@@ -45,6 +49,14 @@ class MtpModuleImpl : public DeepSeekBlockImpl {
   RmsNorm head_norm{nullptr};
 };
 TORCH_MODULE(MtpModule);
+
+// DeepSeek's releases store each MTP module's own copy of the main embedding
+// and output head (model.layers.{n_layers + k - 1}.embed_tokens.weight and
+// .shared_head.head.weight); r1's MTP modules share the main tensors instead
+// of owning copies. The pairs (copy's name, main tensor's name) of a config:
+// none unless arch DEEPSEEK_V3 with MTP modules. LoadModel and LoadTensors
+// accept a copy equal to its main tensor; ExportHuggingFace writes them.
+std::vector<std::pair<std::string, std::string>> MtpSharedCopies(const config::ModelConfig& config);
 
 class DeepSeekV3Impl : public CausalLmImpl {
  public:

@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "common/status.h"
 #include "model/checkpoint.h"
+#include "model/moe.h"  // LayerRoutes
 
 namespace r1::model {
 namespace {
@@ -968,14 +969,102 @@ std::string ImportedConfigJson(const ModelConfig& c, JsonObject object, int bos_
   return object.Text();
 }
 
-// r1's own layouts as Hugging Face llama / deepseek_v3 configs.
+// ---------------------------------------------------------------------------
+// r1's own models as Hugging Face configs.
+
+// Whether some layer of the main model routes to experts.
+bool AnyLayerRoutes(const ModelConfig& c) {
+  for (int i = 0; i < c.n_layers(); ++i) {
+    if (LayerRoutes(c, i)) return true;
+  }
+  return false;
+}
+
+// The family whose config.json an own model is written as: DeepSeek-V3 for
+// arch DEEPSEEK_V3; for LLAMA the one whose layout has the model's
+// attention and feed-forward: routed experts -> Qwen3-MoE, q/k norm ->
+// Qwen3, q/k/v biases without an o_proj bias -> Qwen2, else Llama.
+// OwnFamilyRefusal says whether its keys express every field.
+std::string OwnFamily(const ModelConfig& c) {
+  if (c.arch() == config::DEEPSEEK_V3) return "deepseek_v3";
+  if (AnyLayerRoutes(c)) return "qwen3_moe";
+  if (c.qk_norm()) return "qwen3";
+  if (c.qkv_bias() && !c.o_bias()) return "qwen2";
+  return "llama";
+}
+
+// Empty when OwnFamily's config.json expresses every field of `c` that
+// changes what the model computes; else "<field> <why>" for the first that
+// it cannot. Fields it leaves out on purpose: device (where it runs), and
+// bias_update_speed, seq_aux_loss_alpha and mtp_loss_weight (training only).
+std::string OwnFamilyRefusal(const ModelConfig& c) {
+  const std::string family = OwnFamily(c);
+  if (family == "deepseek_v3") {
+    // DeepSeek-V3's config places routing by first_k_dense_replace and
+    // moe_layer_freq only.
+    ModelConfig by_rule = c;
+    by_rule.clear_dense_layers();
+    for (int i = 0; i < c.n_layers(); ++i) {
+      if (LayerRoutes(c, i) != LayerRoutes(by_rule, i)) {
+        return absl::StrCat("dense_layers makes layer ", i, " dense, which DeepSeek-V3's config.json cannot say (it "
+                            "places the dense layers by first_k_dense_replace and moe_layer_freq only)");
+      }
+    }
+    return "";
+  }
+  // Llama's attention_bias puts biases on q, k, v and o together; Qwen2 has
+  // them on q, k, v only; no family has o alone.
+  if (c.o_bias() && !c.qkv_bias()) {
+    return "o_bias is set without qkv_bias: no Hugging Face family has an o_proj bias alone (Llama's "
+           "attention_bias biases q, k, v and o together; Qwen2 biases q, k and v)";
+  }
+  if ((family == "qwen3" || family == "qwen3_moe") && c.qkv_bias() && !c.o_bias()) {
+    return "qkv_bias is set without o_bias: with q/k norm or routed experts (Qwen3, Qwen3-MoE) attention_bias "
+           "biases q, k, v and o together";
+  }
+  if (family != "llama" && c.mlp_bias()) {
+    return absl::StrCat("mlp_bias is set: only Llama's config has MLP biases, and this model's ",
+                        family == "qwen2" ? "q/k/v biases without an o_proj bias are Qwen2's layout"
+                        : family == "qwen3" ? "q/k norm is Qwen3's layout"
+                                            : "routed experts are Qwen3-MoE's layout",
+                        ", which has none");
+  }
+  if (family != "qwen3_moe") return "";
+  // Qwen3-MoE: q/k norm, softmax router without shared experts, scaling or groups.
+  if (!c.qk_norm()) {
+    return "n_routed_experts routes experts on arch LLAMA without qk_norm: the Hugging Face family with routed "
+           "experts in this layout, Qwen3-MoE, also normalizes q and k";
+  }
+  if (c.router_scoring() != config::SOFTMAX) {
+    return absl::StrCat("router_scoring is ", config::RouterScoring_Name(c.router_scoring()),
+                        ": Qwen3-MoE's router is a softmax without a balancing bias (SOFTMAX only)");
+  }
+  if (c.n_shared_experts() != 0) {
+    return absl::StrCat("n_shared_experts is ", c.n_shared_experts(), ": Qwen3-MoE has no shared experts (0 only)");
+  }
+  if (c.routed_scaling_factor() != 1) {
+    return absl::StrCat("routed_scaling_factor is ", c.routed_scaling_factor(),
+                        ": Qwen3-MoE does not scale the routed output (1 only)");
+  }
+  if (c.n_group() > 1) {
+    return absl::StrCat("n_group is ", c.n_group(), ": Qwen3-MoE routes without expert groups (1 only)");
+  }
+  return "";
+}
+
+// config.json of r1's own model, as its OwnFamily.
 std::string OwnConfigJson(const ModelConfig& c, int bos_id, int eos_id, int pad_id) {
   Struct root;
   auto& f = *root.mutable_fields();
-  const bool deepseek = c.arch() == config::DEEPSEEK_V3;
-  *f["architectures"].mutable_list_value()->add_values() =
-      String(deepseek ? "DeepseekV3ForCausalLM" : "LlamaForCausalLM");
-  f["model_type"] = String(deepseek ? "deepseek_v3" : "llama");
+  const std::string family = OwnFamily(c);
+  const bool deepseek = family == "deepseek_v3";
+  const char* architecture = deepseek               ? "DeepseekV3ForCausalLM"
+                             : family == "qwen3_moe" ? "Qwen3MoeForCausalLM"
+                             : family == "qwen3"     ? "Qwen3ForCausalLM"
+                             : family == "qwen2"     ? "Qwen2ForCausalLM"
+                                                     : "LlamaForCausalLM";
+  *f["architectures"].mutable_list_value()->add_values() = String(architecture);
+  f["model_type"] = String(family);
   f["vocab_size"] = Number(c.vocab_size());
   f["hidden_size"] = Number(c.dim());
   f["num_hidden_layers"] = Number(c.n_layers());
@@ -984,7 +1073,8 @@ std::string OwnConfigJson(const ModelConfig& c, int bos_id, int eos_id, int pad_
   f["rope_theta"] = Number(c.rope_theta());
   f["rms_norm_eps"] = Number(c.rms_norm_eps());
   f["hidden_act"] = String("silu");
-  f["attention_bias"] = Bool(!deepseek && c.qkv_bias() && c.o_bias());
+  // Qwen2's q/k/v biases are implied by the family (it has no such key).
+  if (family != "qwen2") f["attention_bias"] = Bool(!deepseek && c.qkv_bias() && c.o_bias());
   f["torch_dtype"] = String(c.dtype() == config::BFLOAT16 ? "bfloat16" : "float32");
   if (bos_id >= 0) f["bos_token_id"] = Number(bos_id);
   if (eos_id >= 0) f["eos_token_id"] = Number(eos_id);
@@ -1035,10 +1125,25 @@ std::string OwnConfigJson(const ModelConfig& c, int bos_id, int eos_id, int pad_
     f["tie_word_embeddings"] = Bool(false);
   } else {
     f["num_key_value_heads"] = Number(c.n_kv_heads());
+    // Always explicit: the families' defaults differ (Qwen3: 128).
     f["head_dim"] = Number(c.head_dim() > 0 ? c.head_dim() : c.dim() / std::max(c.n_heads(), 1));
     f["intermediate_size"] = Number(c.ffn_hidden_dim());
     f["tie_word_embeddings"] = Bool(c.tie_embeddings());
-    f["mlp_bias"] = Bool(c.mlp_bias());
+    if (family == "llama") f["mlp_bias"] = Bool(c.mlp_bias());
+    if (family != "llama") f["use_sliding_window"] = Bool(false);
+    if (family == "qwen3_moe") {
+      f["num_experts"] = Number(c.n_routed_experts());
+      f["num_experts_per_tok"] = Number(c.n_activated_experts());
+      f["moe_intermediate_size"] = Number(c.moe_inter_dim());
+      f["norm_topk_prob"] = Bool(c.norm_topk_prob());
+      // Every dense layer listed, whatever placed it (n_dense_layers,
+      // moe_layer_freq or dense_layers): Qwen3-MoE's mlp_only_layers.
+      f["decoder_sparse_step"] = Number(1);
+      auto& dense = *f["mlp_only_layers"].mutable_list_value();
+      for (int i = 0; i < c.n_layers(); ++i) {
+        if (!LayerRoutes(c, i)) *dense.add_values() = Number(i);
+      }
+    }
   }
   // The exact config, including what Hugging Face has no key for.
   f[kR1ModelConfigKey] = ExactConfig(c);
@@ -1095,6 +1200,15 @@ std::string ModelConfigToJson(const ModelConfig& c, int bos_id, int eos_id, int 
     if (object.ok()) return ImportedConfigJson(c, *std::move(object), bos_id, eos_id, pad_id);
   }
   return OwnConfigJson(c, bos_id, eos_id, pad_id);
+}
+
+absl::Status CheckHuggingFaceExportable(const ModelConfig& c) {
+  if (!c.family().empty()) return absl::OkStatus();  // its own config.json goes back
+  const std::string refusal = OwnFamilyRefusal(c);
+  if (refusal.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "model.", refusal, ", so transformers would read the exported config.json (model_type ", OwnFamily(c),
+      ") as another model; r1's own checkpoints keep the exact config"));
 }
 
 std::string ReleasedWeightDtype(const ModelConfig& c) {

@@ -24,13 +24,16 @@
 // model_type and ModelConfig.hf_config the JSON object without r1's own keys
 // (one member per line, each key and value as the file wrote it), so that a
 // checkpoint or an export writes every key back (see ModelConfigToJson).
-// r1's own models have neither.
+// r1's own models have neither: they are written as the family whose layout
+// they have, and exported only where its keys express the whole model
+// (CheckHuggingFaceExportable).
 #ifndef R1_MODEL_FAMILIES_H_
 #define R1_MODEL_FAMILIES_H_
 
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
 
@@ -63,12 +66,30 @@ std::vector<FamilyKey> FamilyKeys(const std::string& model_type);
 // implement. The result is not validated (ValidateModel does that).
 absl::StatusOr<config::ModelConfig> ModelConfigFromJson(const std::string& json, const std::string& source);
 
-// config.json for `config`. r1's own models (family empty): the Hugging Face
-// keys of the layout. An imported family: every key of hf_config in its
-// order, with vocab_size and the token ids (when >= 0; -1 = leave as is)
-// updated. Both add "r1_model_config" (the exact ModelConfig, hf_config left
-// out: the file itself carries it) and "r1_format_version".
+// config.json for `config`. r1's own models (family empty): the keys of the
+// Hugging Face family whose layout the model has: deepseek_v3 for arch
+// DEEPSEEK_V3; for LLAMA qwen3_moe with routed experts, qwen3 with q/k norm,
+// qwen2 with q/k/v biases but no o_proj bias, else llama (head_dim,
+// rope_scaling, attention_bias and mlp_bias included). An imported family:
+// every key of hf_config in its order, with vocab_size and the token ids
+// (when >= 0; -1 = leave as is) updated. Both add "r1_model_config" (the
+// exact ModelConfig, hf_config left out: the file itself carries it) and
+// "r1_format_version", so r1 reloads the exact config whatever the keys say.
 std::string ModelConfigToJson(const config::ModelConfig& config, int bos_id, int eos_id, int pad_id);
+
+// Whether ModelConfigToJson's Hugging Face keys alone describe `config`, so
+// that transformers (or r1 importing the folder without r1's keys) computes
+// what r1 does. Always for an imported family. For r1's own models,
+// FAILED_PRECONDITION naming the first field the chosen family cannot
+// express: an o_proj bias without q/k/v biases; q/k/v biases without o with
+// q/k norm or experts; MLP biases outside Llama; routed experts on LLAMA
+// without q/k norm, or with another router than Qwen3-MoE's (SOFTMAX, no
+// shared experts, routed_scaling_factor 1, n_group 1); DeepSeek-V3
+// dense_layers that move a layer off first_k_dense_replace/moe_layer_freq's
+// placement. Training-only fields (bias_update_speed, seq_aux_loss_alpha,
+// mtp_loss_weight) and device are not part of the model it describes.
+// ExportHuggingFace refuses what this refuses.
+absl::Status CheckHuggingFaceExportable(const config::ModelConfig& config);
 
 // The dtype an imported family's weights were released in: hf_config's
 // "torch_dtype" (or newer "dtype"): "float32", "bfloat16" or "float16".

@@ -7,10 +7,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/config.h"
@@ -871,7 +875,9 @@ class FamilyRoundTrip : public ::testing::Test {
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
 
   // A released-style folder: `json` as config.json and random weights in
-  // the file's dtype, laid out as the imported config says.
+  // the file's dtype, laid out as the imported config says. A DeepSeek-V3
+  // config with MTP layers gets each layer's copy of the embedding and head,
+  // as DeepSeek's releases store them.
   void WriteReleasedFolder(const std::string& folder, const std::string& json, torch::Dtype file_dtype) {
     absl::StatusOr<config::ModelConfig> c = ModelConfigFromJson(json, "config.json");
     ASSERT_TRUE(c.ok()) << c.status();
@@ -879,11 +885,20 @@ class FamilyRoundTrip : public ::testing::Test {
     absl::StatusOr<CausalLm> model = MakeModel(*c);
     ASSERT_TRUE(model.ok()) << model.status();
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    std::map<std::string, torch::Tensor> by_name;
     for (const auto& [name, tensor] : NamedTensors(**model)) {
       // Away from the init (biases start at 0, norms at 1): every value matters.
       torch::Tensor t = torch::randn(tensor.sizes());
       const bool bias = name.find("e_score_correction_bias") != std::string::npos;
       tensors.emplace_back(name, t.to(bias ? torch::kFloat32 : file_dtype));
+      by_name[name] = tensors.back().second;
+    }
+    if (c->family() == "deepseek_v3") {
+      for (int k = 0; k < c->n_mtp_modules(); ++k) {
+        const std::string layer = absl::StrCat("model.layers.", c->n_layers() + k, ".");
+        tensors.emplace_back(layer + "embed_tokens.weight", by_name.at("model.embed_tokens.weight").clone());
+        tensors.emplace_back(layer + "shared_head.head.weight", by_name.at("lm_head.weight").clone());
+      }
     }
     fs::create_directories(folder);
     ASSERT_TRUE(WriteFileAtomically(folder + "/config.json", json).ok());
@@ -1006,6 +1021,346 @@ TEST_F(FamilyRoundTrip, EveryFamilyIsBitIdentical) {
       if (::testing::Test::HasFailure()) return;
     }
   }
+}
+
+// DeepSeek-V3 / R1 releases carry their MTP layer (num_nextn_predict_layers
+// 1) as model.layers.{L} with its own copies of the embedding and head: the
+// folder loads, and goes back with the same tensor names and bits.
+TEST_F(FamilyRoundTrip, DeepSeekV3ReleaseWithItsMtpLayerIsBitIdentical) {
+  for (const char* name : {"deepseek_v3_a", "deepseek_v3_b"}) {
+    for (config::DType run : {config::BFLOAT16, config::FLOAT32}) {
+      SCOPED_TRACE(absl::StrCat(name, " ", config::DType_Name(run)));
+      for (const char* folder : {"released", "export", "plain", "export2"}) fs::remove_all(Path(folder));
+      const std::string json =
+          With(With(GoldenConfig(name), "torch_dtype", "\"bfloat16\""), "num_nextn_predict_layers", "1");
+      RoundTrip(json, torch::kBFloat16, run);
+      const int layers = static_cast<int>(ParseStruct(json).fields().at("num_hidden_layers").number_value());
+      for (const char* folder : {"released", "export"}) {
+        absl::StatusOr<SafetensorsFile> file = ReadSafetensors(Path(absl::StrCat(folder, "/model.safetensors")));
+        ASSERT_TRUE(file.ok()) << file.status();
+        EXPECT_TRUE(torch::equal(file->tensors.at(absl::StrCat("model.layers.", layers, ".embed_tokens.weight")),
+                                 file->tensors.at("model.embed_tokens.weight")));
+        EXPECT_TRUE(torch::equal(file->tensors.at(absl::StrCat("model.layers.", layers, ".shared_head.head.weight")),
+                                 file->tensors.at("lm_head.weight")));
+      }
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+// A copy that differs from the main tensor would make the MTP layer compute
+// with another embedding or head than r1's shared one: refused by name, also
+// when the MTP layer sits in a shard of its own (as in the releases).
+TEST_F(FamilyRoundTrip, DeepSeekV3MtpCopyThatDiffersFromTheMainTensorIsRefused) {
+  const std::string json =
+      With(With(GoldenConfig("deepseek_v3_a"), "torch_dtype", "\"bfloat16\""), "num_nextn_predict_layers", "1");
+  WriteReleasedFolder(Path("released"), json, torch::kBFloat16);
+  absl::StatusOr<SafetensorsFile> released = ReadSafetensors(Path("released/model.safetensors"));
+  ASSERT_TRUE(released.ok()) << released.status();
+  // Shard 2 holds layer 3, the MTP layer (3 main layers).
+  const auto write_shards = [&](const std::map<std::string, torch::Tensor>& tensors) {
+    std::vector<std::pair<std::string, torch::Tensor>> one, two;
+    std::vector<std::string> map;
+    for (const auto& [name, tensor] : tensors) {
+      const bool mtp = name.rfind("model.layers.3.", 0) == 0;
+      (mtp ? two : one).emplace_back(name, tensor);
+      map.push_back(absl::StrCat("\"", name, "\": \"", mtp ? "b.safetensors" : "a.safetensors", "\""));
+    }
+    fs::create_directories(Path("sharded"));
+    ASSERT_TRUE(WriteFileAtomically(Path("sharded/config.json"), json).ok());
+    ASSERT_TRUE(WriteSafetensors(Path("sharded/a.safetensors"), one).ok());
+    ASSERT_TRUE(WriteSafetensors(Path("sharded/b.safetensors"), two).ok());
+    ASSERT_TRUE(WriteFileAtomically(Path("sharded/model.safetensors.index.json"),
+                                    absl::StrCat("{\"weight_map\": {", absl::StrJoin(map, ", "), "}}"))
+                    .ok());
+  };
+  write_shards(released->tensors);
+  absl::StatusOr<CausalLm> loaded = LoadModel(Path("sharded"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  // r1's model holds one embedding and one head.
+  for (const auto& [name, tensor] : NamedTensors(**loaded)) {
+    EXPECT_EQ(name.find("shared_head.head"), std::string::npos) << name;
+    EXPECT_EQ(name.find("layers.3.embed_tokens"), std::string::npos) << name;
+  }
+
+  for (const auto& [copy, main] : std::vector<std::pair<std::string, std::string>>{
+           {"model.layers.3.embed_tokens.weight", "model.embed_tokens.weight"},
+           {"model.layers.3.shared_head.head.weight", "lm_head.weight"}}) {
+    SCOPED_TRACE(copy);
+    std::map<std::string, torch::Tensor> tensors = released->tensors;
+    torch::Tensor changed = tensors.at(copy).clone();
+    changed.view({-1})[-1] = changed.view({-1})[-1].item<float>() * 2 + 1;  // the very last value
+    tensors[copy] = changed;
+    write_shards(tensors);
+    const absl::Status refused = LoadModel(Path("sharded")).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(refused.message()),
+                HasSubstr(absl::StrCat(Path("sharded/b.safetensors"), ": tensor ", copy, " differs from ", main, " (",
+                                       Path("sharded/a.safetensors"), ")")));
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("MTP modules share the main model's embedding and output head"));
+    // The same through LoadTensors.
+    absl::StatusOr<config::ModelConfig> c = ModelConfigFromJson(json, "config.json");
+    ASSERT_TRUE(c.ok()) << c.status();
+    CausalLm model = *MakeModel(*c);
+    EXPECT_TRUE(LoadTensors(*model, released->tensors, "released").ok());
+    EXPECT_THAT(std::string(LoadTensors(*model, tensors, "changed").message()),
+                HasSubstr(absl::StrCat("changed: tensor ", copy, " differs from ", main)));
+  }
+  // Without MTP layers in the config, the copies are tensors the model does not have.
+  const std::string without = With(json, "num_nextn_predict_layers", "0");
+  fs::remove_all(Path("sharded"));
+  fs::create_directories(Path("sharded"));
+  ASSERT_TRUE(WriteFileAtomically(Path("sharded/config.json"), without).ok());
+  std::vector<std::pair<std::string, torch::Tensor>> embed_copy;
+  for (const auto& [name, tensor] : released->tensors) {
+    if (name.rfind("model.layers.3.", 0) != 0 || name == "model.layers.3.embed_tokens.weight") {
+      embed_copy.emplace_back(name, tensor);
+    }
+  }
+  ASSERT_TRUE(WriteSafetensors(Path("sharded/model.safetensors"), embed_copy).ok());
+  EXPECT_THAT(std::string(LoadModel(Path("sharded")).status().message()),
+              HasSubstr("has tensor model.layers.3.embed_tokens.weight that the model does not"));
+}
+
+// ---------------------------------------------------------------------------
+// r1's own models exported as the Hugging Face family of their layout.
+
+// `model` away from its init (norms 1, biases 0, std 0.02), so that a
+// misread norm, bias or scale shows in the logits.
+void Randomize(CausalLmImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.parameters()) {
+    if (p.dim() == 2) {
+      p.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(p.size(1))));
+    } else {
+      p.normal_(0.5, 0.3);
+    }
+  }
+  for (auto& b : model.buffers()) b.normal_(0.0, 0.1);  // the MoE balancing bias
+}
+
+// SmallModelConfig's Llama with `change` applied.
+config::ModelConfig OwnLlama(const std::function<void(config::ModelConfig&)>& change) {
+  config::ModelConfig c = testing::SmallModelConfig(config::LLAMA, 40);
+  change(c);
+  return c;
+}
+
+// Qwen3-MoE's layout: q/k norm, softmax-routed experts.
+config::ModelConfig OwnLlamaWithExperts(const std::function<void(config::ModelConfig&)>& change) {
+  return OwnLlama([&](config::ModelConfig& c) {
+    c.set_n_layers(4);
+    c.set_qk_norm(true);
+    c.set_n_routed_experts(4);
+    c.set_n_activated_experts(2);
+    c.set_moe_inter_dim(8);
+    c.set_n_shared_experts(0);
+    c.set_router_scoring(config::SOFTMAX);
+    change(c);
+  });
+}
+
+class OwnExport : public FamilyRoundTrip {
+ protected:
+  // Exports r1's own model `c` (random weights), then imports the export as
+  // another tool would read it: config.json without r1's keys, no manifest.
+  // It must be the same model: the family `family`, the same weights and
+  // bit-identical logits.
+  void ExportAndImportPlain(const config::ModelConfig& c, const std::string& family) {
+    SCOPED_TRACE(c.ShortDebugString());
+    for (const char* folder : {"own", "plain"}) fs::remove_all(Path(folder));
+    ASSERT_TRUE(ValidateModel(c, "model").ok()) << ValidateModel(c, "model");
+    ASSERT_TRUE(CheckHuggingFaceExportable(c).ok()) << CheckHuggingFaceExportable(c);
+    torch::manual_seed(21);
+    absl::StatusOr<CausalLm> model = MakeModel(c);
+    ASSERT_TRUE(model.ok()) << model.status();
+    Randomize(**model);
+    ASSERT_TRUE(ExportHuggingFace(Path("own"), **model, tokenizer_).ok());
+
+    Struct root = ParseStruct(*ReadFile(Path("own/config.json")));
+    EXPECT_EQ(root.fields().at("model_type").string_value(), family);
+    ASSERT_EQ(root.mutable_fields()->erase("r1_model_config"), 1u);
+    ASSERT_EQ(root.mutable_fields()->erase("r1_format_version"), 1u);
+    fs::create_directories(Path("plain"));
+    ASSERT_TRUE(WriteFileAtomically(Path("plain/config.json"), ToText(root)).ok());
+    fs::copy_file(Path("own/model.safetensors"), Path("plain/model.safetensors"));
+    absl::StatusOr<CausalLm> plain = LoadModel(Path("plain"));
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ((*plain)->config().family(), family);
+
+    const auto ours = NamedTensors(**model);
+    const auto theirs = NamedTensors(**plain);
+    ASSERT_EQ(ours.size(), theirs.size());
+    for (size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_EQ(ours[i].first, theirs[i].first);
+      EXPECT_TRUE(torch::equal(ours[i].second, theirs[i].second)) << ours[i].first;
+    }
+    torch::NoGradGuard no_grad;
+    const torch::Tensor tokens = torch::randint(0, c.vocab_size(), {2, 12}, torch::kInt64);
+    const torch::Tensor expected = (*model)->Forward(tokens, nullptr, {}).logits;
+    const torch::Tensor got = (*plain)->Forward(tokens, nullptr, {}).logits;
+    EXPECT_TRUE(torch::equal(got, expected)) << "max |diff| " << (got - expected).abs().max().item<double>();
+    EXPECT_GT(expected.std().item<double>(), 0.1);
+
+    // And r1's own reload of the export is exact, whatever the keys say.
+    absl::StatusOr<CausalLm> exact = LoadModel(Path("own"));
+    ASSERT_TRUE(exact.ok()) << exact.status();
+    EXPECT_TRUE(MessageDifferencer::Equals((*exact)->config(), c));
+  }
+};
+
+TEST_F(OwnExport, LlamaWithQkNormGoesOutAsQwen3) {
+  ExportAndImportPlain(OwnLlama([](config::ModelConfig& c) { c.set_qk_norm(true); }), "qwen3");
+  // With biases on q, k, v and o (Qwen3's attention_bias) and its own head width.
+  ExportAndImportPlain(OwnLlama([](config::ModelConfig& c) {
+                         c.set_qk_norm(true);
+                         c.set_qkv_bias(true);
+                         c.set_o_bias(true);
+                         c.set_head_dim(16);
+                         c.set_tie_embeddings(true);
+                       }),
+                       "qwen3");
+}
+
+TEST_F(OwnExport, LlamaWithLlama3ScalingAndItsOwnHeadWidthGoesOutAsLlama) {
+  ExportAndImportPlain(OwnLlama([](config::ModelConfig& c) {
+                         c.set_head_dim(16);  // dim 32 / 4 heads would be 8
+                         c.set_rope_theta(500000);
+                         config::RopeScaling& s = *c.mutable_rope_scaling();
+                         s.set_type("llama3");
+                         s.set_factor(8);
+                         s.set_low_freq_factor(1);
+                         s.set_high_freq_factor(4);
+                         s.set_original_max_position_embeddings(8);
+                       }),
+                       "llama");
+  // Llama's attention_bias (q, k, v and o) and mlp_bias, with linear scaling.
+  ExportAndImportPlain(OwnLlama([](config::ModelConfig& c) {
+                         c.set_qkv_bias(true);
+                         c.set_o_bias(true);
+                         c.set_mlp_bias(true);
+                         c.mutable_rope_scaling()->set_type("linear");
+                         c.mutable_rope_scaling()->set_factor(2);
+                       }),
+                       "llama");
+}
+
+TEST_F(OwnExport, LlamaWithQkvBiasesOnlyGoesOutAsQwen2) {
+  ExportAndImportPlain(OwnLlama([](config::ModelConfig& c) {
+                         c.set_qkv_bias(true);
+                         c.set_tie_embeddings(true);
+                       }),
+                       "qwen2");
+}
+
+// Every placement of the dense layers (n_dense_layers, moe_layer_freq,
+// dense_layers) is written as Qwen3-MoE's mlp_only_layers.
+TEST_F(OwnExport, LlamaWithExpertsGoesOutAsQwen3Moe) {
+  ExportAndImportPlain(OwnLlamaWithExperts([](config::ModelConfig& c) {
+                         c.set_n_dense_layers(1);
+                         c.set_moe_layer_freq(2);  // routes at layer 2 only
+                         c.set_norm_topk_prob(false);
+                       }),
+                       "qwen3_moe");
+  ExportAndImportPlain(OwnLlamaWithExperts([](config::ModelConfig& c) {
+                         c.add_dense_layers(2);  // routes at 0, 1 and 3
+                         c.set_norm_topk_prob(true);
+                         c.set_qkv_bias(true);
+                         c.set_o_bias(true);
+                         config::RopeScaling& s = *c.mutable_rope_scaling();
+                         s.set_type("yarn");
+                         s.set_factor(4);
+                         s.set_original_max_position_embeddings(16);
+                         s.set_beta_fast(16);
+                       }),
+                       "qwen3_moe");
+}
+
+// DeepSeek-V3's keys: group-limited routing, every other layer routing,
+// norm_topk_prob, YaRN with its softmax mscale, full-rank queries, and the
+// MTP layer with its copies of the embedding and head.
+TEST_F(OwnExport, DeepSeekV3GoesOutWithItsRoutingAndScaling) {
+  config::ModelConfig c = testing::SmallModelConfig(config::DEEPSEEK_V3, 40);
+  c.set_n_dense_layers(0);
+  c.set_moe_layer_freq(2);  // routes at 0 and 2
+  c.add_dense_layers(1);    // dense already: nothing DeepSeek-V3's keys cannot say
+  c.set_n_group(3);
+  c.set_topk_group(2);
+  c.set_norm_topk_prob(false);
+  c.set_routed_scaling_factor(1.5);
+  c.set_q_lora_rank(0);
+  config::RopeScaling& s = *c.mutable_rope_scaling();
+  s.set_type("yarn");
+  s.set_factor(4);
+  s.set_original_max_position_embeddings(16);
+  s.set_mscale(1);
+  s.set_mscale_all_dim(0.8);
+  ExportAndImportPlain(c, "deepseek_v3");
+  absl::StatusOr<SafetensorsFile> file = ReadSafetensors(Path("own/model.safetensors"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(torch::equal(file->tensors.at("model.layers.3.embed_tokens.weight"),
+                           file->tensors.at("model.embed_tokens.weight")));
+  EXPECT_TRUE(torch::equal(file->tensors.at("model.layers.3.shared_head.head.weight"),
+                           file->tensors.at("lm_head.weight")));
+}
+
+// What no Hugging Face family's config.json can say: export refuses, naming
+// the field, before writing anything; the checkpoint still keeps the exact
+// config.
+TEST_F(OwnExport, FieldsNoFamilyExpressesAreRefusedByName) {
+  config::ModelConfig deepseek = testing::SmallModelConfig(config::DEEPSEEK_V3, 40);
+  deepseek.add_dense_layers(2);  // layer 2 would route by first_k_dense_replace and moe_layer_freq
+  const std::vector<std::pair<config::ModelConfig, const char*>> cases = {
+      {OwnLlama([](config::ModelConfig& c) { c.set_o_bias(true); }), "model.o_bias"},
+      {OwnLlama([](config::ModelConfig& c) {
+         c.set_qk_norm(true);
+         c.set_qkv_bias(true);
+       }),
+       "model.qkv_bias"},
+      {OwnLlama([](config::ModelConfig& c) {
+         c.set_qk_norm(true);
+         c.set_mlp_bias(true);
+       }),
+       "model.mlp_bias"},
+      {OwnLlama([](config::ModelConfig& c) {
+         c.set_qkv_bias(true);
+         c.set_mlp_bias(true);
+       }),
+       "model.mlp_bias"},
+      {OwnLlamaWithExperts([](config::ModelConfig& c) { c.clear_qk_norm(); }), "model.n_routed_experts"},
+      {OwnLlamaWithExperts([](config::ModelConfig& c) { c.set_router_scoring(config::SIGMOID); }),
+       "model.router_scoring"},
+      {OwnLlamaWithExperts([](config::ModelConfig& c) { c.set_n_shared_experts(1); }), "model.n_shared_experts"},
+      {OwnLlamaWithExperts([](config::ModelConfig& c) { c.set_routed_scaling_factor(2); }),
+       "model.routed_scaling_factor"},
+      {OwnLlamaWithExperts([](config::ModelConfig& c) {
+         c.set_n_group(2);
+         c.set_topk_group(1);
+       }),
+       "model.n_group"},
+      {OwnLlamaWithExperts([](config::ModelConfig& c) { c.set_mlp_bias(true); }), "model.mlp_bias"},
+      {deepseek, "model.dense_layers"},
+  };
+  for (const auto& [c, field] : cases) {
+    SCOPED_TRACE(c.ShortDebugString());
+    ASSERT_TRUE(ValidateModel(c, "model").ok()) << ValidateModel(c, "model");
+    absl::StatusOr<CausalLm> model = MakeModel(c);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const absl::Status refused = ExportHuggingFace(Path("own"), **model, tokenizer_);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat("cannot export ", Path("own"), ": ", field)));
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("transformers would read the exported config.json"));
+    EXPECT_EQ(CheckHuggingFaceExportable(c).code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_FALSE(fs::exists(Path("own")));
+    // r1's own checkpoint reloads the exact config.
+    absl::StatusOr<config::ModelConfig> back = ModelConfigFromJson(ModelConfigToJson(c, 1, 2, 3), "config.json");
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_TRUE(MessageDifferencer::Equals(*back, c)) << back->DebugString();
+  }
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), **MakeModel(cases[0].first), tokenizer_, nullptr).ok());
+  absl::StatusOr<CausalLm> back = LoadModel(Path("ckpt"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(MessageDifferencer::Equals((*back)->config(), cases[0].first));
 }
 
 // ModelTensorElements counts what MakeModel builds and what the families'

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -259,11 +260,38 @@ MappedSafetensors::~MappedSafetensors() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), length_);
 }
 
-absl::Status MappedSafetensors::CopyTo(const std::string& name, torch::Tensor& target,
-                                     uint64_t chunk_bytes) const {
+absl::StatusOr<const SafetensorsEntry*> MappedSafetensors::Find(const std::string& name) const {
   const auto it = header_.tensors.find(name);
   if (it == header_.tensors.end()) return absl::InvalidArgumentError(absl::StrCat(path_, " has no tensor ", name));
-  const SafetensorsEntry& entry = it->second;
+  return &it->second;
+}
+
+torch::Tensor MappedSafetensors::Values(const SafetensorsEntry& entry, int64_t start, int64_t count, int64_t chunk,
+                                        torch::Tensor& buffer) const {
+  const size_t element = torch::elementSize(entry.dtype);
+  const char* source = data_ + header_.data_start + entry.begin + static_cast<size_t>(start) * element;
+  const auto cpu = torch::TensorOptions().dtype(entry.dtype);
+  if (reinterpret_cast<uintptr_t>(source) % element == 0) {
+    return torch::from_blob(const_cast<char*>(source), {count}, cpu);
+  }
+  if (!buffer.defined()) buffer = torch::empty({chunk}, cpu);
+  std::memcpy(buffer.data_ptr(), source, static_cast<size_t>(count) * element);
+  return buffer.narrow(0, 0, count);
+}
+
+void MappedSafetensors::Release(const char* begin, size_t bytes) const {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  // Page-aligned outward, within the mapping's last page.
+  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / page * page;
+  const uintptr_t last = std::min(reinterpret_cast<uintptr_t>(begin) + bytes + page - 1,
+                                  reinterpret_cast<uintptr_t>(data_) + length_ + page - 1) / page * page;
+  (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+absl::Status MappedSafetensors::CopyTo(const std::string& name, torch::Tensor& target,
+                                     uint64_t chunk_bytes) const {
+  R1_ASSIGN_OR_RETURN(const SafetensorsEntry* found, Find(name));
+  const SafetensorsEntry& entry = *found;
   if (target.sizes() != torch::IntArrayRef(entry.shape)) {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": tensor ", name, " has shape [",
                                                    absl::StrJoin(entry.shape, ", "), "], the target has [",
@@ -276,34 +304,43 @@ absl::Status MappedSafetensors::CopyTo(const std::string& name, torch::Tensor& t
   // filled through a contiguous one.
   torch::Tensor flat = target.is_contiguous() ? target.view({-1}) : torch::empty({numel}, target.options());
   const size_t element = torch::elementSize(entry.dtype);
-  const int64_t chunk = static_cast<int64_t>(std::max<uint64_t>(chunk_bytes / element, 1));
-  const char* begin = data_ + header_.data_start + entry.begin;
-  const bool aligned = reinterpret_cast<uintptr_t>(begin) % element == 0;
-  const auto cpu_bytes = torch::TensorOptions().dtype(entry.dtype);
-  torch::Tensor buffer;  // aligned staging for unaligned data, one chunk
-  if (!aligned) buffer = torch::empty({std::min(chunk, numel)}, cpu_bytes);
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const int64_t chunk = std::min(static_cast<int64_t>(std::max<uint64_t>(chunk_bytes / element, 1)), numel);
+  torch::Tensor buffer;  // aligned staging for unaligned data
   for (int64_t start = 0; start < numel; start += chunk) {
     const int64_t count = std::min(chunk, numel - start);
-    const char* source = begin + static_cast<size_t>(start) * element;
-    const size_t bytes = static_cast<size_t>(count) * element;
-    torch::Tensor view;
-    if (aligned) {
-      view = torch::from_blob(const_cast<char*>(source), {count}, cpu_bytes);
-    } else {
-      std::memcpy(buffer.data_ptr(), source, bytes);
-      view = buffer.narrow(0, 0, count);
-    }
-    flat.narrow(0, start, count).copy_(view);
-    // The copied pages go back to the kernel (re-read from the page cache if
-    // a neighbour needs a shared edge page). Page-aligned outward.
-    const uintptr_t first = reinterpret_cast<uintptr_t>(source) / page * page;
-    const uintptr_t last = std::min(reinterpret_cast<uintptr_t>(source) + bytes + page - 1,
-                                    reinterpret_cast<uintptr_t>(data_) + length_ + page - 1) / page * page;
-    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    flat.narrow(0, start, count).copy_(Values(entry, start, count, chunk, buffer));
+    Release(data_ + header_.data_start + entry.begin + static_cast<size_t>(start) * element,
+            static_cast<size_t>(count) * element);
   }
   if (!target.is_contiguous()) target.copy_(flat.view(target.sizes()));
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> MappedSafetensors::SameValues(const std::string& name, const MappedSafetensors& other,
+                                                   const std::string& other_name, uint64_t chunk_bytes) const {
+  R1_ASSIGN_OR_RETURN(const SafetensorsEntry* a, Find(name));
+  R1_ASSIGN_OR_RETURN(const SafetensorsEntry* b, other.Find(other_name));
+  if (a->shape != b->shape) return false;
+  const size_t a_element = torch::elementSize(a->dtype), b_element = torch::elementSize(b->dtype);
+  int64_t numel = 1;
+  for (int64_t d : a->shape) numel *= d;
+  const int64_t chunk =
+      std::max<int64_t>(std::min(static_cast<int64_t>(chunk_bytes / std::max(a_element, b_element)), numel), 1);
+  torch::NoGradGuard no_grad;
+  torch::Tensor a_buffer, b_buffer;
+  for (int64_t start = 0; start < numel; start += chunk) {
+    const int64_t count = std::min(chunk, numel - start);
+    const char* a_bytes = data_ + header_.data_start + a->begin + static_cast<size_t>(start) * a_element;
+    const char* b_bytes = other.data_ + other.header_.data_start + b->begin + static_cast<size_t>(start) * b_element;
+    const bool same = a->dtype == b->dtype
+                          ? std::memcmp(a_bytes, b_bytes, static_cast<size_t>(count) * a_element) == 0
+                          : torch::equal(Values(*a, start, count, chunk, a_buffer).to(torch::kFloat64),
+                                         other.Values(*b, start, count, chunk, b_buffer).to(torch::kFloat64));
+    Release(a_bytes, static_cast<size_t>(count) * a_element);
+    other.Release(b_bytes, static_cast<size_t>(count) * b_element);
+    if (!same) return false;
+  }
+  return true;
 }
 
 absl::Status WriteSafetensors(const std::string& path,
@@ -311,13 +348,30 @@ absl::Status WriteSafetensors(const std::string& path,
                               const std::map<std::string, std::string>& metadata) {
   std::vector<torch::Tensor> cpu;
   std::vector<std::string> entries;
+  // A tensor listed under several names (a release's shared copies) is
+  // moved to the CPU once: by its data, dtype, shape and strides.
+  std::unordered_map<const void*, std::vector<size_t>> seen;  // data_ptr -> indices into `tensors`
   uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, tensor] = tensors[i];
     const std::optional<std::string> dtype_name = SafetensorsDtypeName(tensor.scalar_type());
     if (!dtype_name.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " has a dtype safetensors cannot hold"));
     }
-    cpu.push_back(tensor.detach().to(torch::kCPU).contiguous());
+    torch::Tensor on_cpu;
+    if (tensor.numel() > 0) {
+      std::vector<size_t>& same_data = seen[tensor.data_ptr()];
+      for (size_t j : same_data) {
+        const torch::Tensor& t = tensors[j].second;
+        if (t.scalar_type() == tensor.scalar_type() && t.device() == tensor.device() && t.sizes() == tensor.sizes() &&
+            t.strides() == tensor.strides()) {
+          on_cpu = cpu[j];
+          break;
+        }
+      }
+      same_data.push_back(i);
+    }
+    cpu.push_back(on_cpu.defined() ? on_cpu : tensor.detach().to(torch::kCPU).contiguous());
     const uint64_t size = static_cast<uint64_t>(cpu.back().numel()) * cpu.back().element_size();
     entries.push_back(absl::StrCat(JsonString(name), ":{\"dtype\":\"", *dtype_name, "\",\"shape\":[",
                                    absl::StrJoin(tensor.sizes(), ","), "],\"data_offsets\":[", offset, ",",

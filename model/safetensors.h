@@ -86,8 +86,28 @@ class MappedSafetensors {
   absl::Status CopyTo(const std::string& name, torch::Tensor& target,
                       uint64_t chunk_bytes = kCopyChunkBytes) const;
 
+  // Whether tensor `name` holds what tensor `other_name` of `other` (this
+  // file or another) holds: the same shape, and the same bytes when the
+  // dtypes agree, else the same values (both converted exactly to float64).
+  // Compared a chunk at a time (`chunk_bytes` of the wider dtype) straight
+  // from the mappings, each chunk's pages released behind, so nothing is
+  // held that grows with the tensors. INVALID_ARGUMENT naming the file and
+  // tensor when a file lacks its tensor.
+  absl::StatusOr<bool> SameValues(const std::string& name, const MappedSafetensors& other,
+                                  const std::string& other_name, uint64_t chunk_bytes = kCopyChunkBytes) const;
+
  private:
   MappedSafetensors(std::string path, SafetensorsHeader header, const char* data, size_t length);
+
+  absl::StatusOr<const SafetensorsEntry*> Find(const std::string& name) const;
+  // Values [start, start + count) of `entry` as a CPU tensor of its dtype: a
+  // view of the mapping when aligned to the element size, else copied into
+  // `buffer` (allocated on first use, one chunk).
+  torch::Tensor Values(const SafetensorsEntry& entry, int64_t start, int64_t count, int64_t chunk,
+                       torch::Tensor& buffer) const;
+  // Hands the pages under bytes [begin, begin + bytes) back to the kernel
+  // (re-read from the page cache if a neighbour needs a shared edge page).
+  void Release(const char* begin, size_t bytes) const;
 
   std::string path_;
   SafetensorsHeader header_;

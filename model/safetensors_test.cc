@@ -157,6 +157,61 @@ TEST_F(SafetensorsTest, MappedCopyConvertsEveryFloatDtypeExactlyAlignedOrNot) {
   }
 }
 
+// How a DeepSeek release's MTP copy of the embedding is checked against the
+// main tensor: from the mappings, within a file or across two, in chunks.
+TEST_F(SafetensorsTest, SameValuesComparesBytesOrValuesChunkByChunk) {
+  torch::manual_seed(4);
+  const torch::Tensor main = torch::randn({50, 7}).to(torch::kBFloat16);
+  torch::Tensor off = main.clone();
+  off[49][6] = off[49][6].item<float>() + 1;  // the last value: every chunk before it agrees
+  torch::Tensor negative_zero = torch::zeros({50, 7});
+  negative_zero[3][3] = -0.0;
+  for (size_t skip : {0, 1}) {  // aligned, and not (compared as bytes either way)
+    const std::string a = WriteShifted(Path(absl::StrCat("a", skip)),
+                                       {{"main", main},
+                                        {"copy", main.clone()},
+                                        {"off", off},
+                                        {"wide", main.to(torch::kFloat32)},
+                                        {"wide_off", off.to(torch::kFloat32)},
+                                        {"zeros", torch::zeros({50, 7})},
+                                        {"negative_zero", negative_zero},
+                                        {"transposed", main.t().contiguous()}},
+                                       skip);
+    const std::string b = WriteShifted(Path(absl::StrCat("b", skip)), {{"copy", main.clone()}}, 0);
+    absl::StatusOr<std::unique_ptr<MappedSafetensors>> x = MappedSafetensors::Open(a);
+    absl::StatusOr<std::unique_ptr<MappedSafetensors>> y = MappedSafetensors::Open(b);
+    ASSERT_TRUE(x.ok()) << x.status();
+    ASSERT_TRUE(y.ok()) << y.status();
+    for (uint64_t chunk : {MappedSafetensors::kCopyChunkBytes, uint64_t{64}, uint64_t{3}}) {
+      SCOPED_TRACE(absl::StrCat("skip ", skip, " chunk ", chunk));
+      EXPECT_TRUE(*(*x)->SameValues("copy", **x, "main", chunk));
+      EXPECT_TRUE(*(*y)->SameValues("copy", **x, "main", chunk));  // across files
+      EXPECT_FALSE(*(*x)->SameValues("off", **x, "main", chunk));
+      // Other dtypes compare by value: bfloat16 widens to float32 exactly.
+      EXPECT_TRUE(*(*x)->SameValues("wide", **x, "main", chunk));
+      EXPECT_FALSE(*(*x)->SameValues("wide_off", **x, "main", chunk));
+      // Same dtype is bitwise: -0.0 is not 0.0.
+      EXPECT_FALSE(*(*x)->SameValues("negative_zero", **x, "zeros", chunk));
+      EXPECT_FALSE(*(*x)->SameValues("transposed", **x, "main", chunk));  // another shape
+    }
+    EXPECT_THAT(std::string((*x)->SameValues("copy", **y, "none").status().message()),
+                HasSubstr(absl::StrCat(b, " has no tensor none")));
+  }
+}
+
+// One tensor under two names (how export writes the MTP copies) is written
+// twice from one CPU copy, and reads back as two equal tensors.
+TEST_F(SafetensorsTest, ATensorUnderTwoNamesIsWrittenUnderBoth) {
+  const torch::Tensor shared = torch::randn({4, 3});
+  const torch::Tensor view = shared.narrow(0, 0, 2);  // same data pointer, another shape
+  ASSERT_TRUE(WriteSafetensors(Path("t"), {{"a", shared}, {"b", view}, {"c", shared}}).ok());
+  absl::StatusOr<SafetensorsFile> file = ReadSafetensors(Path("t"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(torch::equal(file->tensors.at("a"), shared));
+  EXPECT_TRUE(torch::equal(file->tensors.at("b"), view));
+  EXPECT_TRUE(torch::equal(file->tensors.at("c"), shared));
+}
+
 TEST_F(SafetensorsTest, MappedCopyRefusesNamingTheFileAndTensor) {
   const std::string path = WriteShifted(Path("w.safetensors"), {{"w", torch::ones({4, 2})}}, 1);
   absl::StatusOr<std::unique_ptr<MappedSafetensors>> file = MappedSafetensors::Open(path);
