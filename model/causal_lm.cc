@@ -128,27 +128,21 @@ absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch:
   }
   if (used != tensors.size()) {
     const auto named = NamedTensors(model);
-    std::map<std::string, std::string> shared;  // MTP copy -> main tensor (MtpSharedCopies)
-    for (const auto& [copy, main] : MtpSharedCopies(model.config())) shared.emplace(copy, main);
     for (const auto& [name, tensor] : tensors) {
       const bool known = std::any_of(named.begin(), named.end(), [&](const auto& n) { return n.first == name; });
       if (known) continue;
-      const auto copy = shared.find(name);
-      if (copy == shared.end()) {
+      const std::string main_name = MtpCopyOf(model.config(), name);
+      if (main_name.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(source, " has tensor ", name, " that the model does not"));
       }
       // The main tensor was found above. Equal in the given dtypes, or as
       // values when the dtypes differ.
-      const torch::Tensor& main = tensors.at(copy->second);
+      const torch::Tensor& main = tensors.at(main_name);
       const bool same = tensor.sizes() == main.sizes() &&
                         (tensor.scalar_type() == main.scalar_type()
                              ? torch::equal(tensor, main)
                              : torch::equal(tensor.to(torch::kFloat64), main.to(torch::kFloat64)));
-      if (!same) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": tensor ", name, " differs from ", copy->second, ": r1's MTP modules share the main model's "
-            "embedding and output head, so a copy stored with an MTP layer must equal the main tensor"));
-      }
+      if (!same) return MtpCopyDiffers(source, name, main_name);
     }
   }
   return absl::OkStatus();

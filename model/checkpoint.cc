@@ -468,22 +468,17 @@ absl::Status LoadWeightFiles(CausalLmImpl& model, const std::vector<std::string>
   // The MTP modules' copies of the embedding and head that DeepSeek's
   // releases store: accepted when equal to the main tensor, compared in the
   // files' own bytes (not loaded).
-  std::map<std::string, std::string> shared;  // copy -> main tensor
-  for (const auto& [copy, main] : MtpSharedCopies(model.config())) shared.emplace(copy, main);
   for (const auto& [name, file] : owner) {
     if (wanted.contains(name)) continue;
-    const auto copy = shared.find(name);
-    if (copy == shared.end()) {
+    const std::string main_name = MtpCopyOf(model.config(), name);
+    if (main_name.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(file->path(), " has tensor ", name, " that the model does not"));
     }
-    const MappedSafetensors& main_file = *owner.at(copy->second);
-    R1_ASSIGN_OR_RETURN(bool same, file->SameValues(name, main_file, copy->second));
+    const MappedSafetensors& main_file = *owner.at(main_name);
+    R1_ASSIGN_OR_RETURN(bool same, file->SameValues(name, main_file, main_name));
     if (!same) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          file->path(), ": tensor ", name, " differs from ", copy->second,
-          file != &main_file ? absl::StrCat(" (", main_file.path(), ")") : "",
-          ": r1's MTP modules share the main model's embedding and output head, so a copy stored with an MTP "
-          "layer must equal the main tensor"));
+      return MtpCopyDiffers(file->path(), name,
+                            file != &main_file ? absl::StrCat(main_name, " (", main_file.path(), ")") : main_name);
     }
   }
   for (auto& [name, target] : named) {

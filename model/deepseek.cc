@@ -46,6 +46,19 @@ std::vector<std::pair<std::string, std::string>> MtpSharedCopies(const config::M
   return copies;
 }
 
+std::string MtpCopyOf(const config::ModelConfig& c, const std::string& name) {
+  for (const auto& [copy, main] : MtpSharedCopies(c)) {
+    if (copy == name) return main;
+  }
+  return "";
+}
+
+absl::Status MtpCopyDiffers(const std::string& where, const std::string& copy, const std::string& main) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      where, ": tensor ", copy, " differs from ", main, ": r1's MTP modules share the main model's embedding and "
+      "output head, so a copy stored with an MTP layer must equal the main tensor"));
+}
+
 DeepSeekV3Impl::DeepSeekV3Impl(const config::ModelConfig& c) : CausalLmImpl(c) {
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
   embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(c.vocab_size(), c.dim()));

@@ -58,6 +58,15 @@ TORCH_MODULE(MtpModule);
 // accept a copy equal to its main tensor; ExportHuggingFace writes them.
 std::vector<std::pair<std::string, std::string>> MtpSharedCopies(const config::ModelConfig& config);
 
+// The main tensor that `name` is a copy of (one of MtpSharedCopies), or empty
+// when `name` is no such copy.
+std::string MtpCopyOf(const config::ModelConfig& config, const std::string& name);
+
+// The refusal of a copy that differs from its main tensor: `where` is the
+// file (or source) holding the copy, `main` the main tensor as the message
+// should name it.
+absl::Status MtpCopyDiffers(const std::string& where, const std::string& copy, const std::string& main);
+
 class DeepSeekV3Impl : public CausalLmImpl {
  public:
   explicit DeepSeekV3Impl(const config::ModelConfig& config);
