@@ -13,9 +13,10 @@
 // with run dtype bfloat16 and float32; --old loads each the way LoadModel did
 // before it mapped files (ReadSafetensors of every file, a finiteness check of
 // each tensor, LoadTensors), and "make" rows build the model alone
-// (MakeModel), the floor under any loader. A what-if row loads bfloat16 with
-// the model built in bfloat16 from the start (see Child). Medians of
-// --repeats. The folder is written under --tmp (about 2.5 GB) and removed
+// (MakeModel for weights that follow: the floor under LoadModel), and
+// "random" rows build a randomly initialized model (what a run from scratch
+// does, and what LoadModel built before it passed ModelInit::kWeightsFollow).
+// Medians of --repeats. The folder is written under --tmp (about 2.5 GB) and removed
 // afterwards. On a machine shared with other work, run it with
 // OMP_WAIT_POLICY=PASSIVE (as r1 does for its co-scheduled commands), or
 // spinning OpenMP workers measure the contention instead of the loader.
@@ -204,23 +205,15 @@ int Child(const std::string& dir, const std::string& loader, const std::string& 
   absl::StatusOr<model::CausalLm> model;
   if (loader == "new") {
     model = model::LoadModel(dir, {"", dtype});
-  } else if (loader == "new_built_in_dtype") {
-    // What-if: MakeModel builds its modules in float32 and converts them to
-    // the run dtype afterwards, so a bfloat16 model passes through twice its
-    // size. Built in the run dtype from the start (the default dtype set for
-    // the construction), the same load shows what that costs. A measurement
-    // only: LoadModel does not do this (buffers such as an MoE layer's load
-    // counts would become bfloat16 too).
-    torch::set_default_dtype(caffe2::TypeMeta::Make<c10::BFloat16>());
-    model = model::LoadModel(dir, {"", dtype});
   } else if (loader == "old") {
     model = OldLoad(dir, dtype);
-  } else {  // "make": the model alone, from the same config
+  } else {  // "make" / "random": the model alone, from the same config
     absl::StatusOr<std::string> json = ReadFile(dir + "/config.json");
     absl::StatusOr<config::ModelConfig> config =
         json.ok() ? model::ModelConfigFromJson(*json, dir) : absl::StatusOr<config::ModelConfig>(json.status());
     if (config.ok()) config->set_dtype(dtype);
-    model = config.ok() ? model::MakeModel(*config) : absl::StatusOr<model::CausalLm>(config.status());
+    const model::ModelInit init = loader == "random" ? model::ModelInit::kRandom : model::ModelInit::kWeightsFollow;
+    model = config.ok() ? model::MakeModel(*config, init) : absl::StatusOr<model::CausalLm>(config.status());
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!model.ok()) {
@@ -258,7 +251,7 @@ int Main(int argc, char** argv) {
   flags.AddString("tmp", &tmp, "where the synthetic folder is written (about 2.5 GB)");
   flags.AddBool("old", &old, "also load the way LoadModel did before it mapped files");
   flags.AddString("child", &child_dir, "(internal) load this folder in this process and print one JSON line");
-  flags.AddString("loader", &loader, "(internal, with --child) new, old or make");
+  flags.AddString("loader", &loader, "(internal, with --child) new, old, make or random");
   flags.AddString("dtype", &dtype, "(internal, with --child) float32 or bfloat16");
   if (absl::Status s = flags.Parse(argc - 1, argv + 1); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
@@ -285,11 +278,10 @@ int Main(int argc, char** argv) {
     }
     std::fprintf(stderr, "wrote %s (%d file%s) in %.1f s\n", dir.c_str(), shards, shards == 1 ? "" : "s",
                  std::chrono::duration<double>(Clock::now() - write_start).count());
-    std::vector<std::string> loaders = {"make", "new", "new_built_in_dtype"};
+    std::vector<std::string> loaders = {"random", "make", "new"};
     if (old) loaders.push_back("old");
     for (const std::string run_dtype : {"bfloat16", "float32"}) {
       for (const std::string& how : loaders) {
-        if (how == "new_built_in_dtype" && run_dtype != "bfloat16") continue;
         std::vector<double> seconds, peaks;
         double weight_bytes = 0;
         for (int64_t r = 0; r < repeats; ++r) {
@@ -317,10 +309,10 @@ int Main(int argc, char** argv) {
         if (seconds.empty()) continue;
         const double peak = Median(peaks);
         table.push_back(absl::StrFormat("| %s | %s | %d | %.2f GB | %.2f GB | %.2f | %.1f s |",
-                                        how == "new"                  ? "LoadModel (mapped)"
-                                        : how == "old"                ? "before (read whole)"
-                                        : how == "new_built_in_dtype" ? "LoadModel, model built in bfloat16 (what-if)"
-                                                                      : "MakeModel only",
+                                        how == "new"      ? "LoadModel"
+                                        : how == "old"    ? "before (read whole)"
+                                        : how == "random" ? "MakeModel, random init"
+                                                          : "MakeModel, weights follow",
                                         run_dtype, shards, weight_bytes / 1e9, peak / 1e9, peak / weight_bytes,
                                         Median(seconds)));
       }

@@ -4,6 +4,7 @@
 
 #include <malloc.h>
 
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -31,15 +32,20 @@ KvCache CausalLmImpl::NewCache(int64_t batch, int64_t capacity) const {
   return cache;
 }
 
-absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config) {
+absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config, ModelInit init) {
   if (absl::Status s = ValidateModel(config, "model"); !s.ok()) return s;
+  const torch::Dtype dtype = config.dtype() == config::BFLOAT16 ? torch::kBFloat16 : torch::kFloat32;
   CausalLm model;
-  if (config.arch() == config::DEEPSEEK_V3) {
-    model = std::make_shared<DeepSeekV3Impl>(config);
-  } else {
-    model = std::make_shared<LlamaImpl>(config);
-  }
   {
+    std::optional<ScopedBuildDtype> build_dtype;
+    if (init == ModelInit::kWeightsFollow) build_dtype.emplace(dtype);
+    if (config.arch() == config::DEEPSEEK_V3) {
+      model = std::make_shared<DeepSeekV3Impl>(config);
+    } else {
+      model = std::make_shared<LlamaImpl>(config);
+    }
+  }
+  if (init == ModelInit::kRandom) {
     // Small normal weights (std 0.02) and unit norm gains: the usual start
     // for transformer language models.
     torch::NoGradGuard no_grad;
@@ -58,7 +64,7 @@ absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config) {
     return absl::FailedPreconditionError(
         absl::StrCat("model.device is \"", config.device(), "\" but this LibTorch has no usable CUDA device"));
   }
-  model->to(device, config.dtype() == config::BFLOAT16 ? torch::kBFloat16 : torch::kFloat32);
+  model->to(device, dtype);
   // The balancing bias moves by bias_update_speed (1e-3) per step: bfloat16
   // would round such steps away, so it stays float32 in every model.
   for (auto& item : model->named_buffers()) {

@@ -76,9 +76,16 @@ class CausalLmImpl : public torch::nn::Module {
 
 using CausalLm = std::shared_ptr<CausalLmImpl>;
 
-// Builds a randomly initialized model on the config's device and dtype.
-// INVALID_ARGUMENT when the config does not validate.
-absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config);
+enum class ModelInit {
+  kRandom,        // small normal weights, unit norm gains, zero biases
+  kWeightsFollow, // the caller loads every tensor next: no init, and the
+                  // model is never held whole in float32 (ScopedBuildDtype)
+};
+
+// Builds a model on the config's device and dtype, randomly initialized
+// unless `init` says its weights follow. INVALID_ARGUMENT when the config
+// does not validate.
+absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config, ModelInit init = ModelInit::kRandom);
 
 // Every persistent tensor (parameters and buffers) by its Hugging Face name.
 std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(const CausalLmImpl& model);

@@ -601,7 +601,7 @@ absl::StatusOr<CausalLm> LoadModel(const std::string& dir, const LoadOptions& op
   }
   R1_ASSIGN_OR_RETURN(std::vector<std::string> files, WeightFiles(dir));
   R1_RETURN_IF_ERROR(CheckWeightsFillConfig(config, files, config_path));
-  absl::StatusOr<CausalLm> model = MakeModel(config);
+  absl::StatusOr<CausalLm> model = MakeModel(config, ModelInit::kWeightsFollow);
   if (!model.ok()) {
     return absl::Status(model.status().code(), absl::StrCat(config_path, ": ", model.status().message()));
   }

@@ -61,7 +61,7 @@ absl::Status MtpCopyDiffers(const std::string& where, const std::string& copy, c
 
 DeepSeekV3Impl::DeepSeekV3Impl(const config::ModelConfig& c) : CausalLmImpl(c) {
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
-  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(c.vocab_size(), c.dim()));
+  embed_tokens_ = model_->register_module("embed_tokens", MakeEmbedding(c.vocab_size(), c.dim()));
   layers_ = model_->register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.n_layers(); ++i) {
     blocks_.push_back(DeepSeekBlock(c, i));

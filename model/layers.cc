@@ -16,8 +16,31 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
   return (normed * weight.to(torch::kFloat32)).to(x.scalar_type());
 }
 
+namespace {
+
+// The dtype of the innermost ScopedBuildDtype on this thread, or null.
+thread_local const torch::Dtype* build_dtype = nullptr;
+
+template <typename ModuleHolder>
+ModuleHolder InBuildDtype(ModuleHolder module) {
+  if (build_dtype != nullptr) module->to(*build_dtype);
+  return module;
+}
+
+}  // namespace
+
+ScopedBuildDtype::ScopedBuildDtype(torch::Dtype dtype) : previous_(build_dtype), dtype_(dtype) {
+  build_dtype = &dtype_;
+}
+
+ScopedBuildDtype::~ScopedBuildDtype() { build_dtype = previous_; }
+
 torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  return InBuildDtype(torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)));
+}
+
+torch::nn::Embedding MakeEmbedding(int64_t vocab, int64_t dim) {
+  return InBuildDtype(torch::nn::Embedding(vocab, dim));
 }
 
 SwiGluImpl::SwiGluImpl(int64_t dim, int64_t hidden, bool bias) {

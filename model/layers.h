@@ -7,6 +7,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
@@ -30,6 +31,27 @@ TORCH_MODULE(RmsNorm);
 
 // y = x @ weight^T (+ bias), weight [out, in]; bias-free unless asked.
 torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias = false);
+
+// weight [vocab, dim], HF name embed_tokens.
+torch::nn::Embedding MakeEmbedding(int64_t vocab, int64_t dim);
+
+// For building a model whose every tensor is loaded right after. While one
+// lives on this thread, MakeLinear and MakeEmbedding convert each module to
+// `dtype` as soon as it is made, so a model loaded in bfloat16 is never held
+// whole in float32 (that alone peaked at 2.3x the weights' bytes). The values
+// the modules then hold are not an initialization. Thread-local, so models
+// built on other threads at the same time are not affected.
+class ScopedBuildDtype {
+ public:
+  explicit ScopedBuildDtype(torch::Dtype dtype);
+  ~ScopedBuildDtype();
+  ScopedBuildDtype(const ScopedBuildDtype&) = delete;
+  ScopedBuildDtype& operator=(const ScopedBuildDtype&) = delete;
+
+ private:
+  const torch::Dtype* previous_;
+  torch::Dtype dtype_;
+};
 
 // down(silu(gate(x)) * up(x)), HF names gate_proj / up_proj / down_proj
 // (with biases when `bias`: Llama's mlp_bias).

@@ -78,7 +78,7 @@ torch::Tensor LlamaBlockImpl::forward(const torch::Tensor& h, const AttentionCon
 
 LlamaImpl::LlamaImpl(const config::ModelConfig& c) : CausalLmImpl(c) {
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
-  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(c.vocab_size(), c.dim()));
+  embed_tokens_ = model_->register_module("embed_tokens", MakeEmbedding(c.vocab_size(), c.dim()));
   auto layers = model_->register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.n_layers(); ++i) {
     blocks_.push_back(LlamaBlock(c, i));

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +17,7 @@
 #include "model/causal_lm.h"
 #include "model/deepseek.h"
 #include "model/generate.h"
+#include "model/layers.h"
 #include "model/lm_loss.h"
 #include "model/moe.h"
 #include "model/sampler.h"
@@ -150,6 +152,54 @@ TEST_P(BothArchitectures, Bfloat16ModelTracksFloat32AndTrains) {
     if (p.grad().defined()) EXPECT_EQ(p.grad().scalar_type(), torch::kBFloat16);
   }
   EXPECT_TRUE(std::isfinite(loss.total.item<float>()));
+}
+
+// A model built for loading (ModelInit::kWeightsFollow) holds the same
+// tensors as a random one: names, shapes, dtypes (the balancing bias stays
+// float32) and requires_grad; loaded, it computes what the source does.
+TEST_P(BothArchitectures, ModelBuiltForLoadingMatchesARandomOneAndLoads) {
+  config::ModelConfig c = Config();
+  const CausalLm source = Build(c, 3);
+  c.set_dtype(config::BFLOAT16);
+  absl::StatusOr<CausalLm> random = MakeModel(c);
+  absl::StatusOr<CausalLm> for_loading = MakeModel(c, ModelInit::kWeightsFollow);
+  ASSERT_TRUE(random.ok() && for_loading.ok());
+  const auto expected = NamedTensors(**random);
+  const auto got = NamedTensors(**for_loading);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE(got[i].first);
+    EXPECT_EQ(got[i].first, expected[i].first);
+    EXPECT_EQ(got[i].second.sizes(), expected[i].second.sizes());
+    EXPECT_EQ(got[i].second.scalar_type(), expected[i].second.scalar_type());
+    EXPECT_EQ(got[i].second.requires_grad(), expected[i].second.requires_grad());
+  }
+  const auto named = NamedTensors(*source);
+  ASSERT_TRUE(LoadTensors(**for_loading, {named.begin(), named.end()}, "source").ok());
+  ASSERT_TRUE(LoadTensors(**random, {named.begin(), named.end()}, "source").ok());
+  const torch::Tensor tokens = torch::randint(0, 64, {2, 10}, torch::kInt64);
+  EXPECT_TRUE(torch::equal((*for_loading)->Forward(tokens, nullptr, {}).logits,
+                           (*random)->Forward(tokens, nullptr, {}).logits));
+}
+
+// The build dtype converts each Linear and Embedding as it is made, on this
+// thread only, and ends with its scope.
+TEST(ScopedBuildDtype, ConvertsModulesMadeOnItsThreadWhileAlive) {
+  {
+    ScopedBuildDtype bf16(torch::kBFloat16);
+    EXPECT_EQ(MakeLinear(4, 3, /*bias=*/true)->weight.scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(MakeLinear(4, 3, /*bias=*/true)->bias.scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(MakeEmbedding(5, 4)->weight.scalar_type(), torch::kBFloat16);
+    torch::Dtype elsewhere = torch::kBFloat16;
+    std::thread([&] { elsewhere = MakeLinear(4, 3)->weight.scalar_type(); }).join();
+    EXPECT_EQ(elsewhere, torch::kFloat32);
+    {
+      ScopedBuildDtype f32(torch::kFloat32);
+      EXPECT_EQ(MakeLinear(4, 3)->weight.scalar_type(), torch::kFloat32);
+    }
+    EXPECT_EQ(MakeLinear(4, 3)->weight.scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_EQ(MakeLinear(4, 3)->weight.scalar_type(), torch::kFloat32);
 }
 
 TEST(Mla, AbsorbedFormGivesTheNaiveLogits) {
