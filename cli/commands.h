@@ -24,6 +24,7 @@ using Args = std::vector<std::string>;
 
 int DataGen(const Args& args);
 int DataCheck(const Args& args);
+int DataImport(const Args& args);
 int TokenizerTrain(const Args& args);
 int TokenizerEncode(const Args& args);
 int TokenizerDecode(const Args& args);

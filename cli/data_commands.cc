@@ -1,7 +1,8 @@
-// r1 data gen / r1 data check.
+// r1 data gen / r1 data check / r1 data import.
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "common/progress.h"
 #include "common/status.h"
 #include "proto/records.pb.h"
+#include "tasks/dataset_import.h"
 #include "tasks/task.h"
 
 namespace r1::cli {
@@ -167,6 +169,121 @@ int DataCheck(const Args& args) {
     std::printf("\n");
   }
   return exit_code;
+}
+
+int DataImport(const Args& args) {
+  std::string format_name, in, out, task;
+  tasks::ImportFields fields;
+  bool call_outputs_wrapped = false, skip_bad_lines = false;
+  int64_t max_tests = 0;
+  std::string summary =
+      "Converts a public dataset, one JSON object per line, into the JSONL records r1's\n"
+      "stages read: prompts (PromptRecord) for RL, eval and reject-sample, or SFT\n"
+      "examples (SftRecord). The output appears complete or not at all. A bad line is\n"
+      "reported as file:line naming the field, and nothing is written; with\n"
+      "--skip_bad_lines bad lines are counted instead.\n"
+      "Formats:\n"
+      "  gsm8k     question + answer \"...#### 1,234\" -> prompt, answer \"1234\": the text\n"
+      "            after the last ####, trimmed, thousands separators removed; task math\n"
+      "  math      problem + solution -> prompt, answer = the content of the solution's\n"
+      "            last \\boxed{...} or \\fbox{...} (nested braces kept, also \\boxed 5);\n"
+      "            an answer field, when present, wins; task math\n"
+      "  messages  messages [{role, content}] -> SFT: one user turn and its reply as\n"
+      "            prompt/response, else the conversation (system prompt, history)\n"
+      "            through the last assistant turn\n"
+      "  code      question + tests as {inputs, outputs[, fn_name]} (also as a JSON\n"
+      "            string: APPS/TACO input_output) or [{input, output}] (CodeContests'\n"
+      "            {input: [..], output: [..]} too) -> prompt, tests; with fn_name the\n"
+      "            tests call that Python function (inputs: argument lists, outputs:\n"
+      "            return values), else stdin/stdout; starter_code is appended to the\n"
+      "            prompt; task code\n"
+      "Fields read, first one present (a --*_field flag names exactly one):\n";
+  for (const char* name : {"gsm8k", "math", "messages", "code"}) {
+    absl::StrAppend(&summary, " ", name, ":\n", tasks::ImportFieldDefaults(*tasks::ParseImportFormat(name)));
+  }
+  summary.pop_back();  // the usage adds its own line break
+  FlagSet flags("r1 data import", summary);
+  flags.AddString("format", &format_name, "gsm8k, math, messages or code");
+  flags.AddString("in", &in, "input JSONL file");
+  flags.AddString("out", &out, "output JSONL file (PromptRecord; SftRecord for messages)");
+  flags.AddString("prompt_field", &fields.prompt, "field of the question or problem statement (gsm8k, math, code)");
+  flags.AddString("answer_field", &fields.answer, "gsm8k: the solution ending in #### answer; math: the final answer");
+  flags.AddString("solution_field", &fields.solution, "math: the solution holding \\boxed{}");
+  flags.AddString("id_field", &fields.id, "record id, a string or an integer (optional in every format)");
+  flags.AddString("messages_field", &fields.messages, "messages: the conversation");
+  flags.AddString("tests_field", &fields.tests,
+                  "code: test fields, comma-separated; all present are used (e.g. public_tests,private_tests)");
+  flags.AddString("fn_name_field", &fields.fn_name, "code: the function the tests call (also looked for inside the tests)");
+  flags.AddString("starter_code_field", &fields.starter_code, "code: starter code appended to the prompt");
+  flags.AddString("task", &task, "the records' task (default: math for gsm8k and math, code for code)");
+  flags.AddBool("call_outputs_wrapped", &call_outputs_wrapped,
+                "code: each expected return value is a one-element list to unwrap (APPS and TACO store them so)");
+  flags.AddInt("max_tests", &max_tests, "code: keep at most this many tests per problem (0: all)");
+  flags.AddBool("skip_bad_lines", &skip_bad_lines, "count bad lines instead of failing");
+  flags.Require("format");
+  flags.Require("in");
+  flags.Require("out");
+  if (auto code = ParseCommandLine(flags, args)) return *code;
+
+  absl::StatusOr<tasks::ImportFormat> format = tasks::ParseImportFormat(format_name);
+  if (!format.ok()) {
+    std::fprintf(stderr, "r1 data import: %s\n", std::string(format.status().message()).c_str());
+    return kExitUsage;
+  }
+  // A flag the format never reads is a mistake, not something to ignore.
+  const std::string field_defaults = tasks::ImportFieldDefaults(*format);
+  for (const char* flag : {"prompt_field", "answer_field", "solution_field", "messages_field", "tests_field",
+                           "fn_name_field", "starter_code_field"}) {
+    if (flags.WasSet(flag) && field_defaults.find(absl::StrCat("--", flag, ":")) == std::string::npos) {
+      std::fprintf(stderr, "r1 data import: --%s does not apply to --format %s\n", flag, format_name.c_str());
+      return kExitUsage;
+    }
+  }
+  const bool code = *format == tasks::ImportFormat::kCode;
+  for (const char* flag : {"call_outputs_wrapped", "max_tests"}) {
+    if (flags.WasSet(flag) && !code) {
+      std::fprintf(stderr, "r1 data import: --%s applies to --format code only\n", flag);
+      return kExitUsage;
+    }
+  }
+  if (flags.WasSet("task") && *format == tasks::ImportFormat::kMessages) {
+    std::fprintf(stderr, "r1 data import: --task does not apply to --format messages (SFT records have no task)\n");
+    return kExitUsage;
+  }
+  if (max_tests < 0) {
+    std::fprintf(stderr, "r1 data import: --max_tests must be >= 0, got %lld\n", static_cast<long long>(max_tests));
+    return kExitUsage;
+  }
+
+  tasks::ImportOptions options;
+  options.format = *format;
+  options.fields = fields;
+  options.task = task;
+  options.call_outputs_wrapped = call_outputs_wrapped;
+  options.max_tests = max_tests;
+  JsonlWriter writer;
+  if (absl::Status s = writer.Open(out); !s.ok()) return Fail(s);
+  tasks::ImportStats stats;
+  ProgressLine progress(absl::StrCat("importing ", in, ", bytes"));
+  absl::Status imported = tasks::ImportJsonlFile(
+      in, options, skip_bad_lines, &stats,
+      [&](const tasks::ImportedRecord& record) {
+        return std::visit([&](const auto& r) { return writer.Write(r); }, record);
+      },
+      [&](int64_t done, int64_t total) { progress.Update(done, total); });
+  progress.Finish();
+  if (!imported.ok()) return Fail(imported);  // the writer's destructor drops the partial file
+  if (stats.records == 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(in, ": no records to import (", stats.lines, " lines read, ",
+                                                        stats.skipped, " bad)")));
+  }
+  if (absl::Status s = writer.Commit(); !s.ok()) return Fail(s);
+  std::string summary_line = absl::StrCat("imported ", in, ": ", stats.lines, " lines read, ", stats.records,
+                                          *format == tasks::ImportFormat::kMessages ? " SFT examples" : " prompts",
+                                          " written to ", out, ", ", stats.skipped, " bad lines skipped");
+  if (stats.skipped > 0) absl::StrAppend(&summary_line, " (first: ", stats.first_error, ")");
+  std::fprintf(stderr, "%s\n", summary_line.c_str());
+  return kExitOk;
 }
 
 }  // namespace r1::cli

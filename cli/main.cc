@@ -29,6 +29,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"data gen", "generate a seeded dataset of an embedded task (prompts, SFT or text)", DataGen},
     {"data check", "validate a JSONL dataset and count its records", DataCheck},
+    {"data import", "convert GSM8K, MATH, chat-messages or code-contest JSONL into r1 prompts or SFT records", DataImport},
     {"tokenizer train", "train a SentencePiece tokenizer with r1's special tokens", TokenizerTrain},
     {"tokenizer encode", "print the token ids of text", TokenizerEncode},
     {"tokenizer decode", "print the text of token ids", TokenizerDecode},
