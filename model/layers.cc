@@ -21,12 +21,6 @@ namespace {
 // The dtype of the innermost ScopedBuildDtype on this thread, or null.
 thread_local const torch::Dtype* build_dtype = nullptr;
 
-template <typename ModuleHolder>
-ModuleHolder InBuildDtype(ModuleHolder module) {
-  if (build_dtype != nullptr) module->to(*build_dtype);
-  return module;
-}
-
 }  // namespace
 
 ScopedBuildDtype::ScopedBuildDtype(torch::Dtype dtype) : previous_(build_dtype), dtype_(dtype) {
@@ -36,11 +30,22 @@ ScopedBuildDtype::ScopedBuildDtype(torch::Dtype dtype) : previous_(build_dtype),
 ScopedBuildDtype::~ScopedBuildDtype() { build_dtype = previous_; }
 
 torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
-  return InBuildDtype(torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)));
+  if (build_dtype == nullptr) return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  // Weights follow: a 1x1 module whose tensors are then swapped for
+  // uninitialized ones of the real shape in the build dtype, so no float32
+  // copy and no init (set_data, as Module::to does, keeps the registration).
+  torch::nn::Linear linear(torch::nn::LinearOptions(1, 1).bias(bias));
+  const auto options = torch::TensorOptions().dtype(*build_dtype);
+  linear->weight.set_data(torch::empty({out, in}, options));
+  if (bias) linear->bias.set_data(torch::empty({out}, options));
+  linear->options.in_features(in).out_features(out);
+  return linear;
 }
 
 torch::nn::Embedding MakeEmbedding(int64_t vocab, int64_t dim) {
-  return InBuildDtype(torch::nn::Embedding(vocab, dim));
+  if (build_dtype == nullptr) return torch::nn::Embedding(vocab, dim);
+  return torch::nn::Embedding(torch::nn::EmbeddingOptions(vocab, dim)._weight(
+      torch::empty({vocab, dim}, torch::TensorOptions().dtype(*build_dtype))));
 }
 
 SwiGluImpl::SwiGluImpl(int64_t dim, int64_t hidden, bool bias) {

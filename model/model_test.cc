@@ -182,14 +182,22 @@ TEST_P(BothArchitectures, ModelBuiltForLoadingMatchesARandomOneAndLoads) {
                            (*random)->Forward(tokens, nullptr, {}).logits));
 }
 
-// The build dtype converts each Linear and Embedding as it is made, on this
-// thread only, and ends with its scope.
+// The build dtype makes each Linear and Embedding in it, with the real
+// shapes, on this thread only, and ends with its scope.
 TEST(ScopedBuildDtype, ConvertsModulesMadeOnItsThreadWhileAlive) {
   {
     ScopedBuildDtype bf16(torch::kBFloat16);
     EXPECT_EQ(MakeLinear(4, 3, /*bias=*/true)->weight.scalar_type(), torch::kBFloat16);
     EXPECT_EQ(MakeLinear(4, 3, /*bias=*/true)->bias.scalar_type(), torch::kBFloat16);
     EXPECT_EQ(MakeEmbedding(5, 4)->weight.scalar_type(), torch::kBFloat16);
+    // The real shapes, registered under the HF names, trainable.
+    torch::nn::Linear linear = MakeLinear(4, 3, /*bias=*/true);
+    const auto params = linear->named_parameters();
+    EXPECT_EQ(params["weight"].sizes(), torch::IntArrayRef({3, 4}));
+    EXPECT_EQ(params["bias"].sizes(), torch::IntArrayRef({3}));
+    EXPECT_TRUE(params["weight"].requires_grad());
+    EXPECT_EQ(linear(torch::ones({2, 4}, torch::kBFloat16)).sizes(), torch::IntArrayRef({2, 3}));
+    EXPECT_EQ(MakeEmbedding(5, 4)->named_parameters()["weight"].sizes(), torch::IntArrayRef({5, 4}));
     torch::Dtype elsewhere = torch::kBFloat16;
     std::thread([&] { elsewhere = MakeLinear(4, 3)->weight.scalar_type(); }).join();
     EXPECT_EQ(elsewhere, torch::kFloat32);
