@@ -2,6 +2,7 @@
 // the lowest-ranked adjacent pair that has a merge is merged (leftmost first
 // on equal rank) until no pair has one, as the tokenizers library does.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <utility>
 
@@ -10,9 +11,48 @@
 
 namespace r1::hf_internal {
 
+namespace {
+
+// Per-thread memory of encoded pieces, one table per model (by serial, never
+// reused, so a destroyed model's entries can never answer for a new one).
+constexpr size_t kMaxCachedPieceBytes = 256;
+constexpr size_t kMaxCachedPieces = 1 << 17;  // per thread, all models together
+
+std::atomic<uint64_t> next_model_serial{1};
+
+struct PieceCache {
+  uint64_t serial = 0;
+  absl::flat_hash_map<std::string, std::vector<int>> pieces;
+};
+
+struct ThreadCaches {
+  std::vector<PieceCache> tables;
+  size_t total = 0;
+  PieceCache* last = nullptr;
+
+  PieceCache& For(uint64_t serial) {
+    if (last != nullptr && last->serial == serial) return *last;
+    for (PieceCache& table : tables) {
+      if (table.serial == serial) return *(last = &table);
+    }
+    tables.emplace_back();
+    tables.back().serial = serial;
+    // emplace_back may move the tables; `last` is reset to the new one.
+    return *(last = &tables.back());
+  }
+};
+
+ThreadCaches& Caches() {
+  thread_local ThreadCaches caches;
+  return caches;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(BpeOptions options,
                                                            const std::string& where) {
   std::unique_ptr<BpeModel> model(new BpeModel());
+  model->serial_ = next_model_serial.fetch_add(1);
   model->vocab_ = std::move(options.vocab);
   model->fuse_unk_ = options.fuse_unk;
   model->byte_fallback_ = options.byte_fallback;
@@ -65,19 +105,40 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(BpeOptions options,
   return model;
 }
 
-int BpeModel::CharId(absl::string_view character, int32_t cp) const {
+int BpeModel::CharId(int32_t cp) const {
   if (cp >= 0 && cp < 128) return ascii_ids_[cp];
   if (cp >= 0) {
     auto it = char_ids_.find(cp);
     return it == char_ids_.end() ? -1 : it->second;
   }
   // An invalid byte: the vocabulary (valid JSON text) cannot hold it alone.
-  (void)character;
   return -1;
 }
 
 void BpeModel::Encode(absl::string_view piece, std::vector<int>* ids) const {
   if (piece.empty()) return;
+  if (piece.size() > kMaxCachedPieceBytes) {
+    EncodeUncached(piece, ids);
+    return;
+  }
+  ThreadCaches& caches = Caches();
+  PieceCache& cache = caches.For(serial_);
+  auto hit = cache.pieces.find(piece);
+  if (hit != cache.pieces.end()) {
+    ids->insert(ids->end(), hit->second.begin(), hit->second.end());
+    return;
+  }
+  const size_t first = ids->size();
+  EncodeUncached(piece, ids);
+  if (caches.total >= kMaxCachedPieces) {
+    for (PieceCache& table : caches.tables) table.pieces.clear();
+    caches.total = 0;
+  }
+  cache.pieces.emplace(std::string(piece), std::vector<int>(ids->begin() + first, ids->end()));
+  ++caches.total;
+}
+
+void BpeModel::EncodeUncached(absl::string_view piece, std::vector<int>* ids) const {
   if (ignore_merges_) {
     auto it = vocab_.find(std::string(piece));
     if (it != vocab_.end()) {
@@ -109,7 +170,7 @@ void BpeModel::Encode(absl::string_view piece, std::vector<int>* ids) const {
     const int32_t cp = NextCodePoint(piece, pos, &len);
     const absl::string_view character = piece.substr(pos, len);
     pos += len;
-    const int id = CharId(character, cp);
+    const int id = CharId(cp);
     if (id >= 0) {
       if (pending_unk) add(unk_id_), pending_unk = false;
       add(id);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/hf_tokenizer.h"
@@ -173,7 +174,8 @@ class BpeModel {
   // Errors name the merge (its index in `merges`) that the vocabulary lacks.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Create(BpeOptions options,
                                                          const std::string& where);
-  // Appends the ids of one pre-token.
+  // Appends the ids of one pre-token. Short pieces are remembered per
+  // thread (words repeat), as the reference library caches them too.
   void Encode(absl::string_view piece, std::vector<int>* ids) const;
 
   const std::unordered_map<std::string, int>& vocab() const { return vocab_; }
@@ -187,13 +189,15 @@ class BpeModel {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
            static_cast<uint32_t>(right);
   }
+  void EncodeUncached(absl::string_view piece, std::vector<int>* ids) const;
   // The id of a one-character token, or -1.
-  int CharId(absl::string_view character, int32_t cp) const;
+  int CharId(int32_t cp) const;
 
   std::unordered_map<std::string, int> vocab_;
-  std::unordered_map<uint64_t, MergeResult> merges_;
+  absl::flat_hash_map<uint64_t, MergeResult> merges_;
   std::vector<int> ascii_ids_;  // [128]: id of each ASCII character, or -1
-  std::unordered_map<int32_t, int> char_ids_;  // other one-code-point tokens
+  absl::flat_hash_map<int32_t, int> char_ids_;  // other one-code-point tokens
+  uint64_t serial_ = 0;  // names this model's entries in the per-thread caches
   int byte_ids_[256];  // <0xNN> tokens for byte_fallback, or -1
   int unk_id_ = -1;
   bool fuse_unk_ = false;

@@ -6,6 +6,7 @@
 #include <unicode/bytestream.h>
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -518,12 +519,32 @@ class ByteLevelPreTokenizer : public PreTokenizer {
         return SplitAtMatches(text.size(), matches, SplitBehavior::kIsolated, false);
       });
     }
-    const auto& alphabet = ByteLevelAlphabet();
+    // Each byte becomes its 1- or 2-byte alphabet character.
+    static const auto* table = [] {
+      struct Entry {
+        char bytes[2];
+        int length;
+      };
+      auto* entries = new std::array<Entry, 256>();
+      const auto& alphabet = ByteLevelAlphabet();
+      for (int b = 0; b < 256; ++b) {
+        (*entries)[b].length = static_cast<int>(alphabet[b].size());
+        for (int i = 0; i < (*entries)[b].length; ++i) (*entries)[b].bytes[i] = alphabet[b][i];
+      }
+      return entries;
+    }();
+    std::string mapped;
     for (Piece& piece : *pieces) {
-      std::string mapped;
-      mapped.reserve(piece.text.size() * 2);
-      for (char c : piece.text) mapped += alphabet[static_cast<unsigned char>(c)];
-      piece.text = std::move(mapped);
+      mapped.resize(piece.text.size() * 2);
+      char* out = mapped.data();
+      for (char c : piece.text) {
+        const auto& entry = (*table)[static_cast<unsigned char>(c)];
+        out[0] = entry.bytes[0];
+        out[1] = entry.bytes[1];  // overwritten next unless length is 2
+        out += entry.length;
+      }
+      mapped.resize(out - mapped.data());
+      piece.text.swap(mapped);
     }
   }
 
