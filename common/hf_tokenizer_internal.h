@@ -60,8 +60,8 @@ void ForEachUtf8Run(absl::string_view text, Fn&& fn) {
 // A compiled pattern, shared read-only between threads (each thread keeps its
 // own match data and JIT stack). Regex patterns are Oniguruma syntax in the
 // files; the released ones (look-ahead, \p{..}, (?i:..)) mean the same in
-// PCRE2 with UTF and UCP, with one known difference: Oniguruma's \s also
-// matches U+0085 (NEL), PCRE2's does not (nor does the JavaScript port's).
+// PCRE2 with UTF and UCP once \s is widened to Oniguruma's (White_Space,
+// which adds U+0085 NEL; the JavaScript port's \s lacks it too).
 class Regex {
  public:
   // `literal`: the pattern is a plain string (tokenizer.json's {"String": ..}).

@@ -183,6 +183,30 @@ TEST(HfTokenizerNormalizers, DecomposedFormsComeFromIcu) {
   EXPECT_EQ(FromTiny(json).Encode("\u00e9"), (std::vector<int>{900, 901}));
 }
 
+TEST(HfTokenizerPatterns, WhitespaceIsOnigurumasIncludingNextLine) {
+  // Oniguruma (the Rust library's engine) counts U+0085 as \s; PCRE2 alone
+  // would not. The JavaScript port does not either, so no golden shows it.
+  auto matches = [](const std::string& pattern, const std::string& text) {
+    auto regex = hf_internal::Regex::Compile(pattern, /*literal=*/false);
+    EXPECT_TRUE(regex.ok()) << regex.status();
+    std::vector<std::pair<size_t, size_t>> found;
+    (*regex)->FindAll(text, &found);
+    std::vector<std::string> pieces;
+    for (const auto& [begin, end] : found) pieces.push_back(text.substr(begin, end - begin));
+    return pieces;
+  };
+  const std::string nel = "\u0085";
+  EXPECT_THAT(matches(R"(\s+)", "a" + nel + "b"), ElementsAre(nel));
+  EXPECT_THAT(matches(R"(\S+)", "a" + nel + "b"), ElementsAre("a", "b"));
+  EXPECT_THAT(matches(R"([^\s]+)", "a" + nel + "b"), ElementsAre("a", "b"));
+  EXPECT_THAT(matches(R"([\]\s]+)", "a]" + nel + "b"), ElementsAre("]" + nel));
+  EXPECT_THAT(matches(R"([[:alpha:]\s]+)", "ab" + nel + "1"), ElementsAre("ab" + nel));
+  // GPT-2's pattern: two NELs before a letter are two whitespace pieces, not
+  // one run of "other" characters.
+  EXPECT_THAT(matches(hf_internal::kGpt2Pattern, "x" + nel + nel + "y"),
+              ElementsAre("x", nel, nel, "y"));
+}
+
 // ---- Refusals and errors ------------------------------------------------------
 
 struct Refusal {
