@@ -19,6 +19,10 @@ namespace r1 {
 using hf_internal::Pipeline;
 using Json = nlohmann::json;
 
+// Ids index dense tables, so a file cannot ask for more (released vocabularies
+// hold at most a few hundred thousand).
+constexpr int64_t kMaxTokenId = (1 << 24) - 1;
+
 namespace {
 
 using namespace hf_internal;  // NOLINT: the components, all private to this unit
@@ -294,9 +298,9 @@ class Parser {
     options.vocab.reserve(vocab->size());
     for (const auto& item : vocab->items()) {
       if (!item.value().is_number_integer() || item.value().get<int64_t>() < 0 ||
-          item.value().get<int64_t>() > (1 << 30)) {
+          item.value().get<int64_t>() > kMaxTokenId) {
         return Error(Path(Path(path, "vocab"), item.key().c_str()),
-                     "must be a non-negative integer id");
+                     absl::StrCat("must be an integer id in [0, ", kMaxTokenId, "]"));
       }
       options.vocab.emplace(item.key(), item.value().get<int>());
     }
@@ -394,7 +398,8 @@ class Parser {
           R1_RETURN_IF_ERROR(CheckKeys(item.value(), item_path, {"id", "ids", "tokens"}));
           R1_ASSIGN_OR_RETURN(const Json* ids, Array(item.value(), item_path, "ids"));
           for (const Json& id : *ids) {
-            if (!id.is_number_integer() || id.get<int64_t>() < 0) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+                id.get<int64_t>() > kMaxTokenId) {
               return Error(Path(item_path, "ids"), "must hold non-negative integer ids");
             }
           }
@@ -486,7 +491,9 @@ class Parser {
           item, path, {"id", "content", "single_word", "lstrip", "rstrip", "normalized", "special"}));
       HfAddedToken token;
       R1_ASSIGN_OR_RETURN(int64_t id, Int(item, path, "id", std::nullopt));
-      if (id < 0 || id > (1 << 30)) return Error(Path(path, "id"), "must be a non-negative id");
+      if (id < 0 || id > kMaxTokenId) {
+        return Error(Path(path, "id"), absl::StrCat("must be in [0, ", kMaxTokenId, "]"));
+      }
       token.id = static_cast<int>(id);
       R1_ASSIGN_OR_RETURN(token.content, RequiredString(item, path, "content"));
       R1_ASSIGN_OR_RETURN(token.special, Bool(item, path, "special", false));

@@ -130,11 +130,16 @@ void BpeModel::Encode(absl::string_view piece, std::vector<int>* ids) const {
   }
   const size_t first = ids->size();
   EncodeUncached(piece, ids);
+  std::vector<int> encoded(ids->begin() + first, ids->end());
   if (caches.total >= kMaxCachedPieces) {
-    for (PieceCache& table : caches.tables) table.pieces.clear();
+    // Start over, dropping the tables of models this thread no longer uses.
+    caches.tables.clear();
+    caches.last = nullptr;
     caches.total = 0;
+    caches.For(serial_).pieces.emplace(std::string(piece), std::move(encoded));
+  } else {
+    cache.pieces.emplace(std::string(piece), std::move(encoded));
   }
-  cache.pieces.emplace(std::string(piece), std::vector<int>(ids->begin() + first, ids->end()));
   ++caches.total;
 }
 

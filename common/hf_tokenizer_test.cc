@@ -288,6 +288,8 @@ TEST(HfTokenizerLoad, ErrorsNameTheFileAndTheField) {
        "post_processor.single[0].Sequence.id: \"B\" is not a sequence of this template"},
       {"/decoder", R"({"type": "Strip", "content": "ab", "start": 1, "stop": 0})",
        "decoder.content: must be exactly one character"},
+      {"/model/vocab/abc", "33554432", "model.vocab.abc: must be an integer id in [0, 16777215]"},
+      {"/added_tokens", R"([{"id": -1, "content": "<x>"}])", "added_tokens[0].id: must be in"},
   };
   for (const Refusal& error : errors) ExpectRefused(error);
   Json no_model = TinyTokenizer();
@@ -444,6 +446,20 @@ TEST(HfTokenizerAddedTokens, KeepTheirIdsAndFlags) {
   EXPECT_EQ(tokenizer.vocab_size(), added.back().id + 1);
   EXPECT_FALSE(tokenizer.TokenToId("no such token").has_value());
   EXPECT_EQ(tokenizer.IdToToken(-5), "");
+}
+
+TEST(HfTokenizerThreads, PieceCacheOverflowKeepsResults) {
+  // More distinct pieces than one thread's cache holds (2^17): the cache
+  // starts over mid-text and the ids must not change.
+  const HfTokenizer tokenizer = LoadFixture("gpt2");
+  std::string text;
+  for (int i = 0; i < 150000; ++i) text += " " + std::to_string(i * 7919 % 1000003);
+  const std::vector<int> first = tokenizer.Encode(text);
+  EXPECT_EQ(tokenizer.Encode(text), first);
+  std::vector<int> fresh_thread;
+  std::thread([&] { fresh_thread = tokenizer.Encode(text); }).join();
+  EXPECT_EQ(fresh_thread, first);
+  EXPECT_EQ(*tokenizer.Decode(first), text);
 }
 
 TEST(HfTokenizerThreads, ConcurrentEncodesAgree) {
