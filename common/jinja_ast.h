@@ -58,6 +58,8 @@ struct Expr {
   std::vector<std::string> ops;  // comparison operators: == != < <= > >= in notin
   ArgExprs args;
   bool negated = false;  // `is not`
+  // Null for a name outside the supported set that jinja2 would only report
+  // when reached: rendering it is an UNIMPLEMENTED error.
   FilterFn filter = nullptr;
   TestFn test = nullptr;
 };

@@ -502,6 +502,30 @@ const std::map<std::string, MethodFn, std::less<>>& DictMethods() {
   return *methods;
 }
 
+const std::map<std::string, MethodFn, std::less<>>& ListMethods() {
+  static const auto* methods = new std::map<std::string, MethodFn, std::less<>>{
+      {"count", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+         if (args.positional.size() != 1 || !args.keyword.empty()) {
+           return TypeError("list.count() takes exactly one argument");
+         }
+         int64_t n = 0;
+         for (const Value& item : self.as_list()) n += Equal(item, args.positional[0]) ? 1 : 0;
+         return Value::Int(n);
+       }},
+      {"index", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+         if (args.positional.size() != 1 || !args.keyword.empty()) {
+           return absl::UnimplementedError("list.index() with other than one argument");
+         }
+         const ValueList& items = self.as_list();
+         for (size_t i = 0; i < items.size(); ++i) {
+           if (Equal(items[i], args.positional[0])) return Value::Int(i);
+         }
+         return absl::InvalidArgumentError("list.index(x): x not in list");
+       }},
+  };
+  return *methods;
+}
+
 // Every attribute Python's str, dict and list have: the ones not implemented
 // above still exist (so jinja2 would call them) and must fail, not be undefined.
 const std::set<std::string, std::less<>>& PythonAttributes(Value::Kind kind) {
@@ -530,9 +554,12 @@ const std::set<std::string, std::less<>>& PythonAttributes(Value::Kind kind) {
 
 std::optional<Value> GetMethod(const Value& object, absl::string_view name) {
   if (PythonAttributes(object.kind()).count(name) == 0) return std::nullopt;
+  const bool plain_list = object.is_list() && (object.list_flavor() == Value::ListFlavor::kList ||
+                                                object.list_flavor() == Value::ListFlavor::kTuple);
+  if (object.is_list() && !plain_list) return std::nullopt;  // views and generators
   const auto* table = object.is_string() ? &StrMethods()
                       : object.is_dict() ? &DictMethods()
-                                         : nullptr;
+                                         : &ListMethods();
   const std::string qualified = absl::StrCat(object.TypeName(), ".", name);
   if (table != nullptr) {
     auto it = table->find(name);

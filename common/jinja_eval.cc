@@ -130,8 +130,9 @@ namespace {
 Value MakeLoop(const ValueList& items, size_t i) {
   const int64_t n = items.size();
   const int64_t index = i;
-  Dict loop;
-  auto add = [&](const char* key, Value v) { loop.entries.emplace_back(Value::String(key), v); };
+  auto loop = std::make_shared<Namespace>();
+  loop->is_loop = true;
+  auto add = [&](const char* key, Value v) { loop->attributes.emplace_back(key, std::move(v)); };
   add("index", Value::Int(index + 1));
   add("index0", Value::Int(index));
   add("revindex", Value::Int(n - index));
@@ -150,7 +151,7 @@ Value MakeLoop(const ValueList& items, size_t i) {
     }
     return args.positional[index % args.positional.size()];
   }));
-  return Value::MakeDict(std::move(loop));
+  return Value::MakeNamespace(std::move(loop));
 }
 
 bool CheckedAdd(int64_t a, int64_t b, int64_t* r) { return !__builtin_add_overflow(a, b, r); }
@@ -338,7 +339,8 @@ absl::Status Renderer::ExecSet(const Stmt& s, const ScopePtr& scope) {
   }
   if (s.namespace_attribute.empty()) return Assign(s, s.targets, s.unpack, value, scope.get());
   const Value* target = scope->Lookup(s.targets[0]);
-  if (target == nullptr || target->kind() != Value::Kind::kNamespace) {
+  if (target == nullptr || target->kind() != Value::Kind::kNamespace ||
+      target->as_namespace()->is_loop) {
     return Error(s.line, "cannot assign attribute on non-namespace object");
   }
   Namespace& ns = *target->as_namespace();
@@ -474,7 +476,8 @@ absl::StatusOr<Value> Renderer::Slice(const Expr& e, const Value& object, const 
     for (int64_t i : *indices) picked.push_back(items[i]);
     return Value::List(std::move(picked), object.list_flavor());
   }
-  return Value::Undefined(absl::StrFormat("'%s object' cannot be sliced", object.TypeName()));
+  // jinja2 compiles a slice to a plain Python subscript: no undefined fallback.
+  return Error(e.line, absl::StrFormat("'%s' object is not subscriptable", object.TypeName()));
 }
 
 absl::StatusOr<Value> Renderer::EvalBinary(const Expr& e, const Value& a, const Value& b) {
@@ -669,6 +672,10 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e, const ScopePtr& scope) {
       return Call(e.line, callee, args);
     }
     case K::kFilter: {
+      if (e.filter == nullptr) {
+        return Error(e.line, absl::StrCat("the filter '", e.name, "' is not supported"),
+                     absl::StatusCode::kUnimplemented);
+      }
       R1_ASSIGN_OR_RETURN(Value input, Eval(*e.object, scope));
       R1_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e.args, scope));
       absl::StatusOr<Value> result = e.filter(*this, input, args);
@@ -680,6 +687,10 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e, const ScopePtr& scope) {
       return result;
     }
     case K::kTest: {
+      if (e.test == nullptr) {
+        return Error(e.line, absl::StrCat("the test '", e.name, "' is not supported"),
+                     absl::StatusCode::kUnimplemented);
+      }
       R1_ASSIGN_OR_RETURN(Value input, Eval(*e.object, scope));
       R1_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e.args, scope));
       absl::StatusOr<bool> result = e.test(input, args);

@@ -599,6 +599,14 @@ class Parser {
   }
 
   absl::Status ParseIf(int line, Body* body) {
+    const bool saved_soft = soft_frame_;
+    soft_frame_ = true;
+    absl::Status status = ParseIfInSoftFrame(line, body);
+    soft_frame_ = saved_soft;
+    return status;
+  }
+
+  absl::Status ParseIfInSoftFrame(int line, Body* body) {
     auto stmt = std::make_unique<Stmt>();
     stmt->kind = Stmt::Kind::kIf;
     stmt->line = line;
@@ -657,15 +665,18 @@ class Parser {
     if (IsName("recursive")) return Unsupported(Peek().line, "a recursive for loop");
     R1_RETURN_IF_ERROR(ExpectBlockEnd("for"));
     std::string end;
+    const bool saved_soft = soft_frame_;
+    soft_frame_ = false;
     ++loop_depth_;
     absl::Status status = ParseBody({"else", "endfor"}, &stmt->body, &end, "for", line);
     --loop_depth_;
-    R1_RETURN_IF_ERROR(status);
-    if (end == "else") {
-      R1_RETURN_IF_ERROR(ExpectBlockEnd(end));
+    if (status.ok() && end == "else") {
+      status = ExpectBlockEnd(end);
       // `break` in a for's else belongs to an enclosing loop, if any.
-      R1_RETURN_IF_ERROR(ParseBody({"endfor"}, &stmt->else_body, &end, "for", line));
+      if (status.ok()) status = ParseBody({"endfor"}, &stmt->else_body, &end, "for", line);
     }
+    soft_frame_ = saved_soft;
+    R1_RETURN_IF_ERROR(status);
     R1_RETURN_IF_ERROR(ExpectBlockEnd(end));
     body->push_back(std::move(stmt));
     return absl::OkStatus();
@@ -723,11 +734,13 @@ class Parser {
     std::set<std::string> reads;
     reads_ = &reads;
     const int saved_loop_depth = loop_depth_;
+    const bool saved_soft = soft_frame_;
     loop_depth_ = 0;
+    soft_frame_ = false;
     std::string end;
-    absl::Status status =
-        ParseBody({end_tag}, &macro->body, &end, tag, line);
+    absl::Status status = ParseBody({end_tag}, &macro->body, &end, tag, line);
     loop_depth_ = saved_loop_depth;
+    soft_frame_ = saved_soft;
     reads_ = saved;
     R1_RETURN_IF_ERROR(status);
     macro->uses_varargs = reads.count("varargs") > 0;
@@ -800,16 +813,36 @@ class Parser {
   absl::StatusOr<ExprPtr> ParseExpression(bool allow_conditional) {
     DepthGuard guard(this);
     R1_RETURN_IF_ERROR(guard.Check(Peek().line));
-    R1_ASSIGN_OR_RETURN(ExprPtr expr, ParseOr());
+    // The branch before `if` is soft too, which is known only after it:
+    // unknown names in it wait in pending_unknowns_ until then.
+    const size_t unknown_before = pending_unknowns_.size();
+    ++pending_depth_;
+    absl::StatusOr<ExprPtr> first = ParseOr();
+    --pending_depth_;
+    R1_RETURN_IF_ERROR(first.status());
+    ExprPtr expr = *std::move(first);
+    if (allow_conditional && IsName("if")) pending_unknowns_.resize(unknown_before);
+    if (pending_depth_ == 0 && !pending_unknowns_.empty()) {
+      const auto [line, what] = pending_unknowns_.front();
+      pending_unknowns_.clear();
+      return Unsupported(line, what);
+    }
     if (!allow_conditional) return expr;
     while (IsName("if")) {
       const int line = Next().line;
       auto cond = MakeExpr(Expr::Kind::kCondition, line);
-      R1_ASSIGN_OR_RETURN(ExprPtr test, ParseOr());
+      const bool saved_soft = soft_frame_;
+      soft_frame_ = true;
+      absl::StatusOr<ExprPtr> test_or = ParseOr();
       ExprPtr otherwise;
-      if (AcceptName("else")) {
-        R1_ASSIGN_OR_RETURN(otherwise, ParseExpression(true));
+      if (test_or.ok() && AcceptName("else")) {
+        absl::StatusOr<ExprPtr> otherwise_or = ParseExpression(true);
+        if (!otherwise_or.ok()) test_or = otherwise_or.status();
+        else otherwise = *std::move(otherwise_or);
       }
+      soft_frame_ = saved_soft;
+      R1_RETURN_IF_ERROR(test_or.status());
+      ExprPtr test = *std::move(test_or);
       cond->items.push_back(std::move(expr));
       cond->items.push_back(std::move(test));
       cond->items.push_back(std::move(otherwise));
@@ -1102,6 +1135,17 @@ class Parser {
     return e;
   }
 
+  // An unknown filter or test: an error now, or at render time if reached
+  // (the node keeps a null function) where jinja2 defers it.
+  absl::Status UnknownName(int line, std::string construct) {
+    if (soft_frame_) return absl::OkStatus();
+    if (pending_depth_ > 0) {
+      pending_unknowns_.emplace_back(line, std::move(construct));
+      return absl::OkStatus();
+    }
+    return Unsupported(line, construct);
+  }
+
   absl::StatusOr<ExprPtr> ParseFilterExpr(ExprPtr node) {
     while (true) {
       if (IsOp("|")) {
@@ -1114,7 +1158,9 @@ class Parser {
         }
         auto e = MakeExpr(Expr::Kind::kFilter, line);
         e->filter = FindFilter(name);
-        if (e->filter == nullptr) return Unsupported(line, absl::StrCat("the filter '", name, "'"));
+        if (e->filter == nullptr) {
+          R1_RETURN_IF_ERROR(UnknownName(line, absl::StrCat("the filter '", name, "'")));
+        }
         e->name = std::move(name);
         e->object = std::move(node);
         if (IsOp("(")) R1_RETURN_IF_ERROR(ParseArgs(&e->args));
@@ -1125,7 +1171,9 @@ class Parser {
         e->negated = AcceptName("not");
         R1_ASSIGN_OR_RETURN(std::string name, ExpectName());
         e->test = FindTest(name);
-        if (e->test == nullptr) return Unsupported(line, absl::StrCat("the test '", name, "'"));
+        if (e->test == nullptr) {
+          R1_RETURN_IF_ERROR(UnknownName(line, absl::StrCat("the test '", name, "'")));
+        }
         e->name = std::move(name);
         e->object = std::move(node);
         if (IsOp("(")) {
@@ -1155,6 +1203,13 @@ class Parser {
   const ParseLimits& limits_;
   int depth_ = 0;
   int loop_depth_ = 0;
+  // jinja2 reports an unknown filter or test at render time, when reached,
+  // if it sits directly in an if statement or a conditional expression (a
+  // "soft" frame); elsewhere (also in a for or macro body inside an if) at
+  // compile time.
+  bool soft_frame_ = false;
+  int pending_depth_ = 0;  // expressions that may still turn out a conditional's branch
+  std::vector<std::pair<int, std::string>> pending_unknowns_;  // (line, construct)
   std::set<std::string>* reads_ = nullptr;  // names read inside the macro being parsed
 };
 

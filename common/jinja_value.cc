@@ -193,7 +193,7 @@ std::string Value::TypeName() const {
       }
       return "list";
     case Kind::kDict: return "dict";
-    case Kind::kNamespace: return "Namespace";
+    case Kind::kNamespace: return namespace_->is_loop ? "LoopContext" : "Namespace";
     case Kind::kCallable: return "function";
   }
   return "object";
@@ -545,6 +545,9 @@ absl::StatusOr<std::string> ToStr(const Value& value) {
     case Kind::kList: return Repr(value);
     case Kind::kDict: return DictRepr(value.as_dict());
     case Kind::kNamespace: {
+      if (value.as_namespace()->is_loop) {
+        return absl::UnimplementedError("printing a loop object");
+      }
       Dict attributes;
       for (const auto& [k, v] : value.as_namespace()->attributes) {
         attributes.entries.emplace_back(Value::String(k), v);

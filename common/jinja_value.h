@@ -36,9 +36,11 @@ struct Dict {
 };
 
 // namespace(): the one mutable object the immutable sandbox allows
-// (`{% set ns.x = ... %}`), shared by reference like in Python.
+// (`{% set ns.x = ... %}`), shared by reference like in Python. A for loop's
+// `loop` is one too, read-only and unprintable like jinja2's LoopContext.
 struct Namespace {
   std::vector<std::pair<std::string, Value>> attributes;
+  bool is_loop = false;
   Value* Find(absl::string_view name);
 };
 

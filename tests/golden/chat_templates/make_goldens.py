@@ -293,6 +293,8 @@ def construct_cases():
       "[{{ missing }}]|{{ missing is defined }}|{{ missing is undefined }}|{{ missing|length }}"
       "|{{ missing|default('dflt') }}|{% for x in missing %}x{% endfor %}|{{ not missing }}"
       "|{{ missing == missing }}|{{ missing|string }}|{{ missing is none }}")
+    t("slice_of_none_error", "{{ n[:1] }}", error="not subscriptable", n=None)
+    t("slice_of_dict_error", "{{ d[:1] }}", error="", d={"a": 1})
     t("none_is_not_undefined", "{{ n|default('dflt') }}|{{ n is none }}|{{ n is defined }}", n=None)
     t("undefined_attribute_error", "{{ missing.attr }}", error="'missing' is undefined")
     t("undefined_item_error", "{{ missing[0] }}", error="'missing' is undefined")
@@ -453,6 +455,23 @@ def construct_cases():
       "{{ d.get('a') }}|{{ d.get('zz') }}|{{ d.get('zz', 5) }}|{{ d.keys()|list }}"
       "|{{ d.values()|list }}|{{ d.items()|list }}|{{ d.items()|length }}", d={"a": 1, "b": 2})
     t("unsupported_method_append", "{{ l.append(3) }}", error="append", l=[1])
+    t("list_methods", "{{ [1, 2, 1].count(1) }} {{ ['a', 'b'].index('b') }} {{ (1, 1).count(1) }}")
+    t("loop_object", "{% for x in [1] %}{{ loop.index }}{{ loop['index'] }}{{ loop is mapping }}"
+      "[{{ loop.get }}]{% endfor %}")
+
+    # Unknown filters and tests: jinja2 reports them when reached if they sit
+    # directly in an if or a conditional expression, else at compile time.
+    t("unknown_filter_in_untaken_branch", "{% if false %}{{ x|nofilter }}{% endif %}ok")
+    t("unknown_test_in_untaken_branch", "{% if false %}{{ x is notest }}{% else %}ok{% endif %}")
+    t("unknown_filter_in_untaken_conditional", "{{ x|nofilter if false else 1 }}")
+    t("unknown_filter_reached", "{% if true %}{{ x|nofilter }}{% endif %}", error="nofilter")
+    t("unknown_filter_in_loop_inside_if",
+      "{% if false %}{% for y in [] %}{{ y|nofilter }}{% endfor %}{% endif %}", error="nofilter")
+    t("unknown_filter_top_level", "{{ x|nofilter }}", error="nofilter")
+    t("unknown_filter_in_call_argument", "{{ range(x|nofilter) }}", error="nofilter")
+    t("unknown_filter_in_nested_conditional", "{{ [x|nofilter if false else 2, 3] }}")
+    t("unknown_filter_in_for_iterable_inside_if",
+      "{% if false %}{% for y in x|nofilter %}{% endfor %}{% endif %}ok")
 
 
 def main():
