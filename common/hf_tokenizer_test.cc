@@ -73,7 +73,7 @@ TEST_P(GoldenTest, MatchesReferenceIdsAndDecodes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest,
-                         ::testing::Values("gpt2", "llama3", "llama3_ignore_merges", "qwen2",
+                         ::testing::Values("gpt2", "gpt2_prefix_space", "llama3", "llama3_ignore_merges", "qwen2",
                                            "deepseek_v3", "llama2", "mistral_metaspace",
                                            "normalizers_unk", "added_flags"));
 
@@ -205,6 +205,11 @@ TEST(HfTokenizerPatterns, WhitespaceIsOnigurumasIncludingNextLine) {
   // one run of "other" characters.
   EXPECT_THAT(matches(hf_internal::kGpt2Pattern, "x" + nel + nel + "y"),
               ElementsAre("x", nel, nel, "y"));
+}
+
+TEST(HfTokenizerDecode, WithoutADecoderTokensAreJoinedBySpaces) {
+  const HfTokenizer tokenizer = FromTiny(TinyTokenizer());
+  EXPECT_EQ(*tokenizer.Decode({*tokenizer.TokenToId("ab"), *tokenizer.TokenToId("c")}), "ab c");
 }
 
 // ---- Refusals and errors ------------------------------------------------------

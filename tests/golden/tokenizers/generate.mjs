@@ -62,6 +62,7 @@ const COMMON = [
 const EXTRA = {
   gpt2: ["Hello<|endoftext|>world", "<|endoftext|><|endoftext|>", " <|endoftext|> ",
          "<|endoftext", "text<|endoftext|>\n"],
+  gpt2_prefix_space: ["Hello<|endoftext|>world", "<|endoftext|> x", " leading", "x"],
   llama3: ["<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>",
            "x<|eot_id|><|eot_id|>y"],
   llama3_ignore_merges: ["Hello world extraordinary tokenization", "helloing world"],

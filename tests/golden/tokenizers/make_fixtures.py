@@ -207,6 +207,13 @@ def gpt2():
                      byte_level(use_regex=True))
 
 
+def gpt2_prefix_space():
+    # ByteLevel's add_prefix_space: every piece without a leading space gets one.
+    t = gpt2()
+    t["pre_tokenizer"] = byte_level(add_prefix_space=True, use_regex=True)
+    return t
+
+
 def llama3():
     model = byte_level_model(500, pair_merges=True)
     base = next_id(model)
@@ -336,7 +343,7 @@ def added_flags():
 
 
 FIXTURES = {
-    "gpt2": gpt2, "llama3": llama3, "llama3_ignore_merges": llama3_ignore_merges,
+    "gpt2": gpt2, "gpt2_prefix_space": gpt2_prefix_space, "llama3": llama3, "llama3_ignore_merges": llama3_ignore_merges,
     "qwen2": qwen2, "deepseek_v3": deepseek_v3, "llama2": llama2,
     "mistral_metaspace": mistral_metaspace, "normalizers_unk": normalizers_unk,
     "added_flags": added_flags,
