@@ -2,9 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -51,8 +50,8 @@ absl::StatusOr<std::optional<std::string>> SpecialToken(const Json& config, cons
       return std::optional<std::string>(content->get<std::string>());
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(path.string(), ": \"", key, "\" is neither a string nor an object with \"content\""));
+  return absl::InvalidArgumentError(absl::StrCat(
+      path.string(), ": \"", key, "\" is neither a string nor an object with \"content\""));
 }
 
 // tokenizer_config.json's "chat_template": a string, or named templates.
@@ -66,17 +65,18 @@ absl::StatusOr<std::optional<std::string>> ConfigTemplate(const Json& config,
     for (const Json& entry : *it) {
       if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
           !entry.contains("template") || !entry["template"].is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path.string(), ": \"chat_template\" entries must be {\"name\": ..., \"template\": ...}"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path.string(),
+                         ": \"chat_template\" entries must be {\"name\": ..., \"template\": ...}"));
       }
       names.push_back(entry["name"].get<std::string>());
       if (names.back() == "default") {
         return std::optional<std::string>(entry["template"].get<std::string>());
       }
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        path.string(), ": several chat templates (", absl::StrJoin(names, ", "),
-        ") and none named \"default\""));
+    return absl::FailedPreconditionError(absl::StrCat(path.string(), ": several chat templates (",
+                                                      absl::StrJoin(names, ", "),
+                                                      ") and none named \"default\""));
   }
   return absl::InvalidArgumentError(
       absl::StrCat(path.string(), ": \"chat_template\" must be a string or a list"));
@@ -93,7 +93,7 @@ Json VariableValue(const std::string& text) {
 
 absl::StatusOr<HfChatTemplate> MakeChatTemplate(std::string source, std::string origin) {
   R1_ASSIGN_OR_RETURN(jinja::Template compiled, jinja::Template::Parse(source, origin));
-  return HfChatTemplate{std::move(source), std::move(origin), std::nullopt, std::nullopt,
+  return HfChatTemplate{std::move(source), std::move(origin), std::nullopt,       std::nullopt,
                         std::nullopt,      std::nullopt,      std::move(compiled)};
 }
 
@@ -135,10 +135,9 @@ absl::StatusOr<std::optional<HfChatTemplate>> LoadChatTemplate(const std::string
     const char* key;
     std::optional<std::string>* value;
   };
-  for (Slot slot : {Slot{"bos_token", &chat_template.bos_token},
-                    Slot{"eos_token", &chat_template.eos_token},
-                    Slot{"unk_token", &chat_template.unk_token},
-                    Slot{"pad_token", &chat_template.pad_token}}) {
+  for (Slot slot :
+       {Slot{"bos_token", &chat_template.bos_token}, Slot{"eos_token", &chat_template.eos_token},
+        Slot{"unk_token", &chat_template.unk_token}, Slot{"pad_token", &chat_template.pad_token}}) {
     R1_ASSIGN_OR_RETURN(*slot.value, SpecialToken(config, slot.key, config_path));
     if (!*slot.value) {
       R1_ASSIGN_OR_RETURN(*slot.value, SpecialToken(token_map, slot.key, map_path));
@@ -159,8 +158,7 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseChatVariable(
 }
 
 absl::StatusOr<std::string> RenderChat(const HfChatTemplate& chat_template, const Json& messages,
-                                       bool add_generation_prompt,
-                                       const ChatVariables& variables,
+                                       bool add_generation_prompt, const ChatVariables& variables,
                                        const jinja::RenderOptions& options) {
   if (!messages.is_array()) {
     return absl::InvalidArgumentError(
@@ -181,8 +179,7 @@ absl::StatusOr<std::string> RenderChat(const HfChatTemplate& chat_template, cons
 
 absl::StatusOr<std::string> RenderChat(const HfChatTemplate& chat_template,
                                        const std::vector<ChatMessage>& messages,
-                                       bool add_generation_prompt,
-                                       const ChatVariables& variables,
+                                       bool add_generation_prompt, const ChatVariables& variables,
                                        const jinja::RenderOptions& options) {
   Json array = Json::array();
   for (const ChatMessage& m : messages) array.push_back({{"role", m.role}, {"content", m.content}});

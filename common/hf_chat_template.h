@@ -8,12 +8,11 @@
 #ifndef R1_COMMON_HF_CHAT_TEMPLATE_H_
 #define R1_COMMON_HF_CHAT_TEMPLATE_H_
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -61,8 +60,7 @@ struct ChatMessage {
 using ChatVariables = std::vector<std::pair<std::string, std::string>>;
 
 // "name=value" -> {name, value}; INVALID_ARGUMENT without '=' or a name.
-absl::StatusOr<std::pair<std::string, std::string>> ParseChatVariable(
-    absl::string_view assignment);
+absl::StatusOr<std::pair<std::string, std::string>> ParseChatVariable(absl::string_view assignment);
 
 // Renders `messages` (a JSON array of message objects: role, content, and
 // whatever else the template reads, such as tool_calls) with the variables

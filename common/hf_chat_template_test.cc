@@ -5,9 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -98,11 +97,10 @@ TEST(LoadChatTemplate, ChatTemplateJinjaWinsOverTheConfig) {
   EXPECT_FALSE((*t)->bos_token.has_value());
 
   for (const char* thinking : {"false", "true"}) {
-    const Json golden =
-        GoldenCase(absl::StrCat("qwen3/reasoning_history/gen=1/thinking=",
-                                std::string(thinking) == "true" ? 1 : 0));
-    absl::StatusOr<std::string> out = RenderChat(**t, golden["context"]["messages"], true,
-                                                 {{"enable_thinking", thinking}});
+    const Json golden = GoldenCase(absl::StrCat("qwen3/reasoning_history/gen=1/thinking=",
+                                                std::string(thinking) == "true" ? 1 : 0));
+    absl::StatusOr<std::string> out =
+        RenderChat(**t, golden["context"]["messages"], true, {{"enable_thinking", thinking}});
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(*out, golden["expected"].get<std::string>()) << thinking;
   }
@@ -114,9 +112,9 @@ TEST(LoadChatTemplate, NamedTemplatesUseDefaultAndTokensFallBackToSpecialTokensM
                   {{{"name", "tool_use"}, {"template", "{{ 'tools!' }}"}},
                    {{"name", "default"}, {"template", GoldenTemplate("llama3.jinja")}}}}};
   WriteText(dir / "tokenizer_config.json", config.dump());
-  WriteText(dir / "special_tokens_map.json",
-            Json{{"bos_token", {{"content", "<|begin_of_text|>"}}}, {"eos_token", "<|eot_id|>"}}
-                .dump());
+  WriteText(
+      dir / "special_tokens_map.json",
+      Json{{"bos_token", {{"content", "<|begin_of_text|>"}}}, {"eos_token", "<|eot_id|>"}}.dump());
   absl::StatusOr<std::optional<HfChatTemplate>> t = LoadChatTemplate(dir.string());
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_TRUE(t->has_value());
@@ -159,7 +157,8 @@ TEST(LoadChatTemplate, ErrorsNameTheFile) {
   WriteText(dir / "tokenizer_config.json", "{\"chat_template\": ");
   absl::StatusOr<std::optional<HfChatTemplate>> t = LoadChatTemplate(dir.string());
   ASSERT_FALSE(t.ok());
-  EXPECT_THAT(std::string(t.status().message()), HasSubstr("tokenizer_config.json: not valid JSON"));
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("tokenizer_config.json: not valid JSON"));
 
   WriteText(dir / "tokenizer_config.json",
             Json{{"chat_template", "line 1\n{% for m in messages %}{{ m }}"}}.dump());
@@ -170,14 +169,13 @@ TEST(LoadChatTemplate, ErrorsNameTheFile) {
 
   WriteText(dir / "tokenizer_config.json", Json{{"chat_template", 7}}.dump());
   EXPECT_FALSE(LoadChatTemplate(dir.string()).ok());
-  WriteText(dir / "tokenizer_config.json",
-            Json{{"chat_template", "x"}, {"bos_token", 3}}.dump());
+  WriteText(dir / "tokenizer_config.json", Json{{"chat_template", "x"}, {"bos_token", 3}}.dump());
   EXPECT_FALSE(LoadChatTemplate(dir.string()).ok());
 }
 
 TEST(RenderChat, TemplateErrorsNameOriginAndLine) {
-  absl::StatusOr<HfChatTemplate> t = MakeChatTemplate(GoldenTemplate("mistral.jinja"),
-                                                      "model/chat_template.jinja");
+  absl::StatusOr<HfChatTemplate> t =
+      MakeChatTemplate(GoldenTemplate("mistral.jinja"), "model/chat_template.jinja");
   ASSERT_TRUE(t.ok()) << t.status();
   absl::StatusOr<std::string> out =
       RenderChat(*t, std::vector<ChatMessage>{{"user", "a"}, {"user", "b"}}, false);
@@ -189,7 +187,8 @@ TEST(RenderChat, TemplateErrorsNameOriginAndLine) {
 
 TEST(RenderChat, PassesToolsAndDocumentsAsNoneLikeTransformers) {
   absl::StatusOr<HfChatTemplate> t = MakeChatTemplate(
-      "{{ tools is defined }} {{ tools is none }} {{ documents is none }} {{ bos_token is defined }}"
+      "{{ tools is defined }} {{ tools is none }} {{ documents is none }} {{ bos_token is defined "
+      "}}"
       " {{ add_generation_prompt }}",
       "t.jinja");
   ASSERT_TRUE(t.ok()) << t.status();

@@ -25,12 +25,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string>
-#include "absl/strings/string_view.h"
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 

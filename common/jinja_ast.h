@@ -6,11 +6,11 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/jinja_builtins.h"
 #include "common/jinja_value.h"
 
@@ -76,13 +76,13 @@ struct MacroDef {
 
 struct Stmt {
   enum class Kind {
-    kText,      // text
-    kOutput,    // {{ expr }}
-    kIf,        // conditions[i] -> bodies[i]; else_body
-    kFor,       // for targets in expr [if condition]: body [else: else_body]
-    kSet,       // targets = expr, or ns.attribute = expr, or a block set (body)
-    kMacro,     // macro
-    kCallBlock, // {% call macro(args) %}body{% endcall %}: expr is the call
+    kText,       // text
+    kOutput,     // {{ expr }}
+    kIf,         // conditions[i] -> bodies[i]; else_body
+    kFor,        // for targets in expr [if condition]: body [else: else_body]
+    kSet,        // targets = expr, or ns.attribute = expr, or a block set (body)
+    kMacro,      // macro
+    kCallBlock,  // {% call macro(args) %}body{% endcall %}: expr is the call
     kBreak,
     kContinue,
     kGeneration,  // transformers' {% generation %}: renders its body

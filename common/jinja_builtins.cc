@@ -8,8 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 
 namespace r1::jinja {
@@ -72,9 +72,9 @@ absl::StatusOr<std::string> PythonTitle(absl::string_view s) {
   std::string out;
   bool previous_cased = false;
   for (char32_t cp : DecodeUtf8(s)) {
-    R1_ASSIGN_OR_RETURN(char32_t mapped,
-                        MapCase(cp, previous_cased ? CaseMode::kLower : CaseMode::kUpper,
-                                "title()"));
+    R1_ASSIGN_OR_RETURN(
+        char32_t mapped,
+        MapCase(cp, previous_cased ? CaseMode::kLower : CaseMode::kUpper, "title()"));
     AppendUtf8(mapped, &out);
     previous_cased = IsCased(cp);
   }
@@ -100,8 +100,8 @@ absl::StatusOr<std::string> JinjaTitle(absl::string_view s) {
   std::string out;
   bool word_start = true;
   for (char32_t cp : DecodeUtf8(s)) {
-    const bool separator = IsPythonSpace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' ||
-                           cp == '<';
+    const bool separator =
+        IsPythonSpace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
     if (separator) {
       AppendUtf8(cp, &out);
       word_start = true;
@@ -184,8 +184,8 @@ absl::StatusOr<ValueList> Split(absl::string_view s, const std::optional<Value>&
       size_t start = 0;
       int64_t splits = 0;
       while (true) {
-        size_t hit = (maxsplit >= 0 && splits >= maxsplit) ? absl::string_view::npos
-                                                           : s.find(sep, start);
+        size_t hit =
+            (maxsplit >= 0 && splits >= maxsplit) ? absl::string_view::npos : s.find(sep, start);
         if (hit == absl::string_view::npos) {
           parts.emplace_back(s.substr(start));
           break;
@@ -304,7 +304,8 @@ absl::StatusOr<std::string> Format(absl::string_view s, const CallArgs& args) {
       for (const auto& [k, v] : args.keyword) {
         if (k == field) value = &v;
       }
-      if (value == nullptr) return absl::InvalidArgumentError(absl::StrCat("KeyError: '", field, "'"));
+      if (value == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat("KeyError: '", field, "'"));
     }
     R1_ASSIGN_OR_RETURN(std::string text, ToStr(*value));
     out += text;
@@ -340,26 +341,32 @@ absl::StatusOr<Value> StrStrip(const Value& self, CallArgs& args, StripSide side
 
 const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
   static const auto* methods = new std::map<std::string, MethodFn, std::less<>>{
-      {"strip", [](const Value& self, CallArgs& args) {
+      {"strip",
+       [](const Value& self, CallArgs& args) {
          return StrStrip(self, args, StripSide::kBoth, "str.strip()");
        }},
-      {"lstrip", [](const Value& self, CallArgs& args) {
+      {"lstrip",
+       [](const Value& self, CallArgs& args) {
          return StrStrip(self, args, StripSide::kLeft, "str.lstrip()");
        }},
-      {"rstrip", [](const Value& self, CallArgs& args) {
+      {"rstrip",
+       [](const Value& self, CallArgs& args) {
          return StrStrip(self, args, StripSide::kRight, "str.rstrip()");
        }},
-      {"split", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"split",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_ASSIGN_OR_RETURN(Bound b, args.Bind("str.split()", {"sep", "maxsplit"}));
          R1_ASSIGN_OR_RETURN(ValueList parts, Split(self.as_string(), b[0], b[1], false));
          return Value::List(std::move(parts));
        }},
-      {"rsplit", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"rsplit",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_ASSIGN_OR_RETURN(Bound b, args.Bind("str.rsplit()", {"sep", "maxsplit"}));
          R1_ASSIGN_OR_RETURN(ValueList parts, Split(self.as_string(), b[0], b[1], true));
          return Value::List(std::move(parts));
        }},
-      {"startswith", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"startswith",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty()) {
            return absl::UnimplementedError("str.startswith() with other than one argument");
          }
@@ -369,7 +376,8 @@ const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
          }
          return Value::Bool(false);
        }},
-      {"endswith", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"endswith",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty()) {
            return absl::UnimplementedError("str.endswith() with other than one argument");
          }
@@ -382,7 +390,8 @@ const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
          }
          return Value::Bool(false);
        }},
-      {"replace", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"replace",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_ASSIGN_OR_RETURN(Bound b, args.Bind("str.replace()", {"old", "new", "count"}));
          if (!b[0] || !b[1]) return TypeError("str.replace() needs old and new");
          if (!b[0]->is_string()) return NeedsString("str.replace()", *b[0]);
@@ -395,43 +404,50 @@ const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
          return Value::String(
              Replace(self.as_string(), b[0]->as_string(), b[1]->as_string(), count));
        }},
-      {"upper", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"upper",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("str.upper()", args));
-         R1_ASSIGN_OR_RETURN(std::string s, ChangeCase(self.as_string(), CaseMode::kUpper,
-                                                       "str.upper()"));
+         R1_ASSIGN_OR_RETURN(std::string s,
+                             ChangeCase(self.as_string(), CaseMode::kUpper, "str.upper()"));
          return Value::String(std::move(s));
        }},
-      {"lower", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"lower",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("str.lower()", args));
-         R1_ASSIGN_OR_RETURN(std::string s, ChangeCase(self.as_string(), CaseMode::kLower,
-                                                       "str.lower()"));
+         R1_ASSIGN_OR_RETURN(std::string s,
+                             ChangeCase(self.as_string(), CaseMode::kLower, "str.lower()"));
          return Value::String(std::move(s));
        }},
-      {"title", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"title",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("str.title()", args));
          R1_ASSIGN_OR_RETURN(std::string s, PythonTitle(self.as_string()));
          return Value::String(std::move(s));
        }},
-      {"capitalize", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"capitalize",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("str.capitalize()", args));
          R1_ASSIGN_OR_RETURN(std::string s, PythonCapitalize(self.as_string()));
          return Value::String(std::move(s));
        }},
-      {"find", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"find",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty() ||
              !args.positional[0].is_string()) {
            return absl::UnimplementedError("str.find() with other than one string argument");
          }
          return Value::Int(FindIndex(self.as_string(), args.positional[0].as_string(), false));
        }},
-      {"rfind", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"rfind",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty() ||
              !args.positional[0].is_string()) {
            return absl::UnimplementedError("str.rfind() with other than one string argument");
          }
          return Value::Int(FindIndex(self.as_string(), args.positional[0].as_string(), true));
        }},
-      {"count", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"count",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty() ||
              !args.positional[0].is_string()) {
            return absl::UnimplementedError("str.count() with other than one string argument");
@@ -445,7 +461,8 @@ const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
          }
          return Value::Int(n);
        }},
-      {"join", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"join",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty()) {
            return TypeError("str.join() takes exactly one argument");
          }
@@ -461,7 +478,8 @@ const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
          }
          return Value::String(std::move(out));
        }},
-      {"format", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"format",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_ASSIGN_OR_RETURN(std::string s, Format(self.as_string(), args));
          return Value::String(std::move(s));
        }},
@@ -471,7 +489,8 @@ const std::map<std::string, MethodFn, std::less<>>& StrMethods() {
 
 const std::map<std::string, MethodFn, std::less<>>& DictMethods() {
   static const auto* methods = new std::map<std::string, MethodFn, std::less<>>{
-      {"items", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"items",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("dict.items()", args));
          ValueList pairs;
          for (const auto& [k, v] : self.as_dict().entries) {
@@ -479,19 +498,22 @@ const std::map<std::string, MethodFn, std::less<>>& DictMethods() {
          }
          return Value::List(std::move(pairs), Value::ListFlavor::kDictItems);
        }},
-      {"keys", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"keys",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("dict.keys()", args));
          ValueList keys;
          for (const auto& entry : self.as_dict().entries) keys.push_back(entry.first);
          return Value::List(std::move(keys), Value::ListFlavor::kDictKeys);
        }},
-      {"values", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"values",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          R1_RETURN_IF_ERROR(NoArgs("dict.values()", args));
          ValueList values;
          for (const auto& entry : self.as_dict().entries) values.push_back(entry.second);
          return Value::List(std::move(values), Value::ListFlavor::kDictValues);
        }},
-      {"get", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"get",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (!args.keyword.empty() || args.positional.empty() || args.positional.size() > 2) {
            return TypeError("dict.get() takes a key and an optional default");
          }
@@ -504,7 +526,8 @@ const std::map<std::string, MethodFn, std::less<>>& DictMethods() {
 
 const std::map<std::string, MethodFn, std::less<>>& ListMethods() {
   static const auto* methods = new std::map<std::string, MethodFn, std::less<>>{
-      {"count", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"count",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty()) {
            return TypeError("list.count() takes exactly one argument");
          }
@@ -512,7 +535,8 @@ const std::map<std::string, MethodFn, std::less<>>& ListMethods() {
          for (const Value& item : self.as_list()) n += Equal(item, args.positional[0]) ? 1 : 0;
          return Value::Int(n);
        }},
-      {"index", [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
+      {"index",
+       [](const Value& self, CallArgs& args) -> absl::StatusOr<Value> {
          if (args.positional.size() != 1 || !args.keyword.empty()) {
            return absl::UnimplementedError("list.index() with other than one argument");
          }
@@ -530,32 +554,37 @@ const std::map<std::string, MethodFn, std::less<>>& ListMethods() {
 // above still exist (so jinja2 would call them) and must fail, not be undefined.
 const std::set<std::string, std::less<>>& PythonAttributes(Value::Kind kind) {
   static const auto* str_attrs = new std::set<std::string, std::less<>>{
-      "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
-      "format", "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
-      "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper",
-      "join", "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix",
-      "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip",
-      "split", "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper",
-      "zfill"};
+      "capitalize",   "casefold",    "center",    "count",      "encode",       "endswith",
+      "expandtabs",   "find",        "format",    "format_map", "index",        "isalnum",
+      "isalpha",      "isascii",     "isdecimal", "isdigit",    "isidentifier", "islower",
+      "isnumeric",    "isprintable", "isspace",   "istitle",    "isupper",      "join",
+      "ljust",        "lower",       "lstrip",    "maketrans",  "partition",    "removeprefix",
+      "removesuffix", "replace",     "rfind",     "rindex",     "rjust",        "rpartition",
+      "rsplit",       "rstrip",      "split",     "splitlines", "startswith",   "strip",
+      "swapcase",     "title",       "translate", "upper",      "zfill"};
   static const auto* dict_attrs = new std::set<std::string, std::less<>>{
-      "clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
-      "update", "values"};
+      "clear", "copy",    "fromkeys",   "get",    "items", "keys",
+      "pop",   "popitem", "setdefault", "update", "values"};
   static const auto* list_attrs = new std::set<std::string, std::less<>>{
-      "append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove",
-      "reverse", "sort"};
+      "append", "clear", "copy",   "count",   "extend", "index",
+      "insert", "pop",   "remove", "reverse", "sort"};
   static const auto* none = new std::set<std::string, std::less<>>{};
   switch (kind) {
-    case Value::Kind::kString: return *str_attrs;
-    case Value::Kind::kDict: return *dict_attrs;
-    case Value::Kind::kList: return *list_attrs;
-    default: return *none;
+    case Value::Kind::kString:
+      return *str_attrs;
+    case Value::Kind::kDict:
+      return *dict_attrs;
+    case Value::Kind::kList:
+      return *list_attrs;
+    default:
+      return *none;
   }
 }
 
 std::optional<Value> GetMethod(const Value& object, absl::string_view name) {
   if (PythonAttributes(object.kind()).count(name) == 0) return std::nullopt;
   const bool plain_list = object.is_list() && (object.list_flavor() == Value::ListFlavor::kList ||
-                                                object.list_flavor() == Value::ListFlavor::kTuple);
+                                               object.list_flavor() == Value::ListFlavor::kTuple);
   if (object.is_list() && !plain_list) return std::nullopt;  // views and generators
   const auto* table = object.is_string() ? &StrMethods()
                       : object.is_dict() ? &DictMethods()
@@ -565,9 +594,8 @@ std::optional<Value> GetMethod(const Value& object, absl::string_view name) {
     auto it = table->find(name);
     if (it != table->end()) {
       MethodFn fn = it->second;
-      return Value::MakeCallable(qualified, [fn, object](Renderer&, CallArgs& args) {
-        return fn(object, args);
-      });
+      return Value::MakeCallable(
+          qualified, [fn, object](Renderer&, CallArgs& args) { return fn(object, args); });
     }
   }
   return Value::MakeCallable(qualified, [qualified](Renderer&, CallArgs&) -> absl::StatusOr<Value> {
@@ -582,9 +610,8 @@ absl::StatusOr<Value> GetPath(const Value& item, absl::string_view path) {
   size_t start = 0;
   while (true) {
     const size_t dot = path.find('.', start);
-    const absl::string_view part = path.substr(start, dot == absl::string_view::npos
-                                                         ? absl::string_view::npos
-                                                         : dot - start);
+    const absl::string_view part =
+        path.substr(start, dot == absl::string_view::npos ? absl::string_view::npos : dot - start);
     Value key = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)
                     ? Value::Int(std::atoll(std::string(part).c_str()))
                     : Value::String(std::string(part));
@@ -601,13 +628,17 @@ absl::StatusOr<std::string> SoftStr(const Value& v) { return ToStr(v); }
 absl::StatusOr<Value> FilterLength(Renderer&, const Value& v, CallArgs& args) {
   R1_RETURN_IF_ERROR(NoArgs("length", args));
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return Value::Int(0);
-    case Value::Kind::kString: return Value::Int(CodePointCount(v.as_string()));
-    case Value::Kind::kDict: return Value::Int(v.as_dict().entries.size());
+    case Value::Kind::kUndefined:
+      return Value::Int(0);
+    case Value::Kind::kString:
+      return Value::Int(CodePointCount(v.as_string()));
+    case Value::Kind::kDict:
+      return Value::Int(v.as_dict().entries.size());
     case Value::Kind::kList:
       if (!v.is_generator()) return Value::Int(v.as_list().size());
       break;
-    default: break;
+    default:
+      break;
   }
   return TypeError(absl::StrFormat("object of type '%s' has no len()", v.TypeName()));
 }
@@ -713,7 +744,7 @@ std::optional<int64_t> ParsePythonInt(absl::string_view text, int base) {
       previous_underscore = true;
       continue;
     }
-    const int d = std::isdigit(static_cast<unsigned char>(s[i])) ? s[i] - '0'
+    const int d = std::isdigit(static_cast<unsigned char>(s[i]))   ? s[i] - '0'
                   : std::isalpha(static_cast<unsigned char>(s[i])) ? std::tolower(s[i]) - 'a' + 10
                                                                    : 99;
     if (d >= base) return std::nullopt;
@@ -826,8 +857,8 @@ absl::StatusOr<Value> FilterReverse(Renderer&, const Value& v, CallArgs& args) {
 absl::StatusOr<Value> FilterTojson(Renderer&, const Value& v, CallArgs& args) {
   // transformers' tojson: json.dumps(x, ensure_ascii=False, indent=None,
   // separators=None, sort_keys=False); no HTML escaping, key order kept.
-  R1_ASSIGN_OR_RETURN(Bound b, args.Bind("tojson", {"ensure_ascii", "indent", "separators",
-                                                    "sort_keys"}));
+  R1_ASSIGN_OR_RETURN(Bound b,
+                      args.Bind("tojson", {"ensure_ascii", "indent", "separators", "sort_keys"}));
   JsonDumpOptions options;
   options.ensure_ascii = b[0] && b[0]->Truthy();
   if (b[1] && !b[1]->is_none()) {
@@ -908,7 +939,8 @@ absl::StatusOr<Value> FilterMap(Renderer& renderer, const Value& v, CallArgs& ar
     }
   }
   if (attribute) {
-    if (!args.positional.empty()) return TypeError("map(attribute=...) takes no positional arguments");
+    if (!args.positional.empty())
+      return TypeError("map(attribute=...) takes no positional arguments");
     R1_ASSIGN_OR_RETURN(std::string path, SoftStr(*attribute));
     for (const Value& item : items) {
       R1_ASSIGN_OR_RETURN(Value got, GetPath(item, path));
@@ -939,9 +971,8 @@ absl::StatusOr<Value> FilterMap(Renderer& renderer, const Value& v, CallArgs& ar
 const std::map<std::string, FilterFn, std::less<>>& Filters() {
   static const auto* filters = new std::map<std::string, FilterFn, std::less<>>{
       {"abs", FilterAbs},
-      {"capitalize", [](Renderer&, const Value& v, CallArgs& a) {
-         return FilterCase(v, a, "capitalize", PythonCapitalize);
-       }},
+      {"capitalize", [](Renderer&, const Value& v,
+                        CallArgs& a) { return FilterCase(v, a, "capitalize", PythonCapitalize); }},
       {"count", FilterLength},
       {"d", FilterDefault},
       {"default", FilterDefault},
@@ -953,34 +984,31 @@ const std::map<std::string, FilterFn, std::less<>>& Filters() {
       {"last", FilterLast},
       {"length", FilterLength},
       {"list", FilterList},
-      {"lower", [](Renderer&, const Value& v, CallArgs& a) {
+      {"lower",
+       [](Renderer&, const Value& v, CallArgs& a) {
          return FilterCase(v, a, "lower", [](absl::string_view s) {
            return ChangeCase(s, CaseMode::kLower, "lower");
          });
        }},
       {"map", FilterMap},
-      {"reject", [](Renderer&, const Value& v, CallArgs& a) {
-         return SelectOrReject(v, a, false, false);
-       }},
-      {"rejectattr", [](Renderer&, const Value& v, CallArgs& a) {
-         return SelectOrReject(v, a, true, false);
-       }},
+      {"reject",
+       [](Renderer&, const Value& v, CallArgs& a) { return SelectOrReject(v, a, false, false); }},
+      {"rejectattr",
+       [](Renderer&, const Value& v, CallArgs& a) { return SelectOrReject(v, a, true, false); }},
       {"replace", FilterReplace},
       {"reverse", FilterReverse},
       {"safe", FilterSafe},
-      {"select", [](Renderer&, const Value& v, CallArgs& a) {
-         return SelectOrReject(v, a, false, true);
-       }},
-      {"selectattr", [](Renderer&, const Value& v, CallArgs& a) {
-         return SelectOrReject(v, a, true, true);
-       }},
+      {"select",
+       [](Renderer&, const Value& v, CallArgs& a) { return SelectOrReject(v, a, false, true); }},
+      {"selectattr",
+       [](Renderer&, const Value& v, CallArgs& a) { return SelectOrReject(v, a, true, true); }},
       {"string", FilterString},
-      {"title", [](Renderer&, const Value& v, CallArgs& a) {
-         return FilterCase(v, a, "title", JinjaTitle);
-       }},
+      {"title", [](Renderer&, const Value& v,
+                   CallArgs& a) { return FilterCase(v, a, "title", JinjaTitle); }},
       {"tojson", FilterTojson},
       {"trim", FilterTrim},
-      {"upper", [](Renderer&, const Value& v, CallArgs& a) {
+      {"upper",
+       [](Renderer&, const Value& v, CallArgs& a) {
          return FilterCase(v, a, "upper", [](absl::string_view s) {
            return ChangeCase(s, CaseMode::kUpper, "upper");
          });
@@ -1038,10 +1066,10 @@ absl::StatusOr<bool> CaseTest(const Value& v, bool want_lower) {
 
 const std::map<std::string, TestFn, std::less<>>& Tests() {
   static const auto* tests = new std::map<std::string, TestFn, std::less<>>{
-      {"defined", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("defined", args));
-                                return !v.is_undefined();)},
-      {"undefined", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("undefined", args));
-                                  return v.is_undefined();)},
+      {"defined",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("defined", args)); return !v.is_undefined();)},
+      {"undefined",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("undefined", args)); return v.is_undefined();)},
       {"none", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("none", args)); return v.is_none();)},
       {"boolean", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("boolean", args));
                                 return v.kind() == Value::Kind::kBool;)},
@@ -1053,31 +1081,28 @@ const std::map<std::string, TestFn, std::less<>>& Tests() {
                                 return v.kind() == Value::Kind::kInt;)},
       {"float", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("float", args));
                               return v.kind() == Value::Kind::kFloat;)},
-      {"number", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("number", args));
-                               return v.is_number();)},
-      {"string", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("string", args));
-                               return v.is_string();)},
-      {"mapping", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("mapping", args));
-                                return v.is_dict();)},
-      {"iterable", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("iterable", args));
-                                 return v.is_undefined() || v.is_string() || v.is_list() ||
-                                        v.is_dict();)},
+      {"number", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("number", args)); return v.is_number();)},
+      {"string", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("string", args)); return v.is_string();)},
+      {"mapping", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("mapping", args)); return v.is_dict();)},
+      {"iterable",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("iterable", args));
+                     return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();)},
       {"sequence", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("sequence", args));
                                  return v.is_undefined() || v.is_string() || v.is_dict() ||
                                         (v.is_list() && !v.is_generator());)},
       {"callable", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("callable", args));
                                  return v.kind() == Value::Kind::kCallable;)},
-      {"odd", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("odd", args));
-                            R1_ASSIGN_OR_RETURN(int64_t i, IntForTest(v, "odd"));
-                            return i % 2 != 0;)},
-      {"even", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("even", args));
-                             R1_ASSIGN_OR_RETURN(int64_t i, IntForTest(v, "even"));
-                             return i % 2 == 0;)},
-      {"divisibleby", R1_JINJA_TEST(R1_ASSIGN_OR_RETURN(Value n, OneArg("divisibleby", args));
-                                    R1_ASSIGN_OR_RETURN(int64_t i, IntForTest(v, "divisibleby"));
-                                    R1_ASSIGN_OR_RETURN(int64_t d, IntForTest(n, "divisibleby"));
-                                    if (d == 0) return TypeError("integer modulo by zero");
-                                    return i % d == 0;)},
+      {"odd",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("odd", args));
+                     R1_ASSIGN_OR_RETURN(int64_t i, IntForTest(v, "odd")); return i % 2 != 0;)},
+      {"even",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("even", args));
+                     R1_ASSIGN_OR_RETURN(int64_t i, IntForTest(v, "even")); return i % 2 == 0;)},
+      {"divisibleby",
+       R1_JINJA_TEST(R1_ASSIGN_OR_RETURN(Value n, OneArg("divisibleby", args));
+                     R1_ASSIGN_OR_RETURN(int64_t i, IntForTest(v, "divisibleby"));
+                     R1_ASSIGN_OR_RETURN(int64_t d, IntForTest(n, "divisibleby"));
+                     if (d == 0) return TypeError("integer modulo by zero"); return i % d == 0;)},
       {"eq", R1_JINJA_TEST(return Compare(v, args, "==");)},
       {"equalto", R1_JINJA_TEST(return Compare(v, args, "==");)},
       {"==", R1_JINJA_TEST(return Compare(v, args, "==");)},
@@ -1095,20 +1120,20 @@ const std::map<std::string, TestFn, std::less<>>& Tests() {
       {">=", R1_JINJA_TEST(return Compare(v, args, ">=");)},
       {"in", R1_JINJA_TEST(R1_ASSIGN_OR_RETURN(Value container, OneArg("in", args));
                            return Contains(container, v);)},
-      {"lower", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("lower", args));
-                              return CaseTest(v, true);)},
-      {"upper", R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("upper", args));
-                              return CaseTest(v, false);)},
-      {"sameas", R1_JINJA_TEST(R1_ASSIGN_OR_RETURN(Value other, OneArg("sameas", args));
-                               // Python's `is`: exact for the singletons None, True, False.
-                               auto singleton = [](const Value& x) {
-                                 return x.is_none() || x.kind() == Value::Kind::kBool;
-                               };
-                               if (singleton(v) || singleton(other)) {
-                                 return v.kind() == other.kind() && Equal(v, other);
-                               }
-                               return absl::UnimplementedError(
-                                   "'sameas' on values other than None, True and False");)},
+      {"lower",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("lower", args)); return CaseTest(v, true);)},
+      {"upper",
+       R1_JINJA_TEST(R1_RETURN_IF_ERROR(NoArgs("upper", args)); return CaseTest(v, false);)},
+      {"sameas",
+       R1_JINJA_TEST(
+           R1_ASSIGN_OR_RETURN(Value other, OneArg("sameas", args));
+           // Python's `is`: exact for the singletons None, True, False.
+           auto singleton =
+               [](const Value& x) { return x.is_none() || x.kind() == Value::Kind::kBool; };
+           if (singleton(v) || singleton(other)) {
+             return v.kind() == other.kind() && Equal(v, other);
+           } return absl::
+               UnimplementedError("'sameas' on values other than None, True and False");)},
   };
   return *tests;
 }
@@ -1209,62 +1234,64 @@ absl::StatusOr<bool> Contains(const Value& container, const Value& item) {
 
 std::vector<std::pair<std::string, Value>> BuiltinGlobals() {
   std::vector<std::pair<std::string, Value>> globals;
-  globals.emplace_back("range", Value::MakeCallable("range", [](Renderer&, CallArgs& args)
-                                                                 -> absl::StatusOr<Value> {
-    if (!args.keyword.empty() || args.positional.empty() || args.positional.size() > 3) {
-      return TypeError("range() takes 1 to 3 positional arguments");
-    }
-    for (const Value& v : args.positional) {
-      if (!v.is_integer()) {
-        return TypeError(absl::StrFormat("'%s' object cannot be interpreted as an integer",
-                                         v.TypeName()));
-      }
-    }
-    const auto& p = args.positional;
-    const int64_t start = p.size() == 1 ? 0 : p[0].as_int();
-    const int64_t stop = p.size() == 1 ? p[0].as_int() : p[1].as_int();
-    const int64_t step = p.size() == 3 ? p[2].as_int() : 1;
-    if (step == 0) return absl::InvalidArgumentError("range() arg 3 must not be zero");
-    // jinja2's sandbox refuses ranges over MAX_RANGE items.
-    constexpr int64_t kMaxRange = 100000;
-    const double count = std::ceil((static_cast<double>(stop) - start) / step);
-    if (count > kMaxRange) {
-      return absl::InvalidArgumentError(
-          "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-    }
-    ValueList items;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) items.push_back(Value::Int(i));
-    return Value::List(std::move(items));
-  }));
-  globals.emplace_back("namespace", Value::MakeCallable("namespace", [](Renderer&, CallArgs& args)
-                                                                         -> absl::StatusOr<Value> {
-    auto ns = std::make_shared<Namespace>();
-    auto set = [&](const std::string& k, const Value& v) {
-      if (Value* existing = ns->Find(k)) {
-        *existing = v;
-      } else {
-        ns->attributes.emplace_back(k, v);
-      }
-    };
-    for (const Value& p : args.positional) {
-      if (!p.is_dict()) return TypeError("namespace() takes a dict or keyword arguments");
-      for (const auto& [k, v] : p.as_dict().entries) {
-        if (!k.is_string()) return TypeError("namespace() keys must be strings");
-        set(k.as_string(), v);
-      }
-    }
-    for (const auto& [k, v] : args.keyword) set(k, v);
-    return Value::MakeNamespace(std::move(ns));
-  }));
-  globals.emplace_back("dict", Value::MakeCallable("dict", [](Renderer&, CallArgs& args)
-                                                               -> absl::StatusOr<Value> {
-    if (!args.positional.empty()) {
-      return absl::UnimplementedError("dict() with positional arguments");
-    }
-    Dict dict;
-    for (const auto& [k, v] : args.keyword) dict.entries.emplace_back(Value::String(k), v);
-    return Value::MakeDict(std::move(dict));
-  }));
+  globals.emplace_back(
+      "range", Value::MakeCallable("range", [](Renderer&, CallArgs& args) -> absl::StatusOr<Value> {
+        if (!args.keyword.empty() || args.positional.empty() || args.positional.size() > 3) {
+          return TypeError("range() takes 1 to 3 positional arguments");
+        }
+        for (const Value& v : args.positional) {
+          if (!v.is_integer()) {
+            return TypeError(
+                absl::StrFormat("'%s' object cannot be interpreted as an integer", v.TypeName()));
+          }
+        }
+        const auto& p = args.positional;
+        const int64_t start = p.size() == 1 ? 0 : p[0].as_int();
+        const int64_t stop = p.size() == 1 ? p[0].as_int() : p[1].as_int();
+        const int64_t step = p.size() == 3 ? p[2].as_int() : 1;
+        if (step == 0) return absl::InvalidArgumentError("range() arg 3 must not be zero");
+        // jinja2's sandbox refuses ranges over MAX_RANGE items.
+        constexpr int64_t kMaxRange = 100000;
+        const double count = std::ceil((static_cast<double>(stop) - start) / step);
+        if (count > kMaxRange) {
+          return absl::InvalidArgumentError(
+              "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+        }
+        ValueList items;
+        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+          items.push_back(Value::Int(i));
+        return Value::List(std::move(items));
+      }));
+  globals.emplace_back(
+      "namespace",
+      Value::MakeCallable("namespace", [](Renderer&, CallArgs& args) -> absl::StatusOr<Value> {
+        auto ns = std::make_shared<Namespace>();
+        auto set = [&](const std::string& k, const Value& v) {
+          if (Value* existing = ns->Find(k)) {
+            *existing = v;
+          } else {
+            ns->attributes.emplace_back(k, v);
+          }
+        };
+        for (const Value& p : args.positional) {
+          if (!p.is_dict()) return TypeError("namespace() takes a dict or keyword arguments");
+          for (const auto& [k, v] : p.as_dict().entries) {
+            if (!k.is_string()) return TypeError("namespace() keys must be strings");
+            set(k.as_string(), v);
+          }
+        }
+        for (const auto& [k, v] : args.keyword) set(k, v);
+        return Value::MakeNamespace(std::move(ns));
+      }));
+  globals.emplace_back(
+      "dict", Value::MakeCallable("dict", [](Renderer&, CallArgs& args) -> absl::StatusOr<Value> {
+        if (!args.positional.empty()) {
+          return absl::UnimplementedError("dict() with positional arguments");
+        }
+        Dict dict;
+        for (const auto& [k, v] : args.keyword) dict.entries.emplace_back(Value::String(k), v);
+        return Value::MakeDict(std::move(dict));
+      }));
   return globals;
 }
 

@@ -2,13 +2,12 @@
 // iteration and each macro call gets a fresh scope; if and set do not; a macro
 // sees the scope it was defined in) and Python's operators.
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "common/jinja.h"
 #include "common/jinja_ast.h"
 #include "common/status.h"
@@ -115,8 +114,8 @@ class Renderer {
                               const Value& stop, const Value& step);
   absl::StatusOr<Value> Call(int line, const Value& callee, CallArgs& args);
   absl::Status UndefinedError(int line, const Value& undefined) const {
-    return Error(line, undefined.as_string().empty() ? "a value is undefined"
-                                                     : undefined.as_string());
+    return Error(line,
+                 undefined.as_string().empty() ? "a value is undefined" : undefined.as_string());
   }
 
   const Program& program_;
@@ -144,13 +143,14 @@ Value MakeLoop(const ValueList& items, size_t i) {
   add("depth0", Value::Int(0));
   add("previtem", index > 0 ? items[i - 1] : Value::Undefined("there is no previous item"));
   add("nextitem", index + 1 < n ? items[i + 1] : Value::Undefined("there is no next item"));
-  add("cycle", Value::MakeCallable("loop.cycle", [index](Renderer&, CallArgs& args)
-                                                     -> absl::StatusOr<Value> {
-    if (args.positional.empty() || !args.keyword.empty()) {
-      return absl::InvalidArgumentError("loop.cycle() needs at least one positional argument");
-    }
-    return args.positional[index % args.positional.size()];
-  }));
+  add("cycle", Value::MakeCallable("loop.cycle",
+                                   [index](Renderer&, CallArgs& args) -> absl::StatusOr<Value> {
+                                     if (args.positional.empty() || !args.keyword.empty()) {
+                                       return absl::InvalidArgumentError(
+                                           "loop.cycle() needs at least one positional argument");
+                                     }
+                                     return args.positional[index % args.positional.size()];
+                                   }));
   return Value::MakeNamespace(std::move(loop));
 }
 
@@ -243,10 +243,12 @@ absl::StatusOr<Renderer::Flow> Renderer::ExecOne(const Stmt& s, const ScopePtr& 
       std::shared_ptr<const MacroDef> macro = s.macro;
       // The macro sees the scope it is defined in, as it is when it is called.
       std::weak_ptr<Scope> weak_scope = scope;
-      scope->Set(s.targets[0], Value::MakeCallable(
-          macro->name, [macro, weak_scope](Renderer& r, CallArgs& args) -> absl::StatusOr<Value> {
-            return r.CallMacro(macro, weak_scope.lock(), args);
-          }));
+      scope->Set(s.targets[0],
+                 Value::MakeCallable(
+                     macro->name,
+                     [macro, weak_scope](Renderer& r, CallArgs& args) -> absl::StatusOr<Value> {
+                       return r.CallMacro(macro, weak_scope.lock(), args);
+                     }));
       return Flow::kNormal;
     }
     case Stmt::Kind::kCallBlock: {
@@ -256,10 +258,11 @@ absl::StatusOr<Renderer::Flow> Renderer::ExecOne(const Stmt& s, const ScopePtr& 
       R1_ASSIGN_OR_RETURN(Value callee, Eval(*call.object, scope));
       R1_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(call.args, scope));
       args.keyword.emplace_back(
-          "caller", Value::MakeCallable("caller", [caller, weak_scope](Renderer& r, CallArgs& a)
-                                                      -> absl::StatusOr<Value> {
-            return r.CallMacro(caller, weak_scope.lock(), a);
-          }));
+          "caller",
+          Value::MakeCallable(
+              "caller", [caller, weak_scope](Renderer& r, CallArgs& a) -> absl::StatusOr<Value> {
+                return r.CallMacro(caller, weak_scope.lock(), a);
+              }));
       R1_ASSIGN_OR_RETURN(Value result, Call(s.line, callee, args));
       absl::StatusOr<std::string> text = ToStr(result);
       if (!text.ok()) return Located(s.line, text.status());
@@ -270,8 +273,11 @@ absl::StatusOr<Renderer::Flow> Renderer::ExecOne(const Stmt& s, const ScopePtr& 
       return Flow::kBreak;
     case Stmt::Kind::kContinue:
       return Flow::kContinue;
-    case Stmt::Kind::kGeneration:
-      return Exec(s.body, scope, out);
+    case Stmt::Kind::kGeneration: {
+      // transformers makes it a call block: its own scope, output inline.
+      R1_ASSIGN_OR_RETURN(Flow flow, Exec(s.body, ChildScope(scope), out));
+      return flow;
+    }
   }
   return Flow::kNormal;
 }
@@ -287,11 +293,11 @@ absl::Status Renderer::Assign(const Stmt& s, const std::vector<std::string>& tar
     return Error(s.line, absl::StrCat("cannot unpack: ", items.status().message()));
   }
   if (items->size() != targets.size()) {
-    return Error(s.line, items->size() > targets.size()
-                             ? absl::StrFormat("too many values to unpack (expected %d)",
-                                               targets.size())
-                             : absl::StrFormat("not enough values to unpack (expected %d, got %d)",
-                                               targets.size(), items->size()));
+    return Error(s.line,
+                 items->size() > targets.size()
+                     ? absl::StrFormat("too many values to unpack (expected %d)", targets.size())
+                     : absl::StrFormat("not enough values to unpack (expected %d, got %d)",
+                                       targets.size(), items->size()));
   }
   for (size_t i = 0; i < targets.size(); ++i) scope->Set(targets[i], (*items)[i]);
   return absl::OkStatus();
@@ -396,8 +402,8 @@ absl::StatusOr<Value> Renderer::CallMacro(const std::shared_ptr<const MacroDef>&
     } else if (macro->uses_varargs) {
       extra.push_back(args.positional[i]);
     } else {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "macro '%s' takes not more than %d argument(s)", macro->name, n));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("macro '%s' takes not more than %d argument(s)", macro->name, n));
     }
   }
   Dict kwargs;
@@ -427,13 +433,12 @@ absl::StatusOr<Value> Renderer::CallMacro(const std::shared_ptr<const MacroDef>&
       R1_ASSIGN_OR_RETURN(Value v, Eval(*macro->defaults[i - first_default], scope));
       scope->Set(macro->params[i], std::move(v));
     } else {
-      scope->Set(macro->params[i],
-                 Value::Undefined(absl::StrFormat("parameter '%s' was not provided",
-                                                  macro->params[i])));
+      scope->Set(macro->params[i], Value::Undefined(absl::StrFormat(
+                                       "parameter '%s' was not provided", macro->params[i])));
     }
   }
-  if (macro->uses_varargs) scope->Set("varargs", Value::List(std::move(extra),
-                                                             Value::ListFlavor::kTuple));
+  if (macro->uses_varargs)
+    scope->Set("varargs", Value::List(std::move(extra), Value::ListFlavor::kTuple));
   if (macro->uses_kwargs) scope->Set("kwargs", Value::MakeDict(std::move(kwargs)));
   std::string out;
   ++call_depth_;
@@ -575,8 +580,8 @@ absl::StatusOr<Value> Renderer::EvalBinary(const Expr& e, const Value& a, const 
       return Value::List(std::move(joined), a.list_flavor());
     }
     if (a.is_string()) {
-      return fail(absl::InvalidArgumentError(absl::StrFormat(
-          "can only concatenate str (not \"%s\") to str", b.TypeName())));
+      return fail(absl::InvalidArgumentError(
+          absl::StrFormat("can only concatenate str (not \"%s\") to str", b.TypeName())));
     }
   }
   if (op == "*") {
@@ -623,8 +628,8 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e, const ScopePtr& scope) {
         R1_ASSIGN_OR_RETURN(Value v, Eval(*item, scope));
         items.push_back(std::move(v));
       }
-      return Value::List(std::move(items), e.kind == K::kList ? Value::ListFlavor::kList
-                                                              : Value::ListFlavor::kTuple);
+      return Value::List(std::move(items),
+                         e.kind == K::kList ? Value::ListFlavor::kList : Value::ListFlavor::kTuple);
     }
     case K::kDict: {
       Dict dict;
@@ -681,8 +686,8 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e, const ScopePtr& scope) {
       absl::StatusOr<Value> result = e.filter(*this, input, args);
       if (!result.ok()) {
         return Located(e.line, absl::Status(result.status().code(),
-                                            absl::StrCat("filter '", e.name, "': ",
-                                                         result.status().message())));
+                                            absl::StrCat("filter '", e.name,
+                                                         "': ", result.status().message())));
       }
       return result;
     }
@@ -695,9 +700,9 @@ absl::StatusOr<Value> Renderer::Eval(const Expr& e, const ScopePtr& scope) {
       R1_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e.args, scope));
       absl::StatusOr<bool> result = e.test(input, args);
       if (!result.ok()) {
-        return Located(e.line, absl::Status(result.status().code(),
-                                            absl::StrCat("test '", e.name, "': ",
-                                                         result.status().message())));
+        return Located(
+            e.line, absl::Status(result.status().code(),
+                                 absl::StrCat("test '", e.name, "': ", result.status().message())));
       }
       return Value::Bool(*result != e.negated);
     }
@@ -807,7 +812,8 @@ absl::StatusOr<Value> FromJson(const nlohmann::ordered_json& j, int depth) {
       return Value::Float(j.get<double>());
     case nlohmann::json::value_t::string: {
       const std::string& s = j.get_ref<const std::string&>();
-      if (!IsValidUtf8(s)) return absl::InvalidArgumentError("a string variable is not valid UTF-8");
+      if (!IsValidUtf8(s))
+        return absl::InvalidArgumentError("a string variable is not valid UTF-8");
       return Value::String(s);
     }
     case nlohmann::json::value_t::array: {
@@ -851,15 +857,18 @@ absl::StatusOr<std::string> Template::Render(const nlohmann::ordered_json& varia
   }
   auto globals = std::make_shared<Scope>();
   for (auto& [name, value] : BuiltinGlobals()) globals->Set(name, std::move(value));
-  globals->Set("raise_exception", Value::MakeCallable(
-      "raise_exception", [](Renderer&, CallArgs& args) -> absl::StatusOr<Value> {
-        R1_ASSIGN_OR_RETURN(auto bound, args.Bind("raise_exception", {"message"}));
-        if (!bound[0]) return absl::InvalidArgumentError("raise_exception() needs a message");
-        R1_ASSIGN_OR_RETURN(std::string message, ToStr(*bound[0]));
-        return absl::InvalidArgumentError(message);
-      }));
-  globals->Set("strftime_now", Value::MakeCallable(
-      "strftime_now", [](Renderer& r, CallArgs& args) -> absl::StatusOr<Value> {
+  globals->Set("raise_exception",
+               Value::MakeCallable(
+                   "raise_exception", [](Renderer&, CallArgs& args) -> absl::StatusOr<Value> {
+                     R1_ASSIGN_OR_RETURN(auto bound, args.Bind("raise_exception", {"message"}));
+                     if (!bound[0])
+                       return absl::InvalidArgumentError("raise_exception() needs a message");
+                     R1_ASSIGN_OR_RETURN(std::string message, ToStr(*bound[0]));
+                     return absl::InvalidArgumentError(message);
+                   }));
+  globals->Set(
+      "strftime_now",
+      Value::MakeCallable("strftime_now", [](Renderer& r, CallArgs& args) -> absl::StatusOr<Value> {
         R1_ASSIGN_OR_RETURN(auto bound, args.Bind("strftime_now", {"format"}));
         if (!bound[0] || !bound[0]->is_string()) {
           return absl::InvalidArgumentError("strftime_now() needs a format string");

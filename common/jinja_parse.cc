@@ -11,11 +11,11 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "common/jinja_ast.h"
 #include "common/status.h"
 
@@ -24,8 +24,19 @@ namespace {
 
 // ---------------------------------------------------------------- lexer ---
 
-enum class Tok { kText, kVarBegin, kVarEnd, kBlockBegin, kBlockEnd, kName, kString, kInt, kFloat,
-                 kOp, kEof };
+enum class Tok {
+  kText,
+  kVarBegin,
+  kVarEnd,
+  kBlockBegin,
+  kBlockEnd,
+  kName,
+  kString,
+  kInt,
+  kFloat,
+  kOp,
+  kEof
+};
 
 struct Token {
   Tok type;
@@ -36,17 +47,27 @@ struct Token {
 
 std::string Describe(const Token& token) {
   switch (token.type) {
-    case Tok::kText: return "template text";
-    case Tok::kVarBegin: return "'{{'";
-    case Tok::kVarEnd: return "'}}'";
-    case Tok::kBlockBegin: return "'{%'";
-    case Tok::kBlockEnd: return "'%}'";
-    case Tok::kName: return absl::StrCat("'", token.text, "'");
-    case Tok::kString: return "a string";
+    case Tok::kText:
+      return "template text";
+    case Tok::kVarBegin:
+      return "'{{'";
+    case Tok::kVarEnd:
+      return "'}}'";
+    case Tok::kBlockBegin:
+      return "'{%'";
+    case Tok::kBlockEnd:
+      return "'%}'";
+    case Tok::kName:
+      return absl::StrCat("'", token.text, "'");
+    case Tok::kString:
+      return "a string";
     case Tok::kInt:
-    case Tok::kFloat: return "a number";
-    case Tok::kOp: return absl::StrCat("'", token.text, "'");
-    case Tok::kEof: return "the end of the template";
+    case Tok::kFloat:
+      return "a number";
+    case Tok::kOp:
+      return absl::StrCat("'", token.text, "'");
+    case Tok::kEof:
+      return "the end of the template";
   }
   return "?";
 }
@@ -257,8 +278,8 @@ class Lexer {
   absl::StatusOr<size_t> LexNumber(size_t pos) {
     const absl::string_view src = source_;
     auto digits_end = [&](size_t p, auto is_digit) {
-      while (p < src.size() && (is_digit(src[p]) || (src[p] == '_' && p + 1 < src.size() &&
-                                                     is_digit(src[p + 1])))) {
+      while (p < src.size() &&
+             (is_digit(src[p]) || (src[p] == '_' && p + 1 < src.size() && is_digit(src[p + 1])))) {
         ++p;
       }
       return p;
@@ -271,12 +292,12 @@ class Lexer {
       }
       return out;
     };
-    if (src[pos] == '0' && pos + 1 < src.size() && absl::string_view("bBoOxX").find(src[pos + 1]) !=
-                                                       absl::string_view::npos) {
+    if (src[pos] == '0' && pos + 1 < src.size() &&
+        absl::string_view("bBoOxX").find(src[pos + 1]) != absl::string_view::npos) {
       const char base_char = std::tolower(src[pos + 1]);
       const int base = base_char == 'b' ? 2 : base_char == 'o' ? 8 : 16;
       auto in_base = [base](char ch) {
-        const int d = std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0'
+        const int d = std::isdigit(static_cast<unsigned char>(ch))    ? ch - '0'
                       : std::isxdigit(static_cast<unsigned char>(ch)) ? std::tolower(ch) - 'a' + 10
                                                                       : 99;
         return d < base;
@@ -336,7 +357,8 @@ class Lexer {
       for (int k = 0; k < count; ++k) {
         const char h = src[at + k];
         if (!std::isxdigit(static_cast<unsigned char>(h))) return std::nullopt;
-        v = v * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : std::tolower(h) - 'a' + 10);
+        v = v * 16 +
+            (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : std::tolower(h) - 'a' + 10);
       }
       return v;
     };
@@ -354,17 +376,39 @@ class Lexer {
       const char e = src[i + 1];
       i += 2;
       switch (e) {
-        case '\n': ++line_; break;  // line continuation
-        case '\\': out.push_back('\\'); break;
-        case '\'': out.push_back('\''); break;
-        case '"': out.push_back('"'); break;
-        case 'a': out.push_back('\a'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'v': out.push_back('\v'); break;
+        case '\n':
+          ++line_;
+          break;  // line continuation
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case 'a':
+          out.push_back('\a');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
         case 'x':
         case 'u':
         case 'U': {
@@ -408,8 +452,8 @@ class Lexer {
 // Tags jinja2 knows that this engine does not implement: refused by name.
 const std::set<std::string, std::less<>>& UnsupportedTags() {
   static const auto* tags = new std::set<std::string, std::less<>>{
-      "raw", "include", "import", "from", "extends", "block", "filter", "with", "autoescape",
-      "do", "trans", "pluralize"};
+      "raw",    "include", "import",     "from", "extends", "block",
+      "filter", "with",    "autoescape", "do",   "trans",   "pluralize"};
   return *tags;
 }
 
@@ -486,8 +530,8 @@ class Parser {
     ~DepthGuard() { --parser_->depth_; }
     absl::Status Check(int line) const {
       if (parser_->depth_ > parser_->limits_.max_nesting) {
-        return parser_->Error(line, absl::StrCat("nesting deeper than ",
-                                                 parser_->limits_.max_nesting, " levels"));
+        return parser_->Error(
+            line, absl::StrCat("nesting deeper than ", parser_->limits_.max_nesting, " levels"));
       }
       return absl::OkStatus();
     }
@@ -502,8 +546,7 @@ class Parser {
   // name is consumed and returned in `end_tag`, the rest of it is left for the
   // caller. With no end tags, parses to the end of the template.
   absl::Status ParseBody(const std::vector<absl::string_view>& end_tags, Body* body,
-                         std::string* end_tag, absl::string_view open_tag = "",
-                         int open_line = 0) {
+                         std::string* end_tag, absl::string_view open_tag = "", int open_line = 0) {
     DepthGuard guard(this);
     R1_RETURN_IF_ERROR(guard.Check(Peek().line));
     while (true) {
@@ -511,11 +554,13 @@ class Parser {
       switch (token.type) {
         case Tok::kEof:
           if (!end_tags.empty()) {
-            return Error(open_line, absl::StrCat("unclosed '", open_tag, "' block: expected ",
-                                                 absl::StrJoin(end_tags, " or ", [](std::string* o, absl::string_view t) {
-                                                   absl::StrAppend(o, "'{% ", t, " %}'");
-                                                 }),
-                                                 " before the end of the template"));
+            return Error(open_line,
+                         absl::StrCat("unclosed '", open_tag, "' block: expected ",
+                                      absl::StrJoin(end_tags, " or ",
+                                                    [](std::string* o, absl::string_view t) {
+                                                      absl::StrAppend(o, "'{% ", t, " %}'");
+                                                    }),
+                                      " before the end of the template"));
           }
           return absl::OkStatus();
         case Tok::kText: {
@@ -541,8 +586,8 @@ class Parser {
         case Tok::kBlockBegin: {
           const Token& keyword = Peek(1);
           if (keyword.type != Tok::kName) {
-            return Error(keyword.line, absl::StrCat("expected a tag name after '{%', got ",
-                                                    Describe(keyword)));
+            return Error(keyword.line,
+                         absl::StrCat("expected a tag name after '{%', got ", Describe(keyword)));
           }
           if (std::find(end_tags.begin(), end_tags.end(), keyword.text) != end_tags.end()) {
             Next();
@@ -572,14 +617,23 @@ class Parser {
       stmt->kind = Stmt::Kind::kGeneration;
       stmt->line = keyword.line;
       R1_RETURN_IF_ERROR(ExpectBlockEnd(tag));
+      // A call block's body: no loop to break out of, not a soft frame.
+      const int saved_loop_depth = loop_depth_;
+      const bool saved_soft = soft_frame_;
+      loop_depth_ = 0;
+      soft_frame_ = false;
       std::string end;
-      R1_RETURN_IF_ERROR(ParseBody({"endgeneration"}, &stmt->body, &end, tag, keyword.line));
+      absl::Status status = ParseBody({"endgeneration"}, &stmt->body, &end, tag, keyword.line);
+      loop_depth_ = saved_loop_depth;
+      soft_frame_ = saved_soft;
+      R1_RETURN_IF_ERROR(status);
       R1_RETURN_IF_ERROR(ExpectBlockEnd(end));
       body->push_back(std::move(stmt));
       return absl::OkStatus();
     }
     if (absl::StartsWith(tag, "end") || tag == "else" || tag == "elif") {
-      return Error(keyword.line, absl::StrCat("unexpected '{% ", tag, " %}': no open block to end"));
+      return Error(keyword.line,
+                   absl::StrCat("unexpected '{% ", tag, " %}': no open block to end"));
     }
     if (tag == "break" || tag == "continue") {
       if (loop_depth_ == 0) {
@@ -837,8 +891,10 @@ class Parser {
       ExprPtr otherwise;
       if (test_or.ok() && AcceptName("else")) {
         absl::StatusOr<ExprPtr> otherwise_or = ParseExpression(true);
-        if (!otherwise_or.ok()) test_or = otherwise_or.status();
-        else otherwise = *std::move(otherwise_or);
+        if (!otherwise_or.ok())
+          test_or = otherwise_or.status();
+        else
+          otherwise = *std::move(otherwise_or);
       }
       soft_frame_ = saved_soft;
       R1_RETURN_IF_ERROR(test_or.status());

@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -38,7 +37,8 @@ RenderOptions FixedClock() {
   return options;
 }
 
-absl::StatusOr<std::string> Render(const std::string& source, const Json& variables = Json::object(),
+absl::StatusOr<std::string> Render(const std::string& source,
+                                   const Json& variables = Json::object(),
                                    const RenderOptions& options = FixedClock()) {
   absl::StatusOr<Template> t = Template::Parse(source, "t.jinja");
   if (!t.ok()) return t.status();
@@ -132,8 +132,8 @@ TEST(JinjaErrors, StrayEndTagAndUnknownTag) {
 }
 
 TEST(JinjaErrors, UnsupportedTagsAreRefusedByName) {
-  for (const char* tag : {"include 'x'", "extends 'x'", "import 'x' as y", "raw", "filter upper",
-                          "with a = 1"}) {
+  for (const char* tag :
+       {"include 'x'", "extends 'x'", "import 'x' as y", "raw", "filter upper", "with a = 1"}) {
     absl::StatusOr<Template> t = Template::Parse(absl::StrCat("{% ", tag, " %}"), "t.jinja");
     ASSERT_FALSE(t.ok()) << tag;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kUnimplemented) << tag;
@@ -148,10 +148,10 @@ TEST(JinjaErrors, BreakOutsideLoop) {
 }
 
 TEST(JinjaErrors, RaiseExceptionMessageIsVerbatimAfterLocation) {
-  absl::StatusOr<std::string> out =
-      Render("ok\n{% if messages|length > 1 %}{{ raise_exception('Roles must alternate!') }}"
-             "{% endif %}",
-             Json{{"messages", {1, 2}}});
+  absl::StatusOr<std::string> out = Render(
+      "ok\n{% if messages|length > 1 %}{{ raise_exception('Roles must alternate!') }}"
+      "{% endif %}",
+      Json{{"messages", {1, 2}}});
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(out.status().message(), "t.jinja:2: Roles must alternate!");
@@ -167,9 +167,11 @@ TEST(JinjaErrors, ErrorInsideMacroNamesTheMacroLine) {
 
 TEST(JinjaErrors, UnsupportedOperationsFailInsteadOfRenderingDifferently) {
   // Non-ASCII letters' case mapping, % formatting, an unbounded int.
-  for (const char* source : {"{{ 'straße'|upper }}", "{{ 'é'.title() }}", "{{ '%s' % 1 }}",
-                             "{{ 2 ** 64 }}", "{% set g = [1]|map('string') %}{{ g|list }}"
-                             "{{ g|list }}", "{{ [1]|reverse }}", "{{ 'a'.zfill(3) }}"}) {
+  for (const char* source :
+       {"{{ 'straße'|upper }}", "{{ 'é'.title() }}", "{{ '%s' % 1 }}", "{{ 2 ** 64 }}",
+        "{% set g = [1]|map('string') %}{{ g|list }}"
+        "{{ g|list }}",
+        "{{ [1]|reverse }}", "{{ 'a'.zfill(3) }}"}) {
     absl::StatusOr<std::string> out = Render(source);
     ASSERT_FALSE(out.ok()) << source << " rendered " << *out;
     EXPECT_EQ(out.status().code(), absl::StatusCode::kUnimplemented) << source << out.status();
@@ -206,7 +208,8 @@ TEST(JinjaLimits, StepsAreBounded) {
 }
 
 TEST(JinjaLimits, MacroRecursionIsBounded) {
-  absl::StatusOr<std::string> out = Render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
+  absl::StatusOr<std::string> out =
+      Render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted);
 }
@@ -227,8 +230,8 @@ TEST(JinjaLimits, DeepNestingIsAnErrorNotACrash) {
 
 // Every prefix of the model-shaped templates either parses or fails cleanly.
 TEST(JinjaFuzz, TruncatedTemplatesNeverCrash) {
-  for (const char* file : {"qwen2_5.jinja", "qwen3.jinja", "llama3.jinja", "deepseek_r1.jinja",
-                           "mistral.jinja"}) {
+  for (const char* file :
+       {"qwen2_5.jinja", "qwen3.jinja", "llama3.jinja", "deepseek_r1.jinja", "mistral.jinja"}) {
     const std::string source = ReadText(absl::StrCat(kGoldenDir, file));
     ASSERT_FALSE(source.empty());
     const Json variables = {{"messages", {{{"role", "user"}, {"content", "hi"}}}},

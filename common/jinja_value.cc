@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "common/status.h"
 
 namespace r1::jinja {
@@ -176,25 +176,40 @@ bool Value::Truthy() const {
 
 std::string Value::TypeName() const {
   switch (kind_) {
-    case Kind::kUndefined: return "Undefined";
-    case Kind::kNone: return "NoneType";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
+    case Kind::kUndefined:
+      return "Undefined";
+    case Kind::kNone:
+      return "NoneType";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
     case Kind::kList:
       switch (flavor_) {
-        case ListFlavor::kList: return "list";
-        case ListFlavor::kTuple: return "tuple";
-        case ListFlavor::kDictItems: return "dict_items";
-        case ListFlavor::kDictKeys: return "dict_keys";
-        case ListFlavor::kDictValues: return "dict_values";
-        case ListFlavor::kGenerator: return "generator";
+        case ListFlavor::kList:
+          return "list";
+        case ListFlavor::kTuple:
+          return "tuple";
+        case ListFlavor::kDictItems:
+          return "dict_items";
+        case ListFlavor::kDictKeys:
+          return "dict_keys";
+        case ListFlavor::kDictValues:
+          return "dict_values";
+        case ListFlavor::kGenerator:
+          return "generator";
       }
       return "list";
-    case Kind::kDict: return "dict";
-    case Kind::kNamespace: return namespace_->is_loop ? "LoopContext" : "Namespace";
-    case Kind::kCallable: return "function";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kNamespace:
+      return namespace_->is_loop ? "LoopContext" : "Namespace";
+    case Kind::kCallable:
+      return "function";
   }
   return "object";
 }
@@ -204,8 +219,8 @@ std::string Value::TypeName() const {
 absl::StatusOr<std::vector<std::optional<Value>>> CallArgs::Bind(
     absl::string_view function, const std::vector<absl::string_view>& names) const {
   if (positional.size() > names.size()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s() takes at most %d arguments (%d given)", function, names.size(), positional.size()));
+    return absl::InvalidArgumentError(absl::StrFormat("%s() takes at most %d arguments (%d given)",
+                                                      function, names.size(), positional.size()));
   }
   std::vector<std::optional<Value>> bound(names.size());
   for (size_t i = 0; i < positional.size(); ++i) bound[i] = positional[i];
@@ -287,9 +302,8 @@ absl::StatusOr<bool> Less(const Value& a, const Value& b) {
     }
     return x.size() < y.size();
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("'<' not supported between instances of '%s' and '%s'", a.TypeName(),
-                      b.TypeName()));
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "'<' not supported between instances of '%s' and '%s'", a.TypeName(), b.TypeName()));
 }
 
 // --- Unicode ---
@@ -339,7 +353,10 @@ std::u32string DecodeUtf8(absl::string_view text) {
   while (i < text.size()) {
     const unsigned char c = text[i];
     int length = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
-    char32_t cp = length == 1 ? c : length == 2 ? (c & 0x1F) : length == 3 ? (c & 0x0F) : (c & 0x07);
+    char32_t cp = length == 1   ? c
+                  : length == 2 ? (c & 0x1F)
+                  : length == 3 ? (c & 0x0F)
+                                : (c & 0x07);
     for (int k = 1; k < length && i + k < text.size(); ++k) {
       cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
     }
@@ -519,12 +536,18 @@ absl::StatusOr<std::string> Repr(const Value& value) {
       const ValueList& items = value.as_list();
       R1_ASSIGN_OR_RETURN(std::string inner, JoinRepr(items, ", "));
       switch (value.list_flavor()) {
-        case Flavor::kList: return absl::StrCat("[", inner, "]");
-        case Flavor::kTuple: return absl::StrCat("(", inner, items.size() == 1 ? ",)" : ")");
-        case Flavor::kDictItems: return absl::StrCat("dict_items([", inner, "])");
-        case Flavor::kDictKeys: return absl::StrCat("dict_keys([", inner, "])");
-        case Flavor::kDictValues: return absl::StrCat("dict_values([", inner, "])");
-        case Flavor::kGenerator: break;
+        case Flavor::kList:
+          return absl::StrCat("[", inner, "]");
+        case Flavor::kTuple:
+          return absl::StrCat("(", inner, items.size() == 1 ? ",)" : ")");
+        case Flavor::kDictItems:
+          return absl::StrCat("dict_items([", inner, "])");
+        case Flavor::kDictKeys:
+          return absl::StrCat("dict_keys([", inner, "])");
+        case Flavor::kDictValues:
+          return absl::StrCat("dict_values([", inner, "])");
+        case Flavor::kGenerator:
+          break;
       }
       return inner;
     }
@@ -536,14 +559,22 @@ absl::StatusOr<std::string> Repr(const Value& value) {
 absl::StatusOr<std::string> ToStr(const Value& value) {
   using Kind = Value::Kind;
   switch (value.kind()) {
-    case Kind::kUndefined: return std::string();
-    case Kind::kNone: return std::string("None");
-    case Kind::kBool: return std::string(value.as_bool() ? "True" : "False");
-    case Kind::kInt: return absl::StrCat(value.as_int());
-    case Kind::kFloat: return FloatRepr(value.as_double());
-    case Kind::kString: return value.as_string();
-    case Kind::kList: return Repr(value);
-    case Kind::kDict: return DictRepr(value.as_dict());
+    case Kind::kUndefined:
+      return std::string();
+    case Kind::kNone:
+      return std::string("None");
+    case Kind::kBool:
+      return std::string(value.as_bool() ? "True" : "False");
+    case Kind::kInt:
+      return absl::StrCat(value.as_int());
+    case Kind::kFloat:
+      return FloatRepr(value.as_double());
+    case Kind::kString:
+      return value.as_string();
+    case Kind::kList:
+      return Repr(value);
+    case Kind::kDict:
+      return DictRepr(value.as_dict());
     case Kind::kNamespace: {
       if (value.as_namespace()->is_loop) {
         return absl::UnimplementedError("printing a loop object");
@@ -572,14 +603,29 @@ void JsonString(absl::string_view s, bool ensure_ascii, std::string* out) {
   out->push_back('"');
   for (char32_t cp : DecodeUtf8(s)) {
     switch (cp) {
-      case '"': *out += "\\\""; continue;
-      case '\\': *out += "\\\\"; continue;
-      case '\n': *out += "\\n"; continue;
-      case '\r': *out += "\\r"; continue;
-      case '\t': *out += "\\t"; continue;
-      case '\b': *out += "\\b"; continue;
-      case '\f': *out += "\\f"; continue;
-      default: break;
+      case '"':
+        *out += "\\\"";
+        continue;
+      case '\\':
+        *out += "\\\\";
+        continue;
+      case '\n':
+        *out += "\\n";
+        continue;
+      case '\r':
+        *out += "\\r";
+        continue;
+      case '\t':
+        *out += "\\t";
+        continue;
+      case '\b':
+        *out += "\\b";
+        continue;
+      case '\f':
+        *out += "\\f";
+        continue;
+      default:
+        break;
     }
     if (cp < 0x20 || (ensure_ascii && cp >= 0x7F)) {
       if (cp >= 0x10000) {
@@ -606,14 +652,19 @@ std::string JsonFloat(double d) {
 absl::StatusOr<std::string> JsonKey(const Value& key) {
   using Kind = Value::Kind;
   switch (key.kind()) {
-    case Kind::kString: return key.as_string();
-    case Kind::kBool: return std::string(key.as_bool() ? "true" : "false");
-    case Kind::kNone: return std::string("null");
-    case Kind::kInt: return absl::StrCat(key.as_int());
-    case Kind::kFloat: return JsonFloat(key.as_double());
+    case Kind::kString:
+      return key.as_string();
+    case Kind::kBool:
+      return std::string(key.as_bool() ? "true" : "false");
+    case Kind::kNone:
+      return std::string("null");
+    case Kind::kInt:
+      return absl::StrCat(key.as_int());
+    case Kind::kFloat:
+      return JsonFloat(key.as_double());
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "keys must be str, int, float, bool or None, not ", key.TypeName()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("keys must be str, int, float, bool or None, not ", key.TypeName()));
   }
 }
 
@@ -629,10 +680,18 @@ absl::Status JsonDumpTo(const Value& value, const JsonDumpOptions& options, int 
     for (int i = 0; i < depth; ++i) *out += *options.indent;
   };
   switch (value.kind()) {
-    case Kind::kNone: *out += "null"; return absl::OkStatus();
-    case Kind::kBool: *out += value.as_bool() ? "true" : "false"; return absl::OkStatus();
-    case Kind::kInt: absl::StrAppend(out, value.as_int()); return absl::OkStatus();
-    case Kind::kFloat: *out += JsonFloat(value.as_double()); return absl::OkStatus();
+    case Kind::kNone:
+      *out += "null";
+      return absl::OkStatus();
+    case Kind::kBool:
+      *out += value.as_bool() ? "true" : "false";
+      return absl::OkStatus();
+    case Kind::kInt:
+      absl::StrAppend(out, value.as_int());
+      return absl::OkStatus();
+    case Kind::kFloat:
+      *out += JsonFloat(value.as_double());
+      return absl::OkStatus();
     case Kind::kString:
       JsonString(value.as_string(), options.ensure_ascii, out);
       return absl::OkStatus();

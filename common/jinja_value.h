@@ -12,11 +12,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace r1::jinja {
 
@@ -55,8 +55,18 @@ class Value {
  public:
   // kUndefined is jinja2's default Undefined: prints as "", is falsy, iterates
   // as empty; most other uses are errors.
-  enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace,
-                    kCallable };
+  enum class Kind {
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kDict,
+    kNamespace,
+    kCallable
+  };
   // How a list prints: Python's list, tuple and dict views differ only there.
   // kGenerator is what jinja2's map/select/reverse return: iterable once,
   // always truthy, without len() or a printable form.

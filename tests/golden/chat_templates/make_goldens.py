@@ -3,7 +3,8 @@
 
 The reference is jinja2 (Debian's python3-jinja2) set up as transformers sets it
 up for apply_chat_template: ImmutableSandboxedEnvironment(trim_blocks=True,
-lstrip_blocks=True, extensions=[loopcontrols]), with transformers' tojson filter
+lstrip_blocks=True, extensions=[loopcontrols]) and its {% generation %} tag, with
+transformers' tojson filter
 (json.dumps(x, ensure_ascii=False, indent=indent, separators=separators,
 sort_keys=sort_keys): no HTML escaping, key order kept) and its two globals,
 raise_exception(message) and strftime_now(format). strftime_now reads a fixed
@@ -30,6 +31,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXED_NOW = datetime.datetime(2024, 7, 26, 14, 5, 9)
 
 
+class GenerationBlock(jinja2.ext.Extension):
+    """transformers' {% generation %} tag: its body renders unchanged (transformers
+    only records where it starts and ends), in a call block's own scope."""
+
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render_body"), [], [], body).set_lineno(lineno)
+
+    def _render_body(self, caller):
+        return caller()
+
+
 def make_environment():
     def raise_exception(message):
         raise jinja2.exceptions.TemplateError(message)
@@ -42,7 +58,7 @@ def make_environment():
         return FIXED_NOW.strftime(format)
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
+                                        extensions=[GenerationBlock, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now
@@ -364,6 +380,9 @@ def construct_cases():
     t("call_block",
       "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}"
       "{% call wrap('b') %}bold {{ 1 + 1 }}{% endcall %}")
+    t("generation_block",
+      "{% for m in ms %}{% generation %}<{{ m }}>{% set x = 1 %}{% endgeneration %}"
+      "[{{ x }}]{% endfor %}", ms=["a", "b"])
     t("raise_exception", "{{ raise_exception('Bad roles: ' ~ 3) }}", error="Bad roles: 3")
     t("strftime_now", "{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S') }}"
       "|{{ strftime_now('%B %-d, %A') }}")
