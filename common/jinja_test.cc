@@ -71,7 +71,9 @@ TEST(JinjaGolden, MatchesJinja2ByteForByte) {
     ++checked;
     if (c.contains("expected")) {
       EXPECT_TRUE(out.ok()) << out.status();
-      if (out.ok()) EXPECT_EQ(*out, c["expected"].get<std::string>());
+      if (out.ok()) {
+        EXPECT_EQ(*out, c["expected"].get<std::string>());
+      }
     } else {
       EXPECT_FALSE(out.ok()) << "rendered " << *out << "; jinja2 failed with "
                              << c["jinja2_error"].get<std::string>();
