@@ -1260,7 +1260,7 @@ std::vector<std::pair<std::string, Value>> BuiltinGlobals() {
         ValueList items;
         for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
           items.push_back(Value::Int(i));
-        return Value::List(std::move(items));
+        return Value::List(std::move(items), Value::ListFlavor::kRange);
       }));
   globals.emplace_back(
       "namespace",

@@ -473,7 +473,8 @@ absl::StatusOr<Value> Renderer::Slice(const Expr& e, const Value& object, const 
     return Value::String(EncodeUtf8(picked));
   }
   if (object.is_list() && (object.list_flavor() == Value::ListFlavor::kList ||
-                           object.list_flavor() == Value::ListFlavor::kTuple)) {
+                           object.list_flavor() == Value::ListFlavor::kTuple ||
+                           object.list_flavor() == Value::ListFlavor::kRange)) {
     const ValueList& items = object.as_list();
     absl::StatusOr<std::vector<int64_t>> indices = SliceIndices(items.size(), start, stop, step);
     if (!indices.ok()) return Located(e.line, indices.status());

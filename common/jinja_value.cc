@@ -202,6 +202,8 @@ std::string Value::TypeName() const {
           return "dict_values";
         case ListFlavor::kGenerator:
           return "generator";
+        case ListFlavor::kRange:
+          return "range";
       }
       return "list";
     case Kind::kDict:
@@ -548,6 +550,8 @@ absl::StatusOr<std::string> Repr(const Value& value) {
           return absl::StrCat("dict_values([", inner, "])");
         case Flavor::kGenerator:
           break;
+        case Flavor::kRange:
+          return absl::UnimplementedError("printing a range object: apply |list");
       }
       return inner;
     }

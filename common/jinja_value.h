@@ -69,8 +69,9 @@ class Value {
   };
   // How a list prints: Python's list, tuple and dict views differ only there.
   // kGenerator is what jinja2's map/select/reverse return: iterable once,
-  // always truthy, without len() or a printable form.
-  enum class ListFlavor { kList, kTuple, kDictItems, kDictKeys, kDictValues, kGenerator };
+  // always truthy, without len() or a printable form. kRange is range():
+  // indexable, but neither printable here nor JSON.
+  enum class ListFlavor { kList, kTuple, kDictItems, kDictKeys, kDictValues, kGenerator, kRange };
 
   Value() = default;  // undefined
   static Value Undefined(std::string hint = "");

@@ -387,7 +387,9 @@ def construct_cases():
     t("strftime_now", "{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S') }}"
       "|{{ strftime_now('%B %-d, %A') }}")
     t("range", "{{ range(3)|list }}|{{ range(1, 6, 2)|list }}|{{ range(5, 0, -2)|list }}"
-      "|{% for i in range(3) %}{{ i }}{% endfor %}")
+      "|{% for i in range(3) %}{{ i }}{% endfor %}|{{ range(5)[1] }}|{{ range(4)|length }}"
+      "|{{ range(6)[1::2]|list }}|{{ range(3) == [0, 1, 2] }}|{{ 2 in range(3) }}")
+    t("range_tojson_error", "{{ range(3)|tojson }}", error="not JSON serializable")
     t("dict_global", "{{ dict(a=1, b='x') }}")
 
     # Tests.
