@@ -269,9 +269,34 @@ class Parser {
     return Error(Path(path, "behavior"), absl::StrCat("\"", behavior, "\" is not supported"));
   }
 
-  absl::StatusOr<std::unique_ptr<BpeModel>> ParseModel(const Json& json,
-                                                       const std::string& path) const {
+  absl::StatusOr<std::unique_ptr<Model>> ParseUnigram(const Json& json,
+                                                      const std::string& path) const {
+    R1_RETURN_IF_ERROR(CheckKeys(json, path, {"type", "unk_id", "vocab", "byte_fallback"}));
+    UnigramOptions options;
+    R1_ASSIGN_OR_RETURN(int64_t unk_id, Int(json, path, "unk_id", -1));
+    options.unk_id = static_cast<int>(std::clamp<int64_t>(unk_id, -1, kMaxTokenId));
+    R1_ASSIGN_OR_RETURN(options.byte_fallback, Bool(json, path, "byte_fallback", false));
+    R1_ASSIGN_OR_RETURN(const Json* vocab, Array(json, path, "vocab"));
+    if (vocab->size() > static_cast<size_t>(kMaxTokenId)) {
+      return Error(Path(path, "vocab"), "has too many pieces");
+    }
+    options.pieces.reserve(vocab->size());
+    for (size_t i = 0; i < vocab->size(); ++i) {
+      const Json& entry = (*vocab)[i];
+      if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() ||
+          !entry[1].is_number()) {
+        return Error(Index(Path(path, "vocab"), i), "must be [\"piece\", score]");
+      }
+      options.pieces.emplace_back(entry[0].get<std::string>(), entry[1].get<double>());
+    }
+    R1_ASSIGN_OR_RETURN(auto model, UnigramModel::Create(std::move(options), origin_ + ": " + path));
+    return std::unique_ptr<Model>(std::move(model));
+  }
+
+  absl::StatusOr<std::unique_ptr<Model>> ParseModel(const Json& json,
+                                                    const std::string& path) const {
     R1_ASSIGN_OR_RETURN(std::string type, Type(json, path));
+    if (type == "Unigram") return ParseUnigram(json, path);
     if (type != "BPE") return Unsupported(path, type);
     R1_RETURN_IF_ERROR(CheckKeys(json, path,
                                  {"type", "dropout", "unk_token", "continuing_subword_prefix",
@@ -325,7 +350,8 @@ class Parser {
         return Error(Index(merges_path, i), "must be \"a b\" or [\"a\", \"b\"]");
       }
     }
-    return BpeModel::Create(std::move(options), origin_ + ": " + path);
+    R1_ASSIGN_OR_RETURN(auto model, BpeModel::Create(std::move(options), origin_ + ": " + path));
+    return std::unique_ptr<Model>(std::move(model));
   }
 
   absl::Status ParseTemplate(const Json& json, const std::string& path, bool is_pair,
@@ -675,6 +701,12 @@ void TokenTrie::Add(absl::string_view content, int value) {
     }
   }
   if (nodes_[node].value < 0) nodes_[node].value = value;
+}
+
+int TokenTrie::Child(int node, unsigned char byte) const {
+  const auto& children = nodes_[node].children;
+  auto it = std::lower_bound(children.begin(), children.end(), std::make_pair(byte, 0));
+  return (it != children.end() && it->first == byte) ? it->second : -1;
 }
 
 int TokenTrie::LongestAt(absl::string_view text, size_t pos, size_t* length) const {

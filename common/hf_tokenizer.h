@@ -1,6 +1,7 @@
 // A Hugging Face `tokenizer.json` engine: the parts released LLM tokenizers
 // use (byte-level BPE as in GPT-2, Llama-3, Qwen2/2.5/3, DeepSeek-V3/R1;
-// SentencePiece-style BPE with byte fallback as in Llama-2 and Mistral),
+// SentencePiece-style BPE with byte fallback as in Llama-2 and Mistral;
+// SentencePiece's Unigram model),
 // behaving as the `tokenizers` library's encode(text, add_special_tokens)
 // and decode(ids, skip_special_tokens).
 //

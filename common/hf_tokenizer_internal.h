@@ -159,6 +159,48 @@ std::unique_ptr<PreTokenizer> MakeMetaspacePreTokenizer(std::string replacement,
 std::unique_ptr<PreTokenizer> MakePreTokenizerSequence(
     std::vector<std::unique_ptr<PreTokenizer>> pre_tokenizers);
 
+// ---- Added tokens ----------------------------------------------------------
+
+// Leftmost-longest matching over a set of strings (a byte trie).
+class TokenTrie {
+ public:
+  TokenTrie();
+  void Add(absl::string_view content, int value);
+  bool empty() const { return nodes_.size() == 1; }
+  // The value of the longest string starting at text[pos] and its length;
+  // -1 when none does.
+  int LongestAt(absl::string_view text, size_t pos, size_t* length) const;
+  // Calls fn(value, length) for every string starting at text[pos], shortest first.
+  template <typename Fn>
+  void ForEachPrefixAt(absl::string_view text, size_t pos, Fn&& fn) const {
+    int node = 0;
+    for (size_t i = pos; i < text.size(); ++i) {
+      node = Child(node, static_cast<unsigned char>(text[i]));
+      if (node < 0) return;
+      if (nodes_[node].value >= 0) fn(nodes_[node].value, i + 1 - pos);
+    }
+  }
+
+ private:
+  struct Node {
+    std::vector<std::pair<unsigned char, int>> children;  // sorted by byte
+    int value = -1;
+  };
+  int Child(int node, unsigned char byte) const;
+  bool first_byte_[256];
+  std::vector<Node> nodes_;
+};
+
+// ---- Models -----------------------------------------------------------------
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Appends the ids of one pre-token.
+  virtual void Encode(absl::string_view piece, std::vector<int>* ids) const = 0;
+  virtual const std::unordered_map<std::string, int>& vocab() const = 0;
+};
+
 // ---- Model: BPE ------------------------------------------------------------
 
 struct BpeOptions {
@@ -170,16 +212,16 @@ struct BpeOptions {
   bool ignore_merges = false;
 };
 
-class BpeModel {
+class BpeModel : public Model {
  public:
   // Errors name the merge (its index in `merges`) that the vocabulary lacks.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Create(BpeOptions options,
                                                          const std::string& where);
-  // Appends the ids of one pre-token. Short pieces are remembered per
-  // thread (words repeat), as the reference library caches them too.
-  void Encode(absl::string_view piece, std::vector<int>* ids) const;
+  // Short pieces are remembered per thread (words repeat), as the reference
+  // library caches them too.
+  void Encode(absl::string_view piece, std::vector<int>* ids) const override;
 
-  const std::unordered_map<std::string, int>& vocab() const { return vocab_; }
+  const std::unordered_map<std::string, int>& vocab() const override { return vocab_; }
 
  private:
   struct MergeResult {
@@ -206,6 +248,35 @@ class BpeModel {
   bool ignore_merges_ = false;
 };
 
+// ---- Model: Unigram ----------------------------------------------------------
+
+struct UnigramOptions {
+  std::vector<std::pair<std::string, double>> pieces;  // id = index; log probabilities
+  int unk_id = -1;  // -1: none
+  bool byte_fallback = false;
+};
+
+// SentencePiece's unigram model as the tokenizers library runs it: the
+// segmentation with the highest total score (Viterbi; on equal scores the
+// first path found stays), characters no piece covers scored as unknown
+// (lowest score - 10) and runs of them fused into one unknown piece.
+class UnigramModel : public Model {
+ public:
+  static absl::StatusOr<std::unique_ptr<UnigramModel>> Create(UnigramOptions options,
+                                                              const std::string& where);
+  void Encode(absl::string_view piece, std::vector<int>* ids) const override;
+  const std::unordered_map<std::string, int>& vocab() const override { return vocab_; }
+
+ private:
+  std::unordered_map<std::string, int> vocab_;
+  std::vector<double> scores_;  // by id
+  std::unique_ptr<TokenTrie> trie_;  // piece -> id
+  double unk_score_ = 0;
+  int unk_id_ = -1;
+  int byte_ids_[256];  // <0xNN> pieces for byte_fallback, or -1
+  bool byte_fallback_ = false;
+};
+
 // ---- Decoders --------------------------------------------------------------
 
 class Decoder {
@@ -229,27 +300,6 @@ std::unique_ptr<Decoder> MakeDecoderSequence(std::vector<std::unique_ptr<Decoder
 // Rust's String::from_utf8_lossy and the WHATWG decoder do).
 std::string RepairUtf8(absl::string_view bytes);
 
-// ---- Added tokens ----------------------------------------------------------
-
-// Leftmost-longest matching over a set of strings (a byte trie).
-class TokenTrie {
- public:
-  TokenTrie();
-  void Add(absl::string_view content, int value);
-  bool empty() const { return nodes_.size() == 1; }
-  // The value of the longest string starting at text[pos] and its length;
-  // -1 when none does.
-  int LongestAt(absl::string_view text, size_t pos, size_t* length) const;
-
- private:
-  struct Node {
-    std::vector<std::pair<unsigned char, int>> children;  // sorted by byte
-    int value = -1;
-  };
-  bool first_byte_[256];
-  std::vector<Node> nodes_;
-};
-
 // ---- The whole pipeline ----------------------------------------------------
 
 // TemplateProcessing's `single` template: items in order, each either the
@@ -271,7 +321,7 @@ struct Pipeline {
 
   std::unique_ptr<Normalizer> normalizer;       // null: none
   std::unique_ptr<PreTokenizer> pre_tokenizer;  // null: none
-  std::unique_ptr<BpeModel> model;
+  std::unique_ptr<Model> model;
   std::vector<Template> templates;              // applied in order
   std::unique_ptr<Decoder> decoder;             // null: tokens joined by " "
 

@@ -75,7 +75,7 @@ TEST_P(GoldenTest, MatchesReferenceIdsAndDecodes) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest,
                          ::testing::Values("gpt2", "gpt2_prefix_space", "llama3", "llama3_ignore_merges", "qwen2",
                                            "deepseek_v3", "llama2", "mistral_metaspace",
-                                           "normalizers_unk", "added_flags"));
+                                           "normalizers_unk", "added_flags", "unigram"));
 
 // ---- A tiny tokenizer written inline ----------------------------------------
 
@@ -212,6 +212,28 @@ TEST(HfTokenizerDecode, WithoutADecoderTokensAreJoinedBySpaces) {
   EXPECT_EQ(*tokenizer.Decode({*tokenizer.TokenToId("ab"), *tokenizer.TokenToId("c")}), "ab c");
 }
 
+TEST(HfTokenizerUnigram, ByteFallbackAndUnknownRuns) {
+  // Pieces: a (-1), b (-1), ab (-1.5: "ab" beats "a" + "b" = -2), <0xNN> for
+  // the bytes of é only; the JavaScript port has no Unigram byte fallback.
+  Json json = TinyTokenizer();
+  Json vocab = Json::array({Json::array({"<unk>", 0.0}), Json::array({"a", -1.0}),
+                            Json::array({"b", -1.0}), Json::array({"ab", -1.5}),
+                            Json::array({"<0xC3>", -5.0}), Json::array({"<0xA9>", -5.0})});
+  json["model"] = {{"type", "Unigram"}, {"unk_id", 0}, {"vocab", vocab}, {"byte_fallback", false}};
+  const HfTokenizer plain = FromTiny(json);
+  EXPECT_EQ(plain.Encode("abba"), (std::vector<int>{3, 2, 1}));
+  // Uncovered characters: one unk for each run, between known pieces.
+  EXPECT_EQ(plain.Encode("axyzb\u00e9"), (std::vector<int>{1, 0, 2, 0}));
+  json["model"]["byte_fallback"] = true;
+  const HfTokenizer fallback = FromTiny(json);
+  // The run "é" has byte pieces; "xé" does not (no <0x78>), so it stays unk.
+  EXPECT_EQ(fallback.Encode("a\u00e9"), (std::vector<int>{1, 4, 5}));
+  EXPECT_EQ(fallback.Encode("ax\u00e9"), (std::vector<int>{1, 0}));
+  json["model"]["unk_id"] = 9;
+  EXPECT_THAT(HfTokenizer::FromJson(json.dump(), "tiny.json").status().message(),
+              HasSubstr("model.unk_id: 9 is not a piece of model.vocab"));
+}
+
 // ---- Refusals and errors ------------------------------------------------------
 
 struct Refusal {
@@ -246,7 +268,7 @@ TEST(HfTokenizerLoad, RefusesEachUnimplementedFeatureByName) {
       {"/normalizer", R"({"type": "StripAccents"})", "type \"StripAccents\" is not supported"},
       {"/model/type", R"("WordPiece")", "model: type \"WordPiece\" is not supported"},
       {"/model/type", R"("WordLevel")", "model: type \"WordLevel\" is not supported"},
-      {"/model/type", R"("Unigram")", "model: type \"Unigram\" is not supported"},
+      {"/model/type", R"("Unigram")", "model: key \"continuing_subword_prefix\" is not supported"},
       {"/model/dropout", "0.1", "model.dropout: BPE dropout is not supported"},
       {"/model/continuing_subword_prefix", R"("##")", "model.continuing_subword_prefix"},
       {"/model/end_of_word_suffix", R"("</w>")", "model.end_of_word_suffix"},

@@ -72,6 +72,7 @@ const EXTRA = {
                 "日本語とEnglishの混在テキスト12345"],
   llama2: ["<s>[INST] Hi [/INST]", "</s><s>", " <s> x", "<unk>"],
   mistral_metaspace: ["[INST] Hello [/INST] Hi</s>", "<s>[INST]x[/INST]", "a [INST]b"],
+  unigram: ["Hello</s>world", "<s> The dog", "the the the"],
   normalizers_unk: ["HELLO   World  ", "  \uFB01ne \u2460 \u216B ", "<s>ABC</s>"],
   added_flags: [
     "a [LSTRIP] b", "a   [LSTRIP]b", "[LSTRIP]", "x\t[LSTRIP]",

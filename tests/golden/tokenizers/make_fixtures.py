@@ -160,6 +160,28 @@ def sentencepiece_model(num_merges, byte_fallback, lowercase=False, skip_chars="
     }
 
 
+def unigram_model(skip_chars):
+    """A SentencePiece-style unigram vocabulary: <unk> <s> </s>, every corpus
+    character, and the substrings (2-6 characters) of ▁-prefixed words seen
+    at least 3 times, each scored log(count / total)."""
+    import math
+    text = CORPUS.replace(" ", SENTENCEPIECE_SPACE)
+    words = re.findall(SENTENCEPIECE_SPACE + r"?[^" + SENTENCEPIECE_SPACE + r"\n]+", text * 3)
+    counts = collections.Counter()
+    for word in words:
+        for i in range(len(word)):
+            for j in range(i + 1, min(len(word), i + 6) + 1):
+                counts[word[i:j]] += 1
+    total = sum(counts.values())
+    chars = {p for p in counts if len(p) == 1 and p not in skip_chars}
+    longer = sorted((p for p, c in counts.items() if len(p) > 1 and c >= 3
+                     and not set(p) & set(skip_chars)), key=lambda p: (-counts[p], p))[:1500]
+    pieces = [["<unk>", 0.0], ["<s>", 0.0], ["</s>", 0.0]]
+    for p in sorted(chars) + longer:
+        pieces.append([p, round(math.log(counts[p] / total), 4)])
+    return {"type": "Unigram", "unk_id": 0, "vocab": pieces, "byte_fallback": False}
+
+
 def added(id_, content, special=True, lstrip=False, rstrip=False, single_word=False,
           normalized=None):
     return {"id": id_, "content": content, "single_word": single_word, "lstrip": lstrip,
@@ -319,6 +341,20 @@ def normalizers_unk():
                      template("<s> $A </s>", "<s> $A </s> $B </s>", {"<s>": 1, "</s>": 2}), decoder)
 
 
+def unigram():
+    # T5-like, without the Precompiled normalizer r1 refuses.
+    model = unigram_model(skip_chars="😀👍🎉❤✨東京안녕")
+    normalizer = {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    pre = {"type": "Metaspace", "replacement": SENTENCEPIECE_SPACE, "prepend_scheme": "always",
+           "split": False}
+    decoder = {"type": "Metaspace", "replacement": SENTENCEPIECE_SPACE, "prepend_scheme": "always",
+               "split": False}
+    tokens = [added(0, "<unk>"), added(1, "<s>"), added(2, "</s>")]
+    return tokenizer(model, tokens, normalizer, pre,
+                     template("$A </s>", "$A </s> $B </s>", {"</s>": 2}), decoder)
+
+
 def added_flags():
     model = byte_level_model(300, pair_merges=False)
     base = next_id(model)
@@ -346,7 +382,7 @@ FIXTURES = {
     "gpt2": gpt2, "gpt2_prefix_space": gpt2_prefix_space, "llama3": llama3, "llama3_ignore_merges": llama3_ignore_merges,
     "qwen2": qwen2, "deepseek_v3": deepseek_v3, "llama2": llama2,
     "mistral_metaspace": mistral_metaspace, "normalizers_unk": normalizers_unk,
-    "added_flags": added_flags,
+    "added_flags": added_flags, "unigram": unigram,
 }
 
 
