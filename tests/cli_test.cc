@@ -168,7 +168,7 @@ TEST_F(CliTest, NoArgumentsPrintsUsageAndFails) {
 TEST_F(CliTest, HelpListsEveryCommandAndEachCommandHasHelp) {
   Result r = Run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* command : {"data gen", "data check", "tokenizer train", "tokenizer encode",
+  for (const char* command : {"data gen", "data check", "data import", "tokenizer train", "tokenizer encode",
                               "tokenizer decode", "config check", "config show", "pretrain", "generate", "sft",
                               "reject-sample", "distill", "export", "pipeline", "logits", "model info"}) {
     EXPECT_THAT(r.out, HasSubstr(command));
@@ -191,6 +191,8 @@ TEST_F(CliTest, UsageMistakesGiveOneLineAndExitTwo) {
                                   std::string("data gen --task sudoku --out x"),
                                   std::string("data gen --task countdown --format yaml --out x"),
                                   std::string("data gen --task countdown --difficulty 9 --out x"),
+                                  std::string("data import --format yaml --in x --out y"),
+                                  std::string("data import --format gsm8k --in x --out y --tests_field t"),
                                   std::string("config check"),
                                   std::string("tokenizer encode --text hi"),
                                   std::string("generate --prompt hi"),
@@ -214,6 +216,7 @@ TEST_F(CliTest, UsageMistakesGiveOneLineAndExitTwo) {
 TEST_F(CliTest, MissingFilesGiveOneLineAndExitOne) {
   for (const std::string& args : {std::string("config check nope.textproto"),
                                   std::string("data check nope.jsonl"),
+                                  std::string("data import --format gsm8k --in nope.jsonl --out x.jsonl"),
                                   std::string("tokenizer encode --model nope.model --text hi"),
                                   std::string("tokenizer train --input nope.txt --out t.model --vocab_size 50"),
                                   std::string("pipeline nope.textproto"),
@@ -269,6 +272,82 @@ TEST_F(CliTest, DataCheckNamesTheBadLineOrCountsSkippedOnes) {
   Result lenient = Run("data check --skip_bad_lines " + Path("d.jsonl"));
   EXPECT_EQ(lenient.exit_code, 0);
   EXPECT_THAT(lenient.out, HasSubstr("3 records, 1 bad lines skipped"));
+}
+
+// `r1 data import` on small files of each format: records that `r1 data
+// check` (the readers RL, eval, reject-sample and SFT use) accepts, and a bad
+// line that fails the import without writing anything.
+TEST_F(CliTest, DataImportWritesCheckedRecordsAndNothingOnABadLine) {
+  ASSERT_TRUE(WriteFileAtomically(Path("gsm8k.jsonl"),
+                                  "{\"question\": \"Tom has 1,000 apples and buys 234. How many?\", "
+                                  "\"answer\": \"1000 + 234 = 1234\\n#### 1,234\", \"id\": 7}\n"
+                                  "{\"question\": \"2 + 3?\", \"answer\": \"#### 5\"}\n").ok());
+  Result r = Run("data import --format gsm8k --in " + Path("gsm8k.jsonl") + " --out " + Path("p.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("imported " + Path("gsm8k.jsonl") + ": 2 lines read, 2 prompts written to " +
+                               Path("p.jsonl") + ", 0 bad lines skipped"));
+  absl::StatusOr<std::vector<data::PromptRecord>> prompts = ReadJsonl<data::PromptRecord>(Path("p.jsonl"));
+  ASSERT_TRUE(prompts.ok()) << prompts.status();
+  ASSERT_EQ(prompts->size(), 2u);
+  EXPECT_EQ((*prompts)[0].id(), "7");
+  EXPECT_EQ((*prompts)[0].answer(), "1234");
+  EXPECT_EQ((*prompts)[0].task(), "math");
+  EXPECT_EQ((*prompts)[1].prompt(), "2 + 3?");
+
+  ASSERT_TRUE(WriteFileAtomically(Path("math.jsonl"),
+                                  "{\"problem\": \"Half of 1?\", \"solution\": \"$\\\\boxed{\\\\frac{1}{2}}$\"}\n").ok());
+  ASSERT_EQ(Run("data import --format math --in " + Path("math.jsonl") + " --out " + Path("m.jsonl")).exit_code, 0);
+  EXPECT_EQ(ReadJsonl<data::PromptRecord>(Path("m.jsonl"))->at(0).answer(), "\\frac{1}{2}");
+
+  ASSERT_TRUE(WriteFileAtomically(Path("code.jsonl"),
+                                  "{\"problem_id\": 1, \"question\": \"Add.\", \"input_output\": "
+                                  "\"{\\\"fn_name\\\": \\\"add\\\", \\\"inputs\\\": [[1, 2]], \\\"outputs\\\": [[3]]}\"}\n"
+                                  "{\"question\": \"Echo.\", \"tests\": [{\"input\": \"x\\n\", \"output\": \"x\\n\"}]}\n").ok());
+  Result code = Run("data import --format code --call_outputs_wrapped --in " + Path("code.jsonl") + " --out " + Path("c.jsonl"));
+  ASSERT_EQ(code.exit_code, 0) << code.err;
+  absl::StatusOr<std::vector<data::PromptRecord>> problems = ReadJsonl<data::PromptRecord>(Path("c.jsonl"));
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  ASSERT_EQ(problems->size(), 2u);
+  EXPECT_EQ((*problems)[0].task(), "code");
+  EXPECT_EQ((*problems)[0].entry_point(), "add");
+  EXPECT_EQ((*problems)[0].tests(0).input(), "[1,2]");
+  EXPECT_EQ((*problems)[0].tests(0).output(), "3");
+  EXPECT_EQ((*problems)[1].tests(0).input(), "x\n");
+
+  ASSERT_TRUE(WriteFileAtomically(Path("chat.jsonl"),
+                                  "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+                                  "{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]}\n").ok());
+  Result chat = Run("data import --format messages --in " + Path("chat.jsonl") + " --out " + Path("s.jsonl"));
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_THAT(chat.err, HasSubstr("1 SFT examples written"));
+
+  for (const std::string& check : {"data check " + Path("p.jsonl") + " " + Path("m.jsonl") + " " + Path("c.jsonl"),
+                                   "data check --kind sft " + Path("s.jsonl")}) {
+    Result checked = Run(check);
+    EXPECT_EQ(checked.exit_code, 0) << check << ": " << checked.err;
+  }
+
+  // A bad line: file:line naming the field, exit 1, no output (and an
+  // earlier output left as it was).
+  ASSERT_TRUE(WriteFileAtomically(Path("bad.jsonl"),
+                                  "{\"question\": \"a\", \"answer\": \"#### 1\"}\n"
+                                  "{\"question\": \"b\", \"answer\": \"no marker\"}\n").ok());
+  Result bad = Run("data import --format gsm8k --in " + Path("bad.jsonl") + " --out " + Path("bad_out.jsonl"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr(Path("bad.jsonl") + ":2: \"answer\": has no \"####\""));
+  EXPECT_FALSE(std::filesystem::exists(Path("bad_out.jsonl")));
+  const std::string before = *ReadFile(Path("p.jsonl"));
+  EXPECT_EQ(Run("data import --format gsm8k --in " + Path("bad.jsonl") + " --out " + Path("p.jsonl")).exit_code, 1);
+  EXPECT_EQ(*ReadFile(Path("p.jsonl")), before);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_THAT(entry.path().string(), Not(HasSubstr(".tmp."))) << "a temporary file was left behind";
+  }
+
+  Result skipped = Run("data import --format gsm8k --skip_bad_lines --in " + Path("bad.jsonl") + " --out " + Path("bad_out.jsonl"));
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.err;
+  EXPECT_THAT(skipped.err, HasSubstr("2 lines read, 1 prompts written to " + Path("bad_out.jsonl") +
+                                     ", 1 bad lines skipped (first: " + Path("bad.jsonl") + ":2: "));
+  EXPECT_EQ(Lines(*ReadFile(Path("bad_out.jsonl"))), 1);
 }
 
 TEST_F(CliTest, FailedGenerationLeavesNoFile) {
