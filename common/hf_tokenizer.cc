@@ -13,6 +13,7 @@
 #include "common/file_util.h"
 #include "common/hf_tokenizer_internal.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace r1 {
 
@@ -111,7 +112,7 @@ class Parser {
                                const std::string& fallback, std::string* as_text) const {
     R1_ASSIGN_OR_RETURN(std::string text, String(object, path, key, fallback));
     int len = 0;
-    const int32_t cp = text.empty() ? -1 : NextCodePoint(text, 0, &len);
+    const int32_t cp = text.empty() ? -1 : utf8::NextCodePoint(text, 0, &len);
     if (cp < 0 || static_cast<size_t>(len) != text.size()) {
       return Error(Path(path, key), "must be exactly one character");
     }
@@ -611,7 +612,7 @@ int32_t CodePointBefore(absl::string_view text, size_t pos) {
     --start;
   }
   int len;
-  const int32_t cp = NextCodePoint(text, start, &len);
+  const int32_t cp = utf8::NextCodePoint(text, start, &len);
   return start + len == pos ? cp : -1;
 }
 
@@ -638,7 +639,8 @@ void SplitAtAddedTokens(const Pipeline& pipeline, const TokenTrie& trie, absl::s
     if (token.single_word) {
       int len;
       const bool word_before = IsWordChar(CodePointBefore(text, start));
-      const bool word_after = stop < text.size() && IsWordChar(NextCodePoint(text, stop, &len));
+      const bool word_after =
+          stop < text.size() && IsWordChar(utf8::NextCodePoint(text, stop, &len));
       if (word_before || word_after) continue;
     }
     if (token.lstrip) {
@@ -646,7 +648,7 @@ void SplitAtAddedTokens(const Pipeline& pipeline, const TokenTrie& trie, absl::s
         const int32_t cp = CodePointBefore(text, start);
         if (!IsWhitespace(cp)) break;
         std::string encoded;
-        AppendCodePoint(cp, &encoded);
+        utf8::AppendCodePoint(cp, &encoded);
         start -= encoded.size();
       }
       start = std::max(start, emitted);
@@ -654,7 +656,7 @@ void SplitAtAddedTokens(const Pipeline& pipeline, const TokenTrie& trie, absl::s
     if (token.rstrip) {
       while (stop < text.size()) {
         int len;
-        if (!IsWhitespace(NextCodePoint(text, stop, &len))) break;
+        if (!IsWhitespace(utf8::NextCodePoint(text, stop, &len))) break;
         stop += len;
       }
       pos = stop;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hf_tokenizer_internal.h"
+#include "common/utf8.h"
 
 namespace r1::hf_internal {
 
@@ -69,7 +70,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(BpeOptions options,
   for (const auto& [token, id] : model->vocab_) {
     int len;
     if (token.empty()) continue;
-    const int32_t cp = NextCodePoint(token, 0, &len);
+    const int32_t cp = utf8::NextCodePoint(token, 0, &len);
     if (static_cast<size_t>(len) != token.size() || cp < 0) continue;
     if (cp < 128) {
       model->ascii_ids_[cp] = id;
@@ -172,7 +173,7 @@ void BpeModel::EncodeUncached(absl::string_view piece, std::vector<int>* ids) co
   size_t pos = 0;
   while (pos < piece.size()) {
     int len;
-    const int32_t cp = NextCodePoint(piece, pos, &len);
+    const int32_t cp = utf8::NextCodePoint(piece, pos, &len);
     const absl::string_view character = piece.substr(pos, len);
     pos += len;
     const int id = CharId(cp);

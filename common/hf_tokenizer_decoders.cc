@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/hf_tokenizer_internal.h"
+#include "common/utf8.h"
 
 namespace r1::hf_internal {
 
@@ -52,7 +53,7 @@ class ByteLevelDecoder : public Decoder {
       size_t pos = 0;
       while (pos < token.size()) {
         int len;
-        const int byte = ByteLevelCharToByte(NextCodePoint(token, pos, &len));
+        const int byte = ByteLevelCharToByte(utf8::NextCodePoint(token, pos, &len));
         if (byte < 0) {
           all_mapped = false;
           break;
@@ -101,7 +102,7 @@ class ByteFallbackDecoder : public Decoder {
     std::string pending;  // bytes of consecutive <0xNN> tokens
     auto flush = [&] {
       if (pending.empty()) return;
-      if (!repair_utf8 || IsValidUtf8(pending)) {
+      if (!repair_utf8 || utf8::IsValid(pending)) {
         out.push_back(std::move(pending));
       } else {
         // As the reference: an invalid run becomes one U+FFFD per byte.
@@ -143,7 +144,7 @@ class StripDecoder : public Decoder {
       size_t pos = 0;
       while (pos < token.size()) {
         int len;
-        chars.push_back(NextCodePoint(token, pos, &len));
+        chars.push_back(utf8::NextCodePoint(token, pos, &len));
         starts.push_back(pos);
         pos += len;
       }
@@ -192,7 +193,7 @@ class MetaspaceDecoder : public Decoder {
       size_t pos = 0;
       while (pos < token.size()) {
         int len;
-        const int32_t cp = NextCodePoint(token, pos, &len);
+        const int32_t cp = utf8::NextCodePoint(token, pos, &len);
         if (cp == replacement_) {
           if (!drop) out.push_back(' ');
         } else {
@@ -224,13 +225,13 @@ class DecoderSequence : public Decoder {
 }  // namespace
 
 std::string RepairUtf8(absl::string_view bytes) {
-  if (IsValidUtf8(bytes)) return std::string(bytes);
+  if (utf8::IsValid(bytes)) return std::string(bytes);
   std::string out;
   out.reserve(bytes.size() + 8);
   size_t pos = 0;
   while (pos < bytes.size()) {
     int len;
-    if (NextCodePoint(bytes, pos, &len) >= 0) {
+    if (utf8::NextCodePoint(bytes, pos, &len) >= 0) {
       out.append(bytes.data() + pos, len);
       pos += len;
     } else {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/hf_tokenizer.h"
+#include "common/utf8.h"
 
 struct pcre2_real_code_8;
 
@@ -24,11 +25,7 @@ namespace r1::hf_internal {
 
 // ---- UTF-8 ----------------------------------------------------------------
 
-// The code point at text[pos] and its length in *len; -1 (with *len = 1) for
-// a byte that does not start a valid, shortest-form, non-surrogate sequence.
-int32_t NextCodePoint(absl::string_view text, size_t pos, int* len);
-void AppendCodePoint(uint32_t cp, std::string* out);
-bool IsValidUtf8(absl::string_view text);
+// Decoding and encoding code points: common/utf8.h.
 // Unicode White_Space, as Rust's char::is_whitespace and regex `\s`.
 bool IsWhitespace(int32_t cp);
 // Rust regex `\w`: Alphabetic, marks, Nd, Pc, Join_Control.
@@ -44,7 +41,7 @@ void ForEachUtf8Run(absl::string_view text, Fn&& fn) {
   while (pos < text.size()) {
     int len = 1;
     const bool valid = static_cast<unsigned char>(text[pos]) < 0x80 ||
-                       NextCodePoint(text, pos, &len) >= 0;
+                       utf8::NextCodePoint(text, pos, &len) >= 0;
     if (valid != run_valid && pos > run_start) {
       fn(run_start, pos, run_valid);
       run_start = pos;

@@ -19,6 +19,7 @@
 
 #include "common/file_util.h"
 #include "common/hf_tokenizer_internal.h"
+#include "common/utf8.h"
 
 namespace r1 {
 namespace {
@@ -365,7 +366,7 @@ TEST(HfTokenizerDecode, ByteLevelRoundTripsAnyValidUtf8) {
       static const int kLimits[] = {0x80, 0x800, 0x10000, 0x110000};
       int cp = std::uniform_int_distribution<int>(0, kLimits[plane(rng)] - 1)(rng);
       if (cp >= 0xD800 && cp <= 0xDFFF) cp = ' ';
-      hf_internal::AppendCodePoint(cp, &text);
+      utf8::AppendCodePoint(cp, &text);
     }
     return text;
   };
@@ -395,7 +396,7 @@ TEST(HfTokenizerDecode, InvalidUtf8NeverCrashesAndRoundTripsAsBytes) {
     }
     auto repaired = tokenizer.Decode(ids);
     ASSERT_TRUE(repaired.ok());
-    EXPECT_TRUE(hf_internal::IsValidUtf8(*repaired)) << name;
+    EXPECT_TRUE(utf8::IsValid(*repaired)) << name;
   }
   // Byte-level decode replaces each maximal ill-formed subpart with one U+FFFD.
   EXPECT_EQ(*LoadFixture("gpt2").Decode(LoadFixture("gpt2").Encode("a\xE4\xB8z\xFF")),

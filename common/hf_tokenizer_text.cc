@@ -1,4 +1,4 @@
-// tokenizer.json's text stages: UTF-8 helpers, patterns (PCRE2), normalizers
+// tokenizer.json's text stages: Unicode classes, patterns (PCRE2), normalizers
 // (ICU) and pre-tokenizers.
 #include <unicode/casemap.h>
 #include <unicode/normalizer2.h>
@@ -11,73 +11,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hf_tokenizer_internal.h"
+#include "common/utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 namespace r1::hf_internal {
 
-// ---- UTF-8 ----------------------------------------------------------------
-
-int32_t NextCodePoint(absl::string_view text, size_t pos, int* len) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data()) + pos;
-  const size_t available = text.size() - pos;
-  const unsigned lead = s[0];
-  *len = 1;
-  if (lead < 0x80) return static_cast<int32_t>(lead);
-  int trailing;
-  uint32_t cp;
-  uint32_t smallest;  // below it the sequence is an overlong form
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    trailing = 1, cp = lead & 0x1F, smallest = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    trailing = 2, cp = lead & 0x0F, smallest = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    trailing = 3, cp = lead & 0x07, smallest = 0x10000;
-  } else {
-    return -1;
-  }
-  if (available < static_cast<size_t>(trailing) + 1) return -1;
-  for (int i = 1; i <= trailing; ++i) {
-    if ((s[i] & 0xC0) != 0x80) return -1;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < smallest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-  *len = trailing + 1;
-  return static_cast<int32_t>(cp);
-}
-
-void AppendCodePoint(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-bool IsValidUtf8(absl::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (static_cast<unsigned char>(text[pos]) < 0x80) {
-      ++pos;
-      continue;
-    }
-    int len;
-    if (NextCodePoint(text, pos, &len) < 0) return false;
-    pos += len;
-  }
-  return true;
-}
+// ---- Unicode classes -------------------------------------------------------
 
 bool IsWhitespace(int32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
@@ -218,7 +159,7 @@ void Regex::FindAllValid(absl::string_view text, size_t offset,
       // An empty match cuts nothing; go on from the next character.
       if (begin >= text.size()) break;
       int len;
-      NextCodePoint(text, begin, &len);
+      utf8::NextCodePoint(text, begin, &len);
       start = begin + len;
     }
   }
@@ -398,7 +339,7 @@ class StripNormalizer : public Normalizer {
     size_t pos = 0;
     while (pos < text.size()) {
       int len;
-      const int32_t cp = NextCodePoint(text, pos, &len);
+      const int32_t cp = utf8::NextCodePoint(text, pos, &len);
       if (!IsWhitespace(cp)) {
         if (!seen_content) begin = pos;
         seen_content = true;
@@ -506,7 +447,7 @@ const std::vector<std::string>& ByteLevelAlphabet() {
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
                              (b >= 0xAE && b <= 0xFF);
-      AppendCodePoint(printable ? b : next_extra++, &(*table)[b]);
+      utf8::AppendCodePoint(printable ? b : next_extra++, &(*table)[b]);
     }
     return table;
   }();
@@ -519,7 +460,7 @@ int ByteLevelCharToByte(int32_t cp) {
     const auto& alphabet = ByteLevelAlphabet();
     for (int b = 0; b < 256; ++b) {
       int len;
-      (*table)[NextCodePoint(alphabet[b], 0, &len)] = b;
+      (*table)[utf8::NextCodePoint(alphabet[b], 0, &len)] = b;
     }
     return table;
   }();
@@ -636,7 +577,7 @@ class DigitsPreTokenizer : public PreTokenizer {
       size_t pos = 0;
       while (pos < text.size()) {
         int len;
-        const int32_t cp = NextCodePoint(text, pos, &len);
+        const int32_t cp = utf8::NextCodePoint(text, pos, &len);
         if (IsNumeric(cp)) matches.emplace_back(pos, pos + len);
         pos += len;
       }

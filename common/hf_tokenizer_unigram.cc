@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hf_tokenizer_internal.h"
+#include "common/utf8.h"
 
 namespace r1::hf_internal {
 
@@ -63,7 +64,7 @@ void UnigramModel::Encode(absl::string_view text, std::vector<int>* ids) const {
   while (pos < size) {
     const double score_here = best[pos].score;
     int char_length;
-    NextCodePoint(text, pos, &char_length);
+    utf8::NextCodePoint(text, pos, &char_length);
     bool has_single_character_piece = false;
     trie_->ForEachPrefixAt(text, pos, [&](int id, size_t length) {
       Best& target = best[pos + length];

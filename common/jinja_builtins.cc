@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace r1::jinja {
 namespace {
@@ -60,7 +61,7 @@ absl::StatusOr<std::string> ChangeCase(absl::string_view s, CaseMode mode,
   out.reserve(s.size());
   for (char32_t cp : DecodeUtf8(s)) {
     R1_ASSIGN_OR_RETURN(char32_t mapped, MapCase(cp, mode, function));
-    AppendUtf8(mapped, &out);
+    utf8::AppendCodePoint(mapped, &out);
   }
   return out;
 }
@@ -75,7 +76,7 @@ absl::StatusOr<std::string> PythonTitle(absl::string_view s) {
     R1_ASSIGN_OR_RETURN(
         char32_t mapped,
         MapCase(cp, previous_cased ? CaseMode::kLower : CaseMode::kUpper, "title()"));
-    AppendUtf8(mapped, &out);
+    utf8::AppendCodePoint(mapped, &out);
     previous_cased = IsCased(cp);
   }
   return out;
@@ -88,7 +89,7 @@ absl::StatusOr<std::string> PythonCapitalize(absl::string_view s) {
   for (char32_t cp : DecodeUtf8(s)) {
     R1_ASSIGN_OR_RETURN(char32_t mapped,
                         MapCase(cp, first ? CaseMode::kUpper : CaseMode::kLower, "capitalize()"));
-    AppendUtf8(mapped, &out);
+    utf8::AppendCodePoint(mapped, &out);
     first = false;
   }
   return out;
@@ -103,13 +104,13 @@ absl::StatusOr<std::string> JinjaTitle(absl::string_view s) {
     const bool separator =
         IsPythonSpace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
     if (separator) {
-      AppendUtf8(cp, &out);
+      utf8::AppendCodePoint(cp, &out);
       word_start = true;
       continue;
     }
     R1_ASSIGN_OR_RETURN(char32_t mapped,
                         MapCase(cp, word_start ? CaseMode::kUpper : CaseMode::kLower, "title"));
-    AppendUtf8(mapped, &out);
+    utf8::AppendCodePoint(mapped, &out);
     word_start = false;
   }
   return out;
@@ -230,7 +231,7 @@ std::string Replace(absl::string_view s, absl::string_view old_text, absl::strin
         absl::StrAppend(&out, new_text);
         ++done;
       }
-      if (i < cps.size()) AppendUtf8(cps[i], &out);
+      if (i < cps.size()) utf8::AppendCodePoint(cps[i], &out);
     }
     return out;
   }

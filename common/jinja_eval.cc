@@ -11,6 +11,7 @@
 #include "common/jinja.h"
 #include "common/jinja_ast.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace r1::jinja {
 
@@ -813,7 +814,7 @@ absl::StatusOr<Value> FromJson(const nlohmann::ordered_json& j, int depth) {
       return Value::Float(j.get<double>());
     case nlohmann::json::value_t::string: {
       const std::string& s = j.get_ref<const std::string&>();
-      if (!IsValidUtf8(s))
+      if (!utf8::IsValid(s))
         return absl::InvalidArgumentError("a string variable is not valid UTF-8");
       return Value::String(s);
     }
@@ -829,7 +830,7 @@ absl::StatusOr<Value> FromJson(const nlohmann::ordered_json& j, int depth) {
     case nlohmann::json::value_t::object: {
       Dict dict;
       for (const auto& [key, item] : j.items()) {
-        if (!IsValidUtf8(key)) return absl::InvalidArgumentError("a key is not valid UTF-8");
+        if (!utf8::IsValid(key)) return absl::InvalidArgumentError("a key is not valid UTF-8");
         R1_ASSIGN_OR_RETURN(Value v, FromJson(item, depth + 1));
         dict.entries.emplace_back(Value::String(key), std::move(v));
       }

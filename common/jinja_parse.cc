@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "common/jinja_ast.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace r1::jinja {
 namespace {
@@ -417,7 +418,7 @@ class Lexer {
           if (!cp || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) {
             return Error(line_, absl::StrCat("invalid \\", std::string(1, e), " escape in string"));
           }
-          AppendUtf8(*cp, &out);
+          utf8::AppendCodePoint(*cp, &out);
           i += count;
           break;
         }
@@ -429,7 +430,7 @@ class Lexer {
             for (int k = 0; k < 2 && i < src.size() && src[i] >= '0' && src[i] <= '7'; ++k, ++i) {
               v = v * 8 + (src[i] - '0');
             }
-            AppendUtf8(v, &out);
+            utf8::AppendCodePoint(v, &out);
           } else {
             out.push_back('\\');
             out.push_back(e);
@@ -1274,7 +1275,7 @@ class Parser {
 absl::StatusOr<std::shared_ptr<const Program>> ParseProgram(absl::string_view source,
                                                             std::string name,
                                                             const ParseLimits& limits) {
-  if (!IsValidUtf8(source)) {
+  if (!utf8::IsValid(source)) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": the template is not valid UTF-8"));
   }
   auto program = std::make_shared<Program>();

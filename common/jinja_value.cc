@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace r1::jinja {
 
@@ -103,7 +104,7 @@ absl::StatusOr<ValueList> Iterate(const Value& value) {
       std::string piece;
       for (char32_t cp : DecodeUtf8(value.as_string())) {
         piece.clear();
-        AppendUtf8(cp, &piece);
+        utf8::AppendCodePoint(cp, &piece);
         chars.push_back(Value::String(piece));
       }
       return chars;
@@ -310,44 +311,6 @@ absl::StatusOr<bool> Less(const Value& a, const Value& b) {
 
 // --- Unicode ---
 
-bool IsValidUtf8(absl::string_view text) {
-  size_t i = 0;
-  const size_t n = text.size();
-  while (i < n) {
-    const unsigned char c = text[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int length;
-    char32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      length = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > n) return false;
-    for (int k = 1; k < length; ++k) {
-      const unsigned char cc = text[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr char32_t kMinForLength[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 std::u32string DecodeUtf8(absl::string_view text) {
   std::u32string out;
   out.reserve(text.size());
@@ -368,28 +331,10 @@ std::u32string DecodeUtf8(absl::string_view text) {
   return out;
 }
 
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 std::string EncodeUtf8(std::u32string_view code_points) {
   std::string out;
   out.reserve(code_points.size());
-  for (char32_t cp : code_points) AppendUtf8(cp, &out);
+  for (char32_t cp : code_points) utf8::AppendCodePoint(cp, &out);
   return out;
 }
 
@@ -486,7 +431,7 @@ std::string StringRepr(absl::string_view s) {
     } else if (cp == '\r') {
       out += "\\r";
     } else if (IsPrintable(cp)) {
-      AppendUtf8(cp, &out);
+      utf8::AppendCodePoint(cp, &out);
     } else if (cp <= 0xFF) {
       out += absl::StrFormat("\\x%02x", static_cast<unsigned>(cp));
     } else if (cp <= 0xFFFF) {
@@ -640,7 +585,7 @@ void JsonString(absl::string_view s, bool ensure_ascii, std::string* out) {
         *out += absl::StrFormat("\\u%04x", static_cast<unsigned>(cp));
       }
     } else {
-      AppendUtf8(cp, out);
+      utf8::AppendCodePoint(cp, out);
     }
   }
   out->push_back('"');

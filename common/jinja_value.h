@@ -172,12 +172,13 @@ absl::StatusOr<std::string> JsonDump(const Value& value, const JsonDumpOptions& 
 
 // --- Unicode: Python strings are code point sequences; ours are UTF-8. ---
 
-// True when `text` is valid UTF-8 (no surrogates, no overlong forms).
-bool IsValidUtf8(absl::string_view text);
-// Code points of valid UTF-8.
+// Validation and single code points: common/utf8.h.
+
+// Code points of valid UTF-8 (what parsing and rendering accept). Invalid
+// input is not refused: it decodes to some code points without reading past
+// the end.
 std::u32string DecodeUtf8(absl::string_view text);
 std::string EncodeUtf8(std::u32string_view code_points);
-void AppendUtf8(char32_t code_point, std::string* out);
 // Python's str.isspace() for one code point.
 bool IsPythonSpace(char32_t code_point);
 // Number of code points (Python's len of a str).
