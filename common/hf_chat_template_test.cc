@@ -6,10 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
+#include "common/jinja_golden_test_util.h"
 
 namespace r1 {
 namespace {
@@ -18,14 +17,9 @@ using ::testing::HasSubstr;
 using Json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
-constexpr char kGoldenDir[] = "tests/golden/chat_templates/";
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using jinja_golden::FixedClock;
+using jinja_golden::kGoldenDir;
+using jinja_golden::ReadText;
 
 void WriteText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -47,15 +41,6 @@ Json GoldenCase(const std::string& name) {
   }
   ADD_FAILURE() << "no golden case " << name;
   return Json::object();
-}
-
-jinja::RenderOptions FixedClock() {
-  jinja::RenderOptions options;
-  options.time_zone = absl::UTCTimeZone();
-  options.now = [] {
-    return absl::FromCivil(absl::CivilSecond(2024, 7, 26, 14, 5, 9), absl::UTCTimeZone());
-  };
-  return options;
 }
 
 // A fresh model folder per test.

@@ -5,12 +5,11 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
+#include "common/jinja_golden_test_util.h"
 
 namespace r1::jinja {
 namespace {
@@ -18,24 +17,9 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::ordered_json;
 
-constexpr char kGoldenDir[] = "tests/golden/chat_templates/";
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// The clock make_goldens.py gives strftime_now.
-RenderOptions FixedClock() {
-  RenderOptions options;
-  options.time_zone = absl::UTCTimeZone();
-  options.now = [] {
-    return absl::FromCivil(absl::CivilSecond(2024, 7, 26, 14, 5, 9), absl::UTCTimeZone());
-  };
-  return options;
-}
+using jinja_golden::FixedClock;
+using jinja_golden::kGoldenDir;
+using jinja_golden::ReadText;
 
 absl::StatusOr<std::string> Render(const std::string& source,
                                    const Json& variables = Json::object(),
