@@ -28,6 +28,7 @@ int DataImport(const Args& args);
 int TokenizerTrain(const Args& args);
 int TokenizerEncode(const Args& args);
 int TokenizerDecode(const Args& args);
+int TokenizerChat(const Args& args);
 int ConfigCheck(const Args& args);
 int ConfigShow(const Args& args);
 int Pretrain(const Args& args);

@@ -221,7 +221,7 @@ int Eval(const Args& args) {
 
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt);
   if (!model.ok()) return Fail(model.status());
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(ckpt, "/tokenizer.model"));
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   eval::TaskEvalOptions options = eval::TaskEvalOptionsFromConfig(run.eval(), 160);

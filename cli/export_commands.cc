@@ -15,6 +15,7 @@
 #include "common/flags.h"
 #include "common/jsonl.h"
 #include "common/status.h"
+#include "common/tokenizer.h"
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
 #include "model/gguf_export.h"
@@ -46,22 +47,37 @@ std::string Architecture(const config::ModelConfig& c) {
 }
 
 // The model card: what the model is, how to run it, and where it came from.
-std::string ModelCard(const std::string& ckpt, model::CausalLmImpl& model, const std::string& run_dir,
-                      const std::vector<std::string>& gguf_files) {
+std::string ModelCard(const std::string& ckpt, model::CausalLmImpl& model, const Tokenizer& tokenizer,
+                      const std::string& run_dir, const std::vector<std::string>& gguf_files) {
   const config::ModelConfig& c = model.config();
+  const bool own = tokenizer.kind() == "sentencepiece";
+  std::vector<std::string> tokenizer_files;
+  for (const auto& [source, name] : tokenizer.files()) tokenizer_files.push_back(absl::StrCat("`", name, "`"));
+  if (own) tokenizer_files.insert(tokenizer_files.end(), {"`tokenizer_config.json`", "`generation_config.json`"});
   std::string card = absl::StrCat("# ", fs::path(ckpt).filename().string(), " (exported by r1cpp)\n\n",
                                   "| | |\n|---|---|\n",
                                   "| architecture | ", Architecture(c), " |\n",
                                   "| parameters | ", model::CountParameters(model), " |\n",
-                                  "| vocabulary | ", c.vocab_size(), " SentencePiece pieces (`tokenizer.model`) |\n",
+                                  "| vocabulary | ", tokenizer.vocab_size(),
+                                  own ? " SentencePiece pieces (`tokenizer.model`)" : " tokens (`tokenizer.json`)",
+                                  c.vocab_size() > tokenizer.vocab_size()
+                                      ? absl::StrCat("; embedding rows ", c.vocab_size())
+                                      : std::string(),
+                                  " |\n",
                                   "| context | ", c.max_seq_len(), " tokens |\n\n");
   absl::StrAppend(&card, "## Files\n\n",
-                  "- `config.json`, `model.safetensors`, `tokenizer.model`, `tokenizer_config.json`, "
-                  "`generation_config.json`: Hugging Face layout (transformers, vLLM).\n");
+                  "- `config.json`, `model.safetensors`, ", absl::StrJoin(tokenizer_files, ", "),
+                  ": Hugging Face layout (transformers, vLLM).\n");
   for (const std::string& f : gguf_files) absl::StrAppend(&card, "- `", f, "`: GGUF for llama.cpp.\n");
-  absl::StrAppend(&card, "\n## Prompt format\n\n",
-                  "`<s><|user|>{prompt}<|assistant|>`; the model answers `<think>{reasoning}</think>"
-                  "<answer>{answer}</answer></s>` (the chat template is in `tokenizer_config.json`).\n\n");
+  if (own) {
+    absl::StrAppend(&card, "\n## Prompt format\n\n",
+                    "`<s><|user|>{prompt}<|assistant|>`; the model answers `<think>{reasoning}</think>"
+                    "<answer>{answer}</answer></s>` (the chat template is in `tokenizer_config.json`).\n\n");
+  } else {
+    absl::StrAppend(&card, "\n## Prompt format\n\n", "The imported model's own chat template (",
+                    tokenizer.chat_template() != nullptr ? "carried unchanged" : "none: prompts are plain text",
+                    "), as `r1 tokenizer chat --model <this folder>` shows it.\n\n");
+  }
   absl::StrAppend(&card, "## Training provenance\n\n", "- exported from `", ckpt, "` on ");
   char date[32];
   const std::time_t now = std::time(nullptr);
@@ -142,8 +158,15 @@ int Export(const Args& args) {
   load.dtype = run.export_().dtype();
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, load);
   if (!model.ok()) return Fail(model.status());
-  const std::string tokenizer = absl::StrCat(ckpt, "/tokenizer.model");
-  if (absl::Status exportable = model::CheckGgufExportable((*model)->config()); gguf && !exportable.ok()) {
+  const std::string tokenizer = ckpt;  // the folder: tokenizer.json or tokenizer.model
+  absl::StatusOr<Tokenizer> loaded_tokenizer = Tokenizer::Load(tokenizer);
+  if (!loaded_tokenizer.ok()) return Fail(loaded_tokenizer.status());
+  absl::Status exportable = model::CheckGgufExportable((*model)->config());
+  if (exportable.ok() && loaded_tokenizer->kind() != "sentencepiece") {
+    exportable = absl::UnimplementedError(absl::StrCat("GGUF export writes SentencePiece vocabularies; this model's "
+                                                       "tokenizer is a ", loaded_tokenizer->kind()));
+  }
+  if (gguf && !exportable.ok()) {
     std::fprintf(stderr, "export: no GGUF for %s (%s); exporting the Hugging Face folder only\n", ckpt.c_str(),
                  std::string(exportable.message()).c_str());
     gguf = false;
@@ -156,7 +179,7 @@ int Export(const Args& args) {
     for (size_t i = 0; i < gguf_files.size(); ++i) {
       R1_RETURN_IF_ERROR(model::ExportGguf(absl::StrCat(folder, "/", gguf_files[i]), **model, tokenizer, types[i]));
     }
-    return WriteFileAtomically(absl::StrCat(folder, "/README.md"), ModelCard(ckpt, **model, run_dir, gguf_files));
+    return WriteFileAtomically(absl::StrCat(folder, "/README.md"), ModelCard(ckpt, **model, *loaded_tokenizer, run_dir, gguf_files));
   });
   if (!status.ok()) return Fail(status);
   std::fprintf(stderr, "export: %s -> %s (Hugging Face%s)\n", ckpt.c_str(), out.c_str(),

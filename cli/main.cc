@@ -33,6 +33,7 @@ constexpr Command kCommands[] = {
     {"tokenizer train", "train a SentencePiece tokenizer with r1's special tokens", TokenizerTrain},
     {"tokenizer encode", "print the token ids of text", TokenizerEncode},
     {"tokenizer decode", "print the text of token ids", TokenizerDecode},
+    {"tokenizer chat", "print the text the chat template makes of a conversation", TokenizerChat},
     {"config check", "load and validate a config file", ConfigCheck},
     {"config show", "print a config after overrides, as text proto", ConfigShow},
     {"pretrain", "pretrain the policy of a run config on its tasks' worked solutions", Pretrain},

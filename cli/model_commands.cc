@@ -81,7 +81,7 @@ int GenerateText(const Args& args) {
   model::ConfigureRuntime(static_cast<int>(threads));
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, {device, std::nullopt});
   if (!model.ok()) return Fail(model.status());
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(ckpt, "/tokenizer.model"));
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   model::GenerationParams params;
@@ -90,12 +90,15 @@ int GenerateText(const Args& args) {
   params.stop = stop;
   params.seed = static_cast<uint64_t>(seed);
   const auto run_one = [&](const std::string& text) {
-    std::vector<int> ids = {tokenizer->bos_id()};
+    std::vector<int> ids;
     if (raw) {
+      if (tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());
       const std::vector<int> body = tokenizer->Encode(text);
       ids.insert(ids.end(), body.begin(), body.end());
     } else {
-      ids = EncodePrompt(*tokenizer, text);
+      absl::StatusOr<std::vector<int>> prompt = EncodePrompt(*tokenizer, text);
+      if (!prompt.ok()) return prompt.status();
+      ids = *std::move(prompt);
     }
     const std::vector<model::Completion> completions =
         model::Generate(**model, *tokenizer, std::vector<std::vector<int>>(static_cast<size_t>(n), ids), params);

@@ -60,7 +60,7 @@ int RolloutServe(const Args& args) {
   model::ConfigureRuntime(static_cast<int>(threads));
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, {device, std::nullopt});
   if (!model.ok()) return Fail(model.status());
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(ckpt, "/tokenizer.model"));
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
   options.address = absl::StrCat(address, ":", port);
   options.security = {tls_cert, tls_key, *token};

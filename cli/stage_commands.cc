@@ -187,7 +187,7 @@ int RejectSample(const Args& args) {
   if (absl::Status s = MakeDirs(out_dir.empty() ? "." : out_dir); !s.ok()) return Fail(s);
   // The checkpoint must load before services start on it: a clear error here
   // beats a worker's start-up failure.
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(ckpt, "/tokenizer.model"));
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   ServiceFlags::Needs needs;
@@ -334,7 +334,7 @@ int Distill(const Args& args) {
                                      {"student", result->training.checkpoint}}) {
       absl::StatusOr<model::CausalLm> m = model::LoadModel(path);
       if (!m.ok()) return Fail(m.status());
-      absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(absl::StrCat(path, "/tokenizer.model"));
+      absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(path);
       if (!tokenizer.ok()) return Fail(tokenizer.status());
       const eval::TaskEvalResult r = eval::EvaluateOnTasks(**m, *tokenizer, *prompts, *verifier, eo);
       std::fprintf(stderr, "distill: %-7s avg@%d %.3f  pass@%d %.3f  maj@%d %.3f  greedy %.3f  format %.3f\n",

@@ -1,8 +1,10 @@
-// r1 tokenizer train / encode / decode.
+// r1 tokenizer train / encode / decode / chat.
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -10,17 +12,21 @@
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "common/chat_template.h"
+#include "common/file_util.h"
 #include "common/flags.h"
+#include "common/hf_chat_template.h"
 #include "common/tokenizer.h"
 #include "proto/config.pb.h"
 
 namespace r1::cli {
 namespace {
 
-// Lines to work on: the flag's value, or every line of stdin.
+// Lines to work on: the flag's value, the whole of `file` (one text), or
+// every line of stdin.
 std::vector<std::string> InputLines(const FlagSet& flags, const std::string& flag_name,
-                                    const std::string& value) {
+                                    const std::string& value, const std::string& file = "") {
   if (flags.WasSet(flag_name)) return {value};
+  if (!file.empty()) return {ReadFile(file).value_or("")};
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(std::cin, line)) lines.push_back(line);
@@ -74,20 +80,32 @@ int TokenizerTrain(const Args& args) {
 }
 
 int TokenizerEncode(const Args& args) {
-  std::string model, text;
-  bool pieces = false, chat = false;
+  std::string model, text, text_file;
+  bool pieces = false, chat = false, add_special = false;
   FlagSet flags("r1 tokenizer encode",
-                "Prints the token ids of --text, or of each line of stdin, one line each.");
-  flags.AddString("model", &model, "tokenizer model file");
+                "Prints the token ids of --text, of the whole --text_file, or of each line of stdin,\n"
+                "space-separated, one line each. --model is a tokenizer file (tokenizer.model or\n"
+                "tokenizer.json) or a model folder (its tokenizer.json first, else tokenizer.model).");
+  flags.AddString("model", &model, "tokenizer file or model folder");
   flags.AddString("text", &text, "text to encode (default: read lines from stdin)");
+  flags.AddString("text_file", &text_file, "encode this file's whole content as one text");
+  flags.AddBool("add_special", &add_special,
+                "add what a plain-text encode adds (BOS; tokenizer.json: its post-processor)");
   flags.AddBool("pieces", &pieces, "print pieces instead of ids");
-  flags.AddBool("chat", &chat, "treat the text as a user prompt: BOS + chat template");
+  flags.AddBool("chat", &chat, "treat the text as a user prompt: the chat template with a generation prompt");
   flags.Require("model");
   if (auto code = ParseCommandLine(flags, args)) return *code;
+  if (!text_file.empty()) {
+    if (absl::Status readable = ReadFile(text_file).status(); !readable.ok()) return Fail(readable);
+  }
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
-  for (const std::string& line : InputLines(flags, "text", text)) {
-    const std::vector<int> ids = chat ? EncodePrompt(*tokenizer, line) : tokenizer->Encode(line);
+  for (const std::string& line : InputLines(flags, "text", text, text_file)) {
+    absl::StatusOr<std::vector<int>> encoded =
+        chat ? EncodePrompt(*tokenizer, line)
+             : absl::StatusOr<std::vector<int>>(tokenizer->Encode(line, add_special));
+    if (!encoded.ok()) return Fail(encoded.status());
+    const std::vector<int>& ids = *encoded;
     if (pieces) {
       std::vector<std::string> out;
       for (int id : ids) out.push_back(tokenizer->IdToPiece(id));
@@ -103,7 +121,7 @@ int TokenizerDecode(const Args& args) {
   std::string model, ids_text;
   FlagSet flags("r1 tokenizer decode",
                 "Prints the text of space-separated token ids from --ids, or of each line of stdin.");
-  flags.AddString("model", &model, "tokenizer model file");
+  flags.AddString("model", &model, "tokenizer file or model folder");
   flags.AddString("ids", &ids_text, "ids to decode, e.g. \"5 17 42\" (default: read lines from stdin)");
   flags.Require("model");
   if (auto code = ParseCommandLine(flags, args)) return *code;
@@ -127,6 +145,67 @@ int TokenizerDecode(const Args& args) {
     }
     std::printf("%s\n", decoded->c_str());
   }
+  return kExitOk;
+}
+
+int TokenizerChat(const Args& args) {
+  std::string model, messages_path;
+  bool add_generation_prompt = false;
+  std::vector<std::string> variables;
+  FlagSet flags("r1 tokenizer chat",
+                "Prints exactly the text a model gets for a conversation: the model folder's own chat\n"
+                "template (chat_template.jinja, else tokenizer_config.json's), rendered as\n"
+                "transformers' apply_chat_template does, or r1's template for r1's own tokenizers.\n"
+                "--messages: a JSON file holding a list of {\"role\", \"content\"} messages (or an\n"
+                "object with \"messages\"). Nothing is added after the text, not even a newline.");
+  flags.AddString("model", &model, "model folder (or a tokenizer file)");
+  flags.AddString("messages", &messages_path, "JSON file of messages");
+  flags.AddBool("add_generation_prompt", &add_generation_prompt, "end with the assistant's turn opening");
+  flags.AddList("var", &variables,
+                "extra template variable name=value (value: a JSON literal such as false, else a string), "
+                "e.g. --var enable_thinking=false; repeatable");
+  flags.Require("model");
+  flags.Require("messages");
+  if (auto code = ParseCommandLine(flags, args)) return *code;
+  ChatVariables parsed_variables;
+  for (const std::string& assignment : variables) {
+    absl::StatusOr<std::pair<std::string, std::string>> variable = ParseChatVariable(assignment);
+    if (!variable.ok()) return Fail(variable.status());
+    parsed_variables.push_back(*std::move(variable));
+  }
+  absl::StatusOr<std::string> text = ReadFile(messages_path);
+  if (!text.ok()) return Fail(text.status());
+  nlohmann::ordered_json messages = nlohmann::ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (messages.is_object() && messages.contains("messages")) messages = messages["messages"];
+  if (messages.is_discarded() || !messages.is_array()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat(messages_path, ": expected a JSON list of messages (or an object with \"messages\")")));
+  }
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (!messages[i].is_object() || !messages[i].contains("role") || !messages[i]["role"].is_string()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(messages_path, ": message ", i, " has no \"role\" string")));
+    }
+  }
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model);
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
+  const HfChatTemplate* chat_template = tokenizer->chat_template();
+  absl::StatusOr<HfChatTemplate> own;
+  if (chat_template == nullptr) {
+    if (tokenizer->kind() != "sentencepiece") {
+      return Fail(absl::FailedPreconditionError(
+          absl::StrCat(model, " has no chat template (chat_template.jinja or tokenizer_config.json's)")));
+    }
+    own = MakeChatTemplate(R1ChatTemplateJinja(), "r1's chat template");
+    if (!own.ok()) return Fail(own.status());
+    own->bos_token = tokenizer->IdToPiece(tokenizer->bos_id());
+    own->eos_token = tokenizer->IdToPiece(tokenizer->eos_id());
+    chat_template = &*own;
+  }
+  absl::StatusOr<std::string> rendered =
+      RenderChat(*chat_template, messages, add_generation_prompt, parsed_variables);
+  if (!rendered.ok()) return Fail(rendered.status());
+  std::fwrite(rendered->data(), 1, rendered->size(), stdout);
   return kExitOk;
 }
 

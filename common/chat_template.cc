@@ -1,6 +1,8 @@
 #include "common/chat_template.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 
 namespace r1 {
 
@@ -20,6 +22,13 @@ std::string RenderExampleText(absl::string_view prompt, absl::string_view respon
   return absl::StrCat(RenderPrompt(prompt), response);
 }
 
+std::string R1ChatTemplateJinja() {
+  return absl::StrCat("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}", kAssistantTag,
+                      "{{ m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>{{ m['content'] }}{% endif %}"
+                      "{% endfor %}{% if add_generation_prompt %}",
+                      kAssistantTag, "{% endif %}");
+}
+
 std::string RenderReasoningResponse(absl::string_view reasoning, absl::string_view answer) {
   return absl::StrCat(kThinkOpen, reasoning, kThinkClose, kAnswerOpen, answer, kAnswerClose);
 }
@@ -33,23 +42,64 @@ void Append(EncodedExample& out, const std::vector<int>& ids, uint8_t mask) {
 
 }  // namespace
 
-std::vector<int> EncodePrompt(const Tokenizer& tokenizer, absl::string_view prompt) {
+absl::StatusOr<std::vector<int>> EncodePrompt(const Tokenizer& tokenizer, absl::string_view prompt) {
+  if (tokenizer.chat_template() != nullptr) {
+    // As apply_chat_template(tokenize=True): the template writes any BOS
+    // itself, so the text is encoded without adding special tokens.
+    R1_ASSIGN_OR_RETURN(std::string text, RenderChat(*tokenizer.chat_template(), std::vector<ChatTurn>{{"user", std::string(prompt)}}, true));
+    return tokenizer.Encode(text);
+  }
   std::vector<int> ids = {tokenizer.bos_id()};
   std::vector<int> body = tokenizer.Encode(RenderPrompt(prompt));
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;
 }
 
-EncodedExample EncodeExample(const Tokenizer& tokenizer, absl::string_view prompt,
-                             absl::string_view response) {
+absl::StatusOr<EncodedExample> EncodeExample(const Tokenizer& tokenizer, absl::string_view prompt,
+                                             absl::string_view response) {
+  if (tokenizer.chat_template() != nullptr) {
+    return EncodeConversation(tokenizer, {{"user", std::string(prompt)}, {"assistant", std::string(response)}});
+  }
   EncodedExample out;
-  Append(out, EncodePrompt(tokenizer, prompt), 0);
+  R1_ASSIGN_OR_RETURN(std::vector<int> prompt_ids, EncodePrompt(tokenizer, prompt));
+  Append(out, prompt_ids, 0);
   Append(out, tokenizer.Encode(response), 1);
   Append(out, {tokenizer.eos_id()}, 1);
   return out;
 }
 
-EncodedExample EncodeConversation(const Tokenizer& tokenizer, const std::vector<ChatTurn>& turns) {
+namespace {
+
+// The model's template: the whole conversation rendered once, cut where each
+// assistant turn's text begins and ends. Each piece is encoded on its own,
+// so a target starts exactly where generation from the prompt would.
+absl::StatusOr<EncodedExample> EncodeWithModelTemplate(const Tokenizer& tokenizer,
+                                                       const std::vector<ChatTurn>& turns) {
+  R1_ASSIGN_OR_RETURN(const std::string full, RenderChat(*tokenizer.chat_template(), turns, false));
+  EncodedExample out;
+  size_t done = 0;  // bytes of `full` encoded so far
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (turns[i].role != "assistant") continue;
+    const std::vector<ChatTurn> before_turns(turns.begin(), turns.begin() + i);
+    const std::vector<ChatTurn> through_turns(turns.begin(), turns.begin() + i + 1);
+    R1_ASSIGN_OR_RETURN(const std::string before, RenderChat(*tokenizer.chat_template(), before_turns, true));
+    R1_ASSIGN_OR_RETURN(const std::string through, RenderChat(*tokenizer.chat_template(), through_turns, false));
+    if (before.size() < done || !absl::StartsWith(full, before) || !absl::StartsWith(full, through) ||
+        through.size() <= before.size()) {
+      continue;  // the template rewrites this turn later: context, not a target
+    }
+    Append(out, tokenizer.Encode(absl::string_view(full).substr(done, before.size() - done)), 0);
+    Append(out, tokenizer.Encode(absl::string_view(full).substr(before.size(), through.size() - before.size())), 1);
+    done = through.size();
+  }
+  Append(out, tokenizer.Encode(absl::string_view(full).substr(done)), 0);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<EncodedExample> EncodeConversation(const Tokenizer& tokenizer, const std::vector<ChatTurn>& turns) {
+  if (tokenizer.chat_template() != nullptr) return EncodeWithModelTemplate(tokenizer, turns);
   EncodedExample out;
   Append(out, {tokenizer.bos_id()}, 0);
   for (const ChatTurn& turn : turns) {

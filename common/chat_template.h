@@ -1,6 +1,9 @@
 // The chat template: how a prompt (and a response) become model input. It is
-// the same everywhere — SFT, rollout, eval, export — so this is its only
-// definition.
+// the same everywhere — SFT, rollout, eval, reject-sample, distill — so this
+// is its only definition. A tokenizer that carries a model's own template
+// (Tokenizer::chat_template(), from a released model's folder) is encoded
+// with that template, as transformers' apply_chat_template renders it; r1's
+// own models use r1's:
 //
 //   <s><|user|>{prompt}<|assistant|>{response}</s>
 //
@@ -14,9 +17,12 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+#include "common/hf_chat_template.h"
 #include "common/tokenizer.h"
 
 namespace r1 {
@@ -40,13 +46,17 @@ std::string RenderPrompt(absl::string_view prompt);
 // ids are added when it is encoded).
 std::string RenderExampleText(absl::string_view prompt, absl::string_view response);
 
+// r1's template as Jinja, for exports' tokenizer_config.json and
+// `r1 tokenizer chat` (bos_token <s>, eos_token </s>): it renders the text
+// EncodeConversation encodes. No double quotes or backslashes, so it goes
+// into JSON as it is.
+std::string R1ChatTemplateJinja();
+
 // `<think>{reasoning}</think><answer>{answer}</answer>`.
 std::string RenderReasoningResponse(absl::string_view reasoning, absl::string_view answer);
 
-struct ChatTurn {
-  std::string role;  // "system", "user" or "assistant"
-  std::string content;
-};
+// {role ("system", "user" or "assistant"), content}.
+using ChatTurn = ChatMessage;
 
 // Token ids with the positions a training loss applies to.
 struct EncodedExample {
@@ -54,16 +64,24 @@ struct EncodedExample {
   std::vector<uint8_t> loss_mask;  // 1 on response tokens and their EOS
 };
 
-// BOS + RenderPrompt(prompt): what generation starts from.
-std::vector<int> EncodePrompt(const Tokenizer& tokenizer, absl::string_view prompt);
+// What generation starts from: BOS + RenderPrompt(prompt), or the model's
+// template over one user turn with add_generation_prompt. Errors name the
+// template file and line (a template's raise_exception, for one).
+absl::StatusOr<std::vector<int>> EncodePrompt(const Tokenizer& tokenizer, absl::string_view prompt);
 
-// Prompt then response + EOS; the loss covers the response and EOS only.
-EncodedExample EncodeExample(const Tokenizer& tokenizer, absl::string_view prompt,
-                             absl::string_view response);
+// Prompt then response; the loss covers the response and what ends it (EOS,
+// or the template's end-of-turn text).
+absl::StatusOr<EncodedExample> EncodeExample(const Tokenizer& tokenizer, absl::string_view prompt,
+                                             absl::string_view response);
 
 // A conversation: each assistant turn (and the EOS closing it) is a target.
 // "<s><|system|>..<|user|>..<|assistant|>..</s><|user|>..<|assistant|>..</s>"
-EncodedExample EncodeConversation(const Tokenizer& tokenizer, const std::vector<ChatTurn>& turns);
+// With a model's template, an assistant turn is a target where the text the
+// template renders for it follows the generation prompt of the turns before
+// it: templates that rewrite earlier turns (Qwen3 and DeepSeek-R1 drop the
+// reasoning of all but the last) keep only what survives as a target.
+absl::StatusOr<EncodedExample> EncodeConversation(const Tokenizer& tokenizer, const std::vector<ChatTurn>& turns);
+
 
 }  // namespace r1
 

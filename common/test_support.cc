@@ -1,5 +1,7 @@
 #include "common/test_support.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/chat_template.h"
 #include "common/file_util.h"
@@ -54,6 +56,36 @@ config::ModelConfig SmallModelConfig(config::ModelArch arch, int vocab_size) {
   c.set_n_activated_experts(2);
   c.set_n_mtp_modules(1);
   return c;
+}
+
+const char kTinyQwenChatTemplate[] =
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+absl::Status WriteTinyHfTokenizerFolder(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  R1_ASSIGN_OR_RETURN(std::string json, ReadFile("tests/golden/tokenizers/qwen2.tokenizer.json"));
+  R1_RETURN_IF_ERROR(WriteFileAtomically(dir + "/tokenizer.json", json));
+  std::string escaped;
+  for (char c : std::string(kTinyQwenChatTemplate)) {
+    if (c == '\n') {
+      escaped += "\\n";
+    } else if (c == '"' || c == '\\') {
+      escaped += std::string("\\") + c;
+    } else {
+      escaped += c;
+    }
+  }
+  R1_RETURN_IF_ERROR(WriteFileAtomically(
+      dir + "/tokenizer_config.json",
+      absl::StrCat("{\n  \"bos_token\": null,\n  \"eos_token\": \"<|im_end|>\",\n  \"pad_token\": \"<|endoftext|>\",\n"
+                   "  \"chat_template\": \"", escaped, "\"\n}\n")));
+  return WriteFileAtomically(dir + "/generation_config.json",
+                             "{\n  \"eos_token_id\": [758, 756],\n  \"do_sample\": true\n}\n");
 }
 
 }  // namespace r1::testing

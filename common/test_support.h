@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
 
@@ -19,6 +20,17 @@ absl::StatusOr<std::string> TrainTinyTokenizer(const std::string& dir, int vocab
 // a low-rank query path, 6 routed experts (top 2) + 1 shared, 1 MTP module.
 // Llama: 2 layers, 2 kv heads.
 config::ModelConfig SmallModelConfig(config::ModelArch arch, int vocab_size);
+
+// A released-model-style tokenizer in `dir`: tests/golden/tokenizers'
+// byte-level Qwen2-pattern tokenizer.json (761 tokens: <|endoftext|> 756,
+// <|im_start|> 757, <|im_end|> 758, <think> 759, </think> 760),
+// tokenizer_config.json with a Qwen-style chat template (eos <|im_end|>, pad
+// <|endoftext|>, no BOS) and generation_config.json stopping at 758 and 756.
+// Paths are relative to the repository root (tests run there).
+absl::Status WriteTinyHfTokenizerFolder(const std::string& dir);
+
+// Its chat template.
+extern const char kTinyQwenChatTemplate[];
 
 }  // namespace r1::testing
 

@@ -3,14 +3,22 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "common/chat_template.h"
 #include "common/file_util.h"
+#include "common/hf_chat_template.h"
+#include "common/hf_tokenizer.h"
 #include "common/sentencepiece_shim.h"
 #include "common/status.h"
 #include "proto/config.pb.h"
@@ -118,28 +126,129 @@ absl::StatusOr<const ShimApi*> Shim() {
 
 }  // namespace
 
-struct Tokenizer::Handle {
-  const ShimApi* api = nullptr;
-  R1SpmProcessor* processor = nullptr;
-  ~Handle() {
-    if (processor != nullptr) api->free_processor(processor);
-  }
+// What each implementation provides; Tokenizer adds the special ids, the
+// stop ids, the chat template and the files.
+class Tokenizer::Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::vector<int> Encode(absl::string_view text, bool add_special_tokens) const = 0;
+  virtual absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const = 0;
+  virtual int vocab_size() const = 0;
+  virtual std::optional<int> PieceToId(absl::string_view piece) const = 0;
+  virtual std::string IdToPiece(int id) const = 0;
+  virtual float PieceScore(int id) const = 0;
+  virtual PieceType GetPieceType(int id) const = 0;
+  virtual absl::string_view kind() const = 0;
 };
 
-Tokenizer::Tokenizer(std::shared_ptr<const Handle> handle) : handle_(std::move(handle)) {
-  const ShimApi& api = *handle_->api;
-  unk_id_ = api.special_id(handle_->processor, 0);
-  bos_id_ = api.special_id(handle_->processor, 1);
-  eos_id_ = api.special_id(handle_->processor, 2);
-  pad_id_ = api.special_id(handle_->processor, 3);
-}
+class Tokenizer::SentencePieceBackend : public Tokenizer::Backend {
+ public:
+  SentencePieceBackend(const ShimApi* api, R1SpmProcessor* processor) : api_(api), processor_(processor) {}
+  ~SentencePieceBackend() override { api_->free_processor(processor_); }
+
+  int SpecialId(int which) const { return api_->special_id(processor_, which); }
+
+  std::vector<int> Encode(absl::string_view text, bool add_special_tokens) const override {
+    int* ids = nullptr;
+    size_t num_ids = 0;
+    char error[kErrorSize] = "";
+    // SentencePiece fails only when no model is loaded, which Load() rules out.
+    if (api_->encode(processor_, text.data(), text.size(), &ids, &num_ids, error, sizeof(error)) != 0) {
+      std::fprintf(stderr, "r1: internal error in tokenizer encode: %s\n", error);
+      std::abort();
+    }
+    std::vector<int> out;
+    if (add_special_tokens) out.push_back(SpecialId(1));
+    out.insert(out.end(), ids, ids + num_ids);
+    api_->free_buffer(ids);
+    return out;
+  }
+
+  absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const override {
+    char* text = nullptr;
+    size_t text_size = 0;
+    char error[kErrorSize] = "";
+    if (api_->decode(processor_, ids.data(), ids.size(), &text, &text_size, error, sizeof(error)) != 0) {
+      return absl::InvalidArgumentError(error);
+    }
+    std::string out(text, text_size);
+    api_->free_buffer(text);
+    return out;
+  }
+
+  int vocab_size() const override { return api_->vocab_size(processor_); }
+
+  std::optional<int> PieceToId(absl::string_view piece) const override {
+    const int id = api_->piece_to_id(processor_, piece.data(), piece.size());
+    // SentencePiece answers unk for an unknown piece; only "<unk>" itself is unk.
+    if (id == SpecialId(0) && piece != IdToPiece(id)) return std::nullopt;
+    return id;
+  }
+
+  std::string IdToPiece(int id) const override {
+    const char* piece = api_->id_to_piece(processor_, id);
+    return piece == nullptr ? std::string() : std::string(piece);
+  }
+
+  float PieceScore(int id) const override { return api_->piece_score(processor_, id); }
+  PieceType GetPieceType(int id) const override { return static_cast<PieceType>(api_->piece_type(processor_, id)); }
+  absl::string_view kind() const override { return "sentencepiece"; }
+
+ private:
+  const ShimApi* api_;
+  R1SpmProcessor* processor_;
+};
+
+class Tokenizer::HfBackend : public Tokenizer::Backend {
+ public:
+  explicit HfBackend(HfTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {
+    for (const HfAddedToken& token : tokenizer_.added_tokens()) added_[token.id] = &token;
+  }
+
+  std::vector<int> Encode(absl::string_view text, bool add_special_tokens) const override {
+    return tokenizer_.Encode(text, add_special_tokens);
+  }
+  absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const override {
+    return tokenizer_.Decode(ids, /*skip_special_tokens=*/true);
+  }
+  int vocab_size() const override { return tokenizer_.vocab_size(); }
+  std::optional<int> PieceToId(absl::string_view piece) const override { return tokenizer_.TokenToId(piece); }
+  std::string IdToPiece(int id) const override { return tokenizer_.IdToToken(id); }
+  // BPE has merge ranks, not piece scores.
+  float PieceScore(int) const override { return 0; }
+  PieceType GetPieceType(int id) const override {
+    const auto it = added_.find(id);
+    if (it != added_.end()) return it->second->special ? PieceType::kControl : PieceType::kUserDefined;
+    return PieceType::kNormal;
+  }
+  absl::string_view kind() const override { return "tokenizer.json"; }
+
+ private:
+  HfTokenizer tokenizer_;
+  std::map<int, const HfAddedToken*> added_;
+};
+
+Tokenizer::Tokenizer(std::shared_ptr<const Backend> backend) : backend_(std::move(backend)) {}
 
 absl::StatusOr<std::string> SentencePieceShimPath() {
   R1_ASSIGN_OR_RETURN(const ShimApi* api, Shim());
   return api->path;
 }
 
-absl::StatusOr<Tokenizer> Tokenizer::Load(const std::string& model_path) {
+absl::StatusOr<Tokenizer> Tokenizer::Load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    const std::string json = absl::StrCat(path, "/tokenizer.json");
+    const std::string model = absl::StrCat(path, "/tokenizer.model");
+    if (std::filesystem::exists(json, ec)) return LoadTokenizerJson(json);
+    if (std::filesystem::exists(model, ec)) return LoadSentencePiece(model);
+    return absl::NotFoundError(absl::StrCat("model folder ", path, " has neither tokenizer.json nor tokenizer.model"));
+  }
+  if (absl::EndsWith(path, ".json")) return LoadTokenizerJson(path);
+  return LoadSentencePiece(path);
+}
+
+absl::StatusOr<Tokenizer> Tokenizer::LoadSentencePiece(const std::string& model_path) {
   R1_ASSIGN_OR_RETURN(const ShimApi* api, Shim());
   // Read the bytes here so a missing file gets r1's NOT_FOUND message rather
   // than SentencePiece's.
@@ -155,20 +264,120 @@ absl::StatusOr<Tokenizer> Tokenizer::Load(const std::string& model_path) {
     return absl::InvalidArgumentError(
         absl::StrCat("tokenizer model ", model_path, " is not a valid SentencePiece model: ", error));
   }
-  auto handle = std::make_shared<Handle>();
-  handle->api = api;
-  handle->processor = processor;
-  Tokenizer tokenizer(std::move(handle));
+  auto backend = std::make_shared<SentencePieceBackend>(api, processor);
+  Tokenizer tokenizer(backend);
+  tokenizer.unk_id_ = backend->SpecialId(0);
+  tokenizer.bos_id_ = backend->SpecialId(1);
+  tokenizer.eos_id_ = backend->SpecialId(2);
+  tokenizer.pad_id_ = backend->SpecialId(3);
+  tokenizer.stop_ids_ = {tokenizer.eos_id_};
+  tokenizer.files_ = {{model_path, "tokenizer.model"}};
   if (tokenizer.bos_id() < 0 || tokenizer.eos_id() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tokenizer model ", model_path, " has no BOS/EOS tokens; train it with `r1 tokenizer train`"));
   }
   for (const std::string& token : ChatSpecialTokens()) {
-    if (tokenizer.PieceToId(token) == tokenizer.unk_id()) {
+    if (!backend->PieceToId(token).has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat("tokenizer model ", model_path, " lacks the special token ", token,
                        "; train it with `r1 tokenizer train`"));
     }
+  }
+  return tokenizer;
+}
+
+namespace {
+
+// A token named in tokenizer_config.json: a string, or an AddedToken object
+// {"content": ...}; null or absent is "".
+absl::StatusOr<std::string> ConfigToken(const nlohmann::json& config, const std::string& key,
+                                        const std::string& origin) {
+  const auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) {
+    return (*it)["content"].get<std::string>();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(origin, ": \"", key, "\" must be a string or an object with \"content\""));
+}
+
+absl::StatusOr<nlohmann::json> ReadJsonObject(const std::string& path) {
+  R1_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a JSON object"));
+  }
+  return json;
+}
+
+}  // namespace
+
+absl::StatusOr<Tokenizer> Tokenizer::LoadTokenizerJson(const std::string& json_path) {
+  R1_ASSIGN_OR_RETURN(HfTokenizer hf, HfTokenizer::Load(json_path));
+  const std::string dir = std::filesystem::path(json_path).parent_path().string();
+  const std::string prefix = dir.empty() ? "" : absl::StrCat(dir, "/");
+  auto backend = std::make_shared<HfBackend>(std::move(hf));
+  Tokenizer tokenizer(backend);
+  tokenizer.files_ = {{json_path, "tokenizer.json"}};
+  std::error_code ec;
+
+  // The special tokens, by name, from tokenizer_config.json.
+  const std::string config_path = absl::StrCat(prefix, "tokenizer_config.json");
+  nlohmann::json config = nlohmann::json::object();
+  if (std::filesystem::exists(config_path, ec)) {
+    R1_ASSIGN_OR_RETURN(config, ReadJsonObject(config_path));
+    tokenizer.files_.emplace_back(config_path, "tokenizer_config.json");
+  }
+  const auto id_of = [&](const std::string& key, int* id) -> absl::Status {
+    R1_ASSIGN_OR_RETURN(std::string token, ConfigToken(config, key, config_path));
+    if (token.empty()) return absl::OkStatus();
+    const std::optional<int> found = backend->PieceToId(token);
+    if (!found.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(config_path, ": ", key, " \"", token, "\" is not in ", json_path));
+    }
+    *id = *found;
+    return absl::OkStatus();
+  };
+  R1_RETURN_IF_ERROR(id_of("bos_token", &tokenizer.bos_id_));
+  R1_RETURN_IF_ERROR(id_of("eos_token", &tokenizer.eos_id_));
+  R1_RETURN_IF_ERROR(id_of("pad_token", &tokenizer.pad_id_));
+  R1_RETURN_IF_ERROR(id_of("unk_token", &tokenizer.unk_id_));
+  if (tokenizer.pad_id_ < 0) tokenizer.pad_id_ = tokenizer.eos_id_;
+  if (tokenizer.eos_id_ >= 0) tokenizer.stop_ids_.push_back(tokenizer.eos_id_);
+
+  // generation_config.json's eos_token_id: one id or a list (Llama-3
+  // instruct stops at <|eot_id|> as well as <|end_of_text|>).
+  const std::string generation_path = absl::StrCat(prefix, "generation_config.json");
+  if (std::filesystem::exists(generation_path, ec)) {
+    R1_ASSIGN_OR_RETURN(nlohmann::json generation, ReadJsonObject(generation_path));
+    const auto it = generation.find("eos_token_id");
+    if (it != generation.end() && !it->is_null()) {
+      const nlohmann::json list = it->is_array() ? *it : nlohmann::json::array({*it});
+      for (const nlohmann::json& id : list) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= tokenizer.vocab_size()) {
+          return absl::InvalidArgumentError(absl::StrCat(generation_path, ": eos_token_id ", id.dump(),
+                                                         " is not a token id of ", json_path));
+        }
+        const int stop = id.get<int>();
+        if (tokenizer.eos_id_ < 0) tokenizer.eos_id_ = stop;
+        if (!tokenizer.IsStop(stop)) tokenizer.stop_ids_.push_back(stop);
+      }
+    }
+  }
+  if (tokenizer.eos_id_ < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        json_path, ": no EOS token (tokenizer_config.json eos_token or generation_config.json eos_token_id); "
+                   "generation would not know where to stop"));
+  }
+  if (tokenizer.pad_id_ < 0) tokenizer.pad_id_ = tokenizer.eos_id_;
+
+  // The chat template, found as transformers finds it.
+  R1_ASSIGN_OR_RETURN(std::optional<HfChatTemplate> chat, LoadChatTemplate(dir.empty() ? "." : dir));
+  if (chat.has_value()) tokenizer.chat_template_ = std::make_shared<const HfChatTemplate>(*std::move(chat));
+  for (const char* name : {"generation_config.json", "special_tokens_map.json", "chat_template.jinja"}) {
+    const std::string extra = absl::StrCat(prefix, name);
+    if (std::filesystem::exists(extra, ec)) tokenizer.files_.emplace_back(extra, name);
   }
   return tokenizer;
 }
@@ -233,51 +442,24 @@ absl::Status Tokenizer::Train(const config::TokenizerConfig& config,
   return WriteFileAtomically(model_path, bytes);
 }
 
-std::vector<int> Tokenizer::Encode(absl::string_view text) const {
-  const ShimApi& api = *handle_->api;
-  int* ids = nullptr;
-  size_t num_ids = 0;
-  char error[kErrorSize] = "";
-  // SentencePiece fails only when no model is loaded, which Load() rules out.
-  if (api.encode(handle_->processor, text.data(), text.size(), &ids, &num_ids, error,
-                 sizeof(error)) != 0) {
-    std::fprintf(stderr, "r1: internal error in tokenizer encode: %s\n", error);
-    std::abort();
-  }
-  std::vector<int> out(ids, ids + num_ids);
-  api.free_buffer(ids);
-  return out;
+std::vector<int> Tokenizer::Encode(absl::string_view text, bool add_special_tokens) const {
+  return backend_->Encode(text, add_special_tokens);
 }
 
-absl::StatusOr<std::string> Tokenizer::Decode(const std::vector<int>& ids) const {
-  const ShimApi& api = *handle_->api;
-  char* text = nullptr;
-  size_t text_size = 0;
-  char error[kErrorSize] = "";
-  if (api.decode(handle_->processor, ids.data(), ids.size(), &text, &text_size, error,
-                 sizeof(error)) != 0) {
-    return absl::InvalidArgumentError(error);
-  }
-  std::string out(text, text_size);
-  api.free_buffer(text);
-  return out;
-}
+absl::StatusOr<std::string> Tokenizer::Decode(const std::vector<int>& ids) const { return backend_->Decode(ids); }
 
-int Tokenizer::vocab_size() const { return handle_->api->vocab_size(handle_->processor); }
+int Tokenizer::vocab_size() const { return backend_->vocab_size(); }
 
-int Tokenizer::PieceToId(absl::string_view piece) const {
-  return handle_->api->piece_to_id(handle_->processor, piece.data(), piece.size());
-}
+int Tokenizer::PieceToId(absl::string_view piece) const { return backend_->PieceToId(piece).value_or(unk_id_); }
 
-std::string Tokenizer::IdToPiece(int id) const {
-  const char* piece = handle_->api->id_to_piece(handle_->processor, id);
-  return piece == nullptr ? std::string() : std::string(piece);
-}
+std::string Tokenizer::IdToPiece(int id) const { return backend_->IdToPiece(id); }
 
-float Tokenizer::PieceScore(int id) const { return handle_->api->piece_score(handle_->processor, id); }
+float Tokenizer::PieceScore(int id) const { return backend_->PieceScore(id); }
 
-PieceType Tokenizer::GetPieceType(int id) const {
-  return static_cast<PieceType>(handle_->api->piece_type(handle_->processor, id));
-}
+PieceType Tokenizer::GetPieceType(int id) const { return backend_->GetPieceType(id); }
+
+bool Tokenizer::IsStop(int id) const { return std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end(); }
+
+absl::string_view Tokenizer::kind() const { return backend_->kind(); }
 
 }  // namespace r1

@@ -1,17 +1,24 @@
-// The one tokenizer wrapper: SentencePiece, reached through
-// libr1_sentencepiece.so (see sentencepiece_shim.h for why it is dlopen'ed).
-//
-// Models trained here use ids 0 <unk>, 1 <s> (BOS), 2 </s> (EOS), 3 <pad>,
-// then the chat and reasoning tags of chat_template.h as single tokens, and
-// identity normalization, so Decode(Encode(text)) == text for any text whose
-// characters the model covers.
+// The one tokenizer wrapper, over two implementations:
+// - SentencePiece `.model`, reached through libr1_sentencepiece.so (see
+//   sentencepiece_shim.h for why it is dlopen'ed): r1's own tokenizers.
+//   Models trained here use ids 0 <unk>, 1 <s> (BOS), 2 </s> (EOS), 3 <pad>,
+//   then the chat and reasoning tags of chat_template.h as single tokens, and
+//   identity normalization, so Decode(Encode(text)) == text for any text
+//   whose characters the model covers.
+// - Hugging Face `tokenizer.json` (hf_tokenizer.h): released models' own,
+//   with the special tokens of tokenizer_config.json, the stop ids of
+//   generation_config.json and the model's chat template beside it. r1's
+//   reasoning tags are ordinary text to such a tokenizer unless its
+//   vocabulary has them.
 #ifndef R1_COMMON_TOKENIZER_H_
 #define R1_COMMON_TOKENIZER_H_
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +28,7 @@ namespace r1 {
 namespace config {
 class TokenizerConfig;
 }
+struct HfChatTemplate;
 
 // A piece's kind, numbered as in SentencePiece's ModelProto (the same numbers
 // GGUF's tokenizer.ggml.token_type uses).
@@ -35,8 +43,12 @@ enum class PieceType {
 
 class Tokenizer {
  public:
-  // Loads a .model file. Refuses models without the special tokens r1 needs.
-  static absl::StatusOr<Tokenizer> Load(const std::string& model_path);
+  // Loads `path`: a SentencePiece .model file (refused without the special
+  // tokens r1 needs), a tokenizer.json file, or a model folder (its
+  // tokenizer.json first, else its tokenizer.model). With tokenizer.json,
+  // tokenizer_config.json, generation_config.json and the chat template
+  // beside it are read too when present.
+  static absl::StatusOr<Tokenizer> Load(const std::string& path);
 
   // Trains a model on text files (one example per line) with the settings of
   // `config` and writes it atomically to `model_path` (conventionally
@@ -45,15 +57,35 @@ class Tokenizer {
                             const std::vector<std::string>& input_files,
                             const std::string& model_path, bool verbose = false);
 
-  std::vector<int> Encode(absl::string_view text) const;
-  // INVALID_ARGUMENT for ids outside the vocabulary.
+  // The text's ids, without BOS/EOS (tokenizer.json: add_special_tokens
+  // false, as transformers encodes a rendered chat template). With
+  // `add_special_tokens`: what a plain-text encode adds (SentencePiece: BOS,
+  // as r1's exports set add_bos_token; tokenizer.json: its post-processor).
+  std::vector<int> Encode(absl::string_view text, bool add_special_tokens = false) const;
+  // The text of `ids`; control and special tokens (BOS, EOS, <|im_end|>..)
+  // are left out. INVALID_ARGUMENT for ids outside the vocabulary.
   absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const;
 
   int vocab_size() const;
+  // -1 when the tokenizer has none (Qwen has no BOS). pad_id() falls back
+  // to eos_id() for a tokenizer.json without a pad token.
   int bos_id() const { return bos_id_; }
   int eos_id() const { return eos_id_; }
   int pad_id() const { return pad_id_; }
   int unk_id() const { return unk_id_; }
+  // Ids that end a generation: EOS, plus generation_config.json's
+  // eos_token_id (one id or a list) for a tokenizer.json folder.
+  bool IsStop(int id) const;
+  const std::vector<int>& stop_ids() const { return stop_ids_; }
+  // The model's own chat template (a tokenizer.json folder with
+  // chat_template.jinja or tokenizer_config.json's chat_template), or null:
+  // then r1's own (chat_template.h) applies.
+  const HfChatTemplate* chat_template() const { return chat_template_.get(); }
+  // The files this tokenizer was loaded from, as (path, name in a model
+  // folder): what a checkpoint or an export copies to carry it.
+  const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }
+  // "sentencepiece" or "tokenizer.json".
+  absl::string_view kind() const;
   // The id of `piece`, or unk_id() when the vocabulary lacks it.
   int PieceToId(absl::string_view piece) const;
   std::string IdToPiece(int id) const;
@@ -63,10 +95,17 @@ class Tokenizer {
   PieceType GetPieceType(int id) const;
 
  private:
-  struct Handle;
-  explicit Tokenizer(std::shared_ptr<const Handle> handle);
+  class Backend;
+  class SentencePieceBackend;
+  class HfBackend;
+  explicit Tokenizer(std::shared_ptr<const Backend> backend);
+  static absl::StatusOr<Tokenizer> LoadSentencePiece(const std::string& model_path);
+  static absl::StatusOr<Tokenizer> LoadTokenizerJson(const std::string& json_path);
 
-  std::shared_ptr<const Handle> handle_;
+  std::shared_ptr<const Backend> backend_;
+  std::shared_ptr<const HfChatTemplate> chat_template_;
+  std::vector<std::pair<std::string, std::string>> files_;
+  std::vector<int> stop_ids_;
   int bos_id_ = -1;
   int eos_id_ = -1;
   int pad_id_ = -1;

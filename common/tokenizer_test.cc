@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +18,8 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/random.h"
+#include "common/test_support.h"
+#include "common/hf_chat_template.h"
 #include "proto/config.pb.h"
 
 namespace r1 {
@@ -149,7 +154,7 @@ TEST_F(TokenizerTest, PieceScoresMatchSpmExportVocabAndTypesFollowTheLayout) {
 }
 
 TEST_F(TokenizerTest, PromptEncodingIsBosPlusTemplate) {
-  const std::vector<int> ids = EncodePrompt(*tokenizer_, "What is 1 + 2?");
+  const std::vector<int> ids = *EncodePrompt(*tokenizer_, "What is 1 + 2?");
   ASSERT_GE(ids.size(), 3u);
   EXPECT_EQ(ids.front(), tokenizer_->bos_id());
   EXPECT_EQ(ids[1], tokenizer_->PieceToId("<|user|>"));
@@ -160,8 +165,8 @@ TEST_F(TokenizerTest, PromptEncodingIsBosPlusTemplate) {
 TEST_F(TokenizerTest, ExampleLossCoversResponseAndEosOnly) {
   const std::string prompt = "What is 5 + 6?";
   const std::string response = RenderReasoningResponse("5 + 6 = 11.", "11");
-  const EncodedExample example = EncodeExample(*tokenizer_, prompt, response);
-  const std::vector<int> prompt_ids = EncodePrompt(*tokenizer_, prompt);
+  const EncodedExample example = *EncodeExample(*tokenizer_, prompt, response);
+  const std::vector<int> prompt_ids = *EncodePrompt(*tokenizer_, prompt);
   const std::vector<int> response_ids = tokenizer_->Encode(response);
   ASSERT_EQ(example.ids.size(), prompt_ids.size() + response_ids.size() + 1);
   ASSERT_EQ(example.loss_mask.size(), example.ids.size());
@@ -180,15 +185,15 @@ TEST_F(TokenizerTest, ExampleLossCoversResponseAndEosOnly) {
 }
 
 TEST_F(TokenizerTest, ConversationOfOneTurnEqualsExample) {
-  const EncodedExample example = EncodeExample(*tokenizer_, "What is 2 + 2?", "<answer>4</answer>");
-  const EncodedExample conversation = EncodeConversation(
+  const EncodedExample example = *EncodeExample(*tokenizer_, "What is 2 + 2?", "<answer>4</answer>");
+  const EncodedExample conversation = *EncodeConversation(
       *tokenizer_, {{"user", "What is 2 + 2?"}, {"assistant", "<answer>4</answer>"}});
   EXPECT_EQ(conversation.ids, example.ids);
   EXPECT_EQ(conversation.loss_mask, example.loss_mask);
 }
 
 TEST_F(TokenizerTest, ConversationMasksEveryAssistantTurnAndNothingElse) {
-  const EncodedExample c = EncodeConversation(
+  const EncodedExample c = *EncodeConversation(
       *tokenizer_, {{"system", "Be brief."}, {"user", "1 + 1?"}, {"assistant", "2"}, {"user", "2 + 2?"}, {"assistant", "4"}});
   std::string masked;
   std::vector<int> target_ids;
@@ -266,6 +271,144 @@ TEST_F(TokenizerTest, WorksInAProcessThatUsesProtobuf) {
   absl::StatusOr<std::string> shim = SentencePieceShimPath();
   ASSERT_TRUE(shim.ok());
   EXPECT_THAT(*shim, HasSubstr("libr1_sentencepiece.so"));
+}
+
+// A released model's tokenizer.json folder: the special tokens of
+// tokenizer_config.json, the stop ids of generation_config.json, the chat
+// template, and the files a checkpoint carries.
+class HfFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/r1_hf_folder_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    ASSERT_TRUE(testing::WriteTinyHfTokenizerFolder(dir_).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(HfFolderTest, FolderLoadsItsTokenizerJsonWithSpecialsStopsAndFiles) {
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(dir_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_EQ(tokenizer->kind(), "tokenizer.json");
+  EXPECT_EQ(tokenizer->vocab_size(), 761);
+  EXPECT_EQ(tokenizer->bos_id(), -1);  // Qwen has none
+  EXPECT_EQ(tokenizer->eos_id(), 758);
+  EXPECT_EQ(tokenizer->pad_id(), 756);
+  EXPECT_EQ(tokenizer->stop_ids(), (std::vector<int>{758, 756}));
+  EXPECT_TRUE(tokenizer->IsStop(756));
+  EXPECT_FALSE(tokenizer->IsStop(757));
+  EXPECT_NE(tokenizer->chat_template(), nullptr);
+  std::vector<std::string> names;
+  for (const auto& [source, name] : tokenizer->files()) names.push_back(name);
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("tokenizer.json", "tokenizer_config.json",
+                                                     "generation_config.json"));
+  // The file itself loads the same way.
+  absl::StatusOr<Tokenizer> file = Tokenizer::Load(dir_ + "/tokenizer.json");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->Encode("Hello, world!"), tokenizer->Encode("Hello, world!"));
+  // Special tokens are left out of decoded text, like SentencePiece's </s>.
+  std::vector<int> ids = {757};
+  for (int id : tokenizer->Encode("hi there")) ids.push_back(id);
+  ids.push_back(758);
+  EXPECT_EQ(*tokenizer->Decode(ids), "hi there");
+}
+
+// r1's reasoning tags are ordinary text to a vocabulary without them.
+TEST_F(HfFolderTest, ReasoningTagsAreTextWhenTheVocabularyLacksThem) {
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(dir_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const std::string response = RenderReasoningResponse("2 + 2 = 4.", "4");
+  const std::vector<int> ids = tokenizer->Encode(response);
+  EXPECT_GT(ids.size(), 4u);
+  EXPECT_EQ(*tokenizer->Decode(ids), response);
+  // <think> is one of this vocabulary's added tokens: a single id.
+  EXPECT_EQ(tokenizer->Encode("<think>"), std::vector<int>{759});
+}
+
+TEST_F(HfFolderTest, PromptsAndExamplesGoThroughTheModelsTemplate) {
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(dir_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const std::string prompt_text =
+      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n"
+      "<|im_start|>assistant\n";
+  absl::StatusOr<std::vector<int>> prompt = EncodePrompt(*tokenizer, "What is 2 + 2?");
+  ASSERT_TRUE(prompt.ok()) << prompt.status();
+  EXPECT_EQ(*prompt, tokenizer->Encode(prompt_text));
+  EXPECT_EQ((*prompt)[0], 757);  // the template starts with <|im_start|>, no BOS
+
+  absl::StatusOr<EncodedExample> example = EncodeExample(*tokenizer, "What is 2 + 2?", "It is 4.");
+  ASSERT_TRUE(example.ok()) << example.status();
+  ASSERT_EQ(example->ids.size(), example->loss_mask.size());
+  // The prompt is exactly what generation starts from; the target is the
+  // answer and the template's end of turn.
+  EXPECT_EQ(std::vector<int>(example->ids.begin(), example->ids.begin() + prompt->size()), *prompt);
+  std::vector<int> target;
+  for (size_t i = 0; i < example->ids.size(); ++i) {
+    if (example->loss_mask[i]) target.push_back(example->ids[i]);
+  }
+  EXPECT_EQ(target, tokenizer->Encode("It is 4.<|im_end|>\n"));
+  EXPECT_EQ(std::count(example->loss_mask.begin(), example->loss_mask.begin() + prompt->size(), 1), 0);
+}
+
+TEST_F(HfFolderTest, EveryAssistantTurnOfAConversationIsATarget) {
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(dir_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const std::vector<ChatTurn> turns = {{"system", "Be brief."}, {"user", "1+1?"}, {"assistant", "2"},
+                                       {"user", "2+2?"},        {"assistant", "4"}};
+  absl::StatusOr<EncodedExample> encoded = EncodeConversation(*tokenizer, turns);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  std::vector<int> target;
+  for (size_t i = 0; i < encoded->ids.size(); ++i) {
+    if (encoded->loss_mask[i]) target.push_back(encoded->ids[i]);
+  }
+  std::vector<int> expected = tokenizer->Encode("2<|im_end|>\n");
+  const std::vector<int> second = tokenizer->Encode("4<|im_end|>\n");
+  expected.insert(expected.end(), second.begin(), second.end());
+  EXPECT_EQ(target, expected);
+  absl::StatusOr<std::string> text = RenderChat(*tokenizer->chat_template(), turns, false);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*tokenizer->Decode(encoded->ids), *tokenizer->Decode(tokenizer->Encode(*text)));
+}
+
+TEST_F(HfFolderTest, ChatTemplateJinjaWinsAndTravels) {
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/chat_template.jinja",
+                                  "{{ eos_token }}{% if enable_thinking is defined and not enable_thinking %}"
+                                  "off{% else %}on{% endif %}")
+                  .ok());
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(dir_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  // chat_template.jinja wins over tokenizer_config.json's, and travels too.
+  const std::vector<ChatTurn> user = {{"user", "x"}};
+  EXPECT_EQ(*RenderChat(*tokenizer->chat_template(), user, true), "<|im_end|>on");
+  EXPECT_EQ(*RenderChat(*tokenizer->chat_template(), user, true, {{"enable_thinking", "false"}}), "<|im_end|>off");
+  bool carried = false;
+  for (const auto& [source, name] : tokenizer->files()) carried |= name == "chat_template.jinja";
+  EXPECT_TRUE(carried);
+}
+
+TEST_F(HfFolderTest, BadFilesAreNamed) {
+  const auto load_error = [&]() { return std::string(Tokenizer::Load(dir_).status().message()); };
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/chat_template.jinja", "line one\n{% if x %}never closed").ok());
+  EXPECT_THAT(load_error(), HasSubstr("chat_template.jinja"));
+  std::filesystem::remove(dir_ + "/chat_template.jinja");
+
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/generation_config.json", R"({"eos_token_id": [758, 99999]})").ok());
+  EXPECT_THAT(load_error(), HasSubstr("generation_config.json: eos_token_id 99999"));
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/generation_config.json", "{not json").ok());
+  EXPECT_THAT(load_error(), HasSubstr("generation_config.json is not a JSON object"));
+  std::filesystem::remove(dir_ + "/generation_config.json");
+
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json", R"({"eos_token": "<|nope|>"})").ok());
+  EXPECT_THAT(load_error(), HasSubstr("tokenizer_config.json: eos_token \"<|nope|>\" is not in"));
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json", R"({"chat_template": 3})").ok());
+  EXPECT_THAT(load_error(), HasSubstr("tokenizer_config.json"));
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json", "{}").ok());
+  EXPECT_THAT(load_error(), HasSubstr("no EOS token"));
+
+  std::filesystem::remove(dir_ + "/tokenizer.json");
+  EXPECT_THAT(load_error(), HasSubstr("has neither tokenizer.json nor tokenizer.model"));
 }
 
 }  // namespace

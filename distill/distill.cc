@@ -121,7 +121,7 @@ absl::StatusOr<sft::SftStageResult> RunDistill(const DistillOptions& options) {
     sft.init_checkpoint = options.student_init;
   } else {
     sft.fresh_model = &options.student;
-    sft.tokenizer_path = absl::StrCat(options.teacher_checkpoint, "/tokenizer.model");
+    sft.tokenizer_path = options.teacher_checkpoint;  // tokenizer.json or tokenizer.model
   }
   sft.seed = options.seed;
   sft.resume = options.resume;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "c10/util/Exception.h"
 #include "common/chat_template.h"
+#include "common/status.h"
 #include "eval/accuracy.h"
 #include "model/generate.h"
 
@@ -68,7 +69,7 @@ absl::StatusOr<std::vector<std::vector<Sample>>> SampleAndJudge(model::CausalLmI
   std::vector<std::vector<Sample>> sampled(prompts.size());
   std::vector<std::pair<size_t, std::vector<int>>> jobs;  // (prompt index, ids)
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const std::vector<int> ids = EncodePrompt(tokenizer, prompts[i].prompt());
+    R1_ASSIGN_OR_RETURN(const std::vector<int> ids, EncodePrompt(tokenizer, prompts[i].prompt()));
     for (int c = 0; c < copies; ++c) jobs.emplace_back(i, ids);
   }
   uint64_t batch_index = 0;

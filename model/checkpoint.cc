@@ -271,7 +271,11 @@ absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const 
     bos = tokenizer.bos_id();
     eos = tokenizer.eos_id();
     pad = tokenizer.pad_id();
-    R1_RETURN_IF_ERROR(CopyFile(tokenizer_path, absl::StrCat(dir, "/tokenizer.model")));
+    // tokenizer.model, or tokenizer.json with the files beside it (special
+    // tokens, stop ids, chat template): the folder loads the same tokenizer.
+    for (const auto& [source, name] : tokenizer.files()) {
+      R1_RETURN_IF_ERROR(CopyFile(source, absl::StrCat(dir, "/", name)));
+    }
   }
   R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/config.json"), ModelConfigToJson(model.config(), bos, eos, pad)));
   std::vector<std::pair<std::string, torch::Tensor>> tensors = NamedTensors(model);
@@ -544,7 +548,7 @@ absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const s
 
 absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
                                const std::function<absl::Status(const std::string&)>& extra_files) {
-  if (tokenizer_path.empty()) return absl::InvalidArgumentError("an exported model needs its tokenizer.model");
+  if (tokenizer_path.empty()) return absl::InvalidArgumentError("an exported model needs its tokenizer");
   if (absl::Status s = CheckHuggingFaceExportable(model.config()); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("cannot export ", dir, ": ", s.message()));
   }
@@ -561,9 +565,7 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
       "  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"add_bos_token\": true,\n"
       "  \"add_eos_token\": false,\n  \"legacy\": false,\n  \"additional_special_tokens\": [",
       absl::StrJoin(specials, ", "),
-      "],\n  \"chat_template\": \"{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}",
-      kAssistantTag, "{{ m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>{{ m['content'] }}{% endif %}"
-      "{% endfor %}{% if add_generation_prompt %}", kAssistantTag, "{% endif %}\"\n}\n");
+      "],\n  \"chat_template\": \"", R1ChatTemplateJinja(), "\"\n}\n");  // no quotes or backslashes in it
   const std::string generation_config = absl::StrFormat(
       "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n  \"pad_token_id\": %d,\n  \"do_sample\": true,\n"
       "  \"temperature\": 1.0,\n  \"top_p\": 1.0\n}\n",
@@ -576,8 +578,12 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
   if (released == "float16") weights_dtype = torch::kFloat16;
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
     R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path, weights_dtype, /*release_layout=*/true));
-    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/tokenizer_config.json"), tokenizer_config));
-    R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config));
+    // A released model's tokenizer_config.json and generation_config.json
+    // travel with its tokenizer.json (WriteModelFiles); r1's own get these.
+    if (tokenizer.kind() == "sentencepiece") {
+      R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/tokenizer_config.json"), tokenizer_config));
+      R1_RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(temp, "/generation_config.json"), generation_config));
+    }
     return extra_files ? extra_files(temp) : absl::OkStatus();
   });
 }

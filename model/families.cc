@@ -951,10 +951,15 @@ void UpdateTokenId(JsonObject& object, const std::string& key, int id) {
 std::string ImportedConfigJson(const ModelConfig& c, JsonObject object, int bos_id, int eos_id, int pad_id) {
   object.Erase(kR1ModelConfigKey);
   object.Erase(kFormatVersionKey);
-  const JsonObject::Member* vocab = object.Find("vocab_size");
-  if (vocab == nullptr || vocab->value.kind_case() != Value::kNumberValue ||
-      vocab->value.number_value() != c.vocab_size()) {
-    object.Set("vocab_size", Number(c.vocab_size()));
+  // The two sizes a run may change (--set model.max_seq_len=...): written
+  // back only when they differ, so an unchanged file keeps its bytes.
+  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", c.vocab_size()},
+                                   std::pair<const char*, int64_t>{"max_position_embeddings", c.max_seq_len()}}) {
+    const JsonObject::Member* member = object.Find(key);
+    if (member == nullptr || member->value.kind_case() != Value::kNumberValue ||
+        member->value.number_value() != static_cast<double>(value)) {
+      object.Set(key, Number(value));
+    }
   }
   UpdateTokenId(object, "bos_token_id", bos_id);
   UpdateTokenId(object, "eos_token_id", eos_id);

@@ -838,9 +838,12 @@ TEST(ModelConfigToJson, ImportedFamiliesKeepEveryKey) {
 TEST(ModelConfigToJson, ImportedFamiliesTakeTheTokenizersIdsAndVocabSize) {
   absl::StatusOr<config::ModelConfig> c = Import(With(kLlama32_1B, "eos_token_id", "[128001, 128008, 128009]"));
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(ModelConfigToJson(*c, 128000, 128009, 128004), HasSubstr("\"max_position_embeddings\": 131072,"));
   c->set_vocab_size(128300);
+  c->set_max_seq_len(4096);  // a run's --set model.max_seq_len
   const std::string json = ModelConfigToJson(*c, 128000, 128009, 128004);
   EXPECT_THAT(json, HasSubstr("\n  \"vocab_size\": 128300,\n"));
+  EXPECT_EQ(ParseStruct(json).fields().at("max_position_embeddings").number_value(), 4096);
   EXPECT_THAT(json, HasSubstr("\n  \"eos_token_id\": [128001,128008,128009],\n"));  // as With() wrote it
   const Struct root = ParseStruct(json);
   EXPECT_EQ(root.fields().at("vocab_size").number_value(), 128300);

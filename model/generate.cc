@@ -26,7 +26,7 @@ bool CompletionBuilder::Append(int id, float logprob) {
   if (done_) return true;
   completion_.tokens.push_back(id);
   completion_.logprobs.push_back(logprob);
-  if (id == tokenizer_->eos_id()) {
+  if (tokenizer_->IsStop(id)) {
     End(FinishReason::kEos);
   } else if (!stop_->empty()) {
     const std::string text = tokenizer_->Decode(completion_.tokens).value_or("");

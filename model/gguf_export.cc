@@ -233,6 +233,11 @@ absl::Status ExportGguf(const std::string& path, CausalLmImpl& model, const std:
   R1_ASSIGN_OR_RETURN(const GgufArch* arch, ArchFor(c));
   if (tokenizer_path.empty()) return absl::InvalidArgumentError("a GGUF export needs its tokenizer.model");
   R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
+  if (tokenizer.kind() != "sentencepiece") {
+    return absl::UnimplementedError(absl::StrCat("GGUF export writes SentencePiece vocabularies (llama.cpp's \"llama\" "
+                                                 "tokenizer); ", tokenizer_path, " is a ", tokenizer.kind(),
+                                                 " tokenizer"));
+  }
   if (tokenizer.vocab_size() > c.vocab_size()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer_path, " has ", tokenizer.vocab_size(),
                                                    " pieces, more than the model's vocab_size ", c.vocab_size()));

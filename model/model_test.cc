@@ -90,8 +90,8 @@ TEST_P(BothArchitectures, GeneratedLogprobsEqualAFullForwardOverPromptAndComplet
   ASSERT_TRUE(tokenizer.ok());
   std::filesystem::remove_all(dir);
 
-  const std::vector<std::vector<int>> prompts = {EncodePrompt(*tokenizer, "What is 12 + 3?"),
-                                                 EncodePrompt(*tokenizer, "1?")};
+  const std::vector<std::vector<int>> prompts = {*EncodePrompt(*tokenizer, "What is 12 + 3?"),
+                                                 *EncodePrompt(*tokenizer, "1?")};
   GenerationParams params;
   params.sampling.temperature = 0.7;
   params.sampling.top_p = 0.9;

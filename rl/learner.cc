@@ -155,7 +155,9 @@ struct Models {
 absl::StatusOr<Models> LoadModels(const LearnerOptions& options, const Tokenizer& tokenizer) {
   Models models;
   R1_ASSIGN_OR_RETURN(models.policy, model::LoadModel(options.init_checkpoint));
-  if (tokenizer.vocab_size() != models.policy->config().vocab_size()) {
+  // Released models pad their embedding past the tokenizer (Qwen2.5:
+  // 151665 tokens, vocab_size 151936); r1's own match exactly.
+  if (tokenizer.vocab_size() > models.policy->config().vocab_size()) {
     return absl::FailedPreconditionError(absl::StrCat(options.init_checkpoint, ": tokenizer has ", tokenizer.vocab_size(),
                                                       " pieces but the model's vocab_size is ",
                                                       models.policy->config().vocab_size()));
@@ -516,7 +518,7 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   if (leader) WarnIfSamplingTruncates(options.stage, rl.sampling());
 
   // The policy, the reference, AdamW, and where a resumed run stands.
-  const std::string tokenizer_path = absl::StrCat(options.init_checkpoint, "/tokenizer.model");
+  const std::string tokenizer_path = options.init_checkpoint;  // tokenizer.json or tokenizer.model
   R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
   R1_ASSIGN_OR_RETURN(Models models, LoadModels(options, tokenizer));
   RunPosition position;

@@ -64,7 +64,7 @@ absl::StatusOr<RejectSampleStats> RunRejectSampling(const RejectSampleOptions& o
     std::vector<rollout::Prompt> prompts(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) {
       records.push_back(options.prompts->Get(first + i));
-      const std::vector<int> ids = EncodePrompt(*options.tokenizer, records.back().prompt());
+      R1_ASSIGN_OR_RETURN(const std::vector<int> ids, EncodePrompt(*options.tokenizer, records.back().prompt()));
       prompts[i].set_id(absl::StrCat(first + i));
       prompts[i].mutable_token_ids()->Add(ids.begin(), ids.end());
       prompts[i].set_stream_index(first + i);

@@ -92,7 +92,7 @@ absl::Status RolloutCollector::GenerateAndScore(std::vector<Group>& groups, int 
                                                 double* reward_seconds) {
   std::vector<rollout::Prompt> prompts(groups.size());
   for (size_t i = 0; i < groups.size(); ++i) {
-    groups[i].prompt_tokens = EncodePrompt(tokenizer_, groups[i].record.prompt());
+    R1_ASSIGN_OR_RETURN(groups[i].prompt_tokens, EncodePrompt(tokenizer_, groups[i].record.prompt()));
     prompts[i].set_id(absl::StrCat(groups[i].prompt_index));
     prompts[i].mutable_token_ids()->Add(groups[i].prompt_tokens.begin(), groups[i].prompt_tokens.end());
     prompts[i].set_stream_index(groups[i].prompt_index);

@@ -53,7 +53,7 @@ class EngineTest : public ::testing::TestWithParam<config::ModelArch> {
   std::vector<std::vector<int>> Prompts() const {
     std::vector<std::vector<int>> prompts;
     for (const char* text : {"What is 1 + 2?", "What is 10 + 20 - 3?", "What is 7?"}) {
-      prompts.push_back(EncodePrompt(*tokenizer_, text));
+      prompts.push_back(*EncodePrompt(*tokenizer_, text));
     }
     return prompts;
   }

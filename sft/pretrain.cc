@@ -24,8 +24,9 @@ namespace fs = std::filesystem;
 
 // With loss_on_prompts every token is a target (the base model learns the
 // whole text); without it, only the response and its EOS are.
-EncodedExample EncodeText(const Tokenizer& tokenizer, const data::SftRecord& example, bool loss_on_prompts) {
-  EncodedExample encoded = EncodeExample(tokenizer, example.prompt(), example.response());
+absl::StatusOr<EncodedExample> EncodeText(const Tokenizer& tokenizer, const data::SftRecord& example,
+                                          bool loss_on_prompts) {
+  R1_ASSIGN_OR_RETURN(EncodedExample encoded, EncodeExample(tokenizer, example.prompt(), example.response()));
   if (loss_on_prompts) std::fill(encoded.loss_mask.begin(), encoded.loss_mask.end(), 1);
   return encoded;
 }
@@ -77,13 +78,17 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   // Held-out text for the eval loss: data.eval_seed's items whose prompts
   // are not in the corpus.
   std::vector<EncodedExample> train_examples, eval_examples;
-  for (const auto& example : corpus) train_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
+  for (const auto& example : corpus) {
+    R1_ASSIGN_OR_RETURN(EncodedExample e, EncodeText(tokenizer, example, pc.loss_on_prompts()));
+    train_examples.push_back(std::move(e));
+  }
   const int64_t eval_texts = std::max<int64_t>(64, pc.corpus_examples() / 50);
   for (uint64_t i = 0; static_cast<int64_t>(eval_examples.size()) < eval_texts; ++i) {
     if (i > 100u * static_cast<uint64_t>(eval_texts)) break;  // tiny problem spaces
     const data::SftRecord example = mix.WorkedExample(run.data().eval_seed(), i);
     if (!seen_prompts.count(example.prompt())) {
-      eval_examples.push_back(EncodeText(tokenizer, example, pc.loss_on_prompts()));
+      R1_ASSIGN_OR_RETURN(EncodedExample e, EncodeText(tokenizer, example, pc.loss_on_prompts()));
+      eval_examples.push_back(std::move(e));
     }
   }
   const PackedDataset train = Pack(train_examples, pc.seq_len(), tokenizer.pad_id());

@@ -19,7 +19,7 @@
 namespace r1::sft {
 namespace {
 
-EncodedExample Encode(const Tokenizer& tokenizer, const data::SftRecord& record) {
+absl::StatusOr<EncodedExample> Encode(const Tokenizer& tokenizer, const data::SftRecord& record) {
   if (record.messages_size() == 0) return EncodeExample(tokenizer, record.prompt(), record.response());
   std::vector<ChatTurn> turns;
   for (const data::ChatMessage& m : record.messages()) turns.push_back({m.role(), m.content()});
@@ -58,7 +58,7 @@ absl::StatusOr<SftStageResult> RunSft(const SftStageOptions& options) {
   std::string tokenizer_path = options.tokenizer_path;
   if (!options.init_checkpoint.empty()) {
     R1_ASSIGN_OR_RETURN(model, model::LoadModel(options.init_checkpoint));
-    tokenizer_path = absl::StrCat(options.init_checkpoint, "/tokenizer.model");
+    tokenizer_path = options.init_checkpoint;  // tokenizer.json or tokenizer.model
   } else if (options.fresh_model != nullptr) {
     torch::manual_seed(options.seed);
     R1_ASSIGN_OR_RETURN(model, model::MakeModel(*options.fresh_model));
@@ -66,7 +66,9 @@ absl::StatusOr<SftStageResult> RunSft(const SftStageOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(options.stage, ": no starting checkpoint"));
   }
   R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
-  if (tokenizer.vocab_size() != model->config().vocab_size()) {
+  // Released models pad their embedding past the tokenizer (Qwen2.5:
+  // 151665 tokens, vocab_size 151936); r1's own match exactly.
+  if (tokenizer.vocab_size() > model->config().vocab_size()) {
     return absl::FailedPreconditionError(absl::StrCat(tokenizer_path, " has ", tokenizer.vocab_size(),
                                                       " pieces but the model's vocab_size is ",
                                                       model->config().vocab_size()));
@@ -106,8 +108,14 @@ absl::StatusOr<SftStageResult> RunSft(const SftStageOptions& options) {
     records = std::move(train);
   }
   std::vector<EncodedExample> train_examples, eval_examples;
-  for (const data::SftRecord& r : records) train_examples.push_back(Encode(tokenizer, r));
-  for (const data::SftRecord& r : eval_records) eval_examples.push_back(Encode(tokenizer, r));
+  for (const data::SftRecord& r : records) {
+    R1_ASSIGN_OR_RETURN(EncodedExample e, Encode(tokenizer, r));
+    train_examples.push_back(std::move(e));
+  }
+  for (const data::SftRecord& r : eval_records) {
+    R1_ASSIGN_OR_RETURN(EncodedExample e, Encode(tokenizer, r));
+    eval_examples.push_back(std::move(e));
+  }
   R1_RETURN_IF_ERROR(CheckIds(train_examples, model->config().vocab_size(), train_path));
   const PackedDataset train = Pack(train_examples, sft.seq_len(), tokenizer.pad_id());
   const PackedDataset held_out = Pack(eval_examples, sft.seq_len(), tokenizer.pad_id());

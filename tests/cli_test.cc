@@ -169,7 +169,7 @@ TEST_F(CliTest, HelpListsEveryCommandAndEachCommandHasHelp) {
   Result r = Run("--help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* command : {"data gen", "data check", "data import", "tokenizer train", "tokenizer encode",
-                              "tokenizer decode", "config check", "config show", "pretrain", "generate", "sft",
+                              "tokenizer decode", "tokenizer chat", "config check", "config show", "pretrain", "generate", "sft",
                               "reject-sample", "distill", "export", "pipeline", "logits", "model info"}) {
     EXPECT_THAT(r.out, HasSubstr(command));
     Result help = Run(absl::StrCat(command, " --help"));
@@ -387,6 +387,46 @@ TEST_F(CliTest, TokenizerTrainedOnCountdownTextEncodesAndDecodes) {
   Result not_ids = Run("tokenizer decode --model " + Path("tok.model") + " --ids '1 x'");
   EXPECT_EQ(not_ids.exit_code, 1);
   EXPECT_THAT(not_ids.err, HasSubstr("\"x\" is not a token id"));
+}
+
+// A released model's folder from the command line: ids as the reference
+// library gives them (tests/golden/tokenizers/qwen2.golden.json), decode back,
+// and the chat template's exact text.
+TEST_F(CliTest, TokenizerCommandsTakeAReleasedModelsFolder) {
+  ASSERT_TRUE(testing::WriteTinyHfTokenizerFolder(Path("qwen")).ok());
+  const std::string text = "东京是日本的首都。我们学习中文！";
+  const std::string golden = "297 156 401 678 278 230 136 145 317 172 229 173 606 412 129";
+  Result encoded = Run("tokenizer encode --model " + Path("qwen") + " --text '" + text + "'");
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.err;
+  EXPECT_EQ(encoded.out, golden + "\n");
+  ASSERT_TRUE(WriteFileAtomically(Path("doc.txt"), "Hello world").ok());
+  Result from_file = Run("tokenizer encode --model " + Path("qwen/tokenizer.json") + " --text_file " + Path("doc.txt"));
+  EXPECT_EQ(from_file.out, "333 430\n") << from_file.err;
+  Result decoded = Run("tokenizer decode --model " + Path("qwen") + " --ids '" + golden + "'");
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.err;
+  EXPECT_EQ(decoded.out, text + "\n");
+
+  ASSERT_TRUE(WriteFileAtomically(Path("chat.json"),
+                                  R"([{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "4"}])")
+                  .ok());
+  Result chat = Run("tokenizer chat --model " + Path("qwen") + " --messages " + Path("chat.json"));
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_EQ(chat.out,
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n"
+            "<|im_start|>assistant\n4<|im_end|>\n");
+  Result prompt = Run("tokenizer chat --add_generation_prompt --model " + Path("qwen") + " --messages " + Path("chat.json"));
+  EXPECT_THAT(prompt.out, ::testing::EndsWith("4<|im_end|>\n<|im_start|>assistant\n"));
+  // The same prompt, as ids, is what --chat encodes for one user turn.
+  Result chat_ids = Run("tokenizer encode --chat --model " + Path("qwen") + " --text 'What is 2 + 2?'");
+  ASSERT_EQ(chat_ids.exit_code, 0) << chat_ids.err;
+  EXPECT_THAT(chat_ids.out, StartsWith("757 "));  // <|im_start|>: the template's, no BOS
+
+  ASSERT_TRUE(WriteFileAtomically(Path("bad.json"), R"({"role": "user"})").ok());
+  Result bad = Run("tokenizer chat --model " + Path("qwen") + " --messages " + Path("bad.json"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("bad.json: expected a JSON list of messages"));
+  Result bad_var = Run("tokenizer chat --model " + Path("qwen") + " --messages " + Path("chat.json") + " --var novalue");
+  EXPECT_EQ(bad_var.exit_code, 1);
 }
 
 TEST_F(CliTest, ConfigCheckAndShowApplyOverrides) {

@@ -3,7 +3,11 @@
 // (config.json with the family's own keys, bfloat16 weights under the Hugging
 // Face names, no r1 keys), go through a real rollout worker and the learner
 // for two steps, are exported, and the export loads back with the family's
-// keys and dtype. What it shows: every part between import and export (the
+// keys and dtype. A tiny Qwen2-shaped folder does the same with what a
+// released model ships instead of r1's tokenizer.model: a byte-level
+// tokenizer.json, tokenizer_config.json with a Qwen-style chat template and
+// generation_config.json, on prompts imported from a GSM8K-format file; the
+// export carries those files and `r1 eval` reads it back. What it shows: every part between import and export (the
 // worker's generation, the learner's forward and update, weight sync, the
 // MoE balancing step, checkpoints, export) runs the imported family, not
 // r1's own layout.
@@ -32,6 +36,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 constexpr int kVocab = 40;
+constexpr int kHfVocab = 761;  // testing::WriteTinyHfTokenizerFolder's tokenizer.json
 
 std::string BinDir() {
   const char* bin = std::getenv("R1_BIN_DIR");
@@ -67,12 +72,26 @@ std::string Llama3Config() {
                       kVocab, "\n}\n");
 }
 
-std::string RunConfig() {
-  return R"pb(
+// Qwen2.5-0.5B's shape, shrunk: q/k/v biases, tied embeddings.
+std::string Qwen2Config() {
+  return absl::StrCat(R"({
+  "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "attention_dropout": 0.0,
+  "bos_token_id": 756, "eos_token_id": 756, "hidden_act": "silu", "hidden_size": 32, "initializer_range": 0.02,
+  "intermediate_size": 64, "max_position_embeddings": 256, "max_window_layers": 2, "num_attention_heads": 4,
+  "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_scaling": null,
+  "rope_theta": 1000000.0, "sliding_window": null, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+  "transformers_version": "4.43.1", "use_cache": true, "use_sliding_window": false, "vocab_size": )",
+                      kHfVocab, "\n}\n");
+}
+
+// `data`: where prompts come from; `rules`: reward rules beside length and
+// repetition.
+std::string RunConfig(const std::string& data, const std::string& rules) {
+  return absl::StrCat(R"pb(
 name: "rl_imported_test"
 seed: 3
 threads: 1
-data { tasks { kind: ARITHMETIC difficulty: 1 } n_eval: 4 seed: 1 eval_seed: 2 }
+)pb", data, R"pb(
 rl {
   group_size: 4
   prompts_per_step: 2
@@ -86,9 +105,10 @@ rl {
 reward {
   rules { rule: "length" length { max_length: 12 overlong_buffer: 10 } }
   rules { rule: "repetition" repetition { ngram_size: 1 } }
+)pb", rules, R"pb(
 }
 rollout { kv_slots: 8 }
-)pb";
+)pb");
 }
 
 struct Outcome {
@@ -102,10 +122,10 @@ class RlImportedTest : public ::testing::TestWithParam<std::string> {
     dir_ = fs::temp_directory_path() / absl::StrCat("r1_rl_imported_", getpid(), "_", GetParam());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(dir_.string(), kVocab);
-    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     // The user's folder: config.json, bfloat16 weights, the tokenizer.
-    const std::string json = GetParam() == "qwen3_moe" ? Qwen3MoeConfig() : Llama3Config();
+    const std::string json = GetParam() == "qwen3_moe" ? Qwen3MoeConfig()
+                             : GetParam() == "llama3"  ? Llama3Config()
+                                                       : Qwen2Config();
     fs::create_directories(Path("init"));
     ASSERT_TRUE(WriteFileAtomically(Path("init/config.json"), json).ok());
     absl::StatusOr<config::ModelConfig> config = model::ModelConfigFromJson(json, "config.json");
@@ -120,8 +140,38 @@ class RlImportedTest : public ::testing::TestWithParam<std::string> {
       weights.emplace_back(name, tensor.to(name.find("e_score") != std::string::npos ? torch::kFloat32 : torch::kBFloat16));
     }
     ASSERT_TRUE(model::WriteSafetensors(Path("init/model.safetensors"), weights).ok());
-    fs::copy_file(*tokenizer, Path("init/tokenizer.model"));
-    ASSERT_TRUE(WriteFileAtomically(Path("run.textproto"), RunConfig()).ok());
+    std::string data = "data { tasks { kind: ARITHMETIC difficulty: 1 } n_eval: 4 seed: 1 eval_seed: 2 }\n";
+    std::string rules;
+    if (GetParam() == "qwen2") {
+      ASSERT_TRUE(testing::WriteTinyHfTokenizerFolder(Path("init")).ok());
+      // The user's prompts: GSM8K lines, through `r1 data import`.
+      const std::vector<std::pair<std::string, std::string>> splits = {
+          {"train", "{\"question\": \"Tom has 3 apples and buys 4. How many?\", \"answer\": \"3 + 4 = 7\\n#### 7\"}\n"
+                    "{\"question\": \"A box holds 1,200 nails; 200 are used. How many are left?\", "
+                    "\"answer\": \"1200 - 200 = 1000\\n#### 1,000\"}\n"
+                    "{\"question\": \"What is 6 times 7?\", \"answer\": \"6 * 7 = 42\\n#### 42\"}\n"},
+          {"test", "{\"question\": \"Ann reads 5 pages a day for 3 days. How many pages?\", "
+                   "\"answer\": \"5 * 3 = 15\\n#### 15\"}\n"}};
+      for (const auto& [split, lines] : splits) {
+        ASSERT_TRUE(WriteFileAtomically(Path(split + ".gsm8k.jsonl"), lines).ok());
+        const Outcome imported = RunR1("import_" + split, {"data", "import", "--format", "gsm8k", "--in",
+                                                           Path(split + ".gsm8k.jsonl"), "--out",
+                                                           Path(split + ".jsonl")});
+        ASSERT_EQ(imported.exit_code, 0) << imported.stderr_text;
+      }
+      data = absl::StrCat("data { train_prompts: \"", Path("train.jsonl"), "\" eval_prompts: \"",
+                          Path("test.jsonl"), "\" }\n");
+      // Twelve random tokens of this multilingual vocabulary are always
+      // twelve long and rarely repeat a word: the script-consistency reward
+      // is what differs within a group (so the policy moves). "math" judges
+      // GSM8K answers for `r1 eval`.
+      rules = "  rules { rule: \"language\" language { script: \"latin\" } }\n  rules { rule: \"math\" }\n";
+    } else {
+      absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(dir_.string(), kVocab);
+      ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+      fs::copy_file(*tokenizer, Path("init/tokenizer.model"));
+    }
+    ASSERT_TRUE(WriteFileAtomically(Path("run.textproto"), RunConfig(data, rules)).ok());
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -183,7 +233,7 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
   absl::StatusOr<model::CausalLm> after = model::LoadModel(trained);
   ASSERT_TRUE(before.ok()) << before.status();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ((*after)->config().family(), GetParam() == "qwen3_moe" ? "qwen3_moe" : "llama");
+  EXPECT_EQ((*after)->config().family(), GetParam() == "llama3" ? "llama" : GetParam());
   double moved = 0;
   const auto after_tensors = model::NamedTensors(**after);
   for (size_t i = 0; i < after_tensors.size(); ++i) {
@@ -198,7 +248,9 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
   for (const char* key : GetParam() == "qwen3_moe"
                              ? std::vector<const char*>{"\"decoder_sparse_step\"", "\"mlp_only_layers\"",
                                                         "\"router_aux_loss_coef\"", "\"qwen3_moe\""}
-                             : std::vector<const char*>{"\"rope_scaling\"", "\"llama3\"", "\"pretraining_tp\""}) {
+                             : GetParam() == "llama3"
+                             ? std::vector<const char*>{"\"rope_scaling\"", "\"llama3\"", "\"pretraining_tp\""}
+                             : std::vector<const char*>{"\"qwen2\"", "\"max_window_layers\"", "\"use_sliding_window\""}) {
     EXPECT_THAT(config_json, HasSubstr(key));
   }
   absl::StatusOr<model::SafetensorsHeader> header = model::ReadSafetensorsHeader(Path("export/model.safetensors"));
@@ -217,9 +269,24 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
                 after_tensors[i].first.find("e_score") != std::string::npos)
         << after_tensors[i].first;
   }
+  if (GetParam() != "qwen2") return;
+  // The released tokenizer's files travel unchanged through the checkpoints
+  // into the export, and nothing of r1's own takes their place.
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(ReadFile(Path(absl::StrCat("export/", name))).value_or("export lacks it"),
+              ReadFile(Path(absl::StrCat("init/", name))).value_or("init lacks it"));
+  }
+  EXPECT_FALSE(fs::exists(Path("export/tokenizer.model")));
+  EXPECT_FALSE(fs::exists(Path("export/model.gguf")));
+  EXPECT_THAT(exported.stderr_text, HasSubstr("tokenizer.json"));  // why no GGUF
+  const Outcome eval = RunR1("eval", {"eval", "--ckpt", Path("export"), "--prompts", Path("test.jsonl"),
+                                      "--reward_address", (*services)->reward_address()});
+  EXPECT_EQ(eval.exit_code, 0) << eval.stderr_text;
+  EXPECT_THAT(eval.stdout_text, HasSubstr("prompts"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, RlImportedTest, ::testing::Values("qwen3_moe", "llama3"));
+INSTANTIATE_TEST_SUITE_P(Families, RlImportedTest, ::testing::Values("qwen3_moe", "llama3", "qwen2"));
 
 }  // namespace
 }  // namespace r1

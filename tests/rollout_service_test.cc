@@ -108,7 +108,7 @@ class RolloutServiceTest : public ::testing::Test {
     for (const char* text : {"What is 1 + 2?", "What is 30 - 4?"}) {
       Prompt* prompt = request.add_prompts();
       prompt->set_id(text);
-      for (int id : EncodePrompt(*tokenizer_, text)) prompt->add_token_ids(id);
+      for (int id : *EncodePrompt(*tokenizer_, text)) prompt->add_token_ids(id);
     }
     request.set_samples_per_prompt(n);
     request.mutable_sampling()->set_temperature(temperature);
@@ -241,7 +241,7 @@ TEST_F(RolloutServiceTest, ScoreTokensGivesTheTeachersTopK) {
   ScoreTokensRequest request;
   Prompt* seq = request.add_sequences();
   seq->set_id("s");
-  const std::vector<int> ids = EncodeExample(*tokenizer_, "What is 2 + 2?", "<think>4</think><answer>4</answer>").ids;
+  const std::vector<int> ids = EncodeExample(*tokenizer_, "What is 2 + 2?", "<think>4</think><answer>4</answer>")->ids;
   for (int id : ids) seq->add_token_ids(id);
   request.set_completion_start(5);
   request.set_top_k(3);
@@ -383,7 +383,7 @@ TEST_F(RolloutServiceTest, AnEngineFailureFailsThatCallAndTheWorkerServesOn) {
   }
   ScoreTokensRequest score;
   Prompt* seq = score.add_sequences();
-  for (int id : EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
+  for (int id : *EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
   score.set_completion_start(1);
   score.set_top_k(2);
   absl::StatusOr<ScoreTokensResponse> scored = client_->ScoreTokens(score);
@@ -409,7 +409,7 @@ TEST_F(RolloutServiceTest, ScoreTokensIsCappedPerCall) {
   for (int i = 0; i < 65; ++i) {
     Prompt* seq = request.add_sequences();
     seq->set_id(absl::StrCat(i));
-    for (int id : EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
+    for (int id : *EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
   }
   absl::StatusOr<ScoreTokensResponse> many = client_->ScoreTokens(request);  // the default is 64 sequences
   EXPECT_TRUE(absl::IsResourceExhausted(many.status())) << many.status();
@@ -585,7 +585,7 @@ class RolloutPoolTest : public RolloutServiceTest {
     for (int i = 0; i < count; ++i) {
       Prompt p;
       p.set_id(absl::StrCat("p", i));
-      for (int id : EncodePrompt(*tokenizer_, absl::StrCat("What is ", i, " + ", i * 3, "?"))) p.add_token_ids(id);
+      for (int id : *EncodePrompt(*tokenizer_, absl::StrCat("What is ", i, " + ", i * 3, "?"))) p.add_token_ids(id);
       prompts.push_back(p);
     }
     return prompts;
