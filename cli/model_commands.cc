@@ -89,7 +89,7 @@ int GenerateText(const Args& args) {
   params.max_new_tokens = max_new_tokens;
   params.stop = stop;
   params.seed = static_cast<uint64_t>(seed);
-  const auto run_one = [&](const std::string& text) {
+  const auto run_one = [&](const std::string& text) -> absl::Status {
     std::vector<int> ids;
     if (raw) {
       if (tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());
@@ -108,14 +108,16 @@ int GenerateText(const Args& args) {
     }
     std::fflush(stdout);
     ++params.seed;
+    return absl::OkStatus();
   };
   if (!interactive) {
-    run_one(prompt);
+    if (absl::Status s = run_one(prompt); !s.ok()) return Fail(s);
     return kExitOk;
   }
   std::string line;
   while (std::getline(std::cin, line)) {
-    if (!line.empty()) run_one(line);
+    if (line.empty()) continue;
+    if (absl::Status s = run_one(line); !s.ok()) return Fail(s);
   }
   return kExitOk;
 }

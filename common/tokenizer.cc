@@ -208,8 +208,20 @@ class Tokenizer::HfBackend : public Tokenizer::Backend {
   std::vector<int> Encode(absl::string_view text, bool add_special_tokens) const override {
     return tokenizer_.Encode(text, add_special_tokens);
   }
+  // Ids past the vocabulary are skipped, as the tokenizers library's decode
+  // skips ids it has no token for: released models pad their embedding past
+  // the tokenizer (Qwen2.5: 151665 tokens, 151936 rows), and a sampled
+  // padding id must not fail a whole rollout. Negative ids are an error.
   absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const override {
-    return tokenizer_.Decode(ids, /*skip_special_tokens=*/true);
+    const int vocab = tokenizer_.vocab_size();
+    if (std::all_of(ids.begin(), ids.end(), [&](int id) { return id < vocab; })) {
+      return tokenizer_.Decode(ids, /*skip_special_tokens=*/true);
+    }
+    std::vector<int> known;
+    for (int id : ids) {
+      if (id < vocab) known.push_back(id);
+    }
+    return tokenizer_.Decode(known, /*skip_special_tokens=*/true);
   }
   int vocab_size() const override { return tokenizer_.vocab_size(); }
   std::optional<int> PieceToId(absl::string_view piece) const override { return tokenizer_.TokenToId(piece); }

@@ -63,7 +63,9 @@ class Tokenizer {
   // as r1's exports set add_bos_token; tokenizer.json: its post-processor).
   std::vector<int> Encode(absl::string_view text, bool add_special_tokens = false) const;
   // The text of `ids`; control and special tokens (BOS, EOS, <|im_end|>..)
-  // are left out. INVALID_ARGUMENT for ids outside the vocabulary.
+  // are left out. INVALID_ARGUMENT for ids outside the vocabulary, except
+  // that tokenizer.json skips ids past its end as the tokenizers library
+  // does (a released model's padded embedding rows).
   absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const;
 
   int vocab_size() const;

@@ -313,6 +313,11 @@ TEST_F(HfFolderTest, FolderLoadsItsTokenizerJsonWithSpecialsStopsAndFiles) {
   for (int id : tokenizer->Encode("hi there")) ids.push_back(id);
   ids.push_back(758);
   EXPECT_EQ(*tokenizer->Decode(ids), "hi there");
+  // Ids past the tokenizer (a padded embedding's rows) are skipped, as the
+  // tokenizers library skips them; negative ids are an error.
+  ids.insert(ids.begin() + 1, {761, 151935});
+  EXPECT_EQ(*tokenizer->Decode(ids), "hi there");
+  EXPECT_FALSE(tokenizer->Decode({-1}).ok());
 }
 
 // r1's reasoning tags are ordinary text to a vocabulary without them.

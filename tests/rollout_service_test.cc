@@ -108,7 +108,8 @@ class RolloutServiceTest : public ::testing::Test {
     for (const char* text : {"What is 1 + 2?", "What is 30 - 4?"}) {
       Prompt* prompt = request.add_prompts();
       prompt->set_id(text);
-      for (int id : *EncodePrompt(*tokenizer_, text)) prompt->add_token_ids(id);
+      const std::vector<int> prompt_ids = *EncodePrompt(*tokenizer_, text);  // a named copy: the StatusOr is a temporary
+      for (int id : prompt_ids) prompt->add_token_ids(id);
     }
     request.set_samples_per_prompt(n);
     request.mutable_sampling()->set_temperature(temperature);
@@ -383,7 +384,8 @@ TEST_F(RolloutServiceTest, AnEngineFailureFailsThatCallAndTheWorkerServesOn) {
   }
   ScoreTokensRequest score;
   Prompt* seq = score.add_sequences();
-  for (int id : *EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
+  const std::vector<int> prompt_ids = *EncodePrompt(*tokenizer_, "What is 2 + 2?");
+  for (int id : prompt_ids) seq->add_token_ids(id);
   score.set_completion_start(1);
   score.set_top_k(2);
   absl::StatusOr<ScoreTokensResponse> scored = client_->ScoreTokens(score);
@@ -409,7 +411,8 @@ TEST_F(RolloutServiceTest, ScoreTokensIsCappedPerCall) {
   for (int i = 0; i < 65; ++i) {
     Prompt* seq = request.add_sequences();
     seq->set_id(absl::StrCat(i));
-    for (int id : *EncodePrompt(*tokenizer_, "What is 2 + 2?")) seq->add_token_ids(id);
+    const std::vector<int> prompt_ids = *EncodePrompt(*tokenizer_, "What is 2 + 2?");
+    for (int id : prompt_ids) seq->add_token_ids(id);
   }
   absl::StatusOr<ScoreTokensResponse> many = client_->ScoreTokens(request);  // the default is 64 sequences
   EXPECT_TRUE(absl::IsResourceExhausted(many.status())) << many.status();
@@ -585,7 +588,8 @@ class RolloutPoolTest : public RolloutServiceTest {
     for (int i = 0; i < count; ++i) {
       Prompt p;
       p.set_id(absl::StrCat("p", i));
-      for (int id : *EncodePrompt(*tokenizer_, absl::StrCat("What is ", i, " + ", i * 3, "?"))) p.add_token_ids(id);
+      const std::vector<int> prompt_ids = *EncodePrompt(*tokenizer_, absl::StrCat("What is ", i, " + ", i * 3, "?"));
+      for (int id : prompt_ids) p.add_token_ids(id);
       prompts.push_back(p);
     }
     return prompts;
