@@ -355,7 +355,6 @@ absl::StatusOr<Tokenizer> Tokenizer::LoadTokenizerJson(const std::string& json_p
   R1_RETURN_IF_ERROR(id_of("eos_token", &tokenizer.eos_id_));
   R1_RETURN_IF_ERROR(id_of("pad_token", &tokenizer.pad_id_));
   R1_RETURN_IF_ERROR(id_of("unk_token", &tokenizer.unk_id_));
-  if (tokenizer.pad_id_ < 0) tokenizer.pad_id_ = tokenizer.eos_id_;
   if (tokenizer.eos_id_ >= 0) tokenizer.stop_ids_.push_back(tokenizer.eos_id_);
 
   // generation_config.json's eos_token_id: one id or a list (Llama-3
