@@ -21,6 +21,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "cli/local_services.h"
 #include "common/file_util.h"
 #include "common/subprocess.h"
@@ -166,6 +167,8 @@ class RlImportedTest : public ::testing::TestWithParam<std::string> {
       // is what differs within a group (so the policy moves). "math" judges
       // GSM8K answers for `r1 eval`.
       rules = "  rules { rule: \"language\" language { script: \"latin\" } }\n  rules { rule: \"math\" }\n";
+      // SFT on the export, from imported chat data (see the end of the test).
+      data += "sft { batch_size: 2 seq_len: 96 max_steps: 2 eval_fraction: 0.34 optimizer { lr: 1e-3 } }\n";
     } else {
       absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(dir_.string(), kVocab);
       ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
@@ -284,6 +287,34 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
                                       "--reward_address", (*services)->reward_address()});
   EXPECT_EQ(eval.exit_code, 0) << eval.stderr_text;
   EXPECT_THAT(eval.stdout_text, HasSubstr("prompts"));
+
+  // SFT from the export on imported chat data: the examples go through the
+  // model's chat template, and the new checkpoint carries the same files.
+  ASSERT_TRUE(WriteFileAtomically(Path("chat.jsonl"),
+                                  "{\"messages\": [{\"role\": \"user\", \"content\": \"What is 2 + 2?\"}, "
+                                  "{\"role\": \"assistant\", \"content\": \"4\"}]}\n"
+                                  "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+                                  "{\"role\": \"user\", \"content\": \"3 + 3?\"}, "
+                                  "{\"role\": \"assistant\", \"content\": \"6\"}, "
+                                  "{\"role\": \"user\", \"content\": \"and 4 + 4?\"}, "
+                                  "{\"role\": \"assistant\", \"content\": \"8\"}]}\n"
+                                  "{\"messages\": [{\"role\": \"user\", \"content\": \"1 + 0?\"}, "
+                                  "{\"role\": \"assistant\", \"content\": \"1\"}]}\n")
+                  .ok());
+  const Outcome chat = RunR1("import_chat", {"data", "import", "--format", "messages", "--in", Path("chat.jsonl"),
+                                             "--out", Path("sft.jsonl")});
+  ASSERT_EQ(chat.exit_code, 0) << chat.stderr_text;
+  const Outcome sft = RunR1("sft", {"sft", Path("run.textproto"), "--init", Path("export"), "--run_dir", Path("run"),
+                                    "--train", Path("sft.jsonl")});
+  ASSERT_EQ(sft.exit_code, 0) << sft.stderr_text;
+  EXPECT_THAT(sft.stderr_text, HasSubstr("sft: 2 steps in"));
+  EXPECT_THAT(sft.stderr_text, HasSubstr("(0 truncated)"));
+  const std::string sft_checkpoint(absl::StripTrailingAsciiWhitespace(sft.stdout_text));
+  EXPECT_EQ(ReadFile(sft_checkpoint + "/tokenizer_config.json").value_or("missing"),
+            ReadFile(Path("init/tokenizer_config.json")).value_or("init lacks it"));
+  absl::StatusOr<model::CausalLm> tuned = model::LoadModel(sft_checkpoint);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ((*tuned)->config().family(), "qwen2");
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, RlImportedTest, ::testing::Values("qwen3_moe", "llama3", "qwen2"));
