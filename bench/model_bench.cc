@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/config.h"
+#include "bench/bench_flags.h"
 #include "common/flags.h"
 #include "model/causal_lm.h"
 #include "model/lm_loss.h"
@@ -174,14 +175,7 @@ int Main(int argc, char** argv) {
   flags.AddInt("batch", &batch, "training batch, sequences");
   flags.AddInt("seq", &seq, "training sequence length, tokens");
   flags.AddBool("python", &python, "also run the PyTorch eager step side by side");
-  if (absl::Status s = flags.Parse(argc - 1, argv + 1); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> exit_code = bench::ParseBenchFlags(flags, argc, argv)) return *exit_code;
   absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path);
   if (!run.ok()) {
     std::fprintf(stderr, "model_bench: %s\n", std::string(run.status().message()).c_str());
