@@ -38,7 +38,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/file_util.h"
-#include "bench/bench_flags.h"
 #include "common/flags.h"
 #include "common/status.h"
 #include "common/subprocess.h"
@@ -254,7 +253,7 @@ int Main(int argc, char** argv) {
   flags.AddString("child", &child_dir, "(internal) load this folder in this process and print one JSON line");
   flags.AddString("loader", &loader, "(internal, with --child) new, old, make or random");
   flags.AddString("dtype", &dtype, "(internal, with --child) float32 or bfloat16");
-  if (std::optional<int> exit_code = bench::ParseBenchFlags(flags, argc, argv)) return *exit_code;
+  if (std::optional<int> exit_code = ParseCommandLine(flags, {argv + 1, argv + argc})) return *exit_code;
   if (!child_dir.empty()) return Child(child_dir, loader, dtype, static_cast<int>(threads));
 
   const std::string self = fs::read_symlink("/proc/self/exe").string();

@@ -27,7 +27,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/config.h"
-#include "bench/bench_flags.h"
 #include "common/flags.h"
 #include "model/causal_lm.h"
 #include "model/lm_loss.h"
@@ -175,7 +174,7 @@ int Main(int argc, char** argv) {
   flags.AddInt("batch", &batch, "training batch, sequences");
   flags.AddInt("seq", &seq, "training sequence length, tokens");
   flags.AddBool("python", &python, "also run the PyTorch eager step side by side");
-  if (std::optional<int> exit_code = bench::ParseBenchFlags(flags, argc, argv)) return *exit_code;
+  if (std::optional<int> exit_code = ParseCommandLine(flags, {argv + 1, argv + argc})) return *exit_code;
   absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path);
   if (!run.ok()) {
     std::fprintf(stderr, "model_bench: %s\n", std::string(run.status().message()).c_str());

@@ -21,7 +21,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
-#include "bench/bench_flags.h"
 #include "common/flags.h"
 #include "common/hf_tokenizer.h"
 
@@ -98,7 +97,7 @@ int Main(int argc, char** argv) {
   flags.AddString("node_ref", &node_ref,
                   "folder with node_modules/@huggingface/tokenizers: also time the reference");
   flags.AddString("script", &script, "the reference's side of the benchmark");
-  if (std::optional<int> exit_code = bench::ParseBenchFlags(flags, argc, argv)) return *exit_code;
+  if (std::optional<int> exit_code = ParseCommandLine(flags, {argv + 1, argv + argc})) return *exit_code;
   auto tokenizer = HfTokenizer::Load(tokenizer_path);
   if (!tokenizer.ok()) {
     std::fprintf(stderr, "tokenizer_bench: %s\n", std::string(tokenizer.status().message()).c_str());
