@@ -37,23 +37,6 @@ absl::StatusOr<Json> ReadJson(const fs::path& path) {
   return json;
 }
 
-// A special token as tokenizer_config.json writes it: a string, an
-// AddedToken object ({"__type": "AddedToken", "content": ...}) or null.
-absl::StatusOr<std::optional<std::string>> SpecialToken(const Json& config, const char* key,
-                                                        const fs::path& path) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return std::optional<std::string>();
-  if (it->is_string()) return std::optional<std::string>(it->get<std::string>());
-  if (it->is_object()) {
-    auto content = it->find("content");
-    if (content != it->end() && content->is_string()) {
-      return std::optional<std::string>(content->get<std::string>());
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      path.string(), ": \"", key, "\" is neither a string nor an object with \"content\""));
-}
-
 // tokenizer_config.json's "chat_template": a string, or named templates.
 absl::StatusOr<std::optional<std::string>> ConfigTemplate(const Json& config,
                                                           const fs::path& path) {
@@ -90,6 +73,21 @@ Json VariableValue(const std::string& text) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<std::string>> SpecialToken(const nlohmann::ordered_json& config, const char* key,
+                                                        const std::string& path) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return std::optional<std::string>();
+  if (it->is_string()) return std::optional<std::string>(it->get<std::string>());
+  if (it->is_object()) {
+    auto content = it->find("content");
+    if (content != it->end() && content->is_string()) {
+      return std::optional<std::string>(content->get<std::string>());
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": \"", key, "\" is neither a string nor an object with \"content\""));
+}
 
 absl::StatusOr<HfChatTemplate> MakeChatTemplate(std::string source, std::string origin) {
   R1_ASSIGN_OR_RETURN(jinja::Template compiled, jinja::Template::Parse(source, origin));
@@ -138,9 +136,9 @@ absl::StatusOr<std::optional<HfChatTemplate>> LoadChatTemplate(const std::string
   for (Slot slot :
        {Slot{"bos_token", &chat_template.bos_token}, Slot{"eos_token", &chat_template.eos_token},
         Slot{"unk_token", &chat_template.unk_token}, Slot{"pad_token", &chat_template.pad_token}}) {
-    R1_ASSIGN_OR_RETURN(*slot.value, SpecialToken(config, slot.key, config_path));
+    R1_ASSIGN_OR_RETURN(*slot.value, SpecialToken(config, slot.key, config_path.string()));
     if (!*slot.value) {
-      R1_ASSIGN_OR_RETURN(*slot.value, SpecialToken(token_map, slot.key, map_path));
+      R1_ASSIGN_OR_RETURN(*slot.value, SpecialToken(token_map, slot.key, map_path.string()));
     }
   }
   return std::optional<HfChatTemplate>(std::move(chat_template));

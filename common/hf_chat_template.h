@@ -45,6 +45,13 @@ struct HfChatTemplate {
 // naming the file for unreadable JSON or a template that does not parse.
 absl::StatusOr<std::optional<HfChatTemplate>> LoadChatTemplate(const std::string& model_dir);
 
+// A special token (`key`: "bos_token", ...) as tokenizer_config.json or
+// special_tokens_map.json writes it: a string, or an AddedToken object's
+// "content"; nullopt when null or absent. INVALID_ARGUMENT naming `path`
+// for anything else.
+absl::StatusOr<std::optional<std::string>> SpecialToken(const nlohmann::ordered_json& config, const char* key,
+                                                        const std::string& path);
+
 // A template given directly (tests, a --chat_template flag); `origin` names it
 // in errors.
 absl::StatusOr<HfChatTemplate> MakeChatTemplate(std::string source, std::string origin);

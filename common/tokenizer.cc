@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <utility>
@@ -213,14 +214,10 @@ class Tokenizer::HfBackend : public Tokenizer::Backend {
   // the tokenizer (Qwen2.5: 151665 tokens, 151936 rows), and a sampled
   // padding id must not fail a whole rollout. Negative ids are an error.
   absl::StatusOr<std::string> Decode(const std::vector<int>& ids) const override {
-    const int vocab = tokenizer_.vocab_size();
-    if (std::all_of(ids.begin(), ids.end(), [&](int id) { return id < vocab; })) {
-      return tokenizer_.Decode(ids, /*skip_special_tokens=*/true);
-    }
     std::vector<int> known;
-    for (int id : ids) {
-      if (id < vocab) known.push_back(id);
-    }
+    known.reserve(ids.size());
+    std::copy_if(ids.begin(), ids.end(), std::back_inserter(known),
+                 [vocab = tokenizer_.vocab_size()](int id) { return id < vocab; });
     return tokenizer_.Decode(known, /*skip_special_tokens=*/true);
   }
   int vocab_size() const override { return tokenizer_.vocab_size(); }
@@ -300,23 +297,9 @@ absl::StatusOr<Tokenizer> Tokenizer::LoadSentencePiece(const std::string& model_
 
 namespace {
 
-// A token named in tokenizer_config.json: a string, or an AddedToken object
-// {"content": ...}; null or absent is "".
-absl::StatusOr<std::string> ConfigToken(const nlohmann::json& config, const std::string& key,
-                                        const std::string& origin) {
-  const auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return std::string();
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) {
-    return (*it)["content"].get<std::string>();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(origin, ": \"", key, "\" must be a string or an object with \"content\""));
-}
-
-absl::StatusOr<nlohmann::json> ReadJsonObject(const std::string& path) {
+absl::StatusOr<nlohmann::ordered_json> ReadJsonObject(const std::string& path) {
   R1_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not a JSON object"));
   }
@@ -336,17 +319,17 @@ absl::StatusOr<Tokenizer> Tokenizer::LoadTokenizerJson(const std::string& json_p
 
   // The special tokens, by name, from tokenizer_config.json.
   const std::string config_path = absl::StrCat(prefix, "tokenizer_config.json");
-  nlohmann::json config = nlohmann::json::object();
+  nlohmann::ordered_json config = nlohmann::ordered_json::object();
   if (std::filesystem::exists(config_path, ec)) {
     R1_ASSIGN_OR_RETURN(config, ReadJsonObject(config_path));
     tokenizer.files_.emplace_back(config_path, "tokenizer_config.json");
   }
-  const auto id_of = [&](const std::string& key, int* id) -> absl::Status {
-    R1_ASSIGN_OR_RETURN(std::string token, ConfigToken(config, key, config_path));
-    if (token.empty()) return absl::OkStatus();
-    const std::optional<int> found = backend->PieceToId(token);
+  const auto id_of = [&](const char* key, int* id) -> absl::Status {
+    R1_ASSIGN_OR_RETURN(std::optional<std::string> token, SpecialToken(config, key, config_path));
+    if (!token.has_value() || token->empty()) return absl::OkStatus();
+    const std::optional<int> found = backend->PieceToId(*token);
     if (!found.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(config_path, ": ", key, " \"", token, "\" is not in ", json_path));
+      return absl::InvalidArgumentError(absl::StrCat(config_path, ": ", key, " \"", *token, "\" is not in ", json_path));
     }
     *id = *found;
     return absl::OkStatus();
@@ -361,11 +344,11 @@ absl::StatusOr<Tokenizer> Tokenizer::LoadTokenizerJson(const std::string& json_p
   // instruct stops at <|eot_id|> as well as <|end_of_text|>).
   const std::string generation_path = absl::StrCat(prefix, "generation_config.json");
   if (std::filesystem::exists(generation_path, ec)) {
-    R1_ASSIGN_OR_RETURN(nlohmann::json generation, ReadJsonObject(generation_path));
+    R1_ASSIGN_OR_RETURN(nlohmann::ordered_json generation, ReadJsonObject(generation_path));
     const auto it = generation.find("eos_token_id");
     if (it != generation.end() && !it->is_null()) {
-      const nlohmann::json list = it->is_array() ? *it : nlohmann::json::array({*it});
-      for (const nlohmann::json& id : list) {
+      const nlohmann::ordered_json list = it->is_array() ? *it : nlohmann::ordered_json::array({*it});
+      for (const nlohmann::ordered_json& id : list) {
         if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= tokenizer.vocab_size()) {
           return absl::InvalidArgumentError(absl::StrCat(generation_path, ": eos_token_id ", id.dump(),
                                                          " is not a token id of ", json_path));

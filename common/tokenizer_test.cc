@@ -409,6 +409,13 @@ TEST_F(HfFolderTest, BadFilesAreNamed) {
   EXPECT_THAT(load_error(), HasSubstr("tokenizer_config.json: eos_token \"<|nope|>\" is not in"));
   ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json", R"({"chat_template": 3})").ok());
   EXPECT_THAT(load_error(), HasSubstr("tokenizer_config.json"));
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json", R"({"eos_token": 5})").ok());
+  EXPECT_THAT(load_error(), HasSubstr("tokenizer_config.json: \"eos_token\" is neither a string nor an object"));
+  // An AddedToken object names its token by "content".
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json",
+                                  R"({"eos_token": {"__type": "AddedToken", "content": "<|endoftext|>"}})")
+                  .ok());
+  EXPECT_EQ(Tokenizer::Load(dir_)->eos_id(), 756);
   ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json", "{}").ok());
   EXPECT_THAT(load_error(), HasSubstr("no EOS token"));
 
