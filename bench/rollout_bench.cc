@@ -71,14 +71,14 @@ absl::StatusOr<Worker> StartWorker(const std::string& ckpt, const std::string& d
   return Worker{std::move(*process), std::move(*client)};
 }
 
-void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& tokenizer,
-                const std::string& tokenizer_path, const std::string& dir, int repeats) {
+void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& tokenizer, const std::string& dir,
+                int repeats) {
   config.set_vocab_size(tokenizer.vocab_size());
   torch::manual_seed(1);
   absl::StatusOr<model::CausalLm> model = model::MakeModel(config);
   if (!model.ok()) return;
   const std::string ckpt = dir + "/" + label;
-  if (!model::SaveCheckpoint(ckpt, **model, tokenizer_path, nullptr).ok()) return;
+  if (!model::SaveCheckpoint(ckpt, **model, &tokenizer, nullptr).ok()) return;
   absl::StatusOr<Worker> worker = StartWorker(ckpt, dir);
   if (!worker.ok()) {
     std::fprintf(stderr, "%s\n", std::string(worker.status().message()).c_str());
@@ -194,8 +194,8 @@ int main(int argc, char** argv) {
   if (!tokenizer_path.ok()) return 1;
   absl::StatusOr<r1::Tokenizer> tokenizer = r1::Tokenizer::Load(*tokenizer_path);
   if (!tokenizer.ok()) return 1;
-  r1::BenchModel("policy", run->policy(), *tokenizer, *tokenizer_path, dir, static_cast<int>(repeats));
-  r1::BenchModel("student", run->student(), *tokenizer, *tokenizer_path, dir, static_cast<int>(repeats));
+  r1::BenchModel("policy", run->policy(), *tokenizer, dir, static_cast<int>(repeats));
+  r1::BenchModel("student", run->student(), *tokenizer, dir, static_cast<int>(repeats));
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/run_flags.h"
 #include "cli/service_auth_flags.h"
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/jsonl.h"
@@ -221,7 +222,7 @@ int Eval(const Args& args) {
 
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt);
   if (!model.ok()) return Fail(model.status());
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt, ChatTemplatePath(run.data(), run_flags.run_dir()));
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   eval::TaskEvalOptions options = eval::TaskEvalOptionsFromConfig(run.eval(), 160);

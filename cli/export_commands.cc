@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/run_flags.h"
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/jsonl.h"
@@ -69,14 +70,18 @@ std::string ModelCard(const std::string& ckpt, model::CausalLmImpl& model, const
                   "- `config.json`, `model.safetensors`, ", absl::StrJoin(tokenizer_files, ", "),
                   ": Hugging Face layout (transformers, vLLM).\n");
   for (const std::string& f : gguf_files) absl::StrAppend(&card, "- `", f, "`: GGUF for llama.cpp.\n");
-  if (own) {
+  if (tokenizer.chat_template() != nullptr) {
+    absl::StrAppend(&card, "\n## Prompt format\n\n", "The chat template it was trained with (",
+                    own ? "`chat_template.jinja`, also in `tokenizer_config.json`" : "carried unchanged",
+                    "), as `r1 tokenizer chat --model <this folder>` shows it.\n\n");
+  } else if (own) {
     absl::StrAppend(&card, "\n## Prompt format\n\n",
                     "`<s><|user|>{prompt}<|assistant|>`; the model answers `<think>{reasoning}</think>"
                     "<answer>{answer}</answer></s>` (the chat template is in `tokenizer_config.json`).\n\n");
   } else {
-    absl::StrAppend(&card, "\n## Prompt format\n\n", "The imported model's own chat template (",
-                    tokenizer.chat_template() != nullptr ? "carried unchanged" : "none: prompts are plain text",
-                    "), as `r1 tokenizer chat --model <this folder>` shows it.\n\n");
+    absl::StrAppend(&card, "\n## Prompt format\n\n",
+                    "No chat template of its own: prompts were r1's `<|user|>{prompt}<|assistant|>` as plain text, "
+                    "as `r1 tokenizer chat --model <this folder>` shows it.\n\n");
   }
   absl::StrAppend(&card, "## Training provenance\n\n", "- exported from `", ckpt, "` on ");
   char date[32];
@@ -158,13 +163,13 @@ int Export(const Args& args) {
   load.dtype = run.export_().dtype();
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt, load);
   if (!model.ok()) return Fail(model.status());
-  const std::string tokenizer = ckpt;  // the folder: tokenizer.json or tokenizer.model
-  absl::StatusOr<Tokenizer> loaded_tokenizer = Tokenizer::Load(tokenizer);
-  if (!loaded_tokenizer.ok()) return Fail(loaded_tokenizer.status());
+  // The folder's tokenizer.json or tokenizer.model, and its chat template.
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt, ChatTemplatePath(run.data(), run_dir));
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
   absl::Status exportable = model::CheckGgufExportable((*model)->config());
-  if (exportable.ok() && loaded_tokenizer->kind() != "sentencepiece") {
+  if (exportable.ok() && tokenizer->kind() != "sentencepiece") {
     exportable = absl::UnimplementedError(absl::StrCat("GGUF export writes SentencePiece vocabularies; this model's "
-                                                       "tokenizer is a ", loaded_tokenizer->kind()));
+                                                       "tokenizer is a ", tokenizer->kind()));
   }
   if (gguf && !exportable.ok()) {
     std::fprintf(stderr, "export: no GGUF for %s (%s); exporting the Hugging Face folder only\n", ckpt.c_str(),
@@ -175,11 +180,11 @@ int Export(const Args& args) {
   if (gguf) {
     for (const std::string& t : type_names) gguf_files.push_back(absl::StrCat("model-", t, ".gguf"));
   }
-  absl::Status status = model::ExportHuggingFace(out, **model, tokenizer, [&](const std::string& folder) {
+  absl::Status status = model::ExportHuggingFace(out, **model, *tokenizer, [&](const std::string& folder) {
     for (size_t i = 0; i < gguf_files.size(); ++i) {
-      R1_RETURN_IF_ERROR(model::ExportGguf(absl::StrCat(folder, "/", gguf_files[i]), **model, tokenizer, types[i]));
+      R1_RETURN_IF_ERROR(model::ExportGguf(absl::StrCat(folder, "/", gguf_files[i]), **model, *tokenizer, types[i]));
     }
-    return WriteFileAtomically(absl::StrCat(folder, "/README.md"), ModelCard(ckpt, **model, *loaded_tokenizer, run_dir, gguf_files));
+    return WriteFileAtomically(absl::StrCat(folder, "/README.md"), ModelCard(ckpt, **model, *tokenizer, run_dir, gguf_files));
   });
   if (!status.ok()) return Fail(status);
   std::fprintf(stderr, "export: %s -> %s (Hugging Face%s)\n", ckpt.c_str(), out.c_str(),

@@ -94,6 +94,7 @@ int Rl(const Args& args) {
   options.stage = stage;
   options.stage_dir = absl::StrCat(dir, "/", stage);
   options.init_checkpoint = init;
+  options.chat_template = ChatTemplatePath(run->data(), dir);
   options.rl = run->rl();
   options.seed = run->seed();
   options.resume = resume;

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/run_flags.h"
 #include "cli/stage_services.h"
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
 #include "common/jsonl.h"
@@ -145,6 +146,7 @@ int Sft(const Args& args) {
     init = *latest;
   }
   options.init_checkpoint = init;
+  options.chat_template = ChatTemplatePath(run.data(), dir);
   std::fprintf(stderr, "%s: from %s on %s\n", stage.c_str(), init.c_str(), options.sft.train_file().c_str());
   absl::StatusOr<sft::SftStageResult> result = sft::RunSft(options);
   if (!result.ok()) return Fail(result.status());
@@ -187,7 +189,7 @@ int RejectSample(const Args& args) {
   if (absl::Status s = MakeDirs(out_dir.empty() ? "." : out_dir); !s.ok()) return Fail(s);
   // The checkpoint must load before services start on it: a clear error here
   // beats a worker's start-up failure.
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt, ChatTemplatePath(run.data(), dir));
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   ServiceFlags::Needs needs;
@@ -294,6 +296,7 @@ int Distill(const Args& args) {
   options.student = run.student();
   options.stage_dir = absl::StrCat(dir, "/distill");
   options.teacher_checkpoint = teacher;
+  options.chat_template = ChatTemplatePath(run.data(), dir);
   if (student_init.empty()) {
     absl::StatusOr<std::string> base = model::LatestCheckpoint(absl::StrCat(dir, "/pretrain_student/checkpoints"));
     if (base.ok()) student_init = *base;
@@ -334,7 +337,7 @@ int Distill(const Args& args) {
                                      {"student", result->training.checkpoint}}) {
       absl::StatusOr<model::CausalLm> m = model::LoadModel(path);
       if (!m.ok()) return Fail(m.status());
-      absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(path);
+      absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(path, ChatTemplatePath(run.data(), dir));
       if (!tokenizer.ok()) return Fail(tokenizer.status());
       const eval::TaskEvalResult r = eval::EvaluateOnTasks(**m, *tokenizer, *prompts, *verifier, eo);
       std::fprintf(stderr, "distill: %-7s avg@%d %.3f  pass@%d %.3f  maj@%d %.3f  greedy %.3f  format %.3f\n",

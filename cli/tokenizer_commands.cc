@@ -82,6 +82,7 @@ int TokenizerTrain(const Args& args) {
 int TokenizerEncode(const Args& args) {
   std::string model, text, text_file;
   bool pieces = false, chat = false, add_special = false;
+  std::string fallback_template;
   FlagSet flags("r1 tokenizer encode",
                 "Prints the token ids of --text, of the whole --text_file, or of each line of stdin,\n"
                 "space-separated, one line each. --model is a tokenizer file (tokenizer.model or\n"
@@ -93,12 +94,13 @@ int TokenizerEncode(const Args& args) {
                 "add what a plain-text encode adds (BOS; tokenizer.json: its post-processor)");
   flags.AddBool("pieces", &pieces, "print pieces instead of ids");
   flags.AddBool("chat", &chat, "treat the text as a user prompt: the chat template with a generation prompt");
+  flags.AddString("chat_template", &fallback_template, "with --chat: a .jinja template for a model without one");
   flags.Require("model");
   if (auto code = ParseCommandLine(flags, args)) return *code;
   if (!text_file.empty()) {
     if (absl::Status readable = ReadFile(text_file).status(); !readable.ok()) return Fail(readable);
   }
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model);
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model, fallback_template);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
   for (const std::string& line : InputLines(flags, "text", text, text_file)) {
     absl::StatusOr<std::vector<int>> encoded =
@@ -149,18 +151,20 @@ int TokenizerDecode(const Args& args) {
 }
 
 int TokenizerChat(const Args& args) {
-  std::string model, messages_path;
+  std::string model, messages_path, fallback_template;
   bool add_generation_prompt = false;
   std::vector<std::string> variables;
   FlagSet flags("r1 tokenizer chat",
                 "Prints exactly the text a model gets for a conversation: the model folder's own chat\n"
-                "template (chat_template.jinja, else tokenizer_config.json's), rendered as\n"
-                "transformers' apply_chat_template does, or r1's template for r1's own tokenizers.\n"
+                "template (chat_template.jinja, else tokenizer_config.json's), else --chat_template\n"
+                "(what a run's data.chat_template gives it), else r1's, rendered as transformers'\n"
+                "apply_chat_template does.\n"
                 "--messages: a JSON file holding a list of {\"role\", \"content\"} messages (or an\n"
                 "object with \"messages\"). Nothing is added after the text, not even a newline.");
   flags.AddString("model", &model, "model folder (or a tokenizer file)");
   flags.AddString("messages", &messages_path, "JSON file of messages");
   flags.AddBool("add_generation_prompt", &add_generation_prompt, "end with the assistant's turn opening");
+  flags.AddString("chat_template", &fallback_template, "a .jinja template for a model without one");
   flags.AddList("var", &variables,
                 "extra template variable name=value (value: a JSON literal such as false, else a string), "
                 "e.g. --var enable_thinking=false; repeatable");
@@ -187,20 +191,21 @@ int TokenizerChat(const Args& args) {
           absl::StrCat(messages_path, ": message ", i, " has no \"role\" string")));
     }
   }
-  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model);
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(model, fallback_template);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
   const HfChatTemplate* chat_template = tokenizer->chat_template();
   absl::StatusOr<HfChatTemplate> own;
   if (chat_template == nullptr) {
-    if (tokenizer->kind() != "sentencepiece") {
-      return Fail(absl::FailedPreconditionError(
-          absl::StrCat(model, " has no chat template (chat_template.jinja or tokenizer_config.json's)")));
-    }
+    // What EncodePrompt and EncodeConversation give a model without a template.
     own = MakeChatTemplate(R1ChatTemplateJinja(), "r1's chat template");
     if (!own.ok()) return Fail(own.status());
-    own->bos_token = tokenizer->IdToPiece(tokenizer->bos_id());
+    if (tokenizer->bos_id() >= 0) own->bos_token = tokenizer->IdToPiece(tokenizer->bos_id());
     own->eos_token = tokenizer->IdToPiece(tokenizer->eos_id());
     chat_template = &*own;
+    if (tokenizer->kind() != "sentencepiece") {
+      std::fprintf(stderr, "%s has no chat template of its own: r1's applies (give one with --chat_template)\n",
+                   model.c_str());
+    }
   }
   absl::StatusOr<std::string> rendered =
       RenderChat(*chat_template, messages, add_generation_prompt, parsed_variables);

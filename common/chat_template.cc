@@ -1,5 +1,7 @@
 #include "common/chat_template.h"
 
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -29,6 +31,14 @@ std::string R1ChatTemplateJinja() {
                       kAssistantTag, "{% endif %}");
 }
 
+std::string ChatTemplateSource(const Tokenizer& tokenizer) {
+  return tokenizer.chat_template() != nullptr ? tokenizer.chat_template()->source : R1ChatTemplateJinja();
+}
+
+std::string DescribeChatTemplate(const Tokenizer& tokenizer) {
+  return tokenizer.chat_template() != nullptr ? tokenizer.chat_template()->origin : "r1's own";
+}
+
 std::string RenderReasoningResponse(absl::string_view reasoning, absl::string_view answer) {
   return absl::StrCat(kThinkOpen, reasoning, kThinkClose, kAnswerOpen, answer, kAnswerClose);
 }
@@ -40,6 +50,36 @@ void Append(EncodedExample& out, const std::vector<int>& ids, uint8_t mask) {
   out.loss_mask.insert(out.loss_mask.end(), ids.size(), mask);
 }
 
+// Text a model's template rendered. tokenizer.json matches its special
+// tokens in text itself; a SentencePiece model never produces its control
+// pieces (<s>, </s>, ..) from text, so a template's {{ bos_token }} is found
+// here, as transformers' slow tokenizers split on their special tokens.
+std::vector<int> EncodeRendered(const Tokenizer& tokenizer, absl::string_view text) {
+  if (tokenizer.kind() != "sentencepiece") return tokenizer.Encode(text);
+  std::vector<std::pair<std::string, int>> specials;
+  for (int id : {tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id(), tokenizer.unk_id()}) {
+    if (id >= 0) specials.emplace_back(tokenizer.IdToPiece(id), id);
+  }
+  std::vector<int> ids;
+  while (!text.empty()) {
+    size_t first = absl::string_view::npos;
+    const std::pair<std::string, int>* found = nullptr;
+    for (const auto& special : specials) {
+      const size_t at = text.find(special.first);
+      if (at < first || (at == first && found != nullptr && special.first.size() > found->first.size())) {
+        first = at;
+        found = &special;
+      }
+    }
+    const std::vector<int> before = tokenizer.Encode(text.substr(0, first));
+    ids.insert(ids.end(), before.begin(), before.end());
+    if (found == nullptr) break;
+    ids.push_back(found->second);
+    text.remove_prefix(first + found->first.size());
+  }
+  return ids;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<int>> EncodePrompt(const Tokenizer& tokenizer, absl::string_view prompt) {
@@ -47,9 +87,10 @@ absl::StatusOr<std::vector<int>> EncodePrompt(const Tokenizer& tokenizer, absl::
     // As apply_chat_template(tokenize=True): the template writes any BOS
     // itself, so the text is encoded without adding special tokens.
     R1_ASSIGN_OR_RETURN(std::string text, RenderChat(*tokenizer.chat_template(), std::vector<ChatTurn>{{"user", std::string(prompt)}}, true));
-    return tokenizer.Encode(text);
+    return EncodeRendered(tokenizer, text);
   }
-  std::vector<int> ids = {tokenizer.bos_id()};
+  std::vector<int> ids;
+  if (tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());  // Qwen's tokenizers have none
   std::vector<int> body = tokenizer.Encode(RenderPrompt(prompt));
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;
@@ -88,11 +129,11 @@ absl::StatusOr<EncodedExample> EncodeWithModelTemplate(const Tokenizer& tokenize
         through.size() <= before.size()) {
       continue;  // the template rewrites this turn later: context, not a target
     }
-    Append(out, tokenizer.Encode(absl::string_view(full).substr(done, before.size() - done)), 0);
-    Append(out, tokenizer.Encode(absl::string_view(full).substr(before.size(), through.size() - before.size())), 1);
+    Append(out, EncodeRendered(tokenizer, absl::string_view(full).substr(done, before.size() - done)), 0);
+    Append(out, EncodeRendered(tokenizer, absl::string_view(full).substr(before.size(), through.size() - before.size())), 1);
     done = through.size();
   }
-  Append(out, tokenizer.Encode(absl::string_view(full).substr(done)), 0);
+  Append(out, EncodeRendered(tokenizer, absl::string_view(full).substr(done)), 0);
   return out;
 }
 
@@ -101,7 +142,7 @@ absl::StatusOr<EncodedExample> EncodeWithModelTemplate(const Tokenizer& tokenize
 absl::StatusOr<EncodedExample> EncodeConversation(const Tokenizer& tokenizer, const std::vector<ChatTurn>& turns) {
   if (tokenizer.chat_template() != nullptr) return EncodeWithModelTemplate(tokenizer, turns);
   EncodedExample out;
-  Append(out, {tokenizer.bos_id()}, 0);
+  if (tokenizer.bos_id() >= 0) Append(out, {tokenizer.bos_id()}, 0);
   for (const ChatTurn& turn : turns) {
     if (turn.role == "assistant") {
       Append(out, tokenizer.Encode(kAssistantTag), 0);

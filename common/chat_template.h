@@ -52,6 +52,14 @@ std::string RenderExampleText(absl::string_view prompt, absl::string_view respon
 // into JSON as it is.
 std::string R1ChatTemplateJinja();
 
+// The Jinja text `tokenizer` renders chats with: its own template's, else
+// R1ChatTemplateJinja() (what an export writes for other tools).
+std::string ChatTemplateSource(const Tokenizer& tokenizer);
+
+// Which template `tokenizer` uses, for a stage's log: its origin (a file, or
+// "tokenizer_config.json (chat_template)"), or "r1's own".
+std::string DescribeChatTemplate(const Tokenizer& tokenizer);
+
 // `<think>{reasoning}</think><answer>{answer}</answer>`.
 std::string RenderReasoningResponse(absl::string_view reasoning, absl::string_view answer);
 

@@ -247,6 +247,14 @@ Checker CheckData(const config::DataConfig& d, absl::string_view path) {
   return c;
 }
 
+}  // namespace
+
+std::string ChatTemplatePath(const config::DataConfig& data, const std::string& run_dir) {
+  return data.chat_template().empty() ? "" : ResolvePath(run_dir, data.chat_template());
+}
+
+namespace {
+
 Checker CheckOptimizer(const config::OptimizerConfig& o, absl::string_view path) {
   Checker c(path);
   c.Real("lr", o.lr(), OpenClosed(0, 1));

@@ -47,6 +47,11 @@ std::string ToTextProto(const google::protobuf::Message& message);
 absl::StatusOr<config::RunConfig> LoadRunConfig(const std::string& path,
                                                 const std::vector<std::string>& overrides = {});
 
+// data.chat_template resolved against `run_dir` (as data.train_prompts is),
+// or "" when unset: the template a stage gives a model that has none
+// (Tokenizer::Load's fallback).
+std::string ChatTemplatePath(const config::DataConfig& data, const std::string& run_dir);
+
 // Cross-field checks. Errors are INVALID_ARGUMENT and name the field by its
 // path from the root, e.g. "policy.n_activated_experts".
 absl::Status Validate(const config::RunConfig& run);

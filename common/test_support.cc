@@ -29,6 +29,11 @@ absl::StatusOr<std::string> TrainTinyTokenizer(const std::string& dir, int vocab
   return model;
 }
 
+absl::StatusOr<Tokenizer> TinyTokenizer(const std::string& dir) {
+  R1_ASSIGN_OR_RETURN(const std::string path, TrainTinyTokenizer(dir, 40));
+  return Tokenizer::Load(path);
+}
+
 config::ModelConfig SmallModelConfig(config::ModelArch arch, int vocab_size) {
   config::ModelConfig c;
   c.set_arch(arch);

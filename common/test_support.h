@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/tokenizer.h"
 #include "proto/config.pb.h"
 
 namespace r1::testing {
@@ -14,6 +15,8 @@ namespace r1::testing {
 // chat-formatted arithmetic text, in `dir`; returns the model path.
 // vocab_size up to about 44 works on this corpus.
 absl::StatusOr<std::string> TrainTinyTokenizer(const std::string& dir, int vocab_size);
+// The same with vocab_size 40, loaded.
+absl::StatusOr<Tokenizer> TinyTokenizer(const std::string& dir);
 
 // A small model of either layout for tests (a few thousand parameters):
 // dim 32, 4 heads, max_seq_len 64. DeepSeek-V3: 3 layers (1 dense), MLA with

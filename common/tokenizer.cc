@@ -244,17 +244,48 @@ absl::StatusOr<std::string> SentencePieceShimPath() {
   return api->path;
 }
 
-absl::StatusOr<Tokenizer> Tokenizer::Load(const std::string& path) {
+absl::StatusOr<Tokenizer> Tokenizer::Load(const std::string& path, const std::string& fallback_chat_template) {
   std::error_code ec;
+  std::string file = path;
   if (std::filesystem::is_directory(path, ec)) {
     const std::string json = absl::StrCat(path, "/tokenizer.json");
     const std::string model = absl::StrCat(path, "/tokenizer.model");
-    if (std::filesystem::exists(json, ec)) return LoadTokenizerJson(json);
-    if (std::filesystem::exists(model, ec)) return LoadSentencePiece(model);
-    return absl::NotFoundError(absl::StrCat("model folder ", path, " has neither tokenizer.json nor tokenizer.model"));
+    if (std::filesystem::exists(json, ec)) {
+      file = json;
+    } else if (std::filesystem::exists(model, ec)) {
+      file = model;
+    } else {
+      return absl::NotFoundError(
+          absl::StrCat("model folder ", path, " has neither tokenizer.json nor tokenizer.model"));
+    }
   }
-  if (absl::EndsWith(path, ".json")) return LoadTokenizerJson(path);
-  return LoadSentencePiece(path);
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer,
+                      absl::EndsWith(file, ".json") ? LoadTokenizerJson(file) : LoadSentencePiece(file));
+  // The model's own template wins over a config's, as the one it was
+  // trained (or released) with.
+  if (tokenizer.chat_template_ == nullptr && !fallback_chat_template.empty()) {
+    R1_RETURN_IF_ERROR(tokenizer.AttachChatTemplate(fallback_chat_template));
+  }
+  return tokenizer;
+}
+
+absl::Status Tokenizer::AttachChatTemplate(const std::string& jinja_path) {
+  absl::StatusOr<std::string> source = ReadFile(jinja_path);
+  if (!source.ok()) {
+    return absl::Status(source.status().code(), absl::StrCat("chat template: ", source.status().message()));
+  }
+  R1_ASSIGN_OR_RETURN(HfChatTemplate chat, MakeChatTemplate(*std::move(source), jinja_path));
+  const auto piece = [&](int id) -> std::optional<std::string> {
+    if (id < 0 || id >= vocab_size()) return std::nullopt;
+    return IdToPiece(id);
+  };
+  chat.bos_token = piece(bos_id_);
+  chat.eos_token = piece(eos_id_);
+  chat.unk_token = piece(unk_id_);
+  chat.pad_token = piece(pad_id_);
+  chat_template_ = std::make_shared<const HfChatTemplate>(std::move(chat));
+  files_.emplace_back(jinja_path, "chat_template.jinja");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Tokenizer> Tokenizer::LoadSentencePiece(const std::string& model_path) {
@@ -292,6 +323,10 @@ absl::StatusOr<Tokenizer> Tokenizer::LoadSentencePiece(const std::string& model_
                        "; train it with `r1 tokenizer train`"));
     }
   }
+  // A template a run's config gave the model, saved beside it.
+  const std::filesystem::path jinja = std::filesystem::path(model_path).parent_path() / "chat_template.jinja";
+  std::error_code ec;
+  if (std::filesystem::exists(jinja, ec)) R1_RETURN_IF_ERROR(tokenizer.AttachChatTemplate(jinja.string()));
   return tokenizer;
 }
 

@@ -47,8 +47,13 @@ class Tokenizer {
   // tokens r1 needs), a tokenizer.json file, or a model folder (its
   // tokenizer.json first, else its tokenizer.model). With tokenizer.json,
   // tokenizer_config.json, generation_config.json and the chat template
-  // beside it are read too when present.
-  static absl::StatusOr<Tokenizer> Load(const std::string& path);
+  // beside it are read too when present; a SentencePiece model's folder
+  // may carry a chat_template.jinja (one a run's config gave it).
+  // `fallback_chat_template`: a .jinja file (a run's data.chat_template)
+  // that becomes the chat template when the model has none of its own. It
+  // is then among files() as chat_template.jinja, so checkpoints and exports
+  // carry it and the stages after find it in the folder. Errors name it.
+  static absl::StatusOr<Tokenizer> Load(const std::string& path, const std::string& fallback_chat_template = "");
 
   // Trains a model on text files (one example per line) with the settings of
   // `config` and writes it atomically to `model_path` (conventionally
@@ -80,12 +85,16 @@ class Tokenizer {
   bool IsStop(int id) const;
   const std::vector<int>& stop_ids() const { return stop_ids_; }
   // The model's own chat template (a tokenizer.json folder with
-  // chat_template.jinja or tokenizer_config.json's chat_template), or null:
-  // then r1's own (chat_template.h) applies.
+  // chat_template.jinja or tokenizer_config.json's chat_template, a folder's
+  // chat_template.jinja, or Load's fallback), or null: then r1's own
+  // (chat_template.h) applies.
   const HfChatTemplate* chat_template() const { return chat_template_.get(); }
   // The files this tokenizer was loaded from, as (path, name in a model
   // folder): what a checkpoint or an export copies to carry it.
   const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }
+  // The file this tokenizer was loaded from (tokenizer.model or
+  // tokenizer.json), for messages.
+  const std::string& path() const { return files_.front().first; }
   // "sentencepiece" or "tokenizer.json".
   absl::string_view kind() const;
   // The id of `piece`, or unk_id() when the vocabulary lacks it.
@@ -103,6 +112,10 @@ class Tokenizer {
   explicit Tokenizer(std::shared_ptr<const Backend> backend);
   static absl::StatusOr<Tokenizer> LoadSentencePiece(const std::string& model_path);
   static absl::StatusOr<Tokenizer> LoadTokenizerJson(const std::string& json_path);
+  // Makes the template in `jinja_path` this tokenizer's, with its BOS, EOS,
+  // UNK and PAD pieces as the template's special tokens, and adds the file
+  // to files_.
+  absl::Status AttachChatTemplate(const std::string& jinja_path);
 
   std::shared_ptr<const Backend> backend_;
   std::shared_ptr<const HfChatTemplate> chat_template_;

@@ -276,6 +276,59 @@ TEST_F(TokenizerTest, WorksInAProcessThatUsesProtobuf) {
 // A released model's tokenizer.json folder: the special tokens of
 // tokenizer_config.json, the stop ids of generation_config.json, the chat
 // template, and the files a checkpoint carries.
+// A run's data.chat_template on r1's own tokenizer: r1's template written as
+// Jinja goes through the template path (rendered text, <s> and </s> found in
+// it as their ids) and must give exactly the ids and loss masks of the
+// built-in path.
+TEST_F(TokenizerTest, ConfigTemplateEqualToR1sEncodesExactlyAsTheBuiltInPath) {
+  const std::string jinja = (*dir_ / "r1.jinja").string();
+  ASSERT_TRUE(WriteFileAtomically(jinja, R1ChatTemplateJinja()).ok());
+  absl::StatusOr<Tokenizer> templated = Tokenizer::Load(*model_, jinja);
+  ASSERT_TRUE(templated.ok()) << templated.status();
+  ASSERT_NE(templated->chat_template(), nullptr);
+  EXPECT_EQ(DescribeChatTemplate(*templated), jinja);
+  EXPECT_EQ(DescribeChatTemplate(*tokenizer_), "r1's own");
+  EXPECT_EQ(templated->files().back(), (std::pair<std::string, std::string>{jinja, "chat_template.jinja"}));
+
+  EXPECT_EQ(*EncodePrompt(*templated, "What is 1 + 2?"), *EncodePrompt(*tokenizer_, "What is 1 + 2?"));
+  const std::string response = RenderReasoningResponse("5 + 6 = 11.", "11");
+  const EncodedExample want = *EncodeExample(*tokenizer_, "What is 5 + 6?", response);
+  const EncodedExample got = *EncodeExample(*templated, "What is 5 + 6?", response);
+  EXPECT_EQ(got.ids, want.ids);
+  EXPECT_EQ(got.loss_mask, want.loss_mask);
+  EXPECT_EQ(got.ids.front(), tokenizer_->bos_id());  // {{ bos_token }} became the id, not "<s>" as text
+  const std::vector<ChatTurn> turns = {{"system", "Be brief."}, {"user", "1 + 1?"}, {"assistant", "2"},
+                                       {"user", "2 + 2?"},        {"assistant", "4"}};
+  const EncodedExample want_turns = *EncodeConversation(*tokenizer_, turns);
+  const EncodedExample got_turns = *EncodeConversation(*templated, turns);
+  EXPECT_EQ(got_turns.ids, want_turns.ids);
+  EXPECT_EQ(got_turns.loss_mask, want_turns.loss_mask);
+
+  // Saved beside tokenizer.model (as a checkpoint saves it), the folder
+  // loads with it and no fallback.
+  const std::filesystem::path folder = *dir_ / "with_template";
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file(*model_, folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
+  ASSERT_TRUE(WriteFileAtomically((folder / "chat_template.jinja").string(), "{{ eos_token }}x").ok());
+  absl::StatusOr<Tokenizer> from_folder = Tokenizer::Load(folder.string(), jinja);
+  ASSERT_TRUE(from_folder.ok()) << from_folder.status();
+  EXPECT_EQ(DescribeChatTemplate(*from_folder), (folder / "chat_template.jinja").string());  // the model's wins
+  EXPECT_EQ(*EncodePrompt(*from_folder, "1"), (std::vector<int>{tokenizer_->eos_id(), tokenizer_->PieceToId("x")}));
+  std::filesystem::remove_all(folder);
+}
+
+TEST_F(TokenizerTest, ABadConfigTemplateIsNamed) {
+  absl::Status missing = Tokenizer::Load(*model_, (*dir_ / "nope.jinja").string()).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("chat template"));
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("nope.jinja"));
+  const std::string bad = (*dir_ / "bad.jinja").string();
+  ASSERT_TRUE(WriteFileAtomically(bad, "ok\n{% for m in messages %}never closed").ok());
+  absl::Status unparsed = Tokenizer::Load(*model_, bad).status();
+  EXPECT_FALSE(unparsed.ok());
+  EXPECT_THAT(std::string(unparsed.message()), HasSubstr(bad + ":2"));  // file:line
+}
+
 class HfFolderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -421,6 +474,41 @@ TEST_F(HfFolderTest, BadFilesAreNamed) {
 
   std::filesystem::remove(dir_ + "/tokenizer.json");
   EXPECT_THAT(load_error(), HasSubstr("has neither tokenizer.json nor tokenizer.model"));
+}
+
+// A base model's folder: no template of its own. The run config's applies
+// (with the folder's own special tokens) and travels in files(); without it,
+// prompts are r1's text with no BOS, since this vocabulary has none.
+TEST_F(HfFolderTest, ConfigTemplateAppliesOnlyWhenTheModelHasNone) {
+  const std::string jinja = dir_ + "/../" + std::filesystem::path(dir_).filename().string() + ".jinja";
+  ASSERT_TRUE(WriteFileAtomically(jinja,
+                                  "{% for m in messages %}[{{ m.role }}] {{ m.content }}{{ eos_token }}{% endfor %}"
+                                  "{% if add_generation_prompt %}[assistant] {% endif %}")
+                  .ok());
+  absl::StatusOr<Tokenizer> own = Tokenizer::Load(dir_, jinja);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_THAT(DescribeChatTemplate(*own), HasSubstr("tokenizer_config.json"));  // the model's wins
+
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/tokenizer_config.json",
+                                  R"({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"})")
+                  .ok());
+  absl::StatusOr<Tokenizer> bare = Tokenizer::Load(dir_);
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_EQ(bare->chat_template(), nullptr);
+  EXPECT_EQ(*EncodePrompt(*bare, "2 + 2?"), bare->Encode("<|user|>2 + 2?<|assistant|>"));  // no -1 BOS
+
+  absl::StatusOr<Tokenizer> given = Tokenizer::Load(dir_, jinja);
+  ASSERT_TRUE(given.ok()) << given.status();
+  EXPECT_EQ(DescribeChatTemplate(*given), jinja);
+  EXPECT_EQ(*EncodePrompt(*given, "2 + 2?"), given->Encode("[user] 2 + 2?<|im_end|>[assistant] "));
+  const EncodedExample example = *EncodeExample(*given, "2 + 2?", "4");
+  std::vector<int> target;
+  for (size_t i = 0; i < example.ids.size(); ++i) {
+    if (example.loss_mask[i]) target.push_back(example.ids[i]);
+  }
+  EXPECT_EQ(target, given->Encode("4<|im_end|>"));
+  EXPECT_EQ(given->files().back(), (std::pair<std::string, std::string>{jinja, "chat_template.jinja"}));
+  std::filesystem::remove(jinja);
 }
 
 }  // namespace

@@ -123,6 +123,7 @@ absl::StatusOr<sft::SftStageResult> RunDistill(const DistillOptions& options) {
     sft.fresh_model = &options.student;
     sft.tokenizer_path = options.teacher_checkpoint;  // tokenizer.json or tokenizer.model
   }
+  sft.chat_template = options.chat_template;
   sft.seed = options.seed;
   sft.resume = options.resume;
   if (d.kl_weight() > 0) {

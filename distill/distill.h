@@ -35,6 +35,7 @@ struct DistillOptions {
   std::string base_dir;            // relative data paths resolve against it
   tasks::HeldOutPrompts held_out;  // traces of these eval prompts are not trained on
   std::string teacher_checkpoint;  // its tokenizer is the student's
+  std::string chat_template;       // a .jinja file when the teacher has no template (data.chat_template)
   std::string student_init;        // the student's pretrained base; empty = random weights
   // Workers serving the teacher; needed only when config.kl_weight > 0.
   rollout::RolloutPool* teacher_pool = nullptr;

@@ -14,6 +14,8 @@
 #include <memory>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -263,17 +265,17 @@ absl::Status WriteFolder(const std::string& dir, const std::function<absl::Statu
 // DeepSeek's releases store it. `release_layout`: also the MTP modules'
 // copies of the embedding and head (MtpSharedCopies), as DeepSeek's releases
 // store them and their loaders expect; a checkpoint leaves them out.
-absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+absl::Status WriteModelFiles(const std::string& dir, CausalLmImpl& model, const Tokenizer* tokenizer,
                              std::optional<torch::Dtype> weights_dtype = std::nullopt, bool release_layout = false) {
   int bos = -1, eos = -1, pad = -1;
-  if (!tokenizer_path.empty()) {
-    R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
-    bos = tokenizer.bos_id();
-    eos = tokenizer.eos_id();
-    pad = tokenizer.pad_id();
+  if (tokenizer != nullptr) {
+    bos = tokenizer->bos_id();
+    eos = tokenizer->eos_id();
+    pad = tokenizer->pad_id();
     // tokenizer.model, or tokenizer.json with the files beside it (special
-    // tokens, stop ids, chat template): the folder loads the same tokenizer.
-    for (const auto& [source, name] : tokenizer.files()) {
+    // tokens, stop ids), and the chat template: the folder loads the same
+    // tokenizer.
+    for (const auto& [source, name] : tokenizer->files()) {
       R1_RETURN_IF_ERROR(CopyFile(source, absl::StrCat(dir, "/", name)));
     }
   }
@@ -529,10 +531,10 @@ double ModelTensorElements(const config::ModelConfig& c) {
   return c.tie_embeddings() ? total : total + v * d;  // lm_head
 }
 
-absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const Tokenizer* tokenizer,
                             const TrainingState* state) {
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
-    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path));
+    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer));
     if (state == nullptr) return absl::OkStatus();
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& [name, tensor] : state->optimizer) tensors.emplace_back(absl::StrCat("optimizer.", name), tensor);
@@ -546,15 +548,13 @@ absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const s
   });
 }
 
-absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const Tokenizer& tokenizer,
                                const std::function<absl::Status(const std::string&)>& extra_files) {
-  if (tokenizer_path.empty()) return absl::InvalidArgumentError("an exported model needs its tokenizer");
   if (absl::Status s = CheckHuggingFaceExportable(model.config()); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("cannot export ", dir, ": ", s.message()));
   }
-  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
   if (tokenizer.vocab_size() > model.config().vocab_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer_path, " has ", tokenizer.vocab_size(),
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer.path(), " has ", tokenizer.vocab_size(),
                                                    " pieces, more than the model's vocab_size ",
                                                    model.config().vocab_size()));
   }
@@ -564,8 +564,7 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
       "{\n  \"tokenizer_class\": \"LlamaTokenizer\",\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n"
       "  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"add_bos_token\": true,\n"
       "  \"add_eos_token\": false,\n  \"legacy\": false,\n  \"additional_special_tokens\": [",
-      absl::StrJoin(specials, ", "),
-      "],\n  \"chat_template\": \"", R1ChatTemplateJinja(), "\"\n}\n");  // no quotes or backslashes in it
+      absl::StrJoin(specials, ", "), "],\n  \"chat_template\": ", nlohmann::json(ChatTemplateSource(tokenizer)).dump(), "\n}\n");
   const std::string generation_config = absl::StrFormat(
       "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n  \"pad_token_id\": %d,\n  \"do_sample\": true,\n"
       "  \"temperature\": 1.0,\n  \"top_p\": 1.0\n}\n",
@@ -577,7 +576,7 @@ absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, cons
   if (released == "bfloat16") weights_dtype = torch::kBFloat16;
   if (released == "float16") weights_dtype = torch::kFloat16;
   return WriteFolder(dir, [&](const std::string& temp) -> absl::Status {
-    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, tokenizer_path, weights_dtype, /*release_layout=*/true));
+    R1_RETURN_IF_ERROR(WriteModelFiles(temp, model, &tokenizer, weights_dtype, /*release_layout=*/true));
     // A released model's tokenizer_config.json and generation_config.json
     // travel with its tokenizer.json (WriteModelFiles); r1's own get these.
     if (tokenizer.kind() == "sentencepiece") {

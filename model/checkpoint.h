@@ -60,6 +60,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/causal_lm.h"
+#include "common/tokenizer.h"
 #include "model/families.h"  // ModelConfigFromJson, ModelConfigToJson
 #include "proto/config.pb.h"
 
@@ -83,8 +84,9 @@ struct TrainingState {
   double ExtraNumber(const std::string& key, double fallback) const;
 };
 
-// Writes `dir` atomically (see above). `tokenizer_path` may be empty.
-absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+// Writes `dir` atomically (see above), with the files of `tokenizer` (may be
+// null) so that the folder loads the same tokenizer and chat template.
+absl::Status SaveCheckpoint(const std::string& dir, CausalLmImpl& model, const Tokenizer* tokenizer,
                             const TrainingState* state);
 
 struct LoadOptions {
@@ -125,13 +127,14 @@ double ModelTensorElements(const config::ModelConfig& config);
 // MTP modules also gets each module's copy of the embedding and head
 // (MtpSharedCopies), under the names DeepSeek's releases give them, so an
 // imported release goes back with its own tensor names (and a folder that
-// lacked the copies gains them). The tokenizer is required: an exported
-// model is useless without it. An own model whose config.json cannot
+// lacked the copies gains them). The tokenizer's files go along (an r1
+// SentencePiece model also gets a tokenizer_config.json with its chat
+// template: the tokenizer's, else r1's, and a generation_config.json). An own model whose config.json cannot
 // express it is FAILED_PRECONDITION (CheckHuggingFaceExportable), before
 // anything is written.
 // `extra_files(folder)` may add files (a model card, GGUF files) to the
 // folder before it appears under its final name.
-absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer_path,
+absl::Status ExportHuggingFace(const std::string& dir, CausalLmImpl& model, const Tokenizer& tokenizer,
                                const std::function<absl::Status(const std::string&)>& extra_files = nullptr);
 
 // Checkpoints of a stage live in `parent/step_<8 digits>`.

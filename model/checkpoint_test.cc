@@ -82,7 +82,7 @@ TEST_F(CheckpointTest, ResumingFromACheckpointContinuesExactly) {
   state.data_cursor = 17;
   state.optimizer = OptimizerStateTensors(*model, *optimizer);
   state.extra["stage"] = "pretrain";
-  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, "", &state).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, nullptr, &state).ok());
   for (const char* file : {"config.json", "model.safetensors", "training_state.safetensors", "manifest.json"}) {
     EXPECT_TRUE(fs::exists(Path(absl::StrCat("ckpt/", file)))) << file;
   }
@@ -116,7 +116,7 @@ TEST_F(CheckpointTest, ResumingFromACheckpointContinuesExactly) {
 TEST_F(CheckpointTest, CorruptedOrTruncatedFilesAreRefused) {
   torch::manual_seed(2);
   CausalLm model = *MakeModel(SmallLlama());
-  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, "", nullptr).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, nullptr, nullptr).ok());
   const std::string weights = Path("ckpt/model.safetensors");
   std::string bytes = *ReadFile(weights);
 
@@ -170,8 +170,7 @@ TEST_F(CheckpointTest, ConfigJsonRoundTripsAndImportsFromHuggingFaceKeys) {
 TEST_F(CheckpointTest, ExportedFolderHasTheHuggingFaceFilesAndLoadsBack) {
   torch::manual_seed(3);
   CausalLm model = *MakeModel(SmallLlama());
-  EXPECT_FALSE(ExportHuggingFace(Path("hf"), *model, "").ok());  // the tokenizer is part of a model
-  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
+  absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer(Path("tok"));
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   ASSERT_TRUE(ExportHuggingFace(Path("hf"), *model, *tokenizer).ok());
   for (const char* file : {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json",
@@ -196,7 +195,7 @@ TEST_F(CheckpointTest, ExportedFolderHasTheHuggingFaceFilesAndLoadsBack) {
 TEST_F(CheckpointTest, LatestSkipsUnfinishedFoldersAndPruneKeepsTheNewest) {
   torch::manual_seed(4);
   CausalLm model = *MakeModel(SmallLlama());
-  for (int step : {10, 20, 30}) ASSERT_TRUE(SaveCheckpoint(CheckpointDir(Path("ckpts"), step), *model, "", nullptr).ok());
+  for (int step : {10, 20, 30}) ASSERT_TRUE(SaveCheckpoint(CheckpointDir(Path("ckpts"), step), *model, nullptr, nullptr).ok());
   fs::create_directories(Path("ckpts/step_00000040.tmp.99"));  // an interrupted save
   EXPECT_EQ(*LatestCheckpoint(Path("ckpts")), CheckpointDir(Path("ckpts"), 30));
   ASSERT_TRUE(PruneCheckpoints(Path("ckpts"), 2).ok());
@@ -205,7 +204,7 @@ TEST_F(CheckpointTest, LatestSkipsUnfinishedFoldersAndPruneKeepsTheNewest) {
   EXPECT_EQ(LatestCheckpoint(Path("empty")).status().code(), absl::StatusCode::kNotFound);
   // A save that fails leaves no folder behind.
   ASSERT_TRUE(WriteFileAtomically(Path("file"), "x").ok());
-  EXPECT_FALSE(SaveCheckpoint(Path("file/sub"), *model, "", nullptr).ok());
+  EXPECT_FALSE(SaveCheckpoint(Path("file/sub"), *model, nullptr, nullptr).ok());
 }
 
 // A folder as another tool writes it: config.json with the standard keys
@@ -245,7 +244,7 @@ TEST_F(CheckpointTest, R1CheckpointWithoutItsManifestIsRefusedAPlainHuggingFaceF
   CausalLm model = *MakeModel(SmallLlama());
   TrainingState state;
   state.step = 3;
-  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, "", &state).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, nullptr, &state).ok());
   {
     // Weights of 1e30 are finite: only the manifest would have caught this.
     torch::NoGradGuard no_grad;
@@ -275,7 +274,7 @@ TEST_F(CheckpointTest, R1CheckpointWithoutItsManifestIsRefusedAPlainHuggingFaceF
 TEST_F(CheckpointTest, SaveWritesTheFormatVersion) {
   torch::manual_seed(7);
   CausalLm model = *MakeModel(SmallLlama());
-  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, "", nullptr).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *model, nullptr, nullptr).ok());
   google::protobuf::Struct root;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*ReadFile(Path("ckpt/config.json")), &root).ok());
   ASSERT_TRUE(root.fields().contains("r1_format_version"));
@@ -285,7 +284,7 @@ TEST_F(CheckpointTest, SaveWritesTheFormatVersion) {
 
 // An export whose config.json `edit` changed before the manifest was written:
 // every checksum matches, so only the format version can refuse it.
-void ExportWithEditedConfig(const std::string& dir, CausalLmImpl& model, const std::string& tokenizer,
+void ExportWithEditedConfig(const std::string& dir, CausalLmImpl& model, const Tokenizer& tokenizer,
                             const std::function<void(google::protobuf::Struct&)>& edit) {
   const absl::Status exported = ExportHuggingFace(dir, model, tokenizer, [&](const std::string& folder) {
     google::protobuf::Struct root;
@@ -303,7 +302,7 @@ void ExportWithEditedConfig(const std::string& dir, CausalLmImpl& model, const s
 TEST_F(CheckpointTest, AnotherFormatVersionIsRefusedNamingTheFolderAndBothVersions) {
   torch::manual_seed(8);
   CausalLm model = *MakeModel(SmallLlama());
-  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
+  absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer(Path("tok"));
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   for (int version : {kCheckpointFormatVersion + 1, kCheckpointFormatVersion - 1}) {
     const std::string dir = Path(absl::StrCat("v", version));
@@ -330,7 +329,7 @@ TEST_F(CheckpointTest, AnotherFormatVersionIsRefusedNamingTheFolderAndBothVersio
 TEST_F(CheckpointTest, CheckpointWithoutFormatVersionLoadsAsVersionOne) {
   torch::manual_seed(9);
   CausalLm model = *MakeModel(SmallLlama());
-  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
+  absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer(Path("tok"));
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   ExportWithEditedConfig(Path("old"), *model, *tokenizer, [](google::protobuf::Struct& root) {
     ASSERT_EQ(root.mutable_fields()->erase("r1_format_version"), 1u);
@@ -367,7 +366,7 @@ TEST_F(CheckpointTest, NonFiniteWeightsAreRefusedNamingTheTensor) {
       torch::NoGradGuard no_grad;
       saved->named_parameters()["model.norm.weight"].view({-1})[7] = std::nan("");
     }
-    ASSERT_TRUE(SaveCheckpoint(Path("nan"), *saved, "", nullptr).ok());
+    ASSERT_TRUE(SaveCheckpoint(Path("nan"), *saved, nullptr, nullptr).ok());
     // RestoreWeights into a model of the same config: names and shapes are
     // checked first, so another layout would be refused for its shapes.
     CausalLm target = *MakeModel(c);
@@ -685,7 +684,7 @@ TEST_F(CheckpointTest, RestoreRefusesAnotherShapeBeforeTouchingTheModel) {
   config::ModelConfig wider = SmallLlama();
   wider.set_vocab_size(41);
   CausalLm other = *MakeModel(wider);
-  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *other, "", nullptr).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), *other, nullptr, nullptr).ok());
   CausalLm model = *MakeModel(SmallLlama());
   std::vector<torch::Tensor> before;
   for (const auto& [name, t] : NamedTensors(*model)) before.push_back(t.clone());
@@ -696,7 +695,7 @@ TEST_F(CheckpointTest, RestoreRefusesAnotherShapeBeforeTouchingTheModel) {
   for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(torch::equal(after[i].second, before[i])) << after[i].first;
   // The same config restores exactly.
   CausalLm same = *MakeModel(SmallLlama());
-  ASSERT_TRUE(SaveCheckpoint(Path("same"), *same, "", nullptr).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("same"), *same, nullptr, nullptr).ok());
   ASSERT_TRUE(RestoreWeights(Path("same"), *model).ok());
   EXPECT_TRUE(torch::equal(Logits(*model), Logits(*same)));
 }

@@ -867,9 +867,9 @@ class FamilyRoundTrip : public ::testing::Test {
     fs::create_directories(dir_);
     absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(Path("tok"), 40);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
-    tokenizer_ = *tokenizer;
-    absl::StatusOr<Tokenizer> loaded = Tokenizer::Load(tokenizer_);
+    absl::StatusOr<Tokenizer> loaded = Tokenizer::Load(*tokenizer);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
+    tokenizer_ = *loaded;
     bos_ = loaded->bos_id();
     eos_ = loaded->eos_id();
     pad_ = loaded->pad_id();
@@ -936,7 +936,7 @@ class FamilyRoundTrip : public ::testing::Test {
     options.dtype = run_dtype;
     absl::StatusOr<CausalLm> model = LoadModel(Path("released"), options);
     ASSERT_TRUE(model.ok()) << model.status();
-    ASSERT_TRUE(ExportHuggingFace(Path("export"), **model, tokenizer_).ok());
+    ASSERT_TRUE(ExportHuggingFace(Path("export"), **model, *tokenizer_).ok());
     ExpectSameTensors(Path("released/model.safetensors"), Path("export/model.safetensors"));
 
     const std::string exported = *ReadFile(Path("export/config.json"));
@@ -965,13 +965,13 @@ class FamilyRoundTrip : public ::testing::Test {
     fs::copy_file(Path("export/model.safetensors"), Path("plain/model.safetensors"));
     absl::StatusOr<CausalLm> plain = LoadModel(Path("plain"), options);
     ASSERT_TRUE(plain.ok()) << plain.status();
-    ASSERT_TRUE(ExportHuggingFace(Path("export2"), **plain, tokenizer_).ok());
+    ASSERT_TRUE(ExportHuggingFace(Path("export2"), **plain, *tokenizer_).ok());
     ExpectSameTensors(Path("released/model.safetensors"), Path("export2/model.safetensors"));
     EXPECT_EQ(*ReadFile(Path("export2/config.json")), exported);
   }
 
   fs::path dir_;
-  std::string tokenizer_;
+  std::optional<Tokenizer> tokenizer_;
   int bos_ = -1, eos_ = -1, pad_ = -1;
 };
 
@@ -1182,7 +1182,7 @@ class OwnExport : public FamilyRoundTrip {
     absl::StatusOr<CausalLm> model = MakeModel(c);
     ASSERT_TRUE(model.ok()) << model.status();
     Randomize(**model);
-    ASSERT_TRUE(ExportHuggingFace(Path("own"), **model, tokenizer_).ok());
+    ASSERT_TRUE(ExportHuggingFace(Path("own"), **model, *tokenizer_).ok());
 
     Struct root = ParseStruct(*ReadFile(Path("own/config.json")));
     EXPECT_EQ(root.fields().at("model_type").string_value(), family);
@@ -1353,7 +1353,7 @@ TEST_F(OwnExport, FieldsNoFamilyExpressesAreRefusedByName) {
     ASSERT_TRUE(ValidateModel(c, "model").ok()) << ValidateModel(c, "model");
     absl::StatusOr<CausalLm> model = MakeModel(c);
     ASSERT_TRUE(model.ok()) << model.status();
-    const absl::Status refused = ExportHuggingFace(Path("own"), **model, tokenizer_);
+    const absl::Status refused = ExportHuggingFace(Path("own"), **model, *tokenizer_);
     EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat("cannot export ", Path("own"), ": ", field)));
     EXPECT_THAT(std::string(refused.message()), HasSubstr("transformers would read the exported config.json"));
@@ -1364,7 +1364,7 @@ TEST_F(OwnExport, FieldsNoFamilyExpressesAreRefusedByName) {
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_TRUE(MessageDifferencer::Equals(*back, c)) << back->DebugString();
   }
-  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), **MakeModel(cases[0].first), tokenizer_, nullptr).ok());
+  ASSERT_TRUE(SaveCheckpoint(Path("ckpt"), **MakeModel(cases[0].first), &*tokenizer_, nullptr).ok());
   absl::StatusOr<CausalLm> back = LoadModel(Path("ckpt"));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(MessageDifferencer::Equals((*back)->config(), cases[0].first));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "common/chat_template.h"
 #include "common/tokenizer.h"
 #include "model/causal_lm.h"
 #include "model/llama.h"
@@ -227,19 +228,17 @@ Vocab MakeVocab(const Tokenizer& tokenizer, int vocab_size) {
 
 absl::Status CheckGgufExportable(const config::ModelConfig& config) { return ArchFor(config).status(); }
 
-absl::Status ExportGguf(const std::string& path, CausalLmImpl& model, const std::string& tokenizer_path,
+absl::Status ExportGguf(const std::string& path, CausalLmImpl& model, const Tokenizer& tokenizer,
                         GgufTensorType type) {
   const config::ModelConfig& c = model.config();
   R1_ASSIGN_OR_RETURN(const GgufArch* arch, ArchFor(c));
-  if (tokenizer_path.empty()) return absl::InvalidArgumentError("a GGUF export needs its tokenizer.model");
-  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
   if (tokenizer.kind() != "sentencepiece") {
     return absl::UnimplementedError(absl::StrCat("GGUF export writes SentencePiece vocabularies (llama.cpp's \"llama\" "
-                                                 "tokenizer); ", tokenizer_path, " is a ", tokenizer.kind(),
+                                                 "tokenizer); ", tokenizer.path(), " is a ", tokenizer.kind(),
                                                  " tokenizer"));
   }
   if (tokenizer.vocab_size() > c.vocab_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer_path, " has ", tokenizer.vocab_size(),
+    return absl::InvalidArgumentError(absl::StrCat("tokenizer ", tokenizer.path(), " has ", tokenizer.vocab_size(),
                                                    " pieces, more than the model's vocab_size ", c.vocab_size()));
   }
   const int64_t head_dim = GqaHeadDim(c);
@@ -284,6 +283,7 @@ absl::Status ExportGguf(const std::string& path, CausalLmImpl& model, const std:
   if (tokenizer.pad_id() >= 0) gguf.AddUint32("tokenizer.ggml.padding_token_id", tokenizer.pad_id());
   gguf.AddBool("tokenizer.ggml.add_bos_token", true);
   gguf.AddBool("tokenizer.ggml.add_eos_token", false);
+  gguf.AddString("tokenizer.chat_template", ChatTemplateSource(tokenizer));
   gguf.AddBool("tokenizer.ggml.add_space_prefix", false);
 
   if (c.rope_scaling().type() == "llama3") {

@@ -9,13 +9,15 @@
 
 #include "absl/status/status.h"
 #include "common/gguf.h"
+#include "common/tokenizer.h"
 #include "proto/config.pb.h"
 
 namespace r1::model {
 
 class CausalLmImpl;
 
-// Writes `model` and the tokenizer at `tokenizer_path` to `path`, as
+// Writes `model` and `tokenizer` (with its chat template, else r1's, as
+// tokenizer.chat_template) to `path`, as
 // llama.cpp's architecture for config.family:
 //   "" (r1's own), llama, mistral -> "llama": ggml's normal RoPE, so q_proj
 //       and k_proj rows (and their biases) are reordered from the Hugging Face
@@ -36,8 +38,8 @@ class CausalLmImpl;
 // does not take (qwen2: output/feed-forward biases, q/k norm; qwen3: any
 // bias; llama: q/k norm; q/k/v biases when n_heads * head_dim != dim),
 // qwen2 with n_heads * head_dim != dim, llama3 scaling outside "llama", and
-// rope_scaling yarn (not verified against llama.cpp's YaRN). The tokenizer's
-// own error when it does not load; INVALID_ARGUMENT when it has more pieces
+// rope_scaling yarn (not verified against llama.cpp's YaRN). UNIMPLEMENTED
+// for a tokenizer.json tokenizer; INVALID_ARGUMENT when it has more pieces
 // than the model's vocabulary (fewer are padded with unused "[PAD<id>]"
 // pieces). The file is written atomically (temporary file + fsync + rename).
 // OK when a model of `config` can be exported by ExportGguf, else the same
@@ -45,7 +47,7 @@ class CausalLmImpl;
 // can skip the GGUF files up front instead of failing half-way.
 absl::Status CheckGgufExportable(const config::ModelConfig& config);
 
-absl::Status ExportGguf(const std::string& path, CausalLmImpl& model, const std::string& tokenizer_path,
+absl::Status ExportGguf(const std::string& path, CausalLmImpl& model, const Tokenizer& tokenizer,
                         GgufTensorType type);
 
 }  // namespace r1::model

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/chat_template.h"
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/metrics.h"
@@ -336,13 +337,13 @@ absl::Status CheckBaseQuality(const LearnerOptions& options, const EvalResult& f
 // learning rate); a checkpoint carries, besides the weights, AdamW and the
 // RNG, every rank's prompt cursor (gathered from all ranks), the version
 // base, the world size, the starting checkpoint and a reference that moved.
-train::TrainingRunOptions TrainingRunOptionsFor(const LearnerOptions& options, const std::string& tokenizer_path,
+train::TrainingRunOptions TrainingRunOptionsFor(const LearnerOptions& options, const Tokenizer& tokenizer,
                                                 DataParallel& dp, const RunPosition& position, const Models& models) {
   const config::RlConfig& rl = options.rl;
   train::TrainingRunOptions run;
   run.stage = options.stage;
   run.stage_dir = options.stage_dir;
-  run.tokenizer_path = tokenizer_path;
+  run.tokenizer = tokenizer;
   run.max_steps = rl.max_steps();
   run.max_seconds = rl.max_seconds();
   run.optimizer = rl.optimizer();
@@ -518,12 +519,12 @@ absl::StatusOr<LearnerResult> RunGrpo(const LearnerOptions& options) {
   if (leader) WarnIfSamplingTruncates(options.stage, rl.sampling());
 
   // The policy, the reference, AdamW, and where a resumed run stands.
-  const std::string tokenizer_path = options.init_checkpoint;  // tokenizer.json or tokenizer.model
-  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(options.init_checkpoint, options.chat_template));
+  if (leader) std::fprintf(stderr, "%s: chat template %s\n", options.stage.c_str(), DescribeChatTemplate(tokenizer).c_str());
   R1_ASSIGN_OR_RETURN(Models models, LoadModels(options, tokenizer));
   RunPosition position;
   train::TrainingRun run(*models.policy, *models.optimizer,
-                         TrainingRunOptionsFor(options, tokenizer_path, *dp, position, models));
+                         TrainingRunOptionsFor(options, tokenizer, *dp, position, models));
   R1_ASSIGN_OR_RETURN(position, ResumeIfAsked(options, run, dp->rank(), dp->world_size(), models));
   dp->BroadcastWeights(*models.policy);  // one starting point on every rank
   R1_RETURN_IF_ERROR(run.Begin());

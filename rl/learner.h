@@ -63,6 +63,7 @@ struct LearnerOptions {
   std::string stage = "rl";          // names the stage in logs and checkpoints
   std::string stage_dir;             // checkpoints/, metrics.jsonl, tensorboard/, eval.jsonl
   std::string init_checkpoint;       // the starting policy, and the reference
+  std::string chat_template;         // a .jinja file for a policy without a template (data.chat_template)
   config::RlConfig rl;
   uint64_t seed = 1;
   bool resume = false;               // continue from the newest checkpoint in stage_dir

@@ -77,7 +77,7 @@ absl::StatusOr<TrainerResult> TrainLm(model::CausalLmImpl& model, const PackedDa
   train::TrainingRunOptions run_options;
   run_options.stage = options.stage;
   run_options.stage_dir = options.stage_dir;
-  run_options.tokenizer_path = options.tokenizer_path;
+  run_options.tokenizer = options.tokenizer;
   run_options.max_steps = options.max_steps;
   run_options.max_seconds = options.max_seconds;
   run_options.optimizer = options.optimizer;

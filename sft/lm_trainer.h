@@ -15,10 +15,12 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
+#include "common/tokenizer.h"
 #include "model/causal_lm.h"
 #include "proto/config.pb.h"
 #include "sft/packed_dataset.h"
@@ -28,7 +30,7 @@ namespace r1::sft {
 struct TrainerOptions {
   std::string stage = "train";   // names the stage in logs and checkpoints
   std::string stage_dir;         // holds checkpoints/ and metrics.jsonl
-  std::string tokenizer_path;    // copied into every checkpoint
+  std::optional<Tokenizer> tokenizer;  // its files go into every checkpoint
   int64_t batch_size = 8;        // rows per step
   int64_t max_steps = 0;         // 0 = time budget only
   double max_seconds = 0;        // 0 = steps only

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/chat_template.h"
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/status.h"
 #include "common/tokenizer.h"
@@ -68,7 +69,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
                  corpus_path.c_str());
     R1_RETURN_IF_ERROR(Tokenizer::Train(run.tokenizer(), {corpus_path}, result.tokenizer_path));
   }
-  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(result.tokenizer_path));
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(result.tokenizer_path, ChatTemplatePath(run.data(), run_dir)));
   if (tokenizer.vocab_size() != run.policy().vocab_size()) {
     return absl::FailedPreconditionError(absl::StrCat("tokenizer ", result.tokenizer_path, " has ",
                                                       tokenizer.vocab_size(), " pieces but policy.vocab_size is ",
@@ -104,7 +105,7 @@ absl::StatusOr<PretrainResult> RunPretrain(const config::RunConfig& run, const s
   TrainerOptions trainer;
   trainer.stage = "pretrain";
   trainer.stage_dir = stage_dir;
-  trainer.tokenizer_path = result.tokenizer_path;
+  trainer.tokenizer = tokenizer;
   trainer.batch_size = pc.batch_size();
   trainer.max_steps = pc.max_steps();
   trainer.max_seconds = pc.max_seconds();

@@ -65,7 +65,8 @@ absl::StatusOr<SftStageResult> RunSft(const SftStageOptions& options) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat(options.stage, ": no starting checkpoint"));
   }
-  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path));
+  R1_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(tokenizer_path, options.chat_template));
+  std::fprintf(stderr, "%s: chat template %s\n", options.stage.c_str(), DescribeChatTemplate(tokenizer).c_str());
   // Released models pad their embedding past the tokenizer (Qwen2.5:
   // 151665 tokens, vocab_size 151936); r1's own match exactly.
   if (tokenizer.vocab_size() > model->config().vocab_size()) {
@@ -123,7 +124,7 @@ absl::StatusOr<SftStageResult> RunSft(const SftStageOptions& options) {
   TrainerOptions trainer;
   trainer.stage = options.stage;
   trainer.stage_dir = options.stage_dir;
-  trainer.tokenizer_path = tokenizer_path;
+  trainer.tokenizer = tokenizer;
   trainer.batch_size = sft.batch_size();
   // Epochs decide the length unless max_steps does; max_seconds caps either.
   const int64_t steps_per_epoch = (train.rows() + sft.batch_size() - 1) / sft.batch_size();

@@ -36,6 +36,8 @@ struct SftStageOptions {
   std::string init_checkpoint;
   const config::ModelConfig* fresh_model = nullptr;
   std::string tokenizer_path;
+  // A .jinja file for a model without a chat template (data.chat_template).
+  std::string chat_template;
   uint64_t seed = 1;
   bool resume = false;
   // Called with the model, the packed train rows and their per-example

@@ -540,7 +540,7 @@ TEST_F(CliTest, LogitsWritesAnInProcessForwardAsNpyOrSafetensors) {
   for (config::ModelArch arch : {config::LLAMA, config::DEEPSEEK_V3}) {
     const std::string ckpt = Path(absl::StrCat("ckpt_", arch));
     model::CausalLm model = *model::MakeModel(testing::SmallModelConfig(arch, 40));
-    ASSERT_TRUE(model::SaveCheckpoint(ckpt, *model, "", nullptr).ok());
+    ASSERT_TRUE(model::SaveCheckpoint(ckpt, *model, nullptr, nullptr).ok());
     const std::vector<int64_t> ids = {1, 7, 39, 0, 12};
     for (config::DType dtype : {config::FLOAT32, config::BFLOAT16}) {
       const std::string dtype_flag = dtype == config::FLOAT32 ? "float32" : "bfloat16";
@@ -593,7 +593,7 @@ TEST_F(CliTest, ModelInfoCountsWhatTheConfigDescribes) {
   // Llama: dim 32, 4 heads of 8, 2 kv heads, SwiGLU 48, 2 layers, vocab 40, untied.
   config::ModelConfig llama = testing::SmallModelConfig(config::LLAMA, 40);
   llama.set_dtype(config::BFLOAT16);
-  ASSERT_TRUE(model::SaveCheckpoint(Path("llama"), **model::MakeModel(llama), "", nullptr).ok());
+  ASSERT_TRUE(model::SaveCheckpoint(Path("llama"), **model::MakeModel(llama), nullptr, nullptr).ok());
   const int64_t d = 32, v = 40;
   const int64_t llama_layer = 2 * d + d * 32 + 2 * d * 16 + 32 * d + 3 * d * 48;  // norms, q, k, v, o, mlp
   const int64_t llama_params = v * d + 2 * llama_layer + d + v * d;
@@ -619,7 +619,7 @@ TEST_F(CliTest, ModelInfoCountsWhatTheConfigDescribes) {
   // heads of 8 + RoPE 4, values 8), 6 routed experts of 16 (top 2) and one
   // shared, one MTP module (a routing block too), vocab 40.
   const config::ModelConfig deepseek = testing::SmallModelConfig(config::DEEPSEEK_V3, 40);
-  ASSERT_TRUE(model::SaveCheckpoint(Path("deepseek"), **model::MakeModel(deepseek), "", nullptr).ok());
+  ASSERT_TRUE(model::SaveCheckpoint(Path("deepseek"), **model::MakeModel(deepseek), nullptr, nullptr).ok());
   const int64_t query = d * 16 + 16 + 16 * 4 * (8 + 4);
   const int64_t mla = query + d * (16 + 4) + 16 + 16 * 4 * (8 + 8) + 4 * 8 * d;
   const int64_t expert = 3 * d * 16;

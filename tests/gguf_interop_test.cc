@@ -161,6 +161,9 @@ class GgufExport : public ::testing::TestWithParam<ExportCase> {
     absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer((dir_ / "tok").string(), kTokenizerVocab);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     tokenizer_path_ = *tokenizer;
+    absl::StatusOr<Tokenizer> loaded = Tokenizer::Load(tokenizer_path_);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    tokenizer_ = *loaded;
 
     config_ = testing::SmallModelConfig(config::LLAMA, GetParam().model_vocab);  // 4 heads, 2 kv heads
     // Away from the defaults a reader might assume.
@@ -176,6 +179,7 @@ class GgufExport : public ::testing::TestWithParam<ExportCase> {
 
   fs::path dir_;
   std::string tokenizer_path_;
+  std::optional<Tokenizer> tokenizer_;
   config::ModelConfig config_;
   CausalLm model_;
   torch::Tensor tokens_;
@@ -185,8 +189,8 @@ TEST_P(GgufExport, IndependentNumpyLlamaReproducesLogitsInF32AndF16) {
   torch::NoGradGuard no_grad;
   const std::string f32 = (dir_ / "student-f32.gguf").string();
   const std::string f16 = (dir_ / "student-f16.gguf").string();
-  ASSERT_TRUE(ExportGguf(f32, *model_, tokenizer_path_, GgufTensorType::kF32).ok());
-  ASSERT_TRUE(ExportGguf(f16, *model_, tokenizer_path_, GgufTensorType::kF16).ok());
+  ASSERT_TRUE(ExportGguf(f32, *model_, *tokenizer_, GgufTensorType::kF32).ok());
+  ASSERT_TRUE(ExportGguf(f16, *model_, *tokenizer_, GgufTensorType::kF16).ok());
   const torch::Tensor ours = model_->Forward(tokens_, nullptr, {}).logits;  // [B, T, V]
   ASSERT_GT(ours.std().item<double>(), 0.5);
 
@@ -216,7 +220,7 @@ TEST_P(GgufExport, MetadataTokensAndTensorNamesReadBackIndependently) {
   for (const GgufTensorType type : {GgufTensorType::kF32, GgufTensorType::kF16}) {
     SCOPED_TRACE(type == GgufTensorType::kF16 ? "f16" : "f32");
     const std::string path = (dir_ / "student.gguf").string();
-    ASSERT_TRUE(ExportGguf(path, *model_, tokenizer_path_, type).ok());
+    ASSERT_TRUE(ExportGguf(path, *model_, *tokenizer_, type).ok());
     absl::StatusOr<Struct> summary = Describe(path);
     ASSERT_TRUE(summary.ok()) << summary.status();
     const Struct& s = *summary;
@@ -420,6 +424,9 @@ class GgufFamilyExport : public ::testing::TestWithParam<FamilyCase> {
     absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer((dir_ / "tok").string(), kTokenizerVocab);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     tokenizer_path_ = *tokenizer;
+    absl::StatusOr<Tokenizer> loaded = Tokenizer::Load(tokenizer_path_);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    tokenizer_ = *loaded;
     config_ = GetParam().config();
     torch::manual_seed(11);
     absl::StatusOr<CausalLm> model = MakeModel(config_);
@@ -432,6 +439,7 @@ class GgufFamilyExport : public ::testing::TestWithParam<FamilyCase> {
 
   fs::path dir_;
   std::string tokenizer_path_;
+  std::optional<Tokenizer> tokenizer_;
   config::ModelConfig config_;
   CausalLm model_;
   torch::Tensor tokens_;
@@ -441,8 +449,8 @@ TEST_P(GgufFamilyExport, IndependentNumpyReferenceReproducesLogitsInF32AndF16) {
   torch::NoGradGuard no_grad;
   const std::string f32 = (dir_ / "model-f32.gguf").string();
   const std::string f16 = (dir_ / "model-f16.gguf").string();
-  ASSERT_TRUE(ExportGguf(f32, *model_, tokenizer_path_, GgufTensorType::kF32).ok());
-  ASSERT_TRUE(ExportGguf(f16, *model_, tokenizer_path_, GgufTensorType::kF16).ok());
+  ASSERT_TRUE(ExportGguf(f32, *model_, *tokenizer_, GgufTensorType::kF32).ok());
+  ASSERT_TRUE(ExportGguf(f16, *model_, *tokenizer_, GgufTensorType::kF16).ok());
   const torch::Tensor ours = model_->Forward(tokens_, nullptr, {}).logits;  // [B, T, V]
   ASSERT_GT(ours.std().item<double>(), 0.5);
 
@@ -481,7 +489,7 @@ TEST_P(GgufFamilyExport, IndependentNumpyReferenceReproducesLogitsInF32AndF16) {
 TEST_P(GgufFamilyExport, ArchitectureKeysAndTensorsAreTheLoaders) {
   const config::ModelConfig& c = config_;
   const std::string path = (dir_ / "model.gguf").string();
-  ASSERT_TRUE(ExportGguf(path, *model_, tokenizer_path_, GgufTensorType::kF16).ok());
+  ASSERT_TRUE(ExportGguf(path, *model_, *tokenizer_, GgufTensorType::kF16).ok());
   absl::StatusOr<Struct> summary = Describe(path);
   ASSERT_TRUE(summary.ok()) << summary.status();
   const Struct& s = *summary;
@@ -704,11 +712,15 @@ TEST(GgufExportErrors, WhatLlamaCppCannotHoldIsRefusedByName) {
        {"\"llama\"", "attn_q.bias"}},
   };
   const fs::path path = fs::temp_directory_path() / absl::StrCat("r1_gguf_refused_", getpid(), ".gguf");
+  const fs::path tokenizer_dir = fs::temp_directory_path() / absl::StrCat("r1_gguf_refused_tok_", getpid());
+  absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer(tokenizer_dir.string());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  fs::remove_all(tokenizer_dir);
   for (const Refusal& r : refusals) {
     SCOPED_TRACE(r.label);
     absl::StatusOr<CausalLm> model = MakeModel(r.config());
     ASSERT_TRUE(model.ok()) << model.status();
-    const absl::Status status = ExportGguf(path.string(), **model, "unused.model", GgufTensorType::kF16);
+    const absl::Status status = ExportGguf(path.string(), **model, *tokenizer, GgufTensorType::kF16);
     EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
     for (const std::string& part : r.message_parts) EXPECT_THAT(status.message(), HasSubstr(part));
     EXPECT_FALSE(fs::exists(path));
@@ -734,7 +746,11 @@ TEST(GgufExportErrors, ExportableFamiliesPassTheUpFrontCheck) {
 TEST(GgufExportErrors, DeepSeekV3IsRefusedByNameAndWritesNothing) {
   CausalLm model = *MakeModel(testing::SmallModelConfig(config::DEEPSEEK_V3, kTokenizerVocab));
   const fs::path path = fs::temp_directory_path() / absl::StrCat("r1_gguf_dsv3_", getpid(), ".gguf");
-  const absl::Status status = ExportGguf(path.string(), *model, "unused.model", GgufTensorType::kF16);
+  const fs::path tokenizer_dir = fs::temp_directory_path() / absl::StrCat("r1_gguf_dsv3_tok_", getpid());
+  absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer(tokenizer_dir.string());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  fs::remove_all(tokenizer_dir);
+  const absl::Status status = ExportGguf(path.string(), *model, *tokenizer, GgufTensorType::kF16);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("DEEPSEEK_V3"));
   EXPECT_FALSE(fs::exists(path));
@@ -742,7 +758,9 @@ TEST(GgufExportErrors, DeepSeekV3IsRefusedByNameAndWritesNothing) {
 
 TEST(GgufExportErrors, TokenizerLargerThanTheModelVocabularyIsRefused) {
   const fs::path dir = fs::temp_directory_path() / absl::StrCat("r1_gguf_vocab_", getpid());
-  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer((dir / "tok").string(), kTokenizerVocab);
+  absl::StatusOr<std::string> tokenizer_path = testing::TrainTinyTokenizer((dir / "tok").string(), kTokenizerVocab);
+  ASSERT_TRUE(tokenizer_path.ok()) << tokenizer_path.status();
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(*tokenizer_path);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   CausalLm model = *MakeModel(testing::SmallModelConfig(config::LLAMA, kTokenizerVocab - 4));
   const fs::path path = dir / "small.gguf";

@@ -45,7 +45,7 @@ TEST_P(HfInterop, IndependentPythonReferenceReproducesExportedLogits) {
     }
     for (auto& b : model->buffers()) b.normal_(0.0, 0.1);  // the MoE balancing bias
   }
-  absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer((dir / "tok").string(), 40);
+  absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer((dir / "tok").string());
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   ASSERT_TRUE(ExportHuggingFace((dir / "model").string(), *model, *tokenizer).ok());
   // The export is an r1 checkpoint (config.json carries r1_model_config) with

@@ -144,12 +144,12 @@ class RlLearnerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new fs::path(fs::temp_directory_path() / absl::StrCat("r1_rl_test_", getpid()));
     fs::create_directories(*dir_);
-    absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(dir_->string(), 40);
+    absl::StatusOr<Tokenizer> tokenizer = testing::TinyTokenizer(dir_->string());
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     torch::manual_seed(5);
     absl::StatusOr<model::CausalLm> policy = model::MakeModel(testing::SmallModelConfig(config::DEEPSEEK_V3, 40));
     ASSERT_TRUE(policy.ok()) << policy.status();
-    ASSERT_TRUE(model::SaveCheckpoint(Path("init"), **policy, *tokenizer, nullptr).ok());
+    ASSERT_TRUE(model::SaveCheckpoint(Path("init"), **policy, &*tokenizer, nullptr).ok());
     ASSERT_TRUE(WriteFileAtomically(Path("run.textproto"), RunConfig()).ok());
 
     cli::LocalServicesOptions options;

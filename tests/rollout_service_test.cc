@@ -49,7 +49,6 @@ class RolloutServiceTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     absl::StatusOr<std::string> tokenizer_path = testing::TrainTinyTokenizer(dir_.string(), 40);
     ASSERT_TRUE(tokenizer_path.ok()) << tokenizer_path.status();
-    tokenizer_path_ = *tokenizer_path;
     tokenizer_ = new Tokenizer(*Tokenizer::Load(*tokenizer_path));
     for (uint64_t seed : {1, 2}) {
       torch::manual_seed(seed);
@@ -57,7 +56,7 @@ class RolloutServiceTest : public ::testing::Test {
           model::MakeModel(testing::SmallModelConfig(config::DEEPSEEK_V3, tokenizer_->vocab_size()));
       ASSERT_TRUE(model.ok());
       const std::string ckpt = (dir_ / absl::StrCat("ckpt", seed)).string();
-      ASSERT_TRUE(model::SaveCheckpoint(ckpt, **model, *tokenizer_path, nullptr).ok());
+      ASSERT_TRUE(model::SaveCheckpoint(ckpt, **model, tokenizer_, nullptr).ok());
     }
   }
   static void TearDownTestSuite() {
@@ -165,7 +164,6 @@ class RolloutServiceTest : public ::testing::Test {
   }
 
   static inline std::filesystem::path dir_;
-  static inline std::string tokenizer_path_;
   static inline Tokenizer* tokenizer_ = nullptr;
   std::string address_;
   std::unique_ptr<Subprocess> worker_;
@@ -549,7 +547,7 @@ TEST_F(RolloutSecurityTest, ACheckpointWithNonFiniteWeightsIsRefusedAtStart) {
     tensors[2].second.view(-1)[1] = std::numeric_limits<float>::quiet_NaN();
   }
   const std::string ckpt = (dir_ / absl::StrCat("nan_ckpt_", getpid())).string();
-  ASSERT_TRUE(model::SaveCheckpoint(ckpt, **model, tokenizer_path_, nullptr).ok());
+  ASSERT_TRUE(model::SaveCheckpoint(ckpt, **model, tokenizer_, nullptr).ok());
   const char* bin = std::getenv("R1_BIN_DIR");
   const std::string err = (dir_ / absl::StrCat("nan_worker_", getpid(), ".err")).string();
   auto worker = Subprocess::Start({absl::StrCat(bin != nullptr ? bin : "build/bin", "/r1"), "rollout", "serve",

@@ -136,7 +136,7 @@ absl::StatusOr<std::string> TrainingRun::Save() {
   if (!options_.leader) return dir;
   if (options_.global_rng) state.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   state.optimizer = model::OptimizerStateTensors(model_, optimizer_);
-  R1_RETURN_IF_ERROR(model::SaveCheckpoint(dir, model_, options_.tokenizer_path, &state));
+  R1_RETURN_IF_ERROR(model::SaveCheckpoint(dir, model_, options_.tokenizer ? &*options_.tokenizer : nullptr, &state));
   R1_RETURN_IF_ERROR(model::PruneCheckpoints(checkpoints_, options_.checkpoint.keep()));
   return dir;
 }

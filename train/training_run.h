@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
 #include "common/progress.h"
+#include "common/tokenizer.h"
 #include "model/checkpoint.h"
 #include "proto/config.pb.h"
 
@@ -46,7 +47,7 @@ namespace r1::train {
 struct TrainingRunOptions {
   std::string stage = "train";         // names the stage in logs and checkpoints
   std::string stage_dir;               // holds checkpoints/, metrics.jsonl and tensorboard/
-  std::string tokenizer_path;          // copied into every checkpoint
+  std::optional<Tokenizer> tokenizer;  // its files go into every checkpoint (and the chat template)
   int64_t max_steps = 0;               // 0 = time budget only
   double max_seconds = 0;              // 0 = steps only (a safety cap, never the embedded default's budget)
   config::OptimizerConfig optimizer;   // the learning-rate schedule
