@@ -7,7 +7,11 @@
 // released model ships instead of r1's tokenizer.model: a byte-level
 // tokenizer.json, tokenizer_config.json with a Qwen-style chat template and
 // generation_config.json, on prompts imported from a GSM8K-format file; the
-// export carries those files and `r1 eval` reads it back. What it shows: every part between import and export (the
+// export carries those files, `r1 eval` reads it back, and `r1 sft` and
+// `r1 distill` (with a teacher worker for the KL term) start from it. A run's
+// data.chat_template is given to all three: the folders without a template
+// of their own use it and carry it into their export; qwen2 keeps its own.
+// What it shows: every part between import and export (the
 // worker's generation, the learner's forward and update, weight sync, the
 // MoE balancing step, checkpoints, export) runs the imported family, not
 // r1's own layout.
@@ -117,6 +121,12 @@ struct Outcome {
   std::string stdout_text, stderr_text;
 };
 
+// r1's template with a fixed system turn first, in the tiny vocabulary.
+constexpr char kRunTemplate[] =
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}<|assistant|>{{ m['content'] }}"
+    "{{ eos_token }}{% else %}<|system|>1 + 1 = 2.<|user|>{{ m['content'] }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}";
+
 class RlImportedTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -141,7 +151,12 @@ class RlImportedTest : public ::testing::TestWithParam<std::string> {
       weights.emplace_back(name, tensor.to(name.find("e_score") != std::string::npos ? torch::kFloat32 : torch::kBFloat16));
     }
     ASSERT_TRUE(model::WriteSafetensors(Path("init/model.safetensors"), weights).ok());
-    std::string data = "data { tasks { kind: ARITHMETIC difficulty: 1 } n_eval: 4 seed: 1 eval_seed: 2 }\n";
+    // A run's own chat template (data.chat_template): the llama3 folder has
+    // none, so it applies there; the qwen2 folder's own template wins.
+    ASSERT_TRUE(WriteFileAtomically(Path("run_template.jinja"), kRunTemplate).ok());
+    const std::string chat_template = absl::StrCat(" chat_template: \"", Path("run_template.jinja"), "\"");
+    std::string data = absl::StrCat("data { tasks { kind: ARITHMETIC difficulty: 1 } n_eval: 4 seed: 1 eval_seed: 2",
+                                    chat_template, " }\n");
     std::string rules;
     if (GetParam() == "qwen2") {
       ASSERT_TRUE(testing::WriteTinyHfTokenizerFolder(Path("init")).ok());
@@ -161,7 +176,7 @@ class RlImportedTest : public ::testing::TestWithParam<std::string> {
         ASSERT_EQ(imported.exit_code, 0) << imported.stderr_text;
       }
       data = absl::StrCat("data { train_prompts: \"", Path("train.jsonl"), "\" eval_prompts: \"",
-                          Path("test.jsonl"), "\" }\n");
+                          Path("test.jsonl"), "\"", chat_template, " }\n");
       // Twelve random tokens of this multilingual vocabulary are always
       // twelve long and rarely repeat a word: the script-consistency reward
       // is what differs within a group (so the policy moves). "math" judges
@@ -169,6 +184,13 @@ class RlImportedTest : public ::testing::TestWithParam<std::string> {
       rules = "  rules { rule: \"language\" language { script: \"latin\" } }\n  rules { rule: \"math\" }\n";
       // SFT on the export, from imported chat data (see the end of the test).
       data += "sft { batch_size: 2 seq_len: 96 max_steps: 2 eval_fraction: 0.34 optimizer { lr: 1e-3 } }\n";
+      // Distillation of the export into an r1 dense student with the
+      // teacher's tokenizer.json, with the KL term from a teacher worker.
+      data += absl::StrCat(
+          "student { arch: LLAMA vocab_size: ", kHfVocab,
+          " dim: 32 n_layers: 1 n_heads: 4 n_kv_heads: 2 ffn_hidden_dim: 48 max_seq_len: 128 }\n"
+          "distill { sft { batch_size: 2 seq_len: 96 max_steps: 2 optimizer { lr: 1e-3 } } kl_weight: 0.5 "
+          "teacher_top_k: 4 }\n");
     } else {
       absl::StatusOr<std::string> tokenizer = testing::TrainTinyTokenizer(dir_.string(), kVocab);
       ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
@@ -217,6 +239,8 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
                               (*services)->reward_address()});
   ASSERT_EQ(rl.exit_code, 0) << rl.stderr_text;
   const std::string trained = model::CheckpointDir(Path("run/rl/checkpoints"), 2);
+  EXPECT_THAT(rl.stderr_text, HasSubstr(GetParam() == "qwen2" ? "rl: chat template " + Path("init/tokenizer_config.json")
+                                                              : "rl: chat template " + Path("run_template.jinja")));
   const std::string metrics = ReadFile(Path("run/rl/metrics.jsonl")).value_or("");
   // Learner and worker computed the same logprobs: both run the family's
   // math (in bfloat16, the folder's dtype, so to bfloat16's precision).
@@ -272,7 +296,21 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
                 after_tensors[i].first.find("e_score") != std::string::npos)
         << after_tensors[i].first;
   }
+  if (GetParam() == "llama3") {
+    // The run's template travelled into the checkpoint and the export (file
+    // and tokenizer_config.json), so whoever loads the export prompts the
+    // model as it was trained.
+    EXPECT_EQ(ReadFile(trained + "/chat_template.jinja").value_or("missing"), kRunTemplate);
+    EXPECT_EQ(ReadFile(Path("export/chat_template.jinja")).value_or("missing"), kRunTemplate);
+    EXPECT_THAT(ReadFile(Path("export/tokenizer_config.json")).value_or(""), HasSubstr("<|system|>1 + 1 = 2."));
+    ASSERT_TRUE(WriteFileAtomically(Path("messages.json"), R"([{"role": "user", "content": "3 + 4?"}])").ok());
+    const Outcome chat = RunR1("chat", {"tokenizer", "chat", "--model", Path("export"), "--messages",
+                                        Path("messages.json"), "--add_generation_prompt"});
+    EXPECT_EQ(chat.exit_code, 0) << chat.stderr_text;
+    EXPECT_EQ(chat.stdout_text, "<s><|system|>1 + 1 = 2.<|user|>3 + 4?<|assistant|>");
+  }
   if (GetParam() != "qwen2") return;
+  EXPECT_FALSE(fs::exists(Path("export/chat_template.jinja")));  // the model's own template, not the run's
   // The released tokenizer's files travel unchanged through the checkpoints
   // into the export, and nothing of r1's own takes their place.
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
@@ -315,6 +353,26 @@ TEST_P(RlImportedTest, GrpoStepsThroughWorkerAndLearnerThenExportLoadsBack) {
   absl::StatusOr<model::CausalLm> tuned = model::LoadModel(sft_checkpoint);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
   EXPECT_EQ((*tuned)->config().family(), "qwen2");
+
+  // Distillation from the export: the same chat data through the teacher's
+  // template, the teacher's top-k logprobs from a worker serving the
+  // tokenizer.json teacher, and a student that carries its tokenizer files.
+  const Outcome distill = RunR1("distill", {"distill", Path("run.textproto"), "--teacher", Path("export"),
+                                            "--run_dir", Path("run"), "--train", Path("sft.jsonl")});
+  ASSERT_EQ(distill.exit_code, 0) << distill.stderr_text;
+  EXPECT_THAT(distill.stderr_text, HasSubstr("distill: 2 steps in"));
+  EXPECT_THAT(distill.stderr_text, HasSubstr("chat template " + Path("export/tokenizer_config.json")));
+  const std::string student(absl::StripTrailingAsciiWhitespace(distill.stdout_text));
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+    EXPECT_EQ(ReadFile(absl::StrCat(student, "/", name)).value_or("student lacks it"),
+              ReadFile(Path(absl::StrCat("init/", name))).value_or("init lacks it"))
+        << name;
+  }
+  const std::string distill_metrics = ReadFile(Path("run/distill/metrics.jsonl")).value_or("");
+  EXPECT_THAT(distill_metrics, HasSubstr("\"kl_loss\""));
+  absl::StatusOr<model::CausalLm> distilled = model::LoadModel(student);
+  ASSERT_TRUE(distilled.ok()) << distilled.status();
+  EXPECT_EQ((*distilled)->config().vocab_size(), kHfVocab);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, RlImportedTest, ::testing::Values("qwen3_moe", "llama3", "qwen2"));
