@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "proto/records.pb.h"
+#include "reward/client.h"
 
 namespace r1::reward {
 namespace {
@@ -265,6 +267,36 @@ TEST_F(CodeScorerTest, FullPoolIsAnErrorAndCancellationToo) {
   ExpectNoScore(slept, "cancelled");
   // Free again: scored as usual.
   EXPECT_TRUE(ScoreOne(**scorer, Code("print(1)", "", "1\n")).correct());
+}
+
+// A function-call problem as `r1 data import --format code` writes it: the
+// item the learner sends (ScoreItemFor) must carry its entry point, or the
+// right function would be run as a stdin program and score 0.
+TEST_F(CodeScorerTest, ImportedFunctionCallRecordsKeepTheirEntryPoint) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  data::PromptRecord record;
+  record.set_prompt("Write add(a, b).");
+  record.set_task("code");
+  record.set_entry_point("add");
+  for (const auto& [input, output] : {std::pair<const char*, const char*>{"[2, 3]", "5"}, {"[-1, 1]", "0"}}) {
+    data::TestCase* test = record.add_tests();
+    test->set_input(input);
+    test->set_output(output);
+  }
+  const auto answer = [](const std::string& body) {
+    return absl::StrCat("<think>t</think><answer>```python\ndef add(a, b):\n    return ", body, "\n```</answer>");
+  };
+  const ScoreItem right = ScoreItemFor(record, answer("a + b"), 20, false);
+  EXPECT_EQ(right.entry_point(), "add");
+  ASSERT_EQ(right.tests_size(), 2);
+  EXPECT_EQ(right.tests(1).input(), "[-1, 1]");
+  const ScoreResult scored = ScoreOne(**scorer, right);
+  EXPECT_TRUE(scored.error().empty()) << scored.DebugString();
+  EXPECT_TRUE(scored.correct()) << scored.DebugString();
+  const ScoreResult wrong = ScoreOne(**scorer, ScoreItemFor(record, answer("a - b"), 20, false));
+  EXPECT_TRUE(wrong.error().empty()) << wrong.DebugString();
+  EXPECT_FALSE(wrong.correct());
 }
 
 TEST_F(CodeScorerTest, SandboxFailureIsAnError) {
