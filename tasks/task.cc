@@ -48,8 +48,16 @@ ParsedCompletion ParseCompletion(absl::string_view completion) {
     parsed.format_reason = "repeated_tag";
   } else if (!(think_open < think_close && think_close < answer_open && answer_open < answer_close)) {
     parsed.format_reason = "wrong_order";
-  } else if (think_open != 0) {
-    parsed.format_reason = "text_before_think";
+  } else if (!absl::StripAsciiWhitespace(completion.substr(0, think_open)).empty()) {
+    parsed.format_reason = "text_before_think";  // whitespace before it is fine (a template's newline)
+  } else if (!absl::StripAsciiWhitespace(completion.substr(think_close + kThinkClose.size(),
+                                                          answer_open - think_close - kThinkClose.size()))
+                  .empty()) {
+    parsed.format_reason = "text_between_think_and_answer";  // the answer must be the answer block alone
+  } else if (absl::StripAsciiWhitespace(completion.substr(answer_open + kAnswerOpen.size(),
+                                                         answer_close - answer_open - kAnswerOpen.size()))
+                 .empty()) {
+    parsed.format_reason = "empty_answer";
   } else if (!absl::StripTrailingAsciiWhitespace(completion.substr(answer_close + kAnswerClose.size())).empty()) {
     parsed.format_reason = "text_after_answer";
   } else {

@@ -51,12 +51,15 @@ class Task {
 std::optional<int64_t> ParseIntegerAnswer(absl::string_view answer);
 
 // The reasoning format of a completion: "<think>...</think><answer>...</answer>"
-// with each tag exactly once, in that order, and nothing after </answer>
-// (trailing whitespace aside).
+// with each tag exactly once, in that order, a non-blank answer, and only
+// whitespace before <think>, between </think> and <answer>, and after
+// </answer>.
 struct ParsedCompletion {
   bool well_formed = false;
-  // Why not well formed: "missing_tag", "repeated_tag", "wrong_order",
-  // "text_before_think", "text_after_answer"; "well_formed" otherwise.
+  // Why not well formed, in this order of checks: "missing_tag",
+  // "repeated_tag", "wrong_order", "text_before_think",
+  // "text_between_think_and_answer", "empty_answer", "text_after_answer";
+  // "well_formed" otherwise.
   std::string format_reason;
   std::optional<std::string> answer;  // the last <answer> block's text, if any
 };

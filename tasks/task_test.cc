@@ -233,6 +233,8 @@ TEST(ParseCompletion, FindsTheAnswerAndChecksTheFormat) {
   EXPECT_TRUE(p.well_formed);
   EXPECT_EQ(p.answer, "4");
   EXPECT_TRUE(ParseCompletion("<think>a</think><answer>4</answer>\n ").well_formed);
+  // Whitespace around the blocks is layout, not content.
+  EXPECT_TRUE(ParseCompletion(" \n<think>a</think>\n<answer> 4 </answer>").well_formed);
   EXPECT_EQ(p.format_reason, "well_formed");
   const std::pair<const char*, const char*> bad_cases[] = {
       {"<answer>4</answer>", "missing_tag"},
@@ -244,6 +246,10 @@ TEST(ParseCompletion, FindsTheAnswerAndChecksTheFormat) {
       {"<think>a</think><answer>4</answer><answer>5</answer>", "repeated_tag"},
       {"<answer>4</answer><think>a</think>", "wrong_order"},
       {"</think><think>a<answer>4</answer>", "wrong_order"},
+      {"<think>a</think>So:<answer>4</answer>", "text_between_think_and_answer"},
+      {"<think>a</think><answer></answer>", "empty_answer"},
+      {"<think>a</think><answer> \n </answer>", "empty_answer"},
+      {"\n x <think>a</think><answer>4</answer>", "text_before_think"},
   };
   for (const auto& [bad, reason] : bad_cases) {
     const ParsedCompletion parsed = ParseCompletion(bad);
