@@ -131,6 +131,7 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const config::RewardServi
     options.max_concurrent = config.max_concurrent_sandboxes();
     options.max_queued = config.max_queued_sandboxes();
     options.sandbox = scorer_options.sandbox;
+    options.sandbox.loopback_network = rule.code().loopback_network();
     sandbox::Limits& limits = options.judge.run_limits;  // each test case
     limits.cpu_seconds = rule.code().cpu_seconds();
     limits.wall_seconds = rule.code().wall_seconds();

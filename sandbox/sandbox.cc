@@ -37,7 +37,9 @@ constexpr int kSeccompFd = 3;  // --seccomp
 constexpr int kStatusFd = 4;   // --json-status-fd
 constexpr int kStartedFd = 5;  // the wrapper shell writes one byte here just before the program
 constexpr int kTimesFd = 6;    // the wrapper shell's `times` once the program ended
-constexpr int kChildFds = 7;   // 0..6 above
+constexpr int kHostsFd = 7;    // --file: /etc/hosts (loopback_network only)
+constexpr int kNsswitchFd = 8; // --file: /etc/nsswitch.conf (loopback_network only)
+constexpr int kChildFds = 9;   // 0..8 above
 // Our own processes inside the RLIMIT_NPROC count: the launcher (below),
 // bwrap outside the pid namespace, its pid 1, and the wrapper shell.
 constexpr int kHelperProcesses = 4;
@@ -55,6 +57,13 @@ constexpr absl::Duration kCgroupCheckInterval = absl::Milliseconds(10);
 constexpr const char* kProcFiles[] = {"cpuinfo", "meminfo", "stat", "uptime", "loadavg"};
 // Size of the tmpfs holding them (mount points only).
 constexpr int kProcTmpfsBytes = 64 << 10;
+// The /etc of a run with loopback networking: "localhost" (and the hostname)
+// resolve to the run's own loopback addresses, from this file alone.
+constexpr char kHostname[] = "sandbox";
+constexpr char kEtcHosts[] =
+    "127.0.0.1\tlocalhost sandbox\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback sandbox\n";
+constexpr char kEtcNsswitch[] = "hosts: files\n";
 
 absl::Status ErrnoStatus(absl::string_view what) {
   const int err = errno;
@@ -197,7 +206,7 @@ std::string SignalName(int sig) {
 struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
-  int fds[kChildFds] = {-1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..6
+  int fds[kChildFds] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..8
   std::vector<int> cgroup_fds;             // cgroup.procs of the run's groups
   int uid = -1;                            // >= 0: switch to this uid/gid
   pid_t parent = 0;
@@ -415,7 +424,8 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& o
                           ? absl::StrCat("r1-sandbox-uid", box->uid_)
                           : absl::StrCat("r1-sandbox-", getpid(), "-", NextSandboxSerial());
   if (options.seccomp) {
-    R1_ASSIGN_OR_RETURN(box->seccomp_program_, SeccompProgram(!box->has_cgroup_));
+    R1_ASSIGN_OR_RETURN(box->seccomp_program_,
+                        SeccompProgram(!box->has_cgroup_, options.loopback_network));
   }
   std::string dir_template = absl::StrCat(options.work_root, "/r1-sandbox-XXXXXX");
   if (mkdtemp(dir_template.data()) == nullptr) {
@@ -482,7 +492,7 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
       options_.bwrap_path,
       "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
       "--unshare-cgroup-try", "--disable-userns", "--die-with-parent", "--new-session",
-      "--cap-drop", "ALL", "--hostname", "sandbox",
+      "--cap-drop", "ALL", "--hostname", kHostname,
       "--ro-bind", "/usr", "/usr",
       "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
       "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
@@ -500,6 +510,11 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
     const std::string path = absl::StrCat("/proc/", file);
     args.insert(args.end(), {"--ro-bind-try", path, path});
   }
+  if (options_.loopback_network) {
+    // Files in the root tmpfs (no mounts): bwrap copies them from the fds.
+    args.insert(args.end(), {"--file", absl::StrCat(kHostsFd), "/etc/hosts", "--file",
+                             absl::StrCat(kNsswitchFd), "/etc/nsswitch.conf"});
+  }
   // Last: the root, /dev and /proc themselves (not the mounts on them) become
   // read-only; otherwise they are tmpfs the program could fill.
   args.insert(args.end(), {"--remount-ro", "/proc", "--remount-ro", "/dev", "--remount-ro", "/"});
@@ -513,6 +528,11 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   UniqueFd seccomp_fd;
   if (!seccomp_program_.empty()) {
     R1_ASSIGN_OR_RETURN(seccomp_fd, SealedMemoryFile("r1-seccomp", seccomp_program_));
+  }
+  UniqueFd hosts_fd, nsswitch_fd;
+  if (options_.loopback_network) {
+    R1_ASSIGN_OR_RETURN(hosts_fd, SealedMemoryFile("r1-hosts", kEtcHosts));
+    R1_ASSIGN_OR_RETURN(nsswitch_fd, SealedMemoryFile("r1-nsswitch", kEtcNsswitch));
   }
   UniqueFd out_read, out_write, err_read, err_write, status_read, status_write, started_read,
       started_write, times_read, times_write;
@@ -536,6 +556,8 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   plan.fds[kStatusFd] = status_write.get();
   plan.fds[kStartedFd] = started_write.get();
   plan.fds[kTimesFd] = times_write.get();
+  plan.fds[kHostsFd] = hosts_fd.get();
+  plan.fds[kNsswitchFd] = nsswitch_fd.get();
   plan.uid = per_run_uid_ ? uid_ : -1;
   plan.parent = getpid();
   // The run's cgroup; the launcher joins it before anything else.
@@ -575,6 +597,8 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   times_write.Reset();
   stdin_fd.Reset();
   seccomp_fd.Reset();
+  hosts_fd.Reset();
+  nsswitch_fd.Reset();
   fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
   fcntl(status_read.get(), F_SETFL, O_NONBLOCK);

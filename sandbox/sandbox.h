@@ -3,8 +3,12 @@
 // cancellation.
 //
 // Isolation of every run (the bwrap arguments are in Sandbox::Run):
-// - new user, pid, net, ipc, uts and cgroup namespaces: no network at all
-//   (a loopback device of its own only), no capabilities (--cap-drop ALL),
+// - new user, pid, net, ipc, uts and cgroup namespaces: a network namespace
+//   of its own whose only device is its loopback (lo up with 127.0.0.1 and
+//   ::1, as bwrap's --unshare-net leaves it), so a program may talk to itself
+//   over 127.0.0.1 / ::1 / localhost while nothing else is reachable: no other
+//   interface, no route (SandboxOptions::loopback_network, on by default;
+//   off, sockets are AF_UNIX only), no capabilities (--cap-drop ALL),
 //   no nested user namespaces (--disable-userns), its own session
 //   (--new-session: no terminal injection), killed with bwrap
 //   (--die-with-parent);
@@ -12,8 +16,11 @@
 //   /lib /lib64 /sbin), a minimal read-only /dev (null, zero, full, random,
 //   urandom, tty, pts), private tmpfs /tmp and /dev/shm of
 //   Limits::max_file_bytes each, and the workspace at /box (read-only for
-//   runs, writable for compiles). No /etc, /home, /root, /work, /run, /sys
-//   or host /tmp;
+//   runs, writable for compiles). No /home, /root, /work, /run, /sys or host
+//   /tmp; no host /etc: with loopback_network a read-only /etc holding only
+//   hosts (localhost and the hostname at 127.0.0.1 and ::1) and
+//   nsswitch.conf ("hosts: files"), so that "localhost" resolves; without it
+//   no /etc at all;
 // - /proc is a read-only tmpfs holding only cpuinfo, meminfo, stat, uptime
 //   and loadavg. A real procfs, even a fresh one of the run's pid namespace,
 //   lists the mount namespace in /proc/<pid>/mountinfo and mounts, and those
@@ -24,7 +31,9 @@
 // - an empty environment except PATH, HOME=/tmp, TMPDIR=/tmp, LANG=C.UTF-8
 //   (bwrap itself is started with PATH only);
 // - no inherited file descriptors but stdin (a sealed memfd), stdout, stderr;
-// - a seccomp filter (seccomp_filter.h) denying non-AF_UNIX sockets, ptrace,
+// - a seccomp filter (seccomp_filter.h) denying sockets of any family but
+//   AF_UNIX (and AF_INET, AF_INET6 with loopback_network: no netlink, packet
+//   or other families either way), ptrace,
 //   mount, namespaces, kernel modules, kexec, bpf, perf, keyrings, io_uring
 //   (and shmget, memfd_create when the run has no memory cgroup);
 // - rlimits from Limits: CPU, address space, processes, open files, file
@@ -94,6 +103,15 @@ struct SandboxOptions {
   // when missing).
   std::string lock_dir = "/run/lock";
   bool seccomp = true;
+  // The run's own network namespace keeps its loopback device, and programs
+  // may open AF_INET and AF_INET6 sockets on it: a program may serve and
+  // connect to itself over 127.0.0.1, ::1 or "localhost" (a minimal /etc
+  // with hosts and nsswitch.conf). The namespace has no other device and no
+  // route, so nothing outside the run is reachable either way, the host's
+  // own loopback included. false: sockets are AF_UNIX only (seccomp,
+  // EAFNOSUPPORT) and there is no /etc. The reward service:
+  // CodeRuleConfig.loopback_network.
+  bool loopback_network = true;
   // Where cgroups are unavailable (cgroup.h says what they need), Create()
   // refuses with FAILED_PRECONDITION unless this is set; then runs are bound
   // by rlimits only (a run may hold up to max_processes x memory_bytes, plus

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -77,10 +79,11 @@ TEST_F(SandboxTest, SeesOnlyUsrAndItsOwnDirectories) {
   { std::ofstream(canary) << "canary"; }
   const std::string code = absl::StrCat(R"py(import os
 print("ROOT", sorted(os.listdir("/")))
-for p in ["/etc/shadow", "/etc/passwd", "/etc", "/root", "/home", "/work", "/run", ")py",
+print("ETC", sorted(os.listdir("/etc")))
+for p in ["/etc/shadow", "/etc/passwd", "/etc/group", "/root", "/home", "/work", "/run", ")py",
                                         canary, R"py(", "/proc/1/root)py", canary, R"py("]:
     print("EXISTS" if os.path.exists(p) else "missing", p)
-for p in ["/usr/evil", "/box/evil", "/evil", ")py", canary, R"py("]:
+for p in ["/usr/evil", "/box/evil", "/evil", "/etc/hosts", "/etc/evil", ")py", canary, R"py("]:
     try:
         open(p, "w").write("x")
         print("WROTE", p)
@@ -91,8 +94,10 @@ print("tmp ok", open("/tmp/scratch").read())
 )py");
   RunResult r = RunPython(code);
   EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
-  EXPECT_THAT(r.stdout_data,
-              HasSubstr("ROOT ['bin', 'box', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr']"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("ROOT ['bin', 'box', 'dev', 'etc', 'lib', 'lib64', 'proc', "
+                                       "'sbin', 'tmp', 'usr']"));
+  // /etc is the sandbox's own, for resolving localhost (loopback_network).
+  EXPECT_THAT(r.stdout_data, HasSubstr("ETC ['hosts', 'nsswitch.conf']"));
   EXPECT_THAT(r.stdout_data, Not(HasSubstr("EXISTS")));
   EXPECT_THAT(r.stdout_data, Not(HasSubstr("WROTE")));
   EXPECT_THAT(r.stdout_data, HasSubstr("tmp ok fine"));
@@ -118,38 +123,228 @@ for p in glob.glob("/proc/*/environ"):
   EXPECT_THAT(r.stdout_data, Not(HasSubstr("R1_SANDBOX_TEST_SECRET")));
 }
 
-TEST_F(SandboxTest, CannotReachTheNetwork) {
-  // A listener on the host's loopback; the sandbox must not get through.
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
+// A listener on every host interface (the host's loopback included) and the
+// host's first non-loopback IPv4 address ("" when it has none): what a
+// sandboxed program must not reach.
+struct HostListener {
+  int fd = -1;
+  int port = 0;
+  std::string outside_ip;
+};
+
+HostListener ListenOnTheHost() {
+  HostListener host;
+  host.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  EXPECT_GE(host.fd, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(listener, 8), 0);
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  EXPECT_EQ(bind(host.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(listen(host.fd, 8), 0);
   socklen_t len = sizeof(addr);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const int port = ntohs(addr.sin_port);
-  RunResult r = RunPython(absl::StrCat(R"py(import socket
-for family in (socket.AF_INET, socket.AF_INET6):
+  EXPECT_EQ(getsockname(host.fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  host.port = ntohs(addr.sin_port);
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i != nullptr && host.outside_ip.empty(); i = i->ifa_next) {
+      if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+      if ((i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+      char text[INET_ADDRSTRLEN];
+      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) != nullptr) host.outside_ip = text;
+    }
+    freeifaddrs(list);
+  }
+  return host;
+}
+
+// Tries what the network must and must not allow; one line per attempt,
+// "<what> ok" or "<what> <errno>".
+std::string NetworkProbe(const HostListener& host) {
+  return absl::StrCat(R"py(import errno, socket, threading
+
+def attempt(what, f):
     try:
-        s = socket.socket(family, socket.SOCK_STREAM)
-        s.settimeout(1)
-        s.connect(("127.0.0.1", )py", port, R"py() if family == socket.AF_INET else ("::1", )py",
-                                       port, R"py())
-        print("CONNECTED")
+        f()
+        print(what, "ok", flush=True)
     except OSError as e:
-        print("blocked", e.errno)
-a, b = socket.socketpair()
-a.send(b"x")
-print("unix ok", b.recv(1))
-)py"));
+        print(what, e.errno, flush=True)
+
+def talk_to_itself(family, address):
+    server = socket.socket(family, socket.SOCK_STREAM)
+    server.bind((address, 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    def serve():
+        conn, _ = server.accept()
+        conn.sendall(conn.recv(16).upper())
+        conn.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    client = socket.create_connection((address, port), timeout=5)
+    client.sendall(b"ping")
+    assert client.recv(16) == b"PING"
+    client.close()
+    t.join()
+
+def udp_to_itself():
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 0))
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b.sendto(b"dgram", a.getsockname())
+    assert a.recv(16) == b"dgram"
+
+def connect(address):
+    s = socket.create_connection(address, timeout=2)
+    s.close()
+
+def udp_out(address):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"x", address)
+
+def unix_pair():
+    a, b = socket.socketpair()
+    a.send(b"x")
+    assert b.recv(1) == b"x"
+
+attempt("self_ipv4", lambda: talk_to_itself(socket.AF_INET, "127.0.0.1"))
+attempt("self_ipv6", lambda: talk_to_itself(socket.AF_INET6, "::1"))
+attempt("self_localhost", lambda: talk_to_itself(socket.AF_INET, "localhost"))
+attempt("self_udp", udp_to_itself)
+attempt("host_loopback_ipv4", lambda: connect(("127.0.0.1", )py",
+                      host.port, R"py()))
+attempt("host_loopback_ipv6", lambda: connect(("::1", )py", host.port, R"py()))
+outside = ")py", host.outside_ip, R"py("
+if outside:
+    attempt("host_outside_ip", lambda: connect((outside, )py", host.port, R"py()))
+attempt("private_net", lambda: connect(("10.1.2.3", 80)))
+attempt("public_udp", lambda: udp_out(("8.8.8.8", 53)))
+attempt("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+attempt("unix_pair", unix_pair)
+)py");
+}
+
+TEST_F(SandboxTest, LoopbackLetsAProgramTalkToItselfAndReachesNothingElse) {
+  HostListener host = ListenOnTheHost();
+  RunResult r = RunPython(NetworkProbe(host));
   EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
-  EXPECT_THAT(r.stdout_data, Not(HasSubstr("CONNECTED")));
-  EXPECT_THAT(r.stdout_data, HasSubstr("blocked 97"));  // EAFNOSUPPORT from seccomp
-  EXPECT_THAT(r.stdout_data, HasSubstr("unix ok b'x'"));
-  EXPECT_LT(accept(listener, nullptr, nullptr), 0);
-  close(listener);
+  // Its own loopback, by address and by name, TCP and UDP.
+  EXPECT_THAT(r.stdout_data, HasSubstr("self_ipv4 ok"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("self_ipv6 ok"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("self_localhost ok"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("self_udp ok"));
+  // The host's loopback is another namespace's: nobody listens on that port
+  // in here.
+  EXPECT_THAT(r.stdout_data, HasSubstr("host_loopback_ipv4 111"));  // ECONNREFUSED
+  EXPECT_THAT(r.stdout_data, HasSubstr("host_loopback_ipv6 111"));
+  // No route anywhere else.
+  if (!host.outside_ip.empty()) {
+    EXPECT_THAT(r.stdout_data, HasSubstr("host_outside_ip 101"));  // ENETUNREACH
+  }
+  EXPECT_THAT(r.stdout_data, HasSubstr("private_net 101"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("public_udp 101"));
+  // Other families stay denied (seccomp's EAFNOSUPPORT).
+  EXPECT_THAT(r.stdout_data, HasSubstr("netlink 97"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("packet 97"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("unix_pair ok"));
+  EXPECT_LT(accept(host.fd, nullptr, nullptr), 0);
+  close(host.fd);
+}
+
+TEST(SandboxNetwork, WithoutLoopbackSocketsAreUnixOnly) {
+  SandboxOptions options = TestSandboxOptions();
+  options.loopback_network = false;
+  auto box = Sandbox::Create(options);
+  ASSERT_TRUE(box.ok()) << box.status();
+  HostListener host = ListenOnTheHost();
+  ASSERT_TRUE((*box)->WriteFile("main.py", NetworkProbe(host)).ok());
+  RunRequest request;
+  request.argv = {kPython, "-B", "/box/main.py"};
+  request.limits = TestLimits();
+  auto r = (*box)->Run(request, absl::InfiniteFuture());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->stderr_data;
+  for (const char* denied : {"self_ipv4", "self_ipv6", "self_localhost", "self_udp",
+                             "host_loopback_ipv4", "host_loopback_ipv6", "private_net",
+                             "public_udp", "netlink", "packet"}) {
+    EXPECT_THAT(r->stdout_data, HasSubstr(absl::StrCat(denied, " 97"))) << denied;
+  }
+  if (!host.outside_ip.empty()) {
+    EXPECT_THAT(r->stdout_data, HasSubstr("host_outside_ip 97"));
+  }
+  EXPECT_THAT(r->stdout_data, HasSubstr("unix_pair ok"));
+  EXPECT_LT(accept(host.fd, nullptr, nullptr), 0);
+  close(host.fd);
+
+  // And no /etc at all.
+  ASSERT_TRUE((*box)->WriteFile("main.py", "import os\nprint(sorted(os.listdir('/')))\n").ok());
+  r = (*box)->Run(request, absl::InfiniteFuture());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stdout_data, "['bin', 'box', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr']\n");
+}
+
+TEST(SandboxNetwork, SeparateRunsDoNotShareALoopback) {
+  // One run listens on a fixed port for 3 s; another, in another sandbox at
+  // the same time, keeps trying to connect to it and finds nobody there. The
+  // clock is the host's, so the times show that the tries overlapped the
+  // listening.
+  auto server_box = Sandbox::Create(TestSandboxOptions());
+  auto client_box = Sandbox::Create(TestSandboxOptions());
+  ASSERT_TRUE(server_box.ok()) << server_box.status();
+  ASSERT_TRUE(client_box.ok()) << client_box.status();
+  ASSERT_TRUE((*server_box)
+                  ->WriteFile("main.py", R"py(import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 24680))
+s.listen(8)
+print("listening %.6f" % time.time(), flush=True)
+s.settimeout(3)
+try:
+    s.accept()
+    print("ACCEPTED")
+except OSError:
+    print("nobody came %.6f" % time.time())
+)py")
+                  .ok());
+  ASSERT_TRUE((*client_box)
+                  ->WriteFile("main.py", R"py(import socket, time
+end = time.time() + 2
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", 24680), timeout=1)
+        print("CONNECTED")
+        break
+    except OSError as e:
+        if time.time() > end:
+            print("refused %d %.6f" % (e.errno, time.time()))
+            break
+        time.sleep(0.02)
+)py")
+                  .ok());
+  RunRequest request;
+  request.argv = {kPython, "-B", "/box/main.py"};
+  request.limits = TestLimits();
+  request.limits.wall_seconds = 10;
+  absl::StatusOr<RunResult> server;
+  std::thread serving([&] { server = (*server_box)->Run(request, absl::InfiniteFuture()); });
+  absl::SleepFor(absl::Milliseconds(300));
+  auto client = (*client_box)->Run(request, absl::InfiniteFuture());
+  serving.join();
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(client.ok()) << client.status();
+  double listening = 0, gave_up = 0, nobody = 0;
+  int err = 0;
+  ASSERT_EQ(sscanf(server->stdout_data.c_str(), "listening %lf\nnobody came %lf", &listening,
+                   &nobody),
+            2)
+      << server->stdout_data << server->stderr_data;
+  ASSERT_EQ(sscanf(client->stdout_data.c_str(), "refused %d %lf", &err, &gave_up), 2)
+      << client->stdout_data << client->stderr_data;
+  EXPECT_EQ(err, 111);  // ECONNREFUSED
+  // The last refused try came while the other run was listening.
+  EXPECT_LT(listening, gave_up);
+  EXPECT_LT(gave_up, nobody);
 }
 
 TEST_F(SandboxTest, RunsUnprivilegedWithoutCapabilities) {

@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 
 #include "absl/strings/str_cat.h"
 
@@ -36,7 +38,23 @@ constexpr uint64_t kNamespaceFlags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPI
 // RLIMIT_AS does not bound it.
 constexpr const char* kUnaccountedMemory[] = {"shmget", "memfd_create", "memfd_secret"};
 
-absl::StatusOr<std::string> Build(bool deny_unaccounted_memory) {
+// Adds rules making `syscall` (socket or socketpair) fail with EAFNOSUPPORT
+// unless its first argument, the family, is one of `allowed` (ascending). The
+// comparisons see all 64 bits of the argument, so a family with high bits
+// set (which the kernel would truncate) is denied too.
+int DenyFamiliesBut(scmp_filter_ctx ctx, int syscall, std::initializer_list<uint64_t> allowed) {
+  const uint64_t largest = std::max(allowed);
+  int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), syscall, 1,
+                            SCMP_A0(SCMP_CMP_GT, largest));
+  for (uint64_t family = 0; rc >= 0 && family < largest; ++family) {
+    if (std::find(allowed.begin(), allowed.end(), family) != allowed.end()) continue;
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), syscall, 1,
+                          SCMP_A0(SCMP_CMP_EQ, family));
+  }
+  return rc;
+}
+
+absl::StatusOr<std::string> Build(bool deny_unaccounted_memory, bool allow_inet) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
   auto fail = [&](absl::string_view what, int rc) {
@@ -56,9 +74,17 @@ absl::StatusOr<std::string> Build(bool deny_unaccounted_memory) {
       if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0) return fail(name, rc);
     }
   }
-  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0) {
+  if (allow_inet) {
+    if ((rc = DenyFamiliesBut(ctx, SCMP_SYS(socket), {AF_UNIX, AF_INET, AF_INET6})) < 0) {
+      return fail("socket", rc);
+    }
+  } else if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                    SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0) {
     return fail("socket", rc);
+  }
+  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
+                             SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0) {
+    return fail("socketpair", rc);
   }
   for (uint64_t flag : kNamespaceFlags) {
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
@@ -92,12 +118,15 @@ absl::StatusOr<std::string> Build(bool deny_unaccounted_memory) {
 
 }  // namespace
 
-absl::StatusOr<std::string> SeccompProgram(bool deny_unaccounted_memory) {
-  static const absl::StatusOr<std::string>* const program =
-      new absl::StatusOr<std::string>(Build(false));
-  static const absl::StatusOr<std::string>* const strict =
-      new absl::StatusOr<std::string>(Build(true));
-  return deny_unaccounted_memory ? *strict : *program;
+absl::StatusOr<std::string> SeccompProgram(bool deny_unaccounted_memory, bool allow_inet) {
+  // [deny_unaccounted_memory][allow_inet]
+  static const absl::StatusOr<std::string>* const programs[2][2] = {
+      {new absl::StatusOr<std::string>(Build(false, false)),
+       new absl::StatusOr<std::string>(Build(false, true))},
+      {new absl::StatusOr<std::string>(Build(true, false)),
+       new absl::StatusOr<std::string>(Build(true, true))},
+  };
+  return *programs[deny_unaccounted_memory][allow_inet];
 }
 
 }  // namespace r1::sandbox

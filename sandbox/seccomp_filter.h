@@ -12,8 +12,11 @@ namespace r1::sandbox {
 // A compiled BPF program (struct sock_filter array as bytes) for the native
 // architecture; syscalls of any other architecture (x32, i386) kill the
 // process. Allows everything except:
-// - socket() of any family but AF_UNIX (EAFNOSUPPORT): no network even if a
-//   namespace were shared;
+// - socket() of any family but AF_UNIX, and with `allow_inet` AF_INET and
+//   AF_INET6 (EAFNOSUPPORT): no netlink, packet, or other protocol families
+//   (nor the kernel modules a first socket of a family would load), and no
+//   IP at all without `allow_inet`, even if a namespace were shared;
+//   socketpair() of any family but AF_UNIX alike;
 // - clone() with namespace flags, unshare, setns (EPERM); clone3 (ENOSYS, so
 //   libc falls back to clone, whose flags the filter can see);
 // - ptrace, process_vm_*, mount family, pivot_root, chroot, kexec, modules,
@@ -22,8 +25,11 @@ namespace r1::sandbox {
 //   quotactl, iopl/ioperm, personality (EPERM);
 // - with `deny_unaccounted_memory` (runs without a memory cgroup): shmget,
 //   memfd_create and memfd_secret (EPERM), memory that no rlimit counts.
+// `allow_inet`: the run's network namespace has its loopback device for the
+// program to use (SandboxOptions::loopback_network).
 // Built once per process and variant, and cached.
-absl::StatusOr<std::string> SeccompProgram(bool deny_unaccounted_memory = false);
+absl::StatusOr<std::string> SeccompProgram(bool deny_unaccounted_memory = false,
+                                           bool allow_inet = false);
 
 }  // namespace r1::sandbox
 
