@@ -97,6 +97,8 @@ RuleVerdict MathRule(const ScoreItem& item, const config::RewardRuleConfig& rule
   if (!answer.found) return {0.0, answer.reason};
   MathVerifyOptions options;
   options.relative_tolerance = rule.math().relative_tolerance();
+  options.precision = rule.math().precision();
+  options.strict = rule.math().strict();
   const MathVerdict verdict = VerifyMathAnswer(answer.text, item.reference(), options);
   return {verdict.correct ? 1.0 : 0.0, verdict.reason};
 }

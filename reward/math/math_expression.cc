@@ -112,6 +112,59 @@ bool IsMathName(absl::string_view word) {
   return false;
 }
 
+bool IsGreekName(absl::string_view name) { return IsGreek(name); }
+
+std::optional<Decimal> Expression::AsDecimal(PercentMode mode) const {
+  if (root_ < 0) return std::nullopt;
+  const Node* n = &nodes_[root_];
+  bool negative = false;
+  int shift = 0;  // powers of ten applied to the literal
+  if (n->kind == NodeKind::kNegate) {
+    negative = true;
+    n = &nodes_[n->children[0]];
+  }
+  if (n->kind == NodeKind::kPercent) {
+    if (mode == PercentMode::kDivide) shift -= 2;
+    n = &nodes_[n->children[0]];
+  }
+  // "3.2 \times 10^{-4}": a literal times 10 to an integer written as one.
+  if (n->kind == NodeKind::kProduct && n->children.size() == 2 && n->inverse[0] == 0 &&
+      n->inverse[1] == 0) {
+    const Node& power = nodes_[n->children[1]];
+    if (power.kind != NodeKind::kPower) return std::nullopt;
+    const Node& base = nodes_[power.children[0]];
+    const Node* exponent = &nodes_[power.children[1]];
+    bool negative_exponent = false;
+    if (exponent->kind == NodeKind::kNegate) {
+      negative_exponent = true;
+      exponent = &nodes_[exponent->children[0]];
+    }
+    if (base.kind != NodeKind::kNumber || !base.number.IsInteger() || base.number.num() != 10 ||
+        exponent->kind != NodeKind::kNumber || !exponent->number.IsInteger() ||
+        exponent->number.num() > 36 || exponent->number.num() < -36) {
+      return std::nullopt;
+    }
+    const int k = static_cast<int>(exponent->number.num());
+    shift += negative_exponent ? -k : k;
+    n = &nodes_[n->children[0]];
+  }
+  if (n->kind != NodeKind::kNumber || n->significant == 0) return std::nullopt;
+  Decimal d;
+  d.significant = n->significant;
+  d.ulp_exponent = n->ulp_exponent + shift;
+  if (d.ulp_exponent > 36 || d.ulp_exponent < -36) return std::nullopt;
+  d.value = n->number * Pow(Number::Integer(10), Number::Integer(shift));
+  if (negative) d.value = -d.value;
+  if (!d.value.exact()) return std::nullopt;
+  return d;
+}
+
+void Expression::RenameVariable(absl::string_view from, absl::string_view to) {
+  for (std::string& name : variables_) {
+    if (name == from) name = std::string(to);
+  }
+}
+
 bool Expression::IsSingleVariable() const {
   return root_ >= 0 && nodes_[root_].kind == NodeKind::kVariable;
 }
@@ -689,6 +742,14 @@ class ExpressionParser {
       }
     }
     const int node = Leaf(value);
+    // A decimal remembers how precisely it was written (see Decimal).
+    const int64_t ulp_exponent = exponent - fraction_digits;
+    if (node >= 0 && !integer && repeating.empty() && value.exact() && !digits.empty() &&
+        digits.size() <= 36 && ulp_exponent >= -36 && ulp_exponent <= 36) {
+      Node& n = out_->nodes_[node];
+      n.significant = static_cast<int16_t>(digits.size());
+      n.ulp_exponent = static_cast<int16_t>(ulp_exponent);
+    }
     last_was_number_ = true;
     return node;
   }

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,10 +46,23 @@ struct Node {
   NodeKind kind = NodeKind::kNumber;
   Function function = Function::kSin;  // kFunction
   Number number;                       // kNumber
+  // kNumber written as a decimal ("0.250", "1.5e3"): its significant digits as
+  // written (3 and 2) and the place of its last digit, 10^ulp_exponent (-3 and
+  // 2). 0 digits for integers, repeating decimals and literals too long to be exact.
+  int16_t significant = 0;
+  int16_t ulp_exponent = 0;
   int variable = -1;                   // kVariable: index into variables()
   std::vector<int> children;           // indices into the node array
   // kSum: child i is subtracted; kProduct: child i divides. Same length as children.
   std::vector<uint8_t> inverse;
+};
+
+// A decimal as written, with how precisely it was written: "-0.333333",
+// "33.3333%" (in PercentMode::kDivide), "3.33333 \times 10^{-4}".
+struct Decimal {
+  Number value;          // exact
+  int significant = 0;   // digits from the first non-zero one
+  int ulp_exponent = 0;  // the last written digit is worth 10^ulp_exponent
 };
 
 class Expression {
@@ -61,6 +75,11 @@ class Expression {
   bool IsSingleVariable() const;
   // values[i] is bound to variables()[i].
   Number Evaluate(std::span<const long double> values, PercentMode mode) const;
+  // The whole expression as one decimal literal, possibly negated, with a
+  // percent sign or times an integer power of ten; nullopt otherwise.
+  std::optional<Decimal> AsDecimal(PercentMode mode) const;
+  // Every use of variable `from` becomes `to` ("y" read as "x").
+  void RenameVariable(absl::string_view from, absl::string_view to);
 
  private:
   friend class ExpressionParser;
@@ -80,6 +99,8 @@ ParseFailure ParseExpression(absl::string_view text, int depth, int max_depth,
 // Function and constant names the parser knows as words ("sin", "pi",
 // "infty"); other letter runs are products of single-letter variables.
 bool IsMathName(absl::string_view word);
+// Greek letter commands the parser reads as variables, without the backslash.
+bool IsGreekName(absl::string_view name);
 
 }  // namespace r1::reward::math_internal
 

@@ -6,9 +6,22 @@
 //
 // Numeric policy:
 //  - Numbers stay exact rationals (128-bit) while they fit, and two exact
-//    values must be exactly equal: 1/3 != 0.333333, 10^20 != 10^20 + 1.
+//    values must be exactly equal: 10^20 != 10^20 + 1, 0.5 != 0.55.
+//  - Precision (`precision`, default 6, as Math-Verify's rounding): a decimal
+//    written to at least `precision` significant digits equals a value that
+//    no decimal writes exactly when it is that value correctly rounded at the
+//    digits it shows (within half a unit of its last digit): 0.333333 = 1/3,
+//    0.3333333333 = 1/3, 0.666667 = 2/3, 1.41421 = \sqrt{2}, 33.3333% = 1/3,
+//    3.33333 \times 10^{-4} = 1/3000. Decided against: 0.3333 and 0.33 != 1/3
+//    (fewer digits than `precision`), 0.666666 != 2/3 (truncated, not
+//    rounded), 0.3333334 != 1/3 (wrong at its 7th digit); integers and
+//    terminating decimals are never met by rounding, they can be written
+//    exactly (1.23457e8 != 123456789, 2.999999 != 3, 0.123457 != 0.1234567).
+//    Math-Verify rounds both sides to 6 decimal places instead; counting the
+//    digits written is stricter for small values (0.000333 != 1/3000) and
+//    does not ask 9 digits of 1000/3 (333.333 = 1000/3). precision = 0: off.
 //  - Once a side is irrational or overflows (\pi, \sqrt{2}, e, 10^50) the
-//    test is |a - b| <= max(absolute_tolerance, relative_tolerance *
+//    test is also |a - b| <= max(absolute_tolerance, relative_tolerance *
 //    max(|a|, |b|)): 3.14159265 = \pi but 3.14 != \pi (relative 5e-4).
 //  - Expressions with variables are compared at `random_points` seeded
 //    points with positive and negative coordinates; points where either side
@@ -22,13 +35,45 @@
 // Structure: top-level "1, 2", "1 and 2", "x = 1 or x = 2" and "\pm 2" are
 // unordered sets of answers (duplicates collapse) and equal "\{1, 2\}";
 // "(1, 2)" is an ordered pair or interval: order and both brackets must match;
-// unions of intervals compare piecewise, unordered. "x = 5" and "(x, y) =
-// (1, 2)" equal "5" and "(1, 2)"; two equations are equal when their sides
-// match (either way round) or l1 - r1 is a non-zero constant times l2 - r2.
+// unions of intervals compare piecewise, unordered. Two equations are equal
+// when their sides match (either way round) or l1 - r1 is a non-zero constant
+// times l2 - r2.
+//  - Matrices (pmatrix, bmatrix, Bmatrix, matrix, smallmatrix, array, also
+//    inside \left( \right)) compare cell by cell with the same shape; the
+//    bracket style does not matter. A column vector is an n x 1 matrix: not
+//    the tuple (1, 2), not the 1 x n row. vmatrix and Vmatrix are
+//    determinants, values, and are not read (unparsable): never equal.
+//  - Equations against values: an equation whose one side is a label stands
+//    for its other side: "x = 5" = 5, "f(x) = 1" = 1, "f(2) = 5" = 5,
+//    "AB = 4, CD = 5" = "4, 5", "\angle A = 30" = 30, "(x, y) = (1, 2)" =
+//    (1, 2). A label is a name (x, x_1, AB, \theta), a call of one (f(x),
+//    f^{-1}(3), P(A)), an angle (\angle A) or a segment (\overline{AB});
+//    never "x^2", "2x", "|x|" or "\sin x", so "x^2 = 4" != 4. A chain is its
+//    value when its values agree ("x = \frac{6}{8} = 0.75" = 3/4), and a true
+//    equation of constants is its value ("2 + 3 = 5" = 5).
+//  - Inequalities in one variable are intervals: "-793 < a < 10" =
+//    (-793, 10), "x \ge 2" = [2, \infty), "x < 3" = (-\infty, 3), "x \ne 2"
+//    = (-\infty, 2) \cup (2, \infty), "x < -1 or x > 3" = (-\infty, -1) \cup
+//    (3, \infty); endpoints and open/closed ends must match. Two
+//    inequalities of the same variable are equal when their sets are.
+//  - Sets by relation: "\{x : x > 2\}" (also "\mid", "|", "x \in
+//    \mathbb{R} :") is its condition, so it equals "x > 2" and (2, \infty);
+//    the condition must be about the set's variable. "x \in S" is S:
+//    "x \in \{1, 2\}" = "\{1, 2\}" = "1, 2".
+//  - Variables (`strict`, default true, as Math-Verify's): strict matches
+//    variables by name: "x + 1" != "y + 1", "x = 5" != "y = 5", "AB = 4" !=
+//    "CD = 4", "x > 2" != "y > 2", and a list is never a tuple. Both modes let
+//    an equation stand for its value when the other side names nothing
+//    ("y = 5" = 5). Lenient (strict = false): when the answer uses exactly
+//    one variable the gold does not and the gold exactly one the answer does
+//    not, the answer's is read as the gold's ("f(y)" = "f(x)", "t^2" = "x^2",
+//    "y = 5" = "x = 5"); labelled values compare by value alone ("AB = 4" =
+//    "CD = 4"); and a top-level list or set compares in order with a tuple
+//    ("x = 1, y = 2" = (1, 2), "1, 2" = (1, 2), "2, 1" != (1, 2)).
 //
 // Decisions, documented and tested:
 //  - "x = 5" != "y = 5"; "x = 1, y = 2" != "(1, 2)"; "(1, 2)" != "1, 2";
-//    "\{5\}" != "5"; "\{1, 2\} \cup \{3\}" != "\{1, 2, 3\}".
+//    "\{5\}" != "5"; "\{1, 2\} \cup \{3\}" != "\{1, 2, 3\}" (all strict).
 //  - Top-level "1,234" is 1234 (thousands); "1, 234" and commas inside
 //    brackets separate: "(1,234)" is a pair.
 //  - "2 1/2" and "2\frac{1}{2}" are mixed numbers (5/2); "2 3" is unparsable.
@@ -65,6 +110,11 @@ struct MathVerifyOptions {
   size_t max_answer_bytes = 4096;    // longer answers: "answer_too_long"
   int max_depth = 64;                // nesting limit (capped at 256 internally)
   bool percent_equals_fraction = true;  // 50% also equals 0.5 (always equals 50)
+  // Significant digits a decimal needs to equal the exact value it rounds to
+  // (0.333333 = 1/3); 0 = decimals compare exactly. At most 30.
+  int precision = 6;
+  // Variables by name (see "Variables" above); false is Math-Verify's strict=False.
+  bool strict = true;
 };
 
 struct MathVerdict {

@@ -84,7 +84,7 @@ const Case kDecimals[] = {
     {"RepeatingBlock", "0.\\overline{142857}", "1/7", true},
     {"WrongDecimal", "0.5", "0.55", false},
     {"RepeatingIsNotTerminating", "0.\\overline{3}", "0.3", false},
-    {"RoundedThirdIsNotExact", "0.333333", "\\frac{1}{3}", false},
+    {"RoundedThirdAtSixDigits", "0.333333", "\\frac{1}{3}", true},
     {"WrongExponent", "1.5e3", "150", false},
     {"TenTimesTooSmall", "0.1", "1", false},
     {"MisplacedPoint", "2.5", "25", false},
@@ -373,9 +373,198 @@ const Case kDecisions[] = {
     {"BeyondRationalsIsNumeric", "10^{40}", "10^{40}+1", true},
     {"UndefinedEqualsNothing", "\\sqrt{-1}", "\\sqrt{-1}", false},
     {"ProportionalEquations", "2x = 10", "x = 5", true},
-    {"ExactRationalsIgnoreTolerance", "0.3333333333", "\\frac{1}{3}", false},
+    {"TerminatingDecimalsIgnoreRounding", "0.123457", "0.1234567", false},
+    {"MatrixStylesAreOneMatrix", "\\begin{bmatrix}1\\\\2\\end{bmatrix}",
+     "\\begin{pmatrix}1\\\\2\\end{pmatrix}", true},
+    {"ColumnVectorIsNotATuple", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(1, 2)", false},
+    {"LabelledListIsNotATuple", "AB = 4, CD = 5", "(4, 5)", false},
+    {"ConditionIsNotALabel", "x^2 = 4", "4", false},
 };
 R1_CASES(Decisions, kDecisions);
+
+// Matrices compare cell by cell (each cell with the full equivalence) and
+// must have the same shape; the environment and bracket style do not matter.
+const Case kMatrices[] = {
+    {"Same", "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", true},
+    {"BmatrixVsPmatrix", "\\begin{bmatrix}1 & 2\\\\ 3 & 4\\end{bmatrix}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", true},
+    {"PlainMatrix", "\\left(\\begin{matrix}1 & 2\\\\ 3 & 4\\end{matrix}\\right)",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", true},
+    {"ArrayInLeftRight", "\\left( \\begin{array}{cc} 1 & 2 \\\\ 3 & 4 \\end{array} \\right)",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", true},
+    {"ArrayInBrackets", "\\left[\\begin{array}{rr}1 & 2\\\\ 3 & 4\\end{array}\\right]",
+     "\\begin{bmatrix}1 & 2\\\\ 3 & 4\\end{bmatrix}", true},
+    {"BareArray", "\\begin{array}{cc}1 & 2\\\\ 3 & 4\\end{array}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", true},
+    {"ArrayRulesAndSpacing",
+     "\\begin{array}{|c|c|}\\hline 1 & 2 \\\\[2pt] \\hline 3 & 4 \\\\ \\hline\\end{array}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", true},
+    {"ColumnVector", "\\begin{pmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\end{pmatrix}",
+     "\\left(\\begin{array}{c}-1/3\\\\2/3\\end{array}\\right)", true},
+    {"Smallmatrix", "\\left(\\begin{smallmatrix}1 & 0\\\\ 0 & 1\\end{smallmatrix}\\right)",
+     "\\begin{pmatrix}1 & 0\\\\ 0 & 1\\end{pmatrix}", true},
+    {"EquivalentCells", "\\begin{pmatrix}\\frac12 & \\sqrt{4} & 2\\pi\\end{pmatrix}",
+     "\\begin{pmatrix}0.5 & 2 & \\pi + \\pi\\end{pmatrix}", true},
+    {"SymbolicCells", "\\begin{pmatrix}\\cos t & -\\sin t\\\\ \\sin t & \\cos t\\end{pmatrix}",
+     "\\begin{pmatrix}\\cos(t) & -\\sin(t)\\\\ \\sin(t) & \\cos(t)\\end{pmatrix}", true},
+    {"RoundedCell", "\\begin{pmatrix}0.333333 & 1\\end{pmatrix}",
+     "\\begin{pmatrix}\\frac13 & 1\\end{pmatrix}", true},
+    {"TrailingRowBreak", "\\begin{pmatrix}1\\\\ 2\\\\ \\end{pmatrix}",
+     "\\begin{pmatrix}1\\\\2\\end{pmatrix}", true},
+    {"Assigned", "A = \\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", true},
+    {"GoldInText", "\\begin{pmatrix}1 & 2\\end{pmatrix}",
+     "$\\begin{pmatrix} 1 & 2 \\end{pmatrix}$", true},
+    {"WrongCell", "\\begin{pmatrix}1 & 2\\\\ 3 & 5\\end{pmatrix}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", false},
+    {"Transposed", "\\begin{pmatrix}1 & 3\\\\ 2 & 4\\end{pmatrix}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", false},
+    {"SwappedColumns", "\\begin{pmatrix}2 & 1\\\\ 4 & 3\\end{pmatrix}",
+     "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", false},
+    {"ColumnIsNotRow", "\\begin{pmatrix}1\\\\ 2\\end{pmatrix}", "\\begin{pmatrix}1 & 2\\end{pmatrix}",
+     false},
+    {"ShapeMatters", "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}",
+     "\\begin{pmatrix}1 & 2 & 3 & 4\\end{pmatrix}", false},
+    {"NotAList", "\\begin{pmatrix}1 & 2\\\\ 3 & 4\\end{pmatrix}", "1, 2, 3, 4", false},
+    {"NotASet", "\\begin{pmatrix}1\\\\ 2\\end{pmatrix}", "\\{1, 2\\}", false},
+    {"OneByOneIsNotAScalar", "\\begin{pmatrix}5\\end{pmatrix}", "5", false},
+    {"RoundedCellTooCoarse", "\\begin{pmatrix}0.33 & 1\\end{pmatrix}",
+     "\\begin{pmatrix}\\frac13 & 1\\end{pmatrix}", false},
+    {"WrongSymbolicCell", "\\begin{pmatrix}\\cos t & \\sin t\\\\ \\sin t & \\cos t\\end{pmatrix}",
+     "\\begin{pmatrix}\\cos t & -\\sin t\\\\ \\sin t & \\cos t\\end{pmatrix}", false},
+};
+R1_CASES(Matrices, kMatrices);
+
+// Floats against values no decimal writes exactly, at `precision` (6)
+// significant digits; see math_verify.h for each decision.
+const Case kPrecision[] = {
+    {"Third", "0.333333", "\\frac13", true},
+    {"ThirdLonger", "0.3333333333", "1/3", true},
+    {"NegativeThird", "-0.333333", "-\\frac{1}{3}", true},
+    {"TwoThirdsRoundedUp", "0.666667", "2/3", true},
+    {"Seventh", "0.142857", "\\frac{1}{7}", true},
+    {"FiveSixths", "0.833333", "\\frac56", true},
+    {"LargeValue", "333.333", "\\frac{1000}{3}", true},
+    {"SmallValue", "0.000333333", "1/3000", true},
+    {"Scientific", "3.33333 \\times 10^{-4}", "\\frac{1}{3000}", true},
+    {"ScientificE", "3.33333e-4", "\\frac{1}{3000}", true},
+    {"Percent", "33.3333\\%", "\\frac{1}{3}", true},
+    {"FloatGold", "\\frac{1}{3}", "0.333333", true},
+    {"RepeatingGold", "0.333333", "0.\\overline{3}", true},
+    {"IrrationalRoot", "1.41421", "\\sqrt{2}", true},
+    {"Euler", "2.71828", "e", true},
+    {"FourDigitsTooFew", "0.3333", "\\frac13", false},
+    {"TwoDigitsTooFew", "0.33", "\\frac13", false},
+    {"Truncated", "0.666666", "\\frac23", false},
+    {"WrongSeventhDigit", "0.3333334", "\\frac13", false},
+    {"WrongSixthDigit", "0.142858", "\\frac17", false},
+    {"WrongSign", "-0.333333", "\\frac13", false},
+    {"FewDigitsOfSmallValue", "0.000333", "\\frac{1}{3000}", false},
+    {"IntegerIsExact", "2.999999", "3", false},
+    {"LargeIntegerIsExact", "1.23457e8", "123456789", false},
+    {"TerminatingIsExact", "0.123457", "0.1234567", false},
+    {"FloatsBothSides", "0.3333333", "0.333333", false},
+    {"RootTooFewDigits", "1.414", "\\sqrt{2}", false},
+};
+R1_CASES(Precision, kPrecision);
+
+// Inequalities in one variable are the intervals they describe.
+const Case kInequalities[] = {
+    {"OpenChain", "-793 < a < 10", "(-793, 10)", true},
+    {"AtLeast", "x \\ge 2", "[2, \\infty)", true},
+    {"Below", "x < 3", "(-\\infty, 3)", true},
+    {"ClosedChain", "2 \\le x \\le 5", "[2, 5]", true},
+    {"HalfOpenChain", "-1 < x \\leq 3", "(-1, 3]", true},
+    {"DescendingChain", "5 \\ge x > 2", "(2, 5]", true},
+    {"BoundFirst", "2 < x", "(2, \\infty)", true},
+    {"UnicodeSign", "x \u2265 2", "[2, \\infty)", true},
+    {"GoldInequality", "(2, \\infty)", "x > 2", true},
+    {"GoldChain", "[-1, \\frac{1}{2})", "-1 \\le x < 0.5", true},
+    {"Membership", "x \\in (2, \\infty)", "x > 2", true},
+    {"NotEqual", "x \\ne 2", "(-\\infty, 2) \\cup (2, \\infty)", true},
+    {"OrIsUnion", "x < -1 \\text{ or } x > 3", "(-\\infty, -1) \\cup (3, \\infty)", true},
+    {"ClosedUnion", "x \\le -1 or x \\ge 3", "(-\\infty, -1] \\cup [3, \\infty)", true},
+    {"SameSetMirrored", "-793 < a < 10", "10 > a > -793", true},
+    {"SameSetMembership", "a \\in (-793, 10)", "-793 < a < 10", true},
+    {"SymbolicBound", "x > \\sqrt{2}", "(\\sqrt{2}, \\infty)", true},
+    {"WrongUpperEndpoint", "-793 < a < 10", "(-793, 11)", false},
+    {"WrongLowerEndpoint", "-793 < a < 10", "(-792, 10)", false},
+    {"ClosedVsOpen", "-793 < a \\le 10", "(-793, 10)", false},
+    {"OpenVsClosed", "x > 2", "[2, \\infty)", false},
+    {"NonStrictVsOpen", "x \\ge 2", "(2, \\infty)", false},
+    {"WrongDirection", "x > 3", "(-\\infty, 3)", false},
+    {"BelowIsOpen", "x < 3", "(-\\infty, 3]", false},
+    {"DifferentVariables", "x > 2", "y > 2", false},
+    {"MembershipOfOtherVariable", "x \\in (2, \\infty)", "y > 2", false},
+    {"UnionWrongEnd", "x < -1 or x > 3", "(-\\infty, -1] \\cup (3, \\infty)", false},
+    {"UnionMissingPiece", "x < -1", "(-\\infty, -1) \\cup (3, \\infty)", false},
+    {"NotEqualIsNotOneSide", "x \\ne 2", "(2, \\infty)", false},
+    {"SquareIsNoInterval", "x^2 > 4", "(2, \\infty)", false},
+    {"ScaledIsNoInterval", "2x > 4", "(2, \\infty)", false},
+    {"MixedChainIsNoInterval", "1 < x > 3", "(1, 3)", false},
+    {"IntervalIsNotAPair", "1 < x < 2", "1, 2", false},
+};
+R1_CASES(Inequalities, kInequalities);
+
+// Equations against values: a side that is a label names the other side.
+const Case kLabelledValues[] = {
+    {"FunctionOfX", "f(x)=1", "1", true},
+    {"FunctionAtPoint", "f(2) = 5", "5", true},
+    {"InverseFunction", "f^{-1}(3) = 2", "2", true},
+    {"Derivative", "g'(x) = 3x^2", "3x^2", true},
+    {"Segments", "AB=4, CD=5", "4, 5", true},
+    {"SegmentsUnordered", "AB = 4, CD = 5", "5, 4", true},
+    {"Variable", "x = 3", "3", true},
+    {"Angle", "\\angle A = 30^\\circ", "30", true},
+    {"AngleMeasure", "m\\angle ABC = 40", "40", true},
+    {"Overline", "\\overline{AB} = 5", "5", true},
+    {"Sequence", "a_{n} = 2n + 1", "2n+1", true},
+    {"GreekName", "\\theta = \\frac{\\pi}{2}", "\\pi/2", true},
+    {"NamedSet", "S = \\{1, 2\\}", "\\{2, 1\\}", true},
+    {"AgreeingChain", "x = \\frac{6}{8} = 0.75", "\\frac34", true},
+    {"TrueArithmetic", "2 + 3 = 5", "5", true},
+    {"GoldLabelled", "5", "f(2) = 5", true},
+    {"SameEquation", "f(x) = x^2", "f(x) = x \\cdot x", true},
+    {"SameAngle", "\\angle A = 30^\\circ", "\\angle A = 30", true},
+    {"ChainVsEquation", "x = \\frac{6}{8} = 0.75", "x = \\frac34", true},
+    {"WrongValue", "f(x)=1", "2", false},
+    {"OneWrongSegment", "AB = 4, CD = 5", "4, 6", false},
+    {"DifferentSegments", "AB = 4", "CD = 4", false},
+    {"DifferentFunctions", "f(x) = 1", "g(x) = 1", false},
+    {"DifferentAngles", "\\angle A = 30", "\\angle B = 30", false},
+    {"FunctionValueDiffers", "f(x) = x^2", "f(x) = x^3", false},
+    {"SquareIsACondition", "x^2 = 4", "4", false},
+    {"ScaledIsACondition", "2x = 10", "10", false},
+    {"AbsoluteIsACondition", "|x| = 3", "3", false},
+    {"SineIsACondition", "\\sin x = 1", "1", false},
+    {"SumIsACondition", "x + 1 = 5", "5", false},
+    {"DisagreeingChain", "x = 2 = 3", "3", false},
+    {"FalseArithmetic", "1 + 1 = 3", "3", false},
+    {"ConstantsAreNoLabel", "5 = 5", "x = 5", false},
+};
+R1_CASES(LabelledValues, kLabelledValues);
+
+// Sets described by a relation, and membership.
+const Case kSetRelations[] = {
+    {"Colon", "\\{x : x > 2\\}", "(2, \\infty)", true},
+    {"Mid", "\\{x \\mid x \\ge 2\\}", "[2, \\infty)", true},
+    {"Bar", "\\{x | x < 3\\}", "x < 3", true},
+    {"Reals", "\\{x \\in \\mathbb{R} : -1 < x < 1\\}", "(-1, 1)", true},
+    {"LeftRightBraces", "\\left\\{ x \\,\\middle|\\, x > 2 \\right\\}", "(2, \\infty)", true},
+    {"MembershipVsBuilder", "x \\in (2, \\infty)", "\\{x : x > 2\\}", true},
+    {"BuilderVsBuilder", "\\{x : x > 2\\}", "\\{x \\mid 2 < x\\}", true},
+    {"MembershipInSet", "x \\in \\{1, 2\\}", "\\{1, 2\\}", true},
+    {"MembershipVsList", "x \\in \\{1, 2\\}", "1, 2", true},
+    {"MembershipVsAssignments", "x \\in \\{1,2\\}", "x = 1 or x = 2", true},
+    {"BuilderOpenVsClosed", "\\{x : x > 2\\}", "[2, \\infty)", false},
+    {"BuilderOtherVariable", "\\{x : x > 2\\}", "\\{y : y > 2\\}", false},
+    {"MembershipWrongElement", "x \\in \\{1, 2\\}", "\\{1, 3\\}", false},
+    {"MembershipMissingElement", "x \\in \\{1, 2\\}", "\\{1\\}", false},
+    {"BuilderIsNotItsBound", "\\{x : x > 2\\}", "\\{2\\}", false},
+    {"MembershipOtherVariable", "x \\in (2, \\infty)", "y \\in (2, \\infty)", false},
+};
+R1_CASES(SetRelations, kSetRelations);
 
 // ---- reasons other than equal / not_equal ----
 
@@ -388,8 +577,9 @@ TEST(MathVerifyReasons, EmptyAnswer) {
 }
 
 TEST(MathVerifyReasons, UnparsableGoldIsNeverCorrect) {
-  for (const char* gold : {"\\frac{1}{", "", "(1, 2", "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
-                           "\xff\xfe", "5 +", "}{"}) {
+  for (const char* gold : {"\\frac{1}{", "", "(1, 2", "\\begin{pmatrix}1\\\\2",
+                           "\\begin{vmatrix}1 & 2\\\\3 & 4\\end{vmatrix}", "\xff\xfe", "5 +",
+                           "}{"}) {
     const MathVerdict v = VerifyMathAnswer(gold, gold);
     EXPECT_FALSE(v.correct) << "'" << gold << "'";
     EXPECT_EQ(v.reason, "gold_unparsable") << "'" << gold << "'";
@@ -398,7 +588,16 @@ TEST(MathVerifyReasons, UnparsableGoldIsNeverCorrect) {
 
 TEST(MathVerifyReasons, UnparsableAnswer) {
   for (const char* answer : {"\\frac{1}{", "(1, 2", "5 +", "\\unknowncommand", "\xff\xfe" "5",
-                             "2 3", "x = ", "{5"}) {
+                             "2 3", "x = ", "{5",
+                             // matrices: a ragged row, an empty cell, "\&" is no cell, unclosed
+                             "\\begin{pmatrix}1 & 2\\\\3\\end{pmatrix}",
+                             "\\begin{pmatrix}1 & \\\\3 & 4\\end{pmatrix}",
+                             "\\begin{pmatrix}1 \\& 2\\end{pmatrix}", "\\begin{pmatrix}5",
+                             "\\begin{pmatrix}5\\end{bmatrix}",
+                             // a determinant is no matrix
+                             "\\begin{vmatrix}5\\end{vmatrix}",
+                             // a set builder whose condition is not about its variable
+                             "\\{y : x > 2\\}", "\\{x : 5\\}", "\\{x^2 : x > 2\\}"}) {
     const MathVerdict v = VerifyMathAnswer(answer, "5");
     EXPECT_FALSE(v.correct) << "'" << answer << "'";
     EXPECT_EQ(v.reason, "answer_unparsable") << "'" << answer << "'";
@@ -497,6 +696,87 @@ TEST(MathVerifyOptions, SinglePointStillCompares) {
   options.random_points = 1;
   EXPECT_TRUE(VerifyMathAnswer("2x", "x+x", options).correct);
   EXPECT_FALSE(VerifyMathAnswer("2x", "x", options).correct);
+}
+
+TEST(MathVerifyOptions, PrecisionSetsTheDigitsAFloatNeeds) {
+  MathVerifyOptions options;
+  options.precision = 0;  // off: floats compare exactly
+  EXPECT_FALSE(VerifyMathAnswer("0.333333", "1/3", options).correct);
+  EXPECT_FALSE(VerifyMathAnswer("0.3333333333", "1/3", options).correct);
+  EXPECT_TRUE(VerifyMathAnswer("0.25", "1/4", options).correct);
+  options.precision = 4;
+  EXPECT_TRUE(VerifyMathAnswer("0.3333", "1/3", options).correct);
+  EXPECT_FALSE(VerifyMathAnswer("0.333", "1/3", options).correct);
+  EXPECT_FALSE(VerifyMathAnswer("0.3334", "1/3", options).correct);
+  options.precision = 10;
+  EXPECT_FALSE(VerifyMathAnswer("0.333333", "1/3", options).correct);
+  EXPECT_TRUE(VerifyMathAnswer("0.3333333333", "1/3", options).correct);
+  EXPECT_TRUE(VerifyMathAnswer("0.6666666667", "2/3", options).correct);
+}
+
+TEST(MathVerifyOptions, PrecisionOutOfRangeIsInvalid) {
+  MathVerifyOptions options;
+  options.precision = -1;
+  EXPECT_EQ(VerifyMathAnswer("1", "1", options).reason, "invalid_options");
+  options.precision = 31;
+  EXPECT_EQ(VerifyMathAnswer("1", "1", options).reason, "invalid_options");
+  options.precision = 30;
+  EXPECT_EQ(VerifyMathAnswer("1", "1", options).reason, "equal");
+}
+
+// Each pair is equal when lenient and not equal when strict (the default).
+TEST(MathVerifyOptions, LenientIgnoresWhichVariableIsNamed) {
+  const std::pair<const char*, const char*> kPairs[] = {
+      {"y + 1", "x + 1"},          {"f(y)", "f(x)"},
+      {"t^2 + 1", "x^2 + 1"},      {"y = 5", "x = 5"},
+      {"AB = 4", "CD = 4"},        {"\\angle B = 30", "\\angle A = 30"},
+      {"y > 2", "x > 2"},          {"\\{y : y > 2\\}", "x \\in (2, \\infty)"},
+      {"x = 1, y = 2", "(1, 2)"},  {"AB = 4, CD = 5", "(4, 5)"},
+      {"1, 2", "(1, 2)"},          {"\\{1, 2\\}", "(1, 2)"},
+      {"(1, 2)", "1, 2"},
+  };
+  MathVerifyOptions lenient;
+  lenient.strict = false;
+  for (const auto& [answer, gold] : kPairs) {
+    EXPECT_TRUE(VerifyMathAnswer(answer, gold, lenient).correct) << answer << " vs " << gold;
+    EXPECT_FALSE(VerifyMathAnswer(answer, gold).correct) << answer << " vs " << gold;
+  }
+}
+
+TEST(MathVerifyOptions, LenientStillRejectsWrongAnswers) {
+  const std::pair<const char*, const char*> kPairs[] = {
+      {"B", "A"},                    // choices are not variables to rename
+      {"y", "x"},
+      {"y + 2", "x + 1"},
+      {"x^2 + y", "y^2 + x"},        // both names are in both: nothing to rename
+      {"x = y + 1", "y = x + 1"},
+      {"y = 6", "x = 5"},
+      {"f(x) = 1", "2"},
+      {"2, 1", "(1, 2)"},            // a list against a tuple is in order
+      {"AB = 5, CD = 4", "(4, 5)"},
+      {"y > 2", "x \\ge 2"},
+      {"1, 2, 3", "(1, 2)"},
+      {"0.33", "1/3"},
+      {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(1, 2)"},
+  };
+  MathVerifyOptions lenient;
+  lenient.strict = false;
+  for (const auto& [answer, gold] : kPairs) {
+    EXPECT_FALSE(VerifyMathAnswer(answer, gold, lenient).correct) << answer << " vs " << gold;
+  }
+}
+
+TEST(MathVerifyOptions, BothModesLetAnEquationStandForItsValue) {
+  MathVerifyOptions lenient;
+  lenient.strict = false;
+  for (const MathVerifyOptions& options : {MathVerifyOptions{}, lenient}) {
+    EXPECT_TRUE(VerifyMathAnswer("x = 5", "5", options).correct);
+    EXPECT_TRUE(VerifyMathAnswer("y = 5", "5", options).correct);
+    EXPECT_TRUE(VerifyMathAnswer("5", "x = 5", options).correct);
+    EXPECT_TRUE(VerifyMathAnswer("f(x) = 1", "1", options).correct);
+    EXPECT_TRUE(VerifyMathAnswer("x = 5", "x = 5", options).correct);
+    EXPECT_FALSE(VerifyMathAnswer("x^2 = 25", "5", options).correct);
+  }
 }
 
 // ---- adversarial input: each must end in a verdict, quickly ----
@@ -605,6 +885,58 @@ TEST(MathVerifyAdversarial, ManyVariablesAndItems) {
   std::string items;
   for (int i = 0; i < 200; ++i) absl::StrAppend(&items, i == 0 ? "" : ", ", i);
   EXPECT_EQ(VerifyMathAnswer(items, items).reason, "equal");
+}
+
+TEST(MathVerifyAdversarial, MatricesStayBounded) {
+  // More cells than a list may hold.
+  std::string wide = "\\begin{pmatrix}";
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&wide, i == 0 ? "" : " & ", i);
+  wide += "\\end{pmatrix}";
+  EXPECT_EQ(VerifyMathAnswer(wide, "1").reason, "answer_too_complex");
+  // A megabyte of separators, unclosed and closed.
+  std::string separators = "\\begin{pmatrix}";
+  for (int i = 0; i < (1 << 19); ++i) separators += "&\\\\";
+  EXPECT_EQ(VerifyMathAnswer(separators, "1", Huge()).reason, "answer_too_complex");
+  EXPECT_EQ(VerifyMathAnswer(separators + "\\end{pmatrix}", "1", Huge()).reason,
+            "answer_too_complex");
+  EXPECT_EQ(VerifyMathAnswer("1", separators + "\\end{pmatrix}", Huge()).reason, "gold_unparsable");
+  // Matrices nested in cells, deeper than the depth limit.
+  EXPECT_EQ(
+      VerifyMathAnswer(Nested(200, "\\begin{pmatrix}1 & ", "2", "\\end{pmatrix}"), "1", Huge()).reason,
+      "too_deep");
+  EXPECT_EQ(VerifyMathAnswer(Nested(100000, "\\begin{bmatrix}", "2", "\\end{bmatrix}"), "1", Huge())
+                .reason,
+            "too_deep");
+  EXPECT_FALSE(VerifyMathAnswer(Nested(100000, "\\begin{pmatrix}", "", ""), "1", Huge()).correct);
+  EXPECT_FALSE(VerifyMathAnswer(Nested(100000, "\\end{pmatrix}", "", ""), "1", Huge()).correct);
+  // Openers whose closer never comes are not searched for again and again.
+  EXPECT_FALSE(VerifyMathAnswer(Nested(200000, "\\begin{array}{", "", ""), "1", Huge()).correct);
+  EXPECT_FALSE(
+      VerifyMathAnswer("\\begin{pmatrix}" + Nested(500000, "\\\\[", "", ""), "1", Huge()).correct);
+  EXPECT_FALSE(VerifyMathAnswer(Nested(200000, "\\begin{pmatrix*}[", "", ""), "1", Huge()).correct);
+  // Nested but within the limit: compared cell by cell.
+  EXPECT_EQ(VerifyMathAnswer(Nested(20, "\\begin{pmatrix}1 & ", "2", "\\end{pmatrix}"),
+                             Nested(20, "\\begin{bmatrix}1 & ", "2", "\\end{bmatrix}"))
+                .reason,
+            "equal");
+}
+
+TEST(MathVerifyAdversarial, RelationsAndSetBuildersStayBounded) {
+  std::string chain = "0";
+  for (int i = 1; i < 300; ++i) absl::StrAppend(&chain, " < ", i);
+  EXPECT_EQ(VerifyMathAnswer(chain, "1").reason, "answer_too_complex");
+  std::string equalities = "x";
+  for (int i = 0; i < 200; ++i) equalities += " = 1";
+  EXPECT_EQ(VerifyMathAnswer(equalities, "1").reason, "equal");
+  EXPECT_EQ(VerifyMathAnswer(Nested(100, "\\{x : x \\in ", "(2, \\infty)", "\\}"), "x > 2").reason,
+            "too_deep");
+  EXPECT_EQ(VerifyMathAnswer(Nested(20, "\\{x : x \\in ", "(2, \\infty)", "\\}"), "x > 2").reason,
+            "equal");
+  std::string labels = "f(";  // a label with a megabyte argument still names 1
+  labels += std::string(1 << 20, 'x') + ") = 1";
+  EXPECT_EQ(VerifyMathAnswer(labels, "1", Huge()).reason, "equal");
+  EXPECT_EQ(VerifyMathAnswer(labels, "2", Huge()).reason, "not_equal");
+  EXPECT_FALSE(VerifyMathAnswer(std::string(1 << 20, '|') + "x : x > 2", "1", Huge()).correct);
 }
 
 }  // namespace
