@@ -79,6 +79,7 @@ ScoreItem ScoreItemFor(const data::PromptRecord& prompt, const std::string& comp
     code_test->set_output(test.output());
   }
   item.set_entry_point(prompt.entry_point());
+  if (!prompt.compare().empty()) item.set_compare(prompt.compare());
   item.set_completion_tokens(completion_tokens);
   item.set_truncated(truncated);
   return item;

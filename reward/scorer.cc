@@ -62,8 +62,11 @@ std::string ItemError(const ScoreItem& item) {
       return absl::StrCat("code_language must be \"python\" or \"cpp\", got \"",
                           sandbox::Printable(item.code_language(), 40), "\"");
     }
-    if (!item.entry_point().empty() && item.code_language() == "cpp") {
-      return "entry_point (function-call tests) is for python only";
+    // An unknown comparison mode is the data's fault, never a 0 for the program.
+    if (!item.compare().empty()) {
+      if (absl::StatusOr<sandbox::CompareSpec> spec = sandbox::ParseCompareSpec(item.compare()); !spec.ok()) {
+        return std::string(spec.status().message());
+      }
     }
     // Test data arrives as proto string fields, which must be UTF-8; a
     // program's stdin that is not would also be compared as text.
@@ -93,13 +96,14 @@ const char* FaultCode(const absl::Status& status) {
 RuleVerdict MathRule(const ScoreItem& item, const config::RewardRuleConfig& rule) {
   ExtractionOptions extraction;
   extraction.pattern = rule.math().answer_pattern();
+  extraction.after_think = rule.math().answer_after_think();
   const ExtractedAnswer answer = ExtractFinalAnswer(item.completion(), extraction);
   if (!answer.found) return {0.0, answer.reason};
   MathVerifyOptions options;
   options.relative_tolerance = rule.math().relative_tolerance();
   options.precision = rule.math().precision();
   options.strict = rule.math().strict();
-  const MathVerdict verdict = VerifyMathAnswer(answer.text, item.reference(), options);
+  const MathVerdict verdict = VerifyMathAnswer(answer.text, GoldAnswerText(item.reference()), options);
   return {verdict.correct ? 1.0 : 0.0, verdict.reason};
 }
 
@@ -112,6 +116,11 @@ absl::StatusOr<RuleVerdict> CodeRule(const ScoreItem& item, const config::Reward
   if (code.empty()) return RuleVerdict{0.0, "no_code"};
   sandbox::Submission submission = SubmissionOf(item, rule.code().all_or_nothing());
   submission.source = code;
+  // The item's mode, else the rule's (both checked before: ItemError, Create).
+  absl::StatusOr<sandbox::CompareSpec> compare =
+      sandbox::ParseCompareSpec(item.compare().empty() ? rule.code().compare() : item.compare());
+  if (!compare.ok()) return compare.status();
+  submission.compare = *compare;
   absl::StatusOr<sandbox::JudgeResult> judged = pool.Judge(submission, deadline, cancelled);
   if (!judged.ok()) return judged.status();
   if (judged->reason == "cancelled") return absl::CancelledError("cancelled while the program ran");
@@ -129,6 +138,9 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const config::RewardServi
   std::unique_ptr<Scorer> scorer(new Scorer(config));
   for (const config::RewardRuleConfig& rule : config.rules()) {
     if (rule.rule() != "code") continue;
+    if (absl::StatusOr<sandbox::CompareSpec> spec = sandbox::ParseCompareSpec(rule.code().compare()); !spec.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("reward rule \"code\": code.compare: ", spec.status().message()));
+    }
     sandbox::PoolOptions options;
     options.max_concurrent = config.max_concurrent_sandboxes();
     options.max_queued = config.max_queued_sandboxes();

@@ -160,10 +160,12 @@ class CodeScorerTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(work_root_); }
 
-  absl::StatusOr<std::unique_ptr<Scorer>> Make(int max_concurrent = 2, int max_queued = 16) {
+  absl::StatusOr<std::unique_ptr<Scorer>> Make(int max_concurrent = 2, int max_queued = 16,
+                                               const std::string& compare = "") {
     config::RewardServiceConfig config = Mix({{"code", 1.0}, {"format", 0.5}});
     config.mutable_rules(0)->mutable_code()->set_wall_seconds(60);
     config.mutable_rules(0)->mutable_code()->set_cpu_seconds(60);
+    if (!compare.empty()) config.mutable_rules(0)->mutable_code()->set_compare(compare);
     config.set_max_concurrent_sandboxes(max_concurrent);
     config.set_max_queued_sandboxes(max_queued);
     return Scorer::Create(config, options_);
@@ -297,6 +299,133 @@ TEST_F(CodeScorerTest, ImportedFunctionCallRecordsKeepTheirEntryPoint) {
   const ScoreResult wrong = ScoreOne(**scorer, ScoreItemFor(record, answer("a - b"), 20, false));
   EXPECT_TRUE(wrong.error().empty()) << wrong.DebugString();
   EXPECT_FALSE(wrong.correct());
+}
+
+// Output comparison modes (sandbox/compare.h): the item's, else the rule's,
+// else tokens.
+TEST_F(CodeScorerTest, CompareModeComesFromTheItemThenTheRule) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  const auto scored = [&](const ScoreItem& item) {
+    const ScoreResult result = ScoreOne(**scorer, item);
+    EXPECT_TRUE(result.error().empty()) << result.DebugString();
+    return result;
+  };
+  // Default tokens: line breaks are whitespace, token boundaries are not.
+  const ScoreItem two_lines = Code("print(1)\nprint(2)", "", "1 2\n");
+  EXPECT_TRUE(scored(two_lines).correct());
+  EXPECT_FALSE(scored(Code("print(12)", "", "1 2\n")).correct());
+  ScoreItem lines = two_lines;
+  lines.set_compare("lines");
+  EXPECT_FALSE(scored(lines).correct());
+  EXPECT_EQ(ByRule(scored(lines)).at("code").reason(), "failed");
+  ScoreItem exact = Code("print(42)", "", "42");
+  exact.set_compare("exact");
+  EXPECT_TRUE(scored(exact).correct());
+  exact.mutable_tests(0)->set_output("42 ");
+  EXPECT_FALSE(scored(exact).correct());
+  ScoreItem close = Code("print(0.5000001)", "", "0.5\n");
+  EXPECT_FALSE(scored(close).correct());  // tokens: text
+  close.set_compare("numeric");
+  EXPECT_TRUE(scored(close).correct());
+  ScoreItem off = Code("print(0.51)", "", "0.5\n");
+  off.set_compare("numeric");
+  EXPECT_FALSE(scored(off).correct());
+  off.set_compare("numeric:0.1");
+  EXPECT_TRUE(scored(off).correct());
+
+  // The rule's default applies to items that do not say; an item's own wins.
+  auto numeric = Make(2, 16, "numeric");
+  ASSERT_TRUE(numeric.ok()) << numeric.status();
+  EXPECT_TRUE(ScoreOne(**numeric, Code("print(0.5000001)", "", "0.5\n")).correct());
+  EXPECT_FALSE(ScoreOne(**numeric, Code("print(0.51)", "", "0.5\n")).correct());
+  ScoreItem own = Code("print(0.5000001)", "", "0.5\n");
+  own.set_compare("tokens");
+  EXPECT_FALSE(ScoreOne(**numeric, own).correct());
+}
+
+TEST_F(CodeScorerTest, AnUnknownCompareModeIsAnInvalidItemOrConfig) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  ScoreItem item = Code("print(1)", "", "1\n");
+  item.set_compare("fuzzy");
+  const ScoreResult result = ScoreOne(**scorer, item);
+  ExpectNoScore(result, "invalid_item");
+  EXPECT_THAT(result.error(), ::testing::HasSubstr("\"fuzzy\""));
+  item.set_compare("numeric:-1");
+  ExpectNoScore(ScoreOne(**scorer, item), "invalid_item");
+  const std::vector<ScoreResult> batch = (*scorer)->ScoreBatch({&item}, absl::InfiniteFuture(), nullptr);
+  ExpectNoScore(batch.at(0), "invalid_item");
+
+  auto bad_config = Make(2, 16, "Tokens");
+  ASSERT_FALSE(bad_config.ok());
+  EXPECT_EQ(bad_config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_config.status().message(), ::testing::HasSubstr("code.compare"));
+  EXPECT_THAT(bad_config.status().message(), ::testing::HasSubstr("\"Tokens\""));
+}
+
+TEST_F(CodeScorerTest, ImportedRecordsKeepTheirCompareMode) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  data::PromptRecord record;
+  record.set_task("code");
+  record.set_compare("numeric:1e-3");
+  data::TestCase* test = record.add_tests();
+  test->set_input("");
+  test->set_output("3.1416\n");
+  const auto answer = [](const std::string& value) {
+    return absl::StrCat("<think>t</think><answer>```python\nprint(", value, ")\n```</answer>");
+  };
+  const ScoreItem close = ScoreItemFor(record, answer("3.14159"), 20, false);
+  EXPECT_EQ(close.compare(), "numeric:1e-3");
+  EXPECT_TRUE(ScoreOne(**scorer, close).correct());
+  EXPECT_FALSE(ScoreOne(**scorer, ScoreItemFor(record, answer("3.15"), 20, false)).correct());
+  record.clear_compare();
+  EXPECT_FALSE(ScoreItemFor(record, answer("3.14159"), 20, false).has_compare());
+}
+
+// C++ function-call items (LeetCode style) beside Python's.
+TEST_F(CodeScorerTest, CppFunctionCallItems) {
+  auto scorer = Make();
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  const auto item = [](const std::string& program) {
+    ScoreItem item = Item("code", absl::StrCat("<think>t</think><answer>```cpp\n", program, "\n```</answer>"), "");
+    item.set_code_language("cpp");
+    item.set_entry_point("twoSum");
+    for (const auto& [input, output] :
+         {std::pair<const char*, const char*>{"[[2, 7, 11, 15], 9]", "[0, 1]"}, {"[[3, 2, 4], 6]", "[1, 2]"}}) {
+      CodeTest* test = item.add_tests();
+      test->set_input(input);
+      test->set_output(output);
+    }
+    return item;
+  };
+  const ScoreResult right = ScoreOne(**scorer, item(R"cc(class Solution {
+public:
+    vector<int> twoSum(vector<int>& nums, int target) {
+        for (int i = 0; i < (int)nums.size(); ++i)
+            for (int j = i + 1; j < (int)nums.size(); ++j)
+                if (nums[i] + nums[j] == target) return {i, j};
+        return {};
+    }
+};)cc"));
+  EXPECT_TRUE(right.error().empty()) << right.DebugString();
+  EXPECT_TRUE(right.correct()) << right.DebugString();
+  const ScoreResult wrong = ScoreOne(**scorer, item(R"cc(class Solution {
+public:
+    vector<int> twoSum(vector<int>& nums, int target) { return {0, 1}; }
+};)cc"));
+  EXPECT_TRUE(wrong.error().empty()) << wrong.DebugString();
+  EXPECT_FALSE(wrong.correct());
+  EXPECT_DOUBLE_EQ(ByRule(wrong).at("code").score(), 0.5);
+  // A parameter type the driver cannot fill: the item cannot be judged, which
+  // is no verdict on the program.
+  const ScoreResult unsupported = ScoreOne(**scorer, item(R"cc(class Solution {
+public:
+    vector<int> twoSum(map<int, int> nums, int target) { return {}; }
+};)cc"));
+  ExpectNoScore(unsupported, "invalid_item");
+  EXPECT_THAT(unsupported.error(), ::testing::HasSubstr("std::map<int, int>"));
 }
 
 TEST_F(CodeScorerTest, SandboxFailureIsAnError) {

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/utf8.h"
@@ -265,7 +267,245 @@ std::vector<absl::string_view> NormalizedLines(absl::string_view text) {
   return lines;
 }
 
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// Walks a text's whitespace-separated tokens, counting lines.
+class Tokens {
+ public:
+  explicit Tokens(absl::string_view text) : text_(text) {}
+  // The next token, or false at the end; *line is its 1-based line.
+  bool Next(absl::string_view* token, int64_t* line) {
+    while (pos_ < text_.size() && IsSpace(text_[pos_])) {
+      if (text_[pos_] == '\n') ++line_;
+      ++pos_;
+    }
+    if (pos_ == text_.size()) return false;
+    const size_t start = pos_;
+    while (pos_ < text_.size() && !IsSpace(text_[pos_])) ++pos_;
+    *token = text_.substr(start, pos_ - start);
+    *line = line_;
+    return true;
+  }
+  // The line the text ends on (where "end of output" stands).
+  int64_t EndLine() const { return line_; }
+
+ private:
+  absl::string_view text_;
+  size_t pos_ = 0;
+  int64_t line_ = 1;
+};
+
+struct Number {
+  bool integer = false;
+  std::string digits;  // integer: '-' and digits without leading zeros, "0" for zero
+  double value = 0;
+};
+
+// `token` as a decimal number: [+-]?(D+(.D*)?|.D+)([eE][+-]?D+)?.
+bool ParseNumber(absl::string_view token, Number* out) {
+  size_t i = 0;
+  const size_t n = token.size();
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < n && absl::ascii_isdigit(static_cast<unsigned char>(token[i]))) ++i;
+    return i - from;
+  };
+  bool negative = false;
+  if (i < n && (token[i] == '+' || token[i] == '-')) negative = token[i++] == '-';
+  const size_t int_start = i;
+  const size_t int_digits = digits();
+  const size_t int_end = i;
+  size_t frac_digits = 0;
+  bool integer = true;
+  if (i < n && token[i] == '.') {
+    ++i;
+    integer = false;
+    frac_digits = digits();
+  }
+  if (int_digits == 0 && frac_digits == 0) return false;
+  if (i < n && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    integer = false;
+    if (i < n && (token[i] == '+' || token[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  if (i != n) return false;
+  out->integer = integer;
+  if (integer) {
+    absl::string_view d = token.substr(int_start, int_end - int_start);
+    while (d.size() > 1 && d[0] == '0') d.remove_prefix(1);
+    out->digits = absl::StrCat(negative && d != "0" ? "-" : "", d);
+  }
+  // Locale-independent; a value beyond double range is a word (or ±inf,
+  // which NumericTokensEqual sends back to text comparison).
+  absl::string_view unsigned_part = token;
+  absl::ConsumePrefix(&unsigned_part, "+");
+  if (!absl::SimpleAtod(unsigned_part, &out->value)) out->value = HUGE_VAL;
+  return true;
+}
+
+// Numeric mode: two tokens equal as numbers (see compare.h), or as text.
+bool NumericTokensEqual(absl::string_view want, absl::string_view got, const CompareSpec& spec) {
+  if (want == got) return true;
+  Number w, g;
+  if (!ParseNumber(want, &w) || !ParseNumber(got, &g)) return false;
+  if (w.integer && g.integer) return w.digits == g.digits;
+  if (!std::isfinite(w.value) || !std::isfinite(g.value)) return false;  // beyond double range
+  const double diff = std::fabs(g.value - w.value);
+  return diff <= spec.abs_tolerance || diff <= spec.rel_tolerance * std::fabs(w.value);
+}
+
+std::string Quoted(absl::string_view text) {
+  constexpr size_t kShown = 80;
+  return absl::StrCat("\"", Printable(text, kShown), "\"");
+}
+
+OutputComparison CompareTokens(const CompareSpec& spec, absl::string_view expected,
+                               absl::string_view actual) {
+  Tokens want(expected), got(actual);
+  while (true) {
+    absl::string_view w, g;
+    int64_t w_line = 0, g_line = 0;
+    const bool has_w = want.Next(&w, &w_line);
+    const bool has_g = got.Next(&g, &g_line);
+    if (!has_w && !has_g) return {true, ""};
+    if (!has_w) {
+      return {false, absl::StrCat("line ", g_line, ": expected end of output, got ", Quoted(g))};
+    }
+    if (!has_g) {
+      return {false, absl::StrCat("line ", w_line, ": expected ", Quoted(w), ", got end of output")};
+    }
+    const bool same =
+        spec.mode == CompareMode::kNumeric ? NumericTokensEqual(w, g, spec) : w == g;
+    if (!same) {
+      return {false, absl::StrCat("line ", w_line, ": expected ", Quoted(w), ", got ", Quoted(g))};
+    }
+  }
+}
+
+absl::string_view DropFinalNewline(absl::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  return text;
+}
+
+OutputComparison CompareExact(absl::string_view expected, absl::string_view actual) {
+  const absl::string_view want = DropFinalNewline(expected);
+  const absl::string_view got = DropFinalNewline(actual);
+  if (want == got) return {true, ""};
+  size_t i = 0;
+  int64_t line = 1;
+  size_t line_start = 0;
+  while (i < want.size() && i < got.size() && want[i] == got[i]) {
+    if (want[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+    ++i;
+  }
+  constexpr size_t kShown = 40;
+  auto show = [&](absl::string_view text) {
+    return i < text.size() ? absl::StrCat("\"", Printable(text.substr(i), kShown), "\"")
+                           : std::string("end of output");
+  };
+  return {false, absl::StrCat("line ", line, ", column ", i - line_start + 1, ": expected ",
+                              show(want), ", got ", show(got))};
+}
+
+constexpr char kCompareForms[] =
+    "exact, lines, tokens, numeric, numeric:TOL, numeric:abs=TOL, numeric:rel=TOL or "
+    "numeric:abs=TOL,rel=TOL";
+
+absl::Status BadSpec(absl::string_view text, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("compare mode \"", Printable(text, 60), "\": ",
+                                                 why, " (one of ", kCompareForms, ")"));
+}
+
 }  // namespace
+
+absl::StatusOr<CompareSpec> ParseCompareSpec(absl::string_view text) {
+  CompareSpec spec;
+  if (text == "exact") {
+    spec.mode = CompareMode::kExact;
+    return spec;
+  }
+  if (text == "lines") {
+    spec.mode = CompareMode::kLines;
+    return spec;
+  }
+  if (text == "tokens") {
+    spec.mode = CompareMode::kTokens;
+    return spec;
+  }
+  absl::string_view rest = text;
+  if (!absl::ConsumePrefix(&rest, "numeric")) return BadSpec(text, "unknown mode");
+  spec.mode = CompareMode::kNumeric;
+  if (rest.empty()) return spec;
+  if (!absl::ConsumePrefix(&rest, ":")) return BadSpec(text, "unknown mode");
+  auto tolerance = [&](absl::string_view value, double* out) -> absl::Status {
+    double v;
+    if (value.empty() || !absl::SimpleAtod(value, &v) || IsSpace(value.front()) ||
+        IsSpace(value.back())) {
+      return BadSpec(text, absl::StrCat("tolerance \"", Printable(value, 40), "\" is not a number"));
+    }
+    if (!std::isfinite(v) || v < 0) {
+      return BadSpec(text, "a tolerance must be finite and not negative");
+    }
+    *out = v;
+    return absl::OkStatus();
+  };
+  if (!absl::StrContains(rest, '=')) {
+    if (absl::Status s = tolerance(rest, &spec.abs_tolerance); !s.ok()) return s;
+    spec.rel_tolerance = spec.abs_tolerance;
+  } else {
+    spec.abs_tolerance = 0;
+    spec.rel_tolerance = 0;
+    bool seen_abs = false, seen_rel = false;
+    for (absl::string_view part : absl::StrSplit(rest, ',')) {
+      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+      bool* seen = kv.first == "abs" ? &seen_abs : kv.first == "rel" ? &seen_rel : nullptr;
+      if (seen == nullptr || !absl::StrContains(part, '=')) {
+        return BadSpec(text, absl::StrCat("\"", Printable(part, 40), "\" is not abs=TOL or rel=TOL"));
+      }
+      if (*seen) return BadSpec(text, absl::StrCat(kv.first, " is given twice"));
+      *seen = true;
+      double* out = kv.first == "abs" ? &spec.abs_tolerance : &spec.rel_tolerance;
+      if (absl::Status s = tolerance(kv.second, out); !s.ok()) return s;
+    }
+  }
+  if (spec.rel_tolerance >= 1) return BadSpec(text, "a relative tolerance must be below 1");
+  return spec;
+}
+
+std::string CompareSpecName(const CompareSpec& spec) {
+  switch (spec.mode) {
+    case CompareMode::kExact: return "exact";
+    case CompareMode::kLines: return "lines";
+    case CompareMode::kTokens: return "tokens";
+    case CompareMode::kNumeric:
+      return absl::StrCat("numeric:abs=", spec.abs_tolerance, ",rel=", spec.rel_tolerance);
+  }
+  return "unknown";
+}
+
+OutputComparison CompareOutput(const CompareSpec& spec, absl::string_view expected,
+                               absl::string_view actual) {
+  switch (spec.mode) {
+    case CompareMode::kExact:
+      return CompareExact(expected, actual);
+    case CompareMode::kLines: {
+      OutputComparison result;
+      result.match = StdoutMatches(expected, actual);
+      if (!result.match) result.difference = StdoutDifference(expected, actual);
+      return result;
+    }
+    case CompareMode::kTokens:
+    case CompareMode::kNumeric:
+      return CompareTokens(spec, expected, actual);
+  }
+  return {false, "unknown compare mode"};
+}
 
 bool StdoutMatches(absl::string_view expected, absl::string_view actual) {
   return NormalizedLines(expected) == NormalizedLines(actual);

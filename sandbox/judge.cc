@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "sandbox/compare.h"
+#include "sandbox/cpp_driver.h"
 
 namespace r1::sandbox {
 namespace {
@@ -26,7 +27,7 @@ constexpr size_t kDetailBytes = 400;
 // 4 (no such function) and Python's 1 (an exception) are runtime errors.
 constexpr int kHarnessNotJson = 3;
 
-// The function-call driver. It reads the arguments before importing the
+// The Python function-call driver. It reads the arguments before importing the
 // submission, moves fd 1 to stderr so the submission's prints cannot mix with
 // the result, and prints only json.dumps(result) on the saved stdout.
 constexpr char kHarnessSource[] = R"py(import json, os, sys
@@ -39,6 +40,8 @@ def _main():
     sys.path.insert(0, "/box")
     import solution
     fn = getattr(solution, sys.argv[1], None)
+    if fn is None and isinstance(getattr(solution, "Solution", None), type):
+        fn = getattr(solution.Solution(), sys.argv[1], None)
     if not callable(fn):
         print("r1 harness: the submission defines no function %r" % sys.argv[1], file=sys.stderr)
         sys.exit(4)
@@ -53,6 +56,59 @@ def _main():
 
 _main()
 )py";
+
+
+// The driver's answer when it cannot drive the entry point (a type it does
+// not support, arguments it cannot read): this exit code and this prefix on
+// the result channel, together.
+constexpr int kCppHarnessRefused = 6;
+constexpr char kCppHarnessRefusedMarker[] = "R1_HARNESS_REFUSED: ";
+
+bool IsIdentifierChar(char c) { return absl::ascii_isalnum(c) || c == '_'; }
+
+// Whether `source` declares a class or struct named Solution (LeetCode's).
+bool DeclaresSolutionClass(absl::string_view source) {
+  constexpr absl::string_view kName = "Solution";
+  for (size_t at = source.find(kName); at != absl::string_view::npos;
+       at = source.find(kName, at + 1)) {
+    const size_t end = at + kName.size();
+    if (end < source.size() && IsIdentifierChar(source[end])) continue;
+    size_t i = at;
+    if (i == 0 || !absl::ascii_isspace(static_cast<unsigned char>(source[i - 1]))) continue;
+    while (i > 0 && absl::ascii_isspace(static_cast<unsigned char>(source[i - 1]))) --i;
+    for (absl::string_view key : {"class", "struct"}) {
+      if (i >= key.size() && source.substr(i - key.size(), key.size()) == key &&
+          (i == key.size() || !IsIdentifierChar(source[i - key.size() - 1]))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// The one translation unit of a C++ function-call submission.
+std::string CppFunctionCallSource(const Submission& submission) {
+  const std::string& name = submission.entry_point;
+  const std::string target =
+      DeclaresSolutionClass(submission.source) ? absl::StrCat("&Solution::", name) : absl::StrCat("&::", name);
+  return absl::StrCat(kCppDriverPrefix, "#line 1 \"solution.cc\"\n", submission.source,
+                      "\n#undef main\n#line 1 \"r1_driver_main.cc\"\n",
+                      "signed main() { return ::r1_harness::Main(\"", name, "\", ", target, "); }\n");
+}
+
+constexpr absl::string_view kCppKeywords[] = {
+    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case",
+    "catch", "char", "char8_t", "char16_t", "char32_t", "class", "co_await", "co_return", "co_yield",
+    "compl", "concept", "const", "const_cast", "consteval", "constexpr", "constinit", "continue",
+    "decltype", "default", "delete", "do", "double", "dynamic_cast", "else", "enum", "explicit",
+    "export", "extern", "false", "float", "for", "friend", "goto", "if", "inline", "int", "long",
+    "mutable", "namespace", "new", "noexcept", "not", "not_eq", "nullptr", "operator", "or", "or_eq",
+    "private", "protected", "public", "register", "reinterpret_cast", "requires", "return", "short",
+    "signed", "sizeof", "static", "static_assert", "static_cast", "struct", "switch", "template",
+    "this", "thread_local", "throw", "true", "try", "typedef", "typeid", "typename", "union",
+    "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq",
+    // Names the driver itself uses.
+    "main", "r1_harness", "r1_program_main", "Solution"};
 
 std::string Tail(absl::string_view text) {
   text = absl::StripTrailingAsciiWhitespace(text);
@@ -127,7 +183,8 @@ std::optional<CaseResult> RunVerdict(const RunResult& run, const Limits& limits)
 CaseResult JudgeCase(const RunResult& run, const Submission& submission, const TestCase& test,
                      const Limits& limits) {
   const bool harness = !submission.entry_point.empty();
-  if (harness && run.termination == Termination::kExited && run.exit_code == kHarnessNotJson) {
+  if (harness && submission.language == Language::kPython &&
+      run.termination == Termination::kExited && run.exit_code == kHarnessNotJson) {
     return {Outcome::kFailed, run.wall_seconds, Tail(run.stderr_data)};
   }
   if (std::optional<CaseResult> verdict = RunVerdict(run, limits); verdict.has_value()) {
@@ -135,10 +192,11 @@ CaseResult JudgeCase(const RunResult& run, const Submission& submission, const T
   }
   CaseResult result{Outcome::kFailed, run.wall_seconds, ""};
   if (!harness) {
-    if (StdoutMatches(test.output, run.stdout_data)) {
+    OutputComparison compared = CompareOutput(submission.compare, test.output, run.stdout_data);
+    if (compared.match) {
       result.outcome = Outcome::kPassed;
     } else {
-      result.detail = StdoutDifference(test.output, run.stdout_data);
+      result.detail = std::move(compared.difference);
     }
     return result;
   }
@@ -210,12 +268,21 @@ absl::string_view OutcomeName(Outcome outcome) {
 absl::Status ValidateSubmission(const Submission& submission) {
   if (submission.tests.empty()) return absl::InvalidArgumentError("submission has no test cases");
   if (submission.entry_point.empty()) return absl::OkStatus();
-  if (submission.language != Language::kPython) {
-    return absl::InvalidArgumentError("function-call test cases (entry_point) are Python only");
-  }
-  if (!IsPythonIdentifier(submission.entry_point)) {
+  if (submission.language == Language::kPython && !IsPythonIdentifier(submission.entry_point)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "entry_point '", Printable(submission.entry_point, 80), "' is not a Python identifier"));
+  }
+  if (submission.language == Language::kCpp) {
+    if (!IsPythonIdentifier(submission.entry_point)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entry_point '", Printable(submission.entry_point, 80), "' is not a C++ identifier"));
+    }
+    for (absl::string_view reserved : kCppKeywords) {
+      if (submission.entry_point == reserved) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "entry_point '", reserved, "' is a C++ keyword or a name the function-call driver uses"));
+      }
+    }
   }
   for (size_t i = 0; i < submission.tests.size(); ++i) {
     if (absl::Status s = CheckJsonArray(submission.tests[i].input); !s.ok()) {
@@ -247,7 +314,9 @@ absl::StatusOr<JudgeResult> JudgeInSandbox(Sandbox& sandbox, const Submission& s
               submission.entry_point};
     }
   } else {
-    if (absl::Status s = sandbox.WriteFile(kCppSource, submission.source); !s.ok()) return s;
+    const std::string source =
+        submission.entry_point.empty() ? submission.source : CppFunctionCallSource(submission);
+    if (absl::Status s = sandbox.WriteFile(kCppSource, source); !s.ok()) return s;
     RunRequest compile;
     compile.argv.push_back(options.cxx_path);
     compile.argv.insert(compile.argv.end(), options.cxx_flags.begin(), options.cxx_flags.end());
@@ -294,6 +363,15 @@ absl::StatusOr<JudgeResult> JudgeInSandbox(Sandbox& sandbox, const Submission& s
     request.limits = options.run_limits;
     absl::StatusOr<RunResult> run = sandbox.Run(request, deadline, cancelled);
     if (!run.ok()) return run.status();
+    if (submission.language == Language::kCpp && !submission.entry_point.empty() &&
+        run->termination == Termination::kExited && run->exit_code == kCppHarnessRefused &&
+        absl::StartsWith(run->stdout_data, kCppHarnessRefusedMarker)) {
+      absl::string_view why = run->stdout_data;
+      why.remove_prefix(strlen(kCppHarnessRefusedMarker));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the C++ function-call driver cannot call '", submission.entry_point,
+                       "': ", Printable(why, kDetailBytes)));
+    }
     cases.push_back(JudgeCase(*run, submission, submission.tests[i], options.run_limits));
   }
   return Summarize(std::move(cases), submission.all_or_nothing);

@@ -3,14 +3,37 @@
 //
 // Two kinds of test cases (the data format is fixed):
 // - stdin/stdout (Submission::entry_point empty): `input` is the program's
-//   stdin, `output` its expected stdout (compared by StdoutMatches).
-// - function call (Python only): the submission defines a function named
+//   stdin, `output` its expected stdout, compared as Submission::compare says
+//   (CompareOutput: exact, lines, tokens (the default) or numeric).
+// - function call (LeetCode style): the submission defines a function named
 //   `entry_point`; `input` is a JSON array of positional arguments, `output`
-//   the JSON of the expected return value. A small Python driver written next
-//   to the program imports it, calls the function and prints json.dumps of the
-//   result; the comparison (JsonValuesMatch) happens here, outside the sandbox,
-//   so the program never sees the expected value. Anything the program prints
-//   goes to stderr.
+//   the JSON of the expected return value. A small driver calls the function
+//   and prints the JSON of the result; the comparison (JsonValuesMatch, not
+//   Submission::compare) happens here, outside the sandbox, so the program
+//   never sees the expected value. Anything the program prints goes to stderr.
+//   - Python: a driver script next to the program imports it and calls
+//     `entry_point`, a module-level function or, when the module has none of
+//     that name, a method of `Solution()` (LeetCode's class).
+//   - C++: the program is compiled together with a driver (one translation
+//     unit: the driver's templates, then LeetCode's preamble `#include
+//     <bits/stdc++.h>` and `using namespace std;`, then the program with any
+//     `main` of its own renamed away, then the driver's main). The driver
+//     calls `Solution().entry_point(...)` when the program declares a class or
+//     struct `Solution`, else the free function `::entry_point`. The compiler
+//     learns the signature (template deduction on the function's address), so
+//     nothing parses C++. Parameter and return types: bool, char (a
+//     one-character JSON string), the integer types up to 64 bits (range
+//     checked), float, double, long double, std::string, and std::vector of
+//     any of these, nested (vector<int>, vector<string>, vector<vector<int>>,
+//     vector<vector<char>>, ...), by value or by (const) reference; a void
+//     function returns null. Arguments that do not fit the declared types (a
+//     JSON string for an int, 2^40 for an int, a wrong count) are the
+//     program's runtime error, as Python's TypeError is. A declared type
+//     outside that list (pointers such as ListNode*, maps, pairs, classes of
+//     the program's own) is refused: JudgeInSandbox returns INVALID_ARGUMENT
+//     naming the type (an item the judge cannot run, never a wrong answer). An
+//     overloaded or template entry point, or one that is not there, does not
+//     compile (compile_error).
 #ifndef R1_SANDBOX_JUDGE_H_
 #define R1_SANDBOX_JUDGE_H_
 
@@ -22,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sandbox/compare.h"
 #include "sandbox/limits.h"
 #include "sandbox/sandbox.h"
 
@@ -39,6 +63,9 @@ struct Submission {
   std::string source;
   std::string entry_point;  // empty: stdin/stdout cases
   std::vector<TestCase> tests;
+  // How stdin/stdout cases compare (compare.h); function-call cases always
+  // compare JSON values.
+  CompareSpec compare;
   // Reward 1 only when every case passes, else 0; otherwise the fraction passed.
   bool all_or_nothing = false;
 };
@@ -84,9 +111,9 @@ struct JudgeOptions {
 };
 
 // INVALID_ARGUMENT for what is wrong with the data rather than the program:
-// no test cases, an entry point for C++, an entry point that is not a Python
-// identifier, function-call inputs that are not JSON arrays or outputs that
-// are not JSON.
+// no test cases, an entry point that is not an identifier (for C++ also a
+// keyword or `main`), function-call inputs that are not JSON arrays or outputs
+// that are not JSON.
 absl::Status ValidateSubmission(const Submission& submission);
 
 // Judges `submission` in `sandbox`, case after case. C++ is compiled first
@@ -94,7 +121,9 @@ absl::Status ValidateSubmission(const Submission& submission);
 // kCompileError. Cases reached after `deadline` are kTimeout without running;
 // once `*cancelled` is set the running case and all later ones are kCancelled
 // (reward 0, reason "cancelled"). Whatever the program does is a verdict; a
-// non-OK status is an invalid submission or an infrastructure fault.
+// non-OK status is an invalid submission or an infrastructure fault
+// (INVALID_ARGUMENT also for a C++ entry point whose types the function-call
+// driver does not support).
 absl::StatusOr<JudgeResult> JudgeInSandbox(Sandbox& sandbox, const Submission& submission,
                                            const JudgeOptions& options, absl::Time deadline,
                                            const std::atomic<bool>* cancelled = nullptr);
