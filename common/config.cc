@@ -433,6 +433,7 @@ Checker CheckReward(const config::RewardServiceConfig& r, absl::string_view path
     }
     if (rule.has_math()) {
       c.Real(absl::StrCat(field, ".math.relative_tolerance"), rule.math().relative_tolerance(), OpenClosed(0, 1));
+      c.InRange(absl::StrCat(field, ".math.precision"), rule.math().precision(), 0, 30);
     }
     if (rule.has_code()) {
       const config::CodeRuleConfig& k = rule.code();
@@ -441,6 +442,11 @@ Checker CheckReward(const config::RewardServiceConfig& r, absl::string_view path
       c.Positive(absl::StrCat(field, ".code.memory_mb"), k.memory_mb());
       c.Positive(absl::StrCat(field, ".code.max_processes"), k.max_processes());
       c.Positive(absl::StrCat(field, ".code.max_output_kb"), k.max_output_kb());
+      // The mode's name here; its tolerances are parsed where the judge lives
+      // (sandbox/compare.h), when the reward service starts.
+      if (!absl::StartsWith(k.compare(), "numeric:")) {
+        c.OneOf(absl::StrCat(field, ".code.compare"), k.compare(), {"exact", "lines", "tokens", "numeric"});
+      }
     }
   }
   c.Positive("max_concurrent_sandboxes", r.max_concurrent_sandboxes());

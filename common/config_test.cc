@@ -182,6 +182,10 @@ INSTANTIATE_TEST_SUITE_P(
         InvariantCase{{"tokenizer.model_type=wordpiece"}, "tokenizer.model_type must be one of"},
         InvariantCase{{"reward.rules=[{rule: \"math\"}, {rule: \"math\"}]"}, "reward.rules[1].rule \"math\" is listed twice"},
         InvariantCase{{"reward.rules=[{rule: \"magic\"}]"}, "reward.rules[0].rule must be one of"},
+        InvariantCase{{"reward.rules=[{rule: \"math\" math {precision: 31}}]"},
+                      "reward.rules[0].math.precision must be in [0, 30], got 31"},
+        InvariantCase{{"reward.rules=[{rule: \"code\" code {compare: \"fuzzy\"}}]"},
+                      "reward.rules[0].code.compare must be one of exact, lines, tokens, numeric"},
         InvariantCase{{"rollout.workers=[\"localhost\"]"}, "rollout.workers[0] must be host:port"},
         InvariantCase{{"pretrain.max_steps=0", "pretrain.max_seconds=0"}, "pretrain.max_steps or max_seconds must be > 0"}),
     [](const ::testing::TestParamInfo<InvariantCase>& info) { return "Case" + std::to_string(info.index); });

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -69,6 +70,29 @@ TEST(Scorer, TotalIsTheWeightedSumOfTheRulesThatApply) {
   EXPECT_TRUE(unformatted.correct());
   EXPECT_DOUBLE_EQ(unformatted.total(), 1.0);
   EXPECT_EQ(ByRule(unformatted).at("format").reason(), "missing_tag");
+}
+
+// The math rule's options reach extraction and the verifier.
+TEST(Scorer, MathRuleOptionsReachTheVerifier) {
+  const auto math = [](const std::function<void(config::MathRuleConfig&)>& set, const ScoreItem& item) {
+    config::RewardServiceConfig config = Mix({{"math", 1.0}});
+    set(*config.mutable_rules(0)->mutable_math());
+    auto scorer = Scorer::Create(config);
+    EXPECT_TRUE(scorer.ok()) << scorer.status();
+    return ByRule(ScoreOne(**scorer, item)).at("math");
+  };
+  const auto defaults = [](config::MathRuleConfig&) {};
+  const ScoreItem unfinished = Item("math", "<think>so \\boxed{5}", "5");
+  EXPECT_EQ(math(defaults, unfinished).reason(), "unfinished_think");
+  EXPECT_EQ(math([](config::MathRuleConfig& m) { m.set_answer_after_think(false); }, unfinished).score(), 1.0);
+
+  const ScoreItem third = Item("math", "<think>t</think><answer>0.333333</answer>", "\\frac{1}{3}");
+  EXPECT_EQ(math(defaults, third).score(), 1.0);
+  EXPECT_EQ(math([](config::MathRuleConfig& m) { m.set_precision(0); }, third).score(), 0.0);
+
+  const ScoreItem renamed = Item("math", "<think>t</think><answer>y^2 + 1</answer>", "x^2 + 1");
+  EXPECT_EQ(math(defaults, renamed).score(), 0.0);
+  EXPECT_EQ(math([](config::MathRuleConfig& m) { m.set_strict(false); }, renamed).score(), 1.0);
 }
 
 TEST(Scorer, CountdownItemsUseTheCountdownRule) {

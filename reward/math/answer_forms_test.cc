@@ -257,12 +257,10 @@ R1_FORMS(Choices, kChoices);
 
 // ---- decimal commas ----
 // The verifier applies ReadDecimalComma to the normalized answer with the
-// normalized gold (see latex_normalizer.h); VerifyWithDecimalComma does what
-// that hook does, so these cases hold once it is wired in.
+// normalized gold (see latex_normalizer.h): these go through VerifyMathAnswer
+// itself, so they fail if that hook is dropped.
 
-MathVerdict VerifyWithDecimalComma(const char* answer, const char* gold) {
-  return VerifyMathAnswer(ReadDecimalComma(NormalizeAnswer(answer), NormalizeAnswer(gold)), gold);
-}
+MathVerdict VerifyWithDecimalComma(const char* answer, const char* gold) { return VerifyMathAnswer(answer, gold); }
 
 const Case kDecimalCommas[] = {
     {"OneDigit", "3,5", "3.5", kEqual},

@@ -1389,7 +1389,10 @@ MathVerdict VerifyMathAnswer(absl::string_view answer, absl::string_view gold,
   if (answer.size() > options.max_answer_bytes) return Verdict(false, "answer_too_long");
   std::string marked;
   if (!MarkMatrices(answer, &marked)) return Verdict(false, "answer_too_complex");
-  const std::string normalized = math_internal::NormalizeAnswer(marked);
+  // A decimal comma ("3,5") is a point only against a gold that is one
+  // decimal literal; against anything else it separates (latex_normalizer.h).
+  const std::string normalized =
+      math_internal::ReadDecimalComma(math_internal::NormalizeAnswer(marked), gold_normalized);
   if (normalized.empty()) return Verdict(false, "empty_answer");
   std::vector<Item> answer_items;
   switch (StructureParser(max_depth).Parse(normalized, &answer_items)) {

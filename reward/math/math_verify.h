@@ -91,6 +91,20 @@
 //    trailing words after a number ("5 apples"); a bare letter stays a
 //    variable ("5m" != 5).
 //  - Percent: "50%" = 50 always, and = 0.5 when percent_equals_fraction.
+//  - Grouped numbers: "32,\!349", "32{,}349", "1\,000", "1 000 000" and
+//    "3.141\,592" are plain numbers (first group 1-3 digits, then exactly 3);
+//    "2\,3" is unparsable and "32, 349" is a list. A decimal comma ("3,5",
+//    "1000,99") is a point only when the gold is one decimal literal
+//    ("3.5"); "1,234" stays 1234.
+//  - Base-n numerals ("204_5", "204_{5}", "(204)_5"; bases 2-16) equal the
+//    same base and value only: "204_5" != 54 and 54 != "204_5", so echoing a
+//    conversion question earns nothing; "54_{10}" = 54.
+//  - Clock times: "9:30" = "09:30", "9:30 PM" = "21:30", "12:05 AM" = "0:05";
+//    an unmarked hour 1-12 equals only itself ("9:30" != "9:30 AM"); a time
+//    is not a number ("12:00" != 12).
+//  - Multiple choice: "(B)", "B)", "\text{(B)}", "Option B", "(B) 42" are the
+//    letter B (A-J); option text is ignored unless it names another choice
+//    or goes on with math ("(B) or (C)", "(A) + 1"). "b" != "B".
 #ifndef R1_REWARD_MATH_MATH_VERIFY_H_
 #define R1_REWARD_MATH_MATH_VERIFY_H_
 
