@@ -19,7 +19,9 @@
 //                         task, a code item without tests, an entry_point
 //                         that is not a Python identifier, function-call
 //                         tests that are not JSON or nest deeper than 512,
-//                         test data that is not UTF-8, ...; retrying cannot
+//                         test data that is not UTF-8, an unknown compare
+//                         mode, a C++ entry function whose parameter types
+//                         the driver cannot fill, ...; retrying cannot
 //                         help, fix the data.
 //     "sandbox_busy"      every sandbox was running and the queue was full;
 //                         retry later or elsewhere.
