@@ -1,5 +1,6 @@
 // Reward-service benchmarks (results go to BENCHMARKS.md with this command):
-//   build/bin/reward_bench [--seconds 5] [--calls 40]
+//   build/bin/reward_bench [--seconds 5] [--calls 40] [--sandbox_runs 40]
+//                          [--only math|sandbox|server]
 // 1. math verifications per second on one core: extraction + equivalence on a
 //    realistic mix of completions (right and wrong, integers, fractions,
 //    LaTeX, expressions, sets), single thread;
@@ -199,13 +200,19 @@ void BenchServer(const std::string& bin_dir, int calls) {
 int main(int argc, char** argv) {
   double seconds = 5;
   int64_t calls = 40, sandbox_runs = 40;
+  std::string only;
   r1::FlagSet flags("reward_bench", "Reward-service benchmarks: math verification, sandbox runs, Score latency.");
   flags.AddDouble("seconds", &seconds, "time for the math benchmark");
   flags.AddInt("calls", &calls, "timed Score calls of 256 completions");
   flags.AddInt("sandbox_runs", &sandbox_runs, "sandbox runs per measurement");
+  flags.AddString("only", &only, "run one benchmark: math, sandbox or server (default: all three)");
   if (auto code = r1::ParseCommandLine(flags, std::vector<std::string>(argv + 1, argv + argc))) return *code;
-  r1::reward::BenchMath(seconds);
-  r1::reward::BenchSandbox(static_cast<int>(sandbox_runs));
-  r1::reward::BenchServer(r1::ExecutableDir(), static_cast<int>(calls));
+  if (only != "" && only != "math" && only != "sandbox" && only != "server") {
+    std::fprintf(stderr, "--only: math, sandbox or server, not '%s'\n", only.c_str());
+    return 2;
+  }
+  if (only.empty() || only == "math") r1::reward::BenchMath(seconds);
+  if (only.empty() || only == "sandbox") r1::reward::BenchSandbox(static_cast<int>(sandbox_runs));
+  if (only.empty() || only == "server") r1::reward::BenchServer(r1::ExecutableDir(), static_cast<int>(calls));
   return 0;
 }

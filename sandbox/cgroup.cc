@@ -408,10 +408,11 @@ absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const CgroupLayout&
     }
   }
   for (const std::string& dir : group->dirs_) {
-    const std::string procs = dir + "/cgroup.procs";
-    const int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    // v1: `tasks`, the cheap way in for a single-threaded process (cgroup.h).
+    const std::string join = dir + (v2 ? "/cgroup.procs" : "/tasks");
+    const int fd = open(join.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
-      return absl::InternalError(absl::StrCat("opening ", procs, ": ", std::strerror(errno)));
+      return absl::InternalError(absl::StrCat("opening ", join, ": ", std::strerror(errno)));
     }
     group->join_fds_.push_back(fd);
   }
@@ -451,6 +452,13 @@ CgroupUsage RunCgroup::Usage() const {
                                                ? "/memory.peak"
                                                : "/memory.max_usage_in_bytes")));
   return usage;
+}
+
+bool RunCgroup::Empty() const {
+  for (const std::string& dir : dirs_) {
+    if (!Procs(dir).empty()) return false;
+  }
+  return true;
 }
 
 bool RunCgroup::KillAll() { return KillProcsIn(dirs_, layout_.version == CgroupVersion::kV2); }

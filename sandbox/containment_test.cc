@@ -274,7 +274,7 @@ print("cpuinfo", "processor" in open("/proc/cpuinfo").read())
                                   std::string("/dev/vd"), std::string("/dev/sd"),
                                   std::string("/dev/nvme"), std::string("upperdir"),
                                   std::string("lowerdir"), std::string("process_api"),
-                                  box_->workspace_dir()}) {
+                                  box_->workspace_dir(), box_->root_dir()}) {
     EXPECT_THAT(r.stdout_data, Not(HasSubstr(host)));
   }
   EXPECT_THAT(r.stdout_data,

@@ -26,8 +26,9 @@ struct Limits {
   // MiB of address space to start; g++'s cc1plus a few hundred MiB.
   int64_t memory_bytes = int64_t{1} << 30;
   // RLIMIT_NPROC and the cgroup's pids.max: processes and threads of the
-  // program. Four more are allowed for the sandbox's helpers (launcher,
-  // bwrap's two processes, shell).
+  // program. Three more are allowed for the sandbox's helpers (launcher,
+  // bwrap's two processes), four where the wrapper shell stays to measure the
+  // program's CPU time (runs without the cgroup's CPU accounting).
   int max_processes = 32;
   // RLIMIT_NOFILE.
   int max_open_files = 64;

@@ -79,8 +79,9 @@ absl::Status SandboxPool::Acquire(absl::Time deadline, const std::atomic<bool>* 
   return absl::OkStatus();
 }
 
-void SandboxPool::Release() {
+void SandboxPool::Release(std::unique_ptr<Sandbox> box) {
   absl::MutexLock lock(&mu_);
+  if (box != nullptr) idle_.push_back(std::move(box));
   --running_;
   changed_.SignalAll();
 }
@@ -94,15 +95,31 @@ absl::StatusOr<JudgeResult> SandboxPool::Judge(const Submission& submission, abs
   }
   if (absl::Status s = Acquire(deadline, cancelled); !s.ok()) return s;
   absl::StatusOr<JudgeResult> result;
+  std::unique_ptr<Sandbox> box;
   {
-    absl::StatusOr<std::unique_ptr<Sandbox>> box = Sandbox::Create(options_.sandbox);
-    if (!box.ok()) {
-      result = box.status();
-    } else {
-      result = JudgeInSandbox(**box, submission, options_.judge, deadline, cancelled);
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      box = std::move(idle_.back());
+      idle_.pop_back();
     }
-  }  // the sandbox is torn down before the slot is given back
-  Release();
+  }
+  if (box == nullptr) {
+    absl::StatusOr<std::unique_ptr<Sandbox>> created = Sandbox::Create(options_.sandbox);
+    if (created.ok()) {
+      box = std::move(*created);
+    } else {
+      result = created.status();
+    }
+  }
+  if (box != nullptr) {
+    result = JudgeInSandbox(*box, submission, options_.judge, deadline, cancelled);
+    // Only a sandbox whose runs all ended normally serves again; any other is
+    // torn down (every process of its uid killed, the workspace removed, the
+    // lease given back).
+    if (!result.ok() || !box->ResetWorkspace().ok()) box.reset();
+  }
+  // Kept or torn down before the slot is given back.
+  Release(std::move(box));
   return result;
 }
 
@@ -114,6 +131,13 @@ int SandboxPool::running() const {
 int SandboxPool::queued() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(waiting_.size());
+}
+
+std::vector<int> SandboxPool::idle_uids() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int> uids;
+  for (const std::unique_ptr<Sandbox>& box : idle_) uids.push_back(box->uid());
+  return uids;
 }
 
 }  // namespace r1::sandbox

@@ -1,5 +1,9 @@
 // SandboxPool: judges submissions from many threads (e.g. gRPC handlers), at
 // most `max_concurrent` sandboxes at once, with a bounded queue beyond that.
+// Sandboxes are kept between calls (at most `max_concurrent`, each with its
+// uid lease, see Sandbox::ResetWorkspace): every call gets a fresh, empty
+// workspace, and no process of an earlier call is left, but leasing and
+// releasing a uid each time would cost two sweeps for its processes.
 #ifndef R1_SANDBOX_POOL_H_
 #define R1_SANDBOX_POOL_H_
 
@@ -7,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -32,7 +37,9 @@ class SandboxPool {
   // FAILED_PRECONDITION naming bwrap or python when not. Never crashes.
   static absl::StatusOr<std::unique_ptr<SandboxPool>> Create(const PoolOptions& options);
 
-  // Judges `submission` in a fresh sandbox. Thread-safe. Waits in FIFO order
+  // Judges `submission` in a sandbox of its own with a fresh workspace (one an
+  // earlier call left, or a new one; a sandbox whose call failed is not
+  // used again). Thread-safe. Waits in FIFO order
   // while all slots are busy. Nothing ran when the status is not OK:
   // INVALID_ARGUMENT (ValidateSubmission), RESOURCE_EXHAUSTED (queue full),
   // DEADLINE_EXCEEDED or CANCELLED (while queued), FAILED_PRECONDITION (C++
@@ -43,11 +50,14 @@ class SandboxPool {
 
   int running() const;
   int queued() const;
+  // The uids of the sandboxes kept for later calls (none running).
+  std::vector<int> idle_uids() const;
 
  private:
   explicit SandboxPool(const PoolOptions& options) : options_(options) {}
   absl::Status Acquire(absl::Time deadline, const std::atomic<bool>* cancelled);
-  void Release();
+  // Gives the slot back, keeping `box` (when not null) for the next call.
+  void Release(std::unique_ptr<Sandbox> box);
 
   const PoolOptions options_;
   bool have_cxx_ = false;
@@ -56,6 +66,8 @@ class SandboxPool {
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<uint64_t> waiting_ ABSL_GUARDED_BY(mu_);  // tickets, oldest first
+  // Sandboxes no call is using, ready for the next (at most max_concurrent).
+  std::vector<std::unique_ptr<Sandbox>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace r1::sandbox

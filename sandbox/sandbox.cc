@@ -36,13 +36,12 @@ namespace {
 constexpr int kSeccompFd = 3;  // --seccomp
 constexpr int kStatusFd = 4;   // --json-status-fd
 constexpr int kStartedFd = 5;  // the wrapper shell writes one byte here just before the program
-constexpr int kTimesFd = 6;    // the wrapper shell's `times` once the program ended
-constexpr int kHostsFd = 7;    // --file: /etc/hosts (loopback_network only)
-constexpr int kNsswitchFd = 8; // --file: /etc/nsswitch.conf (loopback_network only)
-constexpr int kChildFds = 9;   // 0..8 above
+constexpr int kTimesFd = 6;    // the wrapper shell's `times` once the program ended (no cgroup)
+constexpr int kChildFds = 7;   // 0..6 above
 // Our own processes inside the RLIMIT_NPROC count: the launcher (below),
-// bwrap outside the pid namespace, its pid 1, and the wrapper shell.
-constexpr int kHelperProcesses = 4;
+// bwrap outside the pid namespace and its pid 1; plus the wrapper shell where
+// it stays to measure the program's CPU time (Sandbox::Run).
+constexpr int kHelperProcesses = 3;
 // After SIGTERM the launcher has this long to end the sandbox before it gets
 // SIGKILL itself.
 constexpr absl::Duration kTermGrace = absl::Seconds(2);
@@ -91,6 +90,23 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Writes `contents` to `path` (replacing it, never through a symlink),
+// readable by everyone whatever the umask.
+absl::Status WriteHostFile(const std::string& path, absl::string_view contents) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (fd.get() < 0 || fchmod(fd.get(), 0644) != 0) {
+    return ErrnoStatus(absl::StrCat("writing ", path));
+  }
+  size_t done = 0;
+  while (done < contents.size()) {
+    const ssize_t n = write(fd.get(), contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus(absl::StrCat("writing ", path));
+    done += n;
+  }
+  return absl::OkStatus();
+}
 
 absl::Status MakePipe(UniqueFd* read_end, UniqueFd* write_end) {
   int fds[2];
@@ -206,8 +222,8 @@ std::string SignalName(int sig) {
 struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
-  int fds[kChildFds] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..8
-  std::vector<int> cgroup_fds;             // cgroup.procs of the run's groups
+  int fds[kChildFds] = {-1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..6
+  std::vector<int> cgroup_fds;             // join files of the run's groups (cgroup.h)
   int uid = -1;                            // >= 0: switch to this uid/gid
   pid_t parent = 0;
   struct Limit {
@@ -336,9 +352,12 @@ void KillLauncherChildren(pid_t self, bool own_uid) {
   }
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) ChildFail("prctl(PR_SET_CHILD_SUBREAPER)");
   const pid_t launcher = static_cast<pid_t>(syscall(SYS_getpid));
-  // A raw fork: glibc's fork() would run atfork handlers, unsafe here.
-  const long bwrap = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (bwrap < 0) ChildFail("fork for bwrap");
+  // vfork: no copy of the service's address space (which this process still
+  // holds) for a child that only executes bwrap, and no atfork handlers. The
+  // child runs on this stack until execve, so it only makes raw system calls
+  // and exits with _exit.
+  const pid_t bwrap = vfork();
+  if (bwrap < 0) ChildFail("vfork for bwrap");
   if (bwrap == 0) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail("prctl(PR_SET_PDEATHSIG)");
@@ -427,24 +446,75 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& o
     R1_ASSIGN_OR_RETURN(box->seccomp_program_,
                         SeccompProgram(!box->has_cgroup_, options.loopback_network));
   }
-  std::string dir_template = absl::StrCat(options.work_root, "/r1-sandbox-XXXXXX");
-  if (mkdtemp(dir_template.data()) == nullptr) {
-    return ErrnoStatus(absl::StrCat("creating a workspace under ", options.work_root));
-  }
-  box->workspace_dir_ = dir_template;
-  if (box->per_run_uid_ && chown(dir_template.c_str(), box->uid_, box->uid_) != 0) {
-    return ErrnoStatus(absl::StrCat("chown ", dir_template));
-  }
+  R1_RETURN_IF_ERROR(box->MakeRoot());
+  R1_RETURN_IF_ERROR(box->MakeWorkspace());
   return box;
 }
 
-Sandbox::~Sandbox() {
-  if (per_run_uid_ && uid_ >= 0) KillAllOfUid(uid_);
+absl::Status Sandbox::MakeRoot() {
+  std::string dir_template = absl::StrCat(options_.work_root, "/r1-sandbox-root-XXXXXX");
+  if (mkdtemp(dir_template.data()) == nullptr) {
+    return ErrnoStatus(absl::StrCat("creating a sandbox root under ", options_.work_root));
+  }
+  root_dir_ = dir_template;
+  // The service's (root's) alone; the sandbox uid may only look (bwrap,
+  // which runs as that uid, opens it to bind it).
+  if (chmod(root_dir_.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("chmod ", root_dir_));
+  std::vector<const char*> dirs = {"usr", "dev", "tmp", "proc", "box"};
+  if (options_.loopback_network) dirs.push_back("etc");
+  for (const char* name : dirs) {
+    const std::string path = absl::StrCat(root_dir_, "/", name);
+    if (mkdir(path.c_str(), 0755) != 0 || chmod(path.c_str(), 0755) != 0) {
+      return ErrnoStatus(absl::StrCat("creating ", path));
+    }
+  }
+  // The merged-usr links.
+  for (const char* name : {"bin", "lib", "lib64", "sbin"}) {
+    const std::string path = absl::StrCat(root_dir_, "/", name);
+    if (symlink(absl::StrCat("usr/", name).c_str(), path.c_str()) != 0) {
+      return ErrnoStatus(absl::StrCat("creating ", path));
+    }
+  }
+  if (options_.loopback_network) {
+    R1_RETURN_IF_ERROR(WriteHostFile(absl::StrCat(root_dir_, "/etc/hosts"), kEtcHosts));
+    R1_RETURN_IF_ERROR(
+        WriteHostFile(absl::StrCat(root_dir_, "/etc/nsswitch.conf"), kEtcNsswitch));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Sandbox::MakeWorkspace() {
+  std::string dir_template = absl::StrCat(options_.work_root, "/r1-sandbox-XXXXXX");
+  if (mkdtemp(dir_template.data()) == nullptr) {
+    return ErrnoStatus(absl::StrCat("creating a workspace under ", options_.work_root));
+  }
+  workspace_dir_ = dir_template;
+  if (per_run_uid_ && chown(dir_template.c_str(), uid_, uid_) != 0) {
+    return ErrnoStatus(absl::StrCat("chown ", dir_template));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Sandbox::ResetWorkspace() {
   if (!workspace_dir_.empty()) {
     // remove_all does not follow symlinks the sandbox may have left.
     std::error_code ec;
     std::filesystem::remove_all(workspace_dir_, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("removing the workspace ", workspace_dir_, ": ", ec.message()));
+    }
+    workspace_dir_.clear();
   }
+  return MakeWorkspace();
+}
+
+Sandbox::~Sandbox() {
+  if (per_run_uid_ && uid_ >= 0) KillAllOfUid(uid_);
+  // remove_all does not follow symlinks the sandbox may have left.
+  std::error_code ec;
+  if (!workspace_dir_.empty()) std::filesystem::remove_all(workspace_dir_, ec);
+  if (!root_dir_.empty()) std::filesystem::remove_all(root_dir_, ec);
   if (lease_fd_ >= 0) close(lease_fd_);
 }
 
@@ -476,26 +546,35 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   const Limits& limits = request.limits;
 
   // The wrapper shell inside the sandbox: sets RLIMIT_NPROC when it cannot be
-  // set from outside (not root), reports "setup done" on fd 5, runs the
-  // program (which inherits neither fd 5 nor 6), then writes `times` (CPU of
-  // the program and the children it waited for) on fd 6 and exits with the
-  // program's status. Without the fd 5 byte any failure is bwrap's (an
-  // infrastructure fault); after it everything is the program's.
+  // set from outside (not root), reports "setup done" on fd 5, then runs the
+  // program (which inherits neither fd 5 nor 6). Without the fd 5 byte any
+  // failure is bwrap's (an infrastructure fault); after it everything is the
+  // program's. Where the run's cgroup counts CPU time the shell becomes the
+  // program (exec: one process less to start, wait for and count). Otherwise
+  // it stays, runs the program as its child, writes `times` (CPU of the
+  // program and the children it waited for) on fd 6 and exits with the
+  // program's status. Either way bwrap exits with the program's exit code, or
+  // 128 + the signal that killed it.
+  const bool shell_measures_cpu = !has_cgroup_ || HostCgroupLayout().cpu_dir.empty();
+  const int helpers = kHelperProcesses + (shell_measures_cpu ? 1 : 0);
   std::string wrapper;
   if (!per_run_uid_) {
-    absl::StrAppend(&wrapper, "ulimit -p ", limits.max_processes + kHelperProcesses, " && ");
+    absl::StrAppend(&wrapper, "ulimit -p ", limits.max_processes + helpers, " && ");
   }
-  absl::StrAppend(&wrapper,
-                  "printf x >&5 && exec 5>&- && { \"$@\" 6>&-; s=$?; times >&6; exit $s; }");
+  absl::StrAppend(&wrapper, "printf x >&5 && exec 5>&- ",
+                  shell_measures_cpu ? "&& { \"$@\" 6>&-; s=$?; times >&6; exit $s; }"
+                                     : "6>&- \"$@\"");
 
   std::vector<std::string> args = {
       options_.bwrap_path,
       "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
       "--unshare-cgroup-try", "--disable-userns", "--die-with-parent", "--new-session",
       "--cap-drop", "ALL", "--hostname", kHostname,
+      // The prepared root (sandbox.h), read-only: mount points, the merged-usr
+      // links, /etc with loopback networking. One bind instead of a tmpfs,
+      // symlinks, files and a remount on every run.
+      "--ro-bind", root_dir_, "/",
       "--ro-bind", "/usr", "/usr",
-      "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-      "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
       "--dev", "/dev",
       "--size", absl::StrCat(limits.max_file_bytes), "--tmpfs", "/tmp",
       "--size", absl::StrCat(limits.max_file_bytes), "--tmpfs", "/dev/shm",
@@ -510,14 +589,9 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
     const std::string path = absl::StrCat("/proc/", file);
     args.insert(args.end(), {"--ro-bind-try", path, path});
   }
-  if (options_.loopback_network) {
-    // Files in the root tmpfs (no mounts): bwrap copies them from the fds.
-    args.insert(args.end(), {"--file", absl::StrCat(kHostsFd), "/etc/hosts", "--file",
-                             absl::StrCat(kNsswitchFd), "/etc/nsswitch.conf"});
-  }
-  // Last: the root, /dev and /proc themselves (not the mounts on them) become
+  // Last: /proc and /dev themselves (not the mounts on them) become
   // read-only; otherwise they are tmpfs the program could fill.
-  args.insert(args.end(), {"--remount-ro", "/proc", "--remount-ro", "/dev", "--remount-ro", "/"});
+  args.insert(args.end(), {"--remount-ro", "/proc", "--remount-ro", "/dev"});
   if (!seccomp_program_.empty()) {
     args.insert(args.end(), {"--seccomp", absl::StrCat(kSeccompFd)});
   }
@@ -528,11 +602,6 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   UniqueFd seccomp_fd;
   if (!seccomp_program_.empty()) {
     R1_ASSIGN_OR_RETURN(seccomp_fd, SealedMemoryFile("r1-seccomp", seccomp_program_));
-  }
-  UniqueFd hosts_fd, nsswitch_fd;
-  if (options_.loopback_network) {
-    R1_ASSIGN_OR_RETURN(hosts_fd, SealedMemoryFile("r1-hosts", kEtcHosts));
-    R1_ASSIGN_OR_RETURN(nsswitch_fd, SealedMemoryFile("r1-nsswitch", kEtcNsswitch));
   }
   UniqueFd out_read, out_write, err_read, err_write, status_read, status_write, started_read,
       started_write, times_read, times_write;
@@ -556,8 +625,6 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   plan.fds[kStatusFd] = status_write.get();
   plan.fds[kStartedFd] = started_write.get();
   plan.fds[kTimesFd] = times_write.get();
-  plan.fds[kHostsFd] = hosts_fd.get();
-  plan.fds[kNsswitchFd] = nsswitch_fd.get();
   plan.uid = per_run_uid_ ? uid_ : -1;
   plan.parent = getpid();
   // The run's cgroup; the launcher joins it before anything else.
@@ -565,7 +632,7 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   if (has_cgroup_) {
     R1_ASSIGN_OR_RETURN(cgroup, RunCgroup::Create(HostCgroupLayout(), cgroup_name_,
                                                   limits.memory_bytes,
-                                                  limits.max_processes + kHelperProcesses));
+                                                  limits.max_processes + helpers));
     plan.cgroup_fds = cgroup->join_fds();
   }
   const rlim_t cpu = static_cast<rlim_t>(std::ceil(limits.cpu_seconds));
@@ -581,7 +648,7 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   };
   if (per_run_uid_) {
     // Counted per uid, and the uid is this sandbox's alone.
-    const rlim_t nproc = limits.max_processes + kHelperProcesses;
+    const rlim_t nproc = limits.max_processes + helpers;
     plan.limits.push_back({RLIMIT_NPROC, nproc, nproc});
   }
 
@@ -597,8 +664,6 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
   times_write.Reset();
   stdin_fd.Reset();
   seccomp_fd.Reset();
-  hosts_fd.Reset();
-  nsswitch_fd.Reset();
   fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
   fcntl(status_read.get(), F_SETFL, O_NONBLOCK);
@@ -710,14 +775,26 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
     }
   }
   result.wall_seconds = absl::ToDoubleSeconds(exit_time - start);
-  if (per_run_uid_) KillAllOfUid(uid_);
+  // The launcher exits on its own only once waitpid() told it that no child
+  // is left, and every process of the run ends up its child (it is their
+  // subreaper; inside, the pid namespace's init reaps, and that init dies
+  // with the namespace's last process). So when it exited, every process of
+  // the run has been reaped: none is left to kill and none still counts
+  // against the uid's RLIMIT_NPROC. The run's cgroup checks that a second
+  // way; where either check fails, or without a cgroup to check, every
+  // process of the uid is killed as well (and waited for).
+  bool leftovers = !WIFEXITED(wait_status);
   CgroupUsage usage;
+  absl::Status removed;
   if (cgroup != nullptr) {
+    if (!cgroup->Empty()) leftovers = true;
     cgroup->KillAll();
     usage = cgroup->Usage();
-    R1_RETURN_IF_ERROR(cgroup->Remove());
+    removed = cgroup->Remove();
     result.peak_memory_bytes = usage.peak_memory_bytes;
   }
+  if (per_run_uid_ && (leftovers || cgroup == nullptr || !removed.ok())) KillAllOfUid(uid_);
+  R1_RETURN_IF_ERROR(removed);
   {
     // `times` of dash: "0m0.001s 0m0.000s\n0m1.230s 0m0.010s\n", the shell's
     // user and system time, then its children's.
@@ -745,8 +822,9 @@ absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time dea
         result.stderr_data.substr(0, 2000), status_json.empty() ? "" : " status: ", status_json));
   }
 
-  // The launcher exits with bwrap's status, which is the wrapper shell's, which
-  // is the program's exit code or 128 + the signal that killed it.
+  // The launcher exits with bwrap's status, which is the program's exit code
+  // or 128 + the signal that killed it (the wrapper shell's, or bwrap's when
+  // the shell became the program).
   if (WIFSIGNALED(wait_status)) {
     result.signal = WTERMSIG(wait_status);
   } else {

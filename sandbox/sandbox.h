@@ -20,7 +20,10 @@
 //   /tmp; no host /etc: with loopback_network a read-only /etc holding only
 //   hosts (localhost and the hostname at 127.0.0.1 and ::1) and
 //   nsswitch.conf ("hosts: files"), so that "localhost" resolves; without it
-//   no /etc at all;
+//   no /etc at all. The root is a folder each Sandbox prepares once (under
+//   SandboxOptions::work_root, owned by the service, mode 0755: the mount
+//   points, the links, /etc) and every run binds read-only, instead of
+//   building a tmpfs root anew;
 // - /proc is a read-only tmpfs holding only cpuinfo, meminfo, stat, uptime
 //   and loadavg. A real procfs, even a fresh one of the run's pid namespace,
 //   lists the mount namespace in /proc/<pid>/mountinfo and mounts, and those
@@ -49,10 +52,11 @@
 //
 // Processes. The service forks a launcher (joins the run's cgroup, takes the
 // uid, sets the rlimits, becomes a child subreaper, dies with the service
-// thread) which forks bwrap and reaps everything left over, so no zombie is
+// thread) which vforks bwrap and reaps everything left over, so no zombie is
 // left to the host's init. Inside, a /bin/sh wrapper reports that setup is
-// done (so bwrap's own failures are told apart from the program's) and
-// measures the program's CPU time with `times` (used without a cgroup).
+// done (so bwrap's own failures are told apart from the program's) and then
+// executes the program; without the cgroup's CPU accounting it instead runs
+// the program as its child and measures its CPU time with `times`.
 // Killing bwrap ends its pid 1 and with it the whole pid namespace,
 // double-forked daemons included; after the run everything left in its
 // cgroup is SIGKILLed and the group removed.
@@ -61,9 +65,13 @@
 // uid/gid (SandboxOptions::uid_base.., a lock file per uid keeps threads and
 // processes apart) and the launcher takes it with no supplementary groups
 // before bwrap runs (unprivileged, in its own user namespace). RLIMIT_NPROC
-// then counts exactly this sandbox's processes, and after every run a helper
-// with that uid SIGKILLs whatever is left of it (kill(-1)) and waits until
-// the uid owns no process. The run's cgroup is named after the uid
+// then counts exactly this sandbox's processes. A run is over when the
+// launcher has reaped every process of it and its cgroup is empty; where
+// either is not so (the launcher had to be SIGKILLed), where there is no
+// cgroup, and when the Sandbox goes, a helper with that uid SIGKILLs whatever
+// is left of it (kill(-1)) and waits until the uid owns no process. The
+// lease is held for the Sandbox's life (SandboxPool keeps Sandboxes, each
+// submission with a fresh workspace). The run's cgroup is named after the uid
 // ("r1-sandbox-uid<uid>"), so a group a crashed service left is found and
 // removed by the next lease of that uid. When the service runs as an
 // ordinary user, runs use that user's uid: RLIMIT_NPROC is set inside the
@@ -153,7 +161,7 @@ struct RunResult {
   // sandbox's own helpers add a few ms), however it ended. Without: of the
   // program and the children it waited for; 0 when the sandbox was killed
   // from outside (wall, output, cancel) or the program killed the wrapper
-  // shell that measures it.
+  // shell that measures it (only without the cgroup's CPU accounting).
   double cpu_seconds = 0;
   // High-water mark of all memory the run held (its cgroup's peak); -1 when
   // not measured (no cgroup, or a v2 kernel without memory.peak).
@@ -181,6 +189,13 @@ class Sandbox {
   // the sandbox; replaces an existing file.
   absl::Status WriteFile(absl::string_view name, absl::string_view contents);
 
+  // Readies the sandbox for another submission: removes the workspace with
+  // all that runs left in it and makes a fresh, empty one (a new folder). The
+  // uid lease is kept: once Run has returned OK no process of the run is
+  // left, so the next submission finds the uid as a new lease would
+  // (SandboxPool keeps its sandboxes between calls this way).
+  absl::Status ResetWorkspace();
+
   // Runs the request until it ends, its limits stop it, `deadline` passes or
   // `*cancelled` becomes true (checked about every 20 ms). Whatever the
   // program does is a RunResult; a non-OK status is an infrastructure fault
@@ -196,15 +211,22 @@ class Sandbox {
   // in each hierarchy, see cgroup.h); one run at a time uses it.
   const std::string& cgroup_name() const { return cgroup_name_; }
   const std::string& workspace_dir() const { return workspace_dir_; }
+  // The host folder every run sees as its read-only root (see above).
+  const std::string& root_dir() const { return root_dir_; }
 
  private:
   Sandbox() = default;
+  // A fresh, empty workspace folder owned by the sandbox uid.
+  absl::Status MakeWorkspace();
+  // The folder bound read-only as every run's root (see above).
+  absl::Status MakeRoot();
 
   SandboxOptions options_;
   bool per_run_uid_ = false;  // true when root: uid_ is leased
   int uid_ = -1;
   int lease_fd_ = -1;  // flock'ed lock file of uid_
   std::string workspace_dir_;
+  std::string root_dir_;  // the prepared root, root-owned (MakeRoot)
   std::string seccomp_program_;  // BPF bytes for bwrap --seccomp, or empty
   bool has_cgroup_ = false;
   std::string cgroup_name_;

@@ -281,7 +281,8 @@ TEST(SandboxNetwork, WithoutLoopbackSocketsAreUnixOnly) {
   ASSERT_TRUE((*box)->WriteFile("main.py", "import os\nprint(sorted(os.listdir('/')))\n").ok());
   r = (*box)->Run(request, absl::InfiniteFuture());
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->stdout_data, "['bin', 'box', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr']\n");
+  EXPECT_EQ(r->stdout_data,
+            "['bin', 'box', 'dev', 'lib', 'lib64', 'proc', 'sbin', 'tmp', 'usr']\n");
 }
 
 TEST(SandboxNetwork, SeparateRunsDoNotShareALoopback) {
@@ -569,8 +570,9 @@ print("children", children)
 }
 
 TEST_F(SandboxTest, KillingItsParentsHarmsNothing) {
-  // Its parent is the wrapper shell, pid 1 is bwrap's init; killing either
-  // (or everything, -1) may end the run but nothing outside the sandbox.
+  // Its parent is bwrap's init, pid 1 (the wrapper shell executed it; without
+  // the cgroup's CPU accounting the shell is its parent); killing either (or
+  // everything, -1) may end the run but nothing outside the sandbox.
   RunResult r = RunPython(R"py(import os, signal, sys
 print("ppid", os.getppid(), flush=True)
 for target in (1, -1, os.getppid()):
@@ -601,6 +603,11 @@ print("parent done")
 )py"));
   EXPECT_THAT(r.stdout_data, HasSubstr("parent done"));
   EXPECT_THAT(LeftoverProcesses(token), ::testing::IsEmpty());
+  // The sandbox keeps its uid between runs; once Run returned, no process of
+  // that uid is left either.
+  if (geteuid() == 0) {
+    EXPECT_THAT(testing::ProcessesWithUidIn(box_->uid(), box_->uid() + 1), ::testing::IsEmpty());
+  }
 }
 
 TEST(SandboxSetup, MissingBwrapIsAnErrorNamingIt) {
@@ -628,17 +635,53 @@ TEST(SandboxSetup, WorkingSandboxPassesTheCheck) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(SandboxSetup, ResetWorkspaceLeavesAFreshEmptyOneAndKeepsTheUid) {
+  auto box = Sandbox::Create(TestSandboxOptions());
+  ASSERT_TRUE(box.ok()) << box.status();
+  const int uid = (*box)->uid();
+  const std::string old_dir = (*box)->workspace_dir();
+  // A writable run leaves files, a folder, a symlink out and open permissions.
+  RunRequest request;
+  request.argv = {kPython, "-c", R"py(import os
+open("/box/left.txt", "w").write("x")
+os.mkdir("/box/sub")
+open("/box/sub/deep", "w").write("y")
+os.symlink("/usr", "/box/link")
+os.chmod("/box", 0o777)
+)py"};
+  request.limits = TestLimits();
+  request.writable_workspace = true;
+  auto run = (*box)->Run(request, absl::InfiniteFuture());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->stderr_data;
+  ASSERT_TRUE((*box)->ResetWorkspace().ok());
+  EXPECT_FALSE(std::filesystem::exists(old_dir));
+  EXPECT_NE((*box)->workspace_dir(), old_dir);
+  EXPECT_EQ((*box)->uid(), uid);
+  EXPECT_TRUE(std::filesystem::is_empty((*box)->workspace_dir()));
+  EXPECT_EQ(std::filesystem::status((*box)->workspace_dir()).permissions(),
+            std::filesystem::perms::owner_all);
+  request.argv = {kPython, "-c", "import os; print(sorted(os.listdir('/box')))"};
+  request.writable_workspace = false;
+  run = (*box)->Run(request, absl::InfiniteFuture());
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->stdout_data, "[]\n");
+}
+
 TEST(SandboxSetup, DestructionRemovesTheWorkspace) {
-  std::string dir;
+  std::string dir, root;
   {
     auto box = Sandbox::Create(TestSandboxOptions());
     ASSERT_TRUE(box.ok()) << box.status();
     dir = (*box)->workspace_dir();
+    root = (*box)->root_dir();
     ASSERT_TRUE((*box)->WriteFile("x", "y").ok());
     EXPECT_TRUE(std::filesystem::exists(dir));
+    EXPECT_TRUE(std::filesystem::exists(root + "/usr"));
     EXPECT_FALSE((*box)->WriteFile("../escape", "y").ok());
   }
   EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_FALSE(std::filesystem::exists(root));
 }
 
 }  // namespace
