@@ -325,6 +325,34 @@ TEST_F(CodeScorerTest, ImportedFunctionCallRecordsKeepTheirEntryPoint) {
   EXPECT_FALSE(wrong.correct());
 }
 
+// code.loopback_network reaches the sandbox: a program that talks to itself
+// over 127.0.0.1 passes with it (the default) and fails without.
+TEST_F(CodeScorerTest, LoopbackNetworkOptionReachesTheSandbox) {
+  const ScoreItem item = Code(
+      "import socket\n"
+      "server = socket.socket()\n"
+      "server.bind(('127.0.0.1', 0))\n"
+      "server.listen(1)\n"
+      "client = socket.create_connection(server.getsockname())\n"
+      "peer, _ = server.accept()\n"
+      "client.sendall(input().encode())\n"
+      "print(peer.recv(16).decode())",
+      "7\n", "7\n");
+  auto with_loopback = Make();
+  ASSERT_TRUE(with_loopback.ok()) << with_loopback.status();
+  const ScoreResult served = ScoreOne(**with_loopback, item);
+  EXPECT_TRUE(served.correct()) << served.DebugString();
+
+  config::RewardServiceConfig config = Mix({{"code", 1.0}});
+  config.mutable_rules(0)->mutable_code()->set_loopback_network(false);
+  auto without = Scorer::Create(config, options_);
+  ASSERT_TRUE(without.ok()) << without.status();
+  const ScoreResult refused = ScoreOne(**without, item);
+  EXPECT_TRUE(refused.error().empty()) << refused.DebugString();  // the program's failure, not the service's
+  EXPECT_FALSE(refused.correct());
+  EXPECT_EQ(ByRule(refused).at("code").reason(), "runtime_error");
+}
+
 // Output comparison modes (sandbox/compare.h): the item's, else the rule's,
 // else tokens.
 TEST_F(CodeScorerTest, CompareModeComesFromTheItemThenTheRule) {
