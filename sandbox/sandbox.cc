@@ -91,6 +91,18 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// All of `contents` to `fd` (retrying short writes and EINTR); errors name `path`.
+absl::Status WriteAll(int fd, absl::string_view contents, const std::string& path) {
+  size_t done = 0;
+  while (done < contents.size()) {
+    const ssize_t n = write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus(absl::StrCat("writing ", path));
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 // Writes `contents` to `path` (replacing it, never through a symlink),
 // readable by everyone whatever the umask.
 absl::Status WriteHostFile(const std::string& path, absl::string_view contents) {
@@ -98,14 +110,7 @@ absl::Status WriteHostFile(const std::string& path, absl::string_view contents) 
   if (fd.get() < 0 || fchmod(fd.get(), 0644) != 0) {
     return ErrnoStatus(absl::StrCat("writing ", path));
   }
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = write(fd.get(), contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ErrnoStatus(absl::StrCat("writing ", path));
-    done += n;
-  }
-  return absl::OkStatus();
+  return WriteAll(fd.get(), contents, path);
 }
 
 absl::Status MakePipe(UniqueFd* read_end, UniqueFd* write_end) {
@@ -527,14 +532,7 @@ absl::Status Sandbox::WriteFile(absl::string_view name, absl::string_view conten
   unlink(path.c_str());
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (fd.get() < 0) return ErrnoStatus(absl::StrCat("creating ", path));
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = write(fd.get(), contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ErrnoStatus(absl::StrCat("writing ", path));
-    done += n;
-  }
-  return absl::OkStatus();
+  return WriteAll(fd.get(), contents, path);
 }
 
 absl::StatusOr<RunResult> Sandbox::Run(const RunRequest& request, absl::Time deadline,
