@@ -271,11 +271,14 @@ TEST_F(CodeScorerTest, FullPoolIsAnErrorAndCancellationToo) {
   std::atomic<bool> cancelled{false};
   ScoreResult slept;
   std::thread holder([&] { slept = (*scorer)->Score(sleeper, absl::InfiniteFuture(), &cancelled); });
-  // The sleeper holds the slot once its workspace exists (a sandbox's
-  // workspace is removed before its slot is given back).
+  // The sleeper holds the slot once its program is in a workspace (the pool
+  // keeps a sandbox from its start, but with an empty workspace: each call's
+  // files are removed before its slot is given back).
   auto has_workspace = [&] {
-    for (const auto& entry : std::filesystem::directory_iterator(work_root_)) {
-      if (entry.is_directory()) return true;  // not a uid lock file
+    std::error_code error;
+    for (std::filesystem::recursive_directory_iterator entry(work_root_, error), end;
+         !error && entry != end; entry.increment(error)) {
+      if (entry->path().filename() == "solution.py") return true;
     }
     return false;
   };

@@ -38,6 +38,7 @@
 #define R1_SANDBOX_JUDGE_H_
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,12 @@ struct JudgeOptions {
   Limits compile_limits = DefaultCompileLimits();
   // Paths inside the sandbox (the host's /usr is mounted there).
   std::string python_path = "/usr/bin/python3";
+  // The site-packages directories of python_path, in site's order. Python
+  // runs with -S (no site: its .pth files and sitecustomize are not run, see
+  // judge.cc) and a prologue puts these on sys.path and defines exit, quit and
+  // help as site would. SandboxPool::Create fills this in; unset,
+  // JudgeInSandbox asks python first (ProbePythonSitePackages, one more run).
+  std::optional<std::vector<std::string>> python_site_packages;
   std::string cxx_path = "/usr/bin/g++";
   std::vector<std::string> cxx_flags = {"-std=c++17", "-O2", "-pipe"};
 };
@@ -115,6 +122,13 @@ struct JudgeOptions {
 // keyword or `main`), function-call inputs that are not JSON arrays or outputs
 // that are not JSON.
 absl::Status ValidateSubmission(const Submission& submission);
+
+// The site-packages directories of `python_path` (site.getsitepackages(), the
+// ones that exist), asked in `sandbox`. FAILED_PRECONDITION naming python when
+// it fails.
+absl::StatusOr<std::vector<std::string>> ProbePythonSitePackages(Sandbox& sandbox,
+                                                                 const std::string& python_path,
+                                                                 absl::Time deadline);
 
 // Judges `submission` in `sandbox`, case after case. C++ is compiled first
 // under options.compile_limits; a failed compile makes every case

@@ -3,6 +3,10 @@
 // what it refuses, and what stays the program's own verdict).
 #include "sandbox/judge.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -113,6 +117,65 @@ TEST_F(JudgeTest, PythonFunctionCallsFindLeetCodesSolutionClass) {
   // A module-level function of that name still wins.
   s.source = "def add(a, b):\n    return a * b\nclass Solution:\n    def add(self, a, b):\n        return a + b\n";
   EXPECT_THAT(Outcomes(MustJudge(s)), ElementsAre(Outcome::kFailed, Outcome::kPassed));
+}
+
+// What the host's Python, with its site, prints for `source` run as a script.
+std::string HostPythonOutput(const std::string& source) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/judge_host_", getpid(), ".py");
+  {
+    std::ofstream out(path);
+    out << source;
+  }
+  std::string output;
+  FILE* pipe = popen(absl::StrCat("/usr/bin/python3 -B ", path).c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  char buffer[4096];
+  for (size_t got; (got = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, got);
+  pclose(pipe);
+  std::remove(path.c_str());
+  return output;
+}
+
+// The judge runs Python without site (-S) and its runner puts back what a
+// program can see of site: the program's globals, __name__, sys.argv, the
+// site-packages directories in site's order, exit()/quit(), help; and none of
+// the runner's names.
+TEST_F(JudgeTest, PythonProgramsSeeWhatTheHostsPythonGivesAScript) {
+  const std::string script = R"py(import sys
+print(sorted(globals()))
+print(__name__, __file__ == sys.argv[0], len(sys.argv), callable(help), 'site' in sys.modules)
+print([p for p in sys.path[1:] if p.endswith(('dist-packages', 'site-packages'))])
+print(sys.path.index(sys.path[-1]) > sys.path.index([p for p in sys.path if 'lib-dynload' in p][0]))
+exit(0)
+print('after exit')
+)py";
+  std::string expected = HostPythonOutput(script);
+  // The host runs site, the judge does not; that is the one line that differs.
+  ASSERT_THAT(expected, HasSubstr("True 1 True True\n"));
+  expected.replace(expected.find("True 1 True True\n"), 17, "True 1 True False\n");
+  EXPECT_THAT(expected, HasSubstr("dist-packages"));
+  const JudgeResult r = MustJudge(Python(script, {{"", expected}}, "exact"));
+  EXPECT_THAT(Outcomes(r), ElementsAre(Outcome::kPassed)) << r.cases.at(0).detail;
+
+  // quit() ends a program with its status; a name only the runner had is not there.
+  EXPECT_THAT(Outcomes(MustJudge(Python("print(1)\nquit(2)\n", {{"", "1"}}))),
+              ElementsAre(Outcome::kRuntimeError));
+  EXPECT_THAT(Outcomes(MustJudge(Python("print(sys.argv)\n", {{"", "['/box/solution.py']"}}))),
+              ElementsAre(Outcome::kRuntimeError));
+  // A syntax error is the program's runtime error, as Python's own exit status 1.
+  EXPECT_THAT(Outcomes(MustJudge(Python("print(1\n", {{"", "1"}}))),
+              ElementsAre(Outcome::kRuntimeError));
+
+  // A function-call submission imports from the same site-packages.
+  Submission call = Python(
+      "import sys\n"
+      "def dirs():\n"
+      "    return [p for p in sys.path if p.endswith(('dist-packages', 'site-packages'))]\n",
+      {{"[]", HostPythonOutput("import json, sys\nprint(json.dumps([p for p in sys.path[1:] if "
+                               "p.endswith(('dist-packages', 'site-packages'))]))\n")}});
+  call.entry_point = "dirs";
+  const JudgeResult called = MustJudge(call);
+  EXPECT_THAT(Outcomes(called), ElementsAre(Outcome::kPassed)) << called.cases.at(0).detail;
 }
 
 constexpr char kTwoSum[] = R"cc(#include <vector>

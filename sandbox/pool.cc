@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status.h"
 
 namespace r1::sandbox {
 namespace {
@@ -36,8 +38,23 @@ absl::StatusOr<std::unique_ptr<SandboxPool>> SandboxPool::Create(const PoolOptio
   if (absl::Status s = CheckSandbox(options.sandbox, options.judge.python_path); !s.ok()) {
     return s;
   }
-  auto pool = std::unique_ptr<SandboxPool>(new SandboxPool(options));
+  // Python's site-packages, asked once in the pool's first sandbox (kept for
+  // the first call) rather than on every call.
+  PoolOptions resolved = options;
+  std::unique_ptr<Sandbox> first;
+  if (!resolved.judge.python_site_packages.has_value()) {
+    R1_ASSIGN_OR_RETURN(first, Sandbox::Create(options.sandbox));
+    R1_ASSIGN_OR_RETURN(resolved.judge.python_site_packages,
+                        ProbePythonSitePackages(*first, options.judge.python_path,
+                                                absl::Now() + absl::Seconds(60)));
+    if (absl::Status s = first->ResetWorkspace(); !s.ok()) return s;
+  }
+  auto pool = std::unique_ptr<SandboxPool>(new SandboxPool(resolved));
   pool->have_cxx_ = access(options.judge.cxx_path.c_str(), X_OK) == 0;
+  if (first != nullptr) {
+    absl::MutexLock lock(&pool->mu_);
+    pool->idle_.push_back(std::move(first));
+  }
   return pool;
 }
 

@@ -339,7 +339,8 @@ int main() {
 }
 )cc");
   cpp.tests = {{"", "whatever"}};
-  // Passes only when the workspace holds nothing but its own source.
+  // Passes only when the workspace holds nothing but its own source (and the
+  // judge's runner).
   const std::string list_box = "import os\nprint(sorted(os.listdir('/box')))\n";
   for (int round = 0; round < 3; ++round) {
     absl::StatusOr<JudgeResult> compiled = (*pool)->Judge(cpp, Soon());
@@ -347,7 +348,7 @@ int main() {
     ASSERT_EQ(compiled->cases.size(), 1u);
     EXPECT_EQ(compiled->cases[0].outcome, Outcome::kFailed) << compiled->cases[0].detail;
     absl::StatusOr<JudgeResult> listed =
-        (*pool)->Judge(Python(list_box, {{"", "['solution.py']"}}), Soon());
+        (*pool)->Judge(Python(list_box, {{"", "['_r1_main.py', 'solution.py']"}}), Soon());
     ASSERT_TRUE(listed.ok()) << listed.status();
     EXPECT_THAT(Outcomes(*listed), ElementsAre(Outcome::kPassed))
         << round << ": " << listed->cases[0].detail;
