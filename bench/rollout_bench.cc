@@ -16,11 +16,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include <torch/torch.h>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/config.h"
@@ -31,12 +33,25 @@
 #include "model/checkpoint.h"
 #include "model/generate.h"
 #include "rollout/client.h"
+#include "rollout/engine.h"
 
 namespace r1 {
 namespace {
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// CPU seconds (user + system) process `pid` has used so far.
+double ProcessCpuSeconds(pid_t pid) {
+  const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat")).value_or("");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  const std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  // After "pid (comm) ": state is field 0, utime 11, stime 12 (clock ticks).
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) || !absl::SimpleAtod(fields[12], &stime)) return 0;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double Median(std::vector<double> v) {
@@ -106,27 +121,56 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
       rollout::Prompt* prompt = request.add_prompts();
       for (int id : p) prompt->add_token_ids(id);
     }
-    std::vector<double> local, remote;
-    int64_t local_tokens = 0, remote_tokens = 0;
+    std::vector<double> local, engine, remote, remote_cpu;
+    int64_t local_tokens = 0, engine_tokens = 0, remote_tokens = 0;
     for (int r = 0; r < repeats; ++r) {
       auto start = std::chrono::steady_clock::now();
       local_tokens = 0;
       for (const model::Completion& c : model::Generate(**model, tokenizer, prompts, params)) local_tokens += c.tokens.size();
       local.push_back(Seconds(start));
+      // The worker's engine in this process: what the engine costs apart
+      // from gRPC and the second process.
+      {
+        rollout::EngineOptions engine_options;
+        engine_options.kv_slots = 64;
+        rollout::Engine in_process(*model, tokenizer, engine_options, /*weight_version=*/0);
+        auto job = std::make_shared<rollout::GenerationJob>();
+        job->prompts = prompts;
+        job->params = params;
+        job->params.sampling.temperature = 1.0;
+        std::promise<void> finished;
+        engine_tokens = 0;
+        job->on_sample = [&](rollout::SampleResult result) { engine_tokens += result.completion.tokens.size(); };
+        job->on_done = [&] { finished.set_value(); };
+        start = std::chrono::steady_clock::now();
+        if (absl::Status s = in_process.Submit(job); !s.ok()) {
+          std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+          return;
+        }
+        finished.get_future().wait();
+        engine.push_back(Seconds(start));
+      }
       start = std::chrono::steady_clock::now();
+      const double worker_cpu_before = ProcessCpuSeconds(worker->process->pid());
       remote_tokens = 0;
       const absl::Status s = worker->client->Generate(
           request, [&](const rollout::Completion& c) { remote_tokens += c.token_ids_size(); });
       remote.push_back(Seconds(start));
+      remote_cpu.push_back(ProcessCpuSeconds(worker->process->pid()) - worker_cpu_before);
       if (!s.ok()) {
         std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
         return;
       }
     }
     const double local_rate = local_tokens / Median(local), remote_rate = remote_tokens / Median(remote);
+    const double engine_rate = engine_tokens / Median(engine);
     std::printf("{\"bench\": \"decode\", \"model\": \"%s\", \"batch\": %d, \"in_process_tokens_per_second\": %.0f, "
-                "\"grpc_tokens_per_second\": %.0f, \"grpc_over_in_process\": %.3f, \"tokens\": [%lld, %lld]}\n",
-                label, batch, local_rate, remote_rate, remote_rate / local_rate, static_cast<long long>(local_tokens),
+                "\"engine_in_process_tokens_per_second\": %.0f, "
+                "\"grpc_tokens_per_second\": %.0f, \"grpc_over_in_process\": %.3f, \"worker_cpu_over_wall\": %.2f, "
+                "\"tokens\": [%lld, %lld, %lld]}\n",
+                label, batch, local_rate, engine_rate, remote_rate, remote_rate / local_rate,
+                Median(remote_cpu) / Median(remote),
+                static_cast<long long>(local_tokens), static_cast<long long>(engine_tokens),
                 static_cast<long long>(remote_tokens));
     std::fflush(stdout);
   }
@@ -174,7 +218,13 @@ int main(int argc, char** argv) {
   // Two LibTorch processes take turns on the same cores here (this one and
   // the worker, which inherits the environment): idle OpenMP threads must
   // sleep, not spin, or each slows the other several-fold.
-  setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+  // libgomp reads it when it loads, before main: set, then start over.
+  if (getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+    execv("/proc/self/exe", argv);
+    std::perror("rollout_bench: re-exec with OMP_WAIT_POLICY=PASSIVE");
+    return 1;
+  }
   std::string config_path = "configs/tiny.textproto";
   int64_t repeats = 5;
   r1::FlagSet flags("rollout_bench", "Rollout worker benchmarks: decode through gRPC vs in-process, weight sync.");

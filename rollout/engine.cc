@@ -317,6 +317,10 @@ void Engine::Admit() {
     if (update_ != nullptr && !options_.restart_on_update) return;
   }
   const torch::Device device = model_->device();
+  // With no sequence in a slot every row is empty (FinishSlot clears them):
+  // the axis starts over, or each job would attend over the stale positions
+  // of every job before it until the axis filled and compacted.
+  if (n_active_ == 0) cache_.length = 0;
   // Joining prompts are written side by side at the end of the position axis.
   int64_t widest = 0;  // longest prompt written at the current end
   // Active rows stay packed at the front: a sample joins at row n_active_.

@@ -126,12 +126,27 @@ TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
     params.seed = 11;
     const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
 
-    // 2 slots for 9 samples: rows join as others finish; the 64-token context
-    // makes the 128-position axis fill and compact.
+    // 2 slots for 9 samples: rows join as others finish. A 7-token job
+    // queued first shares the first step, so from then on the rows end 7
+    // steps apart: the slots are never all empty (which would start the
+    // position axis over) and the 128-position axis fills and compacts.
     EngineOptions options;
     options.kv_slots = 2;
     Engine engine(model, *tokenizer_, options, /*weight_version=*/1);
+    std::shared_ptr<GenerationJob> offset = Job({prompts[1]}, 1, 7, temperature);
+    std::vector<model::Completion> offset_got;
+    std::promise<void> offset_done;
+    offset->on_sample = [&](SampleResult r) { offset_got.push_back(r.completion); };
+    offset->on_done = [&] { offset_done.set_value(); };
+    ASSERT_TRUE(engine.Submit(offset).ok());
     auto results = RunJob(engine, Job(prompts, n, 24, temperature));
+    offset_done.get_future().wait();
+    model::GenerationParams offset_params = params;
+    offset_params.max_new_tokens = 7;
+    const std::vector<model::Completion> offset_want =
+        model::Generate(*model, *tokenizer_, {prompts[1]}, offset_params);
+    ASSERT_EQ(offset_got.size(), 1u);
+    EXPECT_EQ(offset_got[0].tokens, offset_want[0].tokens);
     ASSERT_EQ(results.size(), rows.size());
     for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
       for (int k = 0; k < n; ++k) {
@@ -149,7 +164,7 @@ TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
     compactions += stats.compactions;
     // The samples of one prompt share its prefill unless a weight change or
     // a long wait separates them: never more than one per sample.
-    EXPECT_LE(stats.prefills, static_cast<int64_t>(rows.size()));
+    EXPECT_LE(stats.prefills, static_cast<int64_t>(rows.size()) + 1);
   }
   EXPECT_GT(compactions, 0);  // the comparison covered rows moved by compaction
 }
@@ -362,6 +377,30 @@ TEST_P(EngineTest, AVersionJumpBeyondTheBoundIsRefused) {
   EXPECT_EQ(engine.weight_version(), 1);
   EXPECT_TRUE(engine.UpdateWeights(other, 11).ok());
   EXPECT_EQ(engine.weight_version(), 11);
+}
+
+// Jobs one after another, each pair of rows ending together: the engine is
+// idle between them and the position axis starts over, so nothing ever
+// compacts (without that the axis grew by each job's length and compacted
+// whenever it filled, each job attending over the stale positions).
+TEST_P(EngineTest, AnIdleEngineStartsThePositionAxisOver) {
+  model::CausalLm model = NewModel(1);
+  EngineOptions options;
+  options.kv_slots = 2;
+  Engine engine(model, *tokenizer_, options, 1);
+  const std::vector<std::vector<int>> prompt = {Prompts()[0]};
+  const auto first = RunJob(engine, Job(prompt, 2, 24, 0.0));
+  // Positions one job takes on the axis: its prompt, then a step per token.
+  const int64_t per_job = static_cast<int64_t>(prompt[0].size() + first.at({0, 0}).completion.tokens.size());
+  const int64_t axis = 2 * model->config().max_seq_len();  // the engine's position capacity
+  int64_t used = per_job;
+  for (int job = 1; used <= 2 * axis; ++job, used += per_job) {
+    const auto again = RunJob(engine, Job(prompt, 2, 24, 0.0));
+    for (int k = 0; k < 2; ++k) {
+      ASSERT_EQ(again.at({0, k}).completion.tokens, first.at({0, k}).completion.tokens) << "job " << job;
+    }
+  }
+  EXPECT_EQ(engine.stats().compactions, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, EngineTest, ::testing::Values(config::DEEPSEEK_V3, config::LLAMA),
