@@ -130,6 +130,14 @@ const Case kBaseNumerals[] = {
     {"LeadingZero", "0204_5", "204_5", kEqual},
     {"Binary", "1011_2", "1011_{2}", kEqual},
     {"Hex", "1A_{16}", "(1A)_{16}", kEqual},
+    {"HexLetterFirst", "A3_{16}", "A3_{16}", kEqual},
+    {"HexLetterFirstBareBase", "A3_16", "A3_{16}", kEqual},
+    {"HexLowerCase", "a3_{16}", "A3_{16}", kEqual},
+    {"HexLowerCaseGold", "\\boxed{A3_{16}}", "a3_{16}", kEqual},
+    {"HexParenthesizedLetterFirst", "(A3)_{16}", "A3_16", kEqual},
+    {"HexLettersOnly", "FF_{16}", "(FF)_{16}", kEqual},
+    {"LetterDigitBelowBase", "B2_{12}", "b2_{12}", kEqual},
+    {"SubscriptedVariableLetterUntouched", "a_{16}", "a_{16}", kEqual},
     {"Boxed", "\\boxed{204_5}", "204_5", kEqual},
     {"Dollars", "$204_5$", "204_5", kEqual},
     {"BaseTenIsDecimal", "54_{10}", "54", kEqual},
@@ -148,6 +156,20 @@ const Case kBaseNumerals[] = {
     {"BinaryIsNotEleven", "1011_2", "11", kNotEqual},
     {"WrongBaseTen", "55_{10}", "54", kNotEqual},
     {"HexWrongDigit", "1B_{16}", "1A_{16}", kNotEqual},
+    {"HexLetterFirstWrongDigit", "A4_{16}", "A3_{16}", kNotEqual},
+    {"HexWrongLetter", "B3_{16}", "A3_{16}", kNotEqual},
+    {"HexIsNotItsDecimalValue", "163", "A3_{16}", kNotEqual},
+    {"HexDecimalValueIsNotHex", "A3_{16}", "163", kNotEqual},
+    {"HexIsNotBaseTenValue", "163_{10}", "A3_{16}", kNotEqual},
+    {"HexIsNotOctalSameValue", "243_{8}", "A3_{16}", kNotEqual},
+    {"HexIsNotOctalSameDigits", "163_{8}", "A3_{16}", kNotEqual},
+    {"HexLetterWrongBase", "A3_{12}", "A3_{16}", kNotEqual},
+    {"HexLowerCaseWrongDigit", "a4_{16}", "A3_{16}", kNotEqual},
+    {"LetterDigitTooLargeForBase", "B3_{11}", "B3_{11}", kRejected},
+    {"LetterDigitTooLargeAnswer", "C3_{12}", "A3_{16}", kRejected},
+    {"NotAHexDigit", "G3_{16}", "G3_{16}", kRejected},
+    {"LetterVariableIsNotHex", "a_{16}", "A_{16}", kNotEqual},
+    {"LetterVariableIsNotTen", "A_{16}", "10", kRejected},
     {"DigitTooLargeForBase", "208_5", "54", kRejected},
     {"DigitTooLargeGold", "204_5", "208_5", kRejected},
     {"HexDigitInBaseTen", "1A_{10}", "26", kRejected},
@@ -257,8 +279,9 @@ R1_FORMS(Choices, kChoices);
 
 // ---- decimal commas ----
 // The verifier applies ReadDecimalComma to the normalized answer with the
-// normalized gold (see latex_normalizer.h): these go through VerifyMathAnswer
-// itself, so they fail if that hook is dropped.
+// normalized gold, and to the gold with the answer (see latex_normalizer.h):
+// these go through VerifyMathAnswer itself, so they fail if either hook is
+// dropped.
 
 MathVerdict VerifyWithDecimalComma(const char* answer, const char* gold) { return VerifyMathAnswer(answer, gold); }
 
@@ -274,13 +297,33 @@ const Case kDecimalCommas[] = {
     {"ListStaysList", "3,5", "3, 5", kEqual},
     {"ListAgainstSet", "3,5", "\\{5, 3\\}", kEqual},
     {"ThousandsStayThousands", "1,234", "1234", kEqual},
+    // The same rule for a gold with a decimal comma against a decimal answer.
+    {"GoldTwoDigits", "1.22", "1,22", kEqual},
+    {"GoldLeadingZero", "0.111", "0,111", kEqual},
+    {"GoldNegative", "-2.75", "-2,75", kEqual},
+    {"GoldLongIntegerPart", "1000.99", "1000,99", kEqual},
+    {"GoldBoxedAnswer", "\\boxed{1.22}", "1,22", kEqual},
+    {"GoldTrailingZeroAnswer", "1.220", "1,22", kEqual},
+    {"BothCommasStayLists", "1,22", "1,22", kEqual},
     // Wrong values; golds that are not one decimal literal.
     {"WrongDecimal", "3,6", "3.5", kNotEqual},
     {"ThousandsIsNotDecimal", "1,234", "1.234", kNotEqual},
     {"NotConcatenation", "3,5", "35", kNotEqual},
     {"IntegerGold", "3,0", "3", kNotEqual},
     {"FractionGoldKeepsTheList", "3,5", "\\frac{7}{2}", kNotEqual},
-    {"GoldIsNeverReread", "1.22", "1,22", kNotEqual},
+    {"GoldWrongDecimal", "1.23", "1,22", kNotEqual},
+    {"GoldDigitsSwapped", "2.21", "1,22", kNotEqual},
+    {"GoldLeadingZeroWrong", "0.11", "0,111", kNotEqual},
+    {"GoldNegativeSignMatters", "2.75", "-2,75", kNotEqual},
+    {"GoldThousandsIsNotDecimal", "1.234", "1,234", kNotEqual},
+    {"GoldGroupedThousandsIsNotDecimal", "32.349", "32,\\!349", kNotEqual},
+    {"GoldGroupedBracedIsNotDecimal", "32.349", "32{,}349", kNotEqual},
+    {"GoldThousandsMillionsIsNotDecimal", "1.000", "1,000", kNotEqual},
+    {"GoldCommaIsListAgainstInteger", "122", "1,22", kNotEqual},
+    {"GoldCommaIsListAgainstFraction", "\\frac{61}{50}", "1,22", kNotEqual},
+    {"GoldCommaListAgainstList", "1.22, 1", "1,22", kNotEqual},
+    {"GoldThreeNumbers", "3.5", "3,5,7", kNotEqual},
+    {"GoldSpacedCommaIsAList", "3.5", "3, 5", kNotEqual},
     {"ThreeNumbers", "3,5,7", "3.5", kNotEqual},
     {"SpacedCommaIsAList", "3, 5", "3.5", kNotEqual},
     {"DecimalCommaIsNotItsList", "3,5", "3.5, 1", kNotEqual},
@@ -338,11 +381,14 @@ TEST(NormalizeAnswerForms, OpaqueWordsForTimesAndNumerals) {
   EXPECT_EQ(NormalizeAnswer("204_5"), NormalizeAnswer("(0204)_{5}"));
   EXPECT_NE(NormalizeAnswer("204_5"), NormalizeAnswer("204_6"));
   EXPECT_NE(NormalizeAnswer("11_2"), NormalizeAnswer("3_{10}"));
-  for (const char* text : {"9:30", "23:59:59 ", "12:00 AM", "204_5", "FF_{16}", "1F_{16}"}) {
-    for (char c : NormalizeAnswer(text)) {
-      if (std::string(text) != "FF_{16}") EXPECT_FALSE(c >= '0' && c <= '9') << text;
-    }
+  for (const char* text :
+       {"9:30", "23:59:59 ", "12:00 AM", "204_5", "FF_{16}", "1F_{16}", "A3_{16}", "a3_16"}) {
+    for (char c : NormalizeAnswer(text)) EXPECT_FALSE(c >= '0' && c <= '9') << text;
   }
+  EXPECT_EQ(NormalizeAnswer("A3_{16}"), NormalizeAnswer("a3_16"));
+  EXPECT_NE(NormalizeAnswer("A3_{16}"), NormalizeAnswer("A3_{15}"));
+  EXPECT_EQ(NormalizeAnswer("a_{16}"), "a_{16}");  // a subscripted variable
+  EXPECT_EQ(NormalizeAnswer("ab_{16}"), "ab_{16}");
 }
 
 // ---- untrusted input: every pass is linear and non-recursive ----

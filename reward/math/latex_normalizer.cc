@@ -612,18 +612,35 @@ size_t MatchClockTime(absl::string_view s, size_t i, int* seconds_of_day, bool* 
   return k;
 }
 
-// "204_5", "204_{5}", "(204)_5", "1A_{16}": digits valid in the base (2-16;
-// A-F after a leading decimal digit). Base 10 is an ordinary number
-// ("54_{10}" = 54); other bases compare by base and value only, never with
-// a decimal number: a model that echoes the question's "convert 54 to base
-// 5" or "convert 204_5 to base 10" is not rewarded. Returns the end, or 0.
+// A digit of a numeral in a base up to 16: 0-9, A-F or a-f; -1 otherwise.
+int HexDigitValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// "204_5", "204_{5}", "(204)_5", "1A_{16}", "A3_{16}", "a3_16": digits valid
+// in the base (2-16; A-F in either case, each below the base). Digits that
+// are letters only must be two or more capitals ("FF_{16}"): "a_{16}",
+// "c_{12}", "ab_{16}" and "A_{16}" stay subscripted variables. Base 10 is an
+// ordinary number ("54_{10}" = 54); other bases compare by base and value
+// only, never with a decimal number: a model that echoes the question's
+// "convert 54 to base 5" or "convert 204_5 to base 10" is not rewarded.
+// Returns the end, or 0.
 size_t MatchBaseNumeral(absl::string_view s, size_t i, std::string* word) {
   const bool parenthesized = s[i] == '(';
   size_t k = parenthesized ? i + 1 : i;
-  if (k >= s.size() || !IsDigit(s[k])) return 0;
+  if (k >= s.size() || HexDigitValue(s[k]) < 0) return 0;
   const size_t digits_begin = k;
-  while (k < s.size() && (IsDigit(s[k]) || (s[k] >= 'A' && s[k] <= 'F'))) ++k;
+  bool decimal_digit = false, lower_case = false;
+  while (k < s.size() && HexDigitValue(s[k]) >= 0) {
+    decimal_digit |= IsDigit(s[k]);
+    lower_case |= s[k] >= 'a';
+    ++k;
+  }
   const absl::string_view digits = s.substr(digits_begin, k - digits_begin);
+  if (!decimal_digit && (lower_case || digits.size() < 2)) return 0;
   if (parenthesized) {
     if (k >= s.size() || s[k] != ')') return 0;
     ++k;
@@ -647,10 +664,10 @@ size_t MatchBaseNumeral(absl::string_view s, size_t i, std::string* word) {
   if (!ClosesToken(s, k) || base < 2 || base > 16) return 0;
   std::string canonical;
   for (char c : digits) {
-    const int value = IsDigit(c) ? c - '0' : c - 'A' + 10;
+    const int value = HexDigitValue(c);
     if (value >= base) return 0;
     if (canonical.empty() && value == 0) continue;  // leading zeros
-    canonical.push_back(c);
+    canonical.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
   }
   if (canonical.empty()) canonical = "0";
   if (base == 10) {
@@ -669,7 +686,7 @@ std::string ReadClockTimesAndBases(absl::string_view s) {
   out.reserve(s.size());
   std::string word;
   for (size_t i = 0; i < s.size();) {
-    if ((IsDigit(s[i]) || s[i] == '(') && OpensToken(s, i)) {
+    if ((HexDigitValue(s[i]) >= 0 || s[i] == '(') && OpensToken(s, i)) {
       int seconds = 0;
       bool ambiguous = false;
       if (size_t end = MatchClockTime(s, i, &seconds, &ambiguous); end != 0) {

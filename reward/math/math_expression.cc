@@ -169,6 +169,24 @@ bool Expression::IsSingleVariable() const {
   return root_ >= 0 && nodes_[root_].kind == NodeKind::kVariable;
 }
 
+bool Expression::IsNegatedVariable() const {
+  return root_ >= 0 && nodes_[root_].kind == NodeKind::kNegate &&
+         nodes_[nodes_[root_].children[0]].kind == NodeKind::kVariable;
+}
+
+void Expression::Negate() {
+  if (root_ < 0) return;
+  if (nodes_[root_].kind == NodeKind::kNegate) {
+    root_ = nodes_[root_].children[0];  // the negation node stays, unused
+    return;
+  }
+  Node node;
+  node.kind = NodeKind::kNegate;
+  node.children = {root_};
+  nodes_.push_back(std::move(node));
+  root_ = static_cast<int>(nodes_.size()) - 1;
+}
+
 Number Expression::Evaluate(std::span<const long double> values, PercentMode mode) const {
   return EvaluateNode(root_, values, mode);
 }

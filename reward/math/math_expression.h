@@ -73,6 +73,11 @@ class Expression {
   size_t size() const { return nodes_.size(); }
   // True when the whole expression is one variable ("x", "\theta").
   bool IsSingleVariable() const;
+  // True when the whole expression is one negated variable ("-x"); its name
+  // is variables()[0].
+  bool IsNegatedVariable() const;
+  // The expression times -1: "-x" for "x", and "x" for "-x" (one node more at most).
+  void Negate();
   // values[i] is bound to variables()[i].
   Number Evaluate(std::span<const long double> values, PercentMode mode) const;
   // The whole expression as one decimal literal, possibly negated, with a

@@ -851,7 +851,9 @@ class StructureParser {
 
   // Fills relation->variable and as_set for "x > 2", "2 \le x", "-1 < x \le 3",
   // "5 \ge x > 2" and "x \ne 2": one side a single variable, the bounds
-  // expressions without it. Always true (a relation need not be one of these).
+  // expressions without it. A one-sided inequality may negate its variable:
+  // "-x > -1" is multiplied by -1, so it is "x < 1". Always true (a relation
+  // need not be one of these).
   bool SetOfInequality(Item* relation) {
     const std::vector<Item>& p = relation->parts;
     const std::vector<RelOp>& ops = relation->ops;
@@ -870,14 +872,43 @@ class StructureParser {
     auto upper = [](RelOp op) { return op == RelOp::kGt || op == RelOp::kGe; };
     auto strict = [](RelOp op) { return op == RelOp::kLt || op == RelOp::kGt; };
     if (p.size() == 2) {
+      // "-x" as a side: its variable, for the negated relation.
+      auto negated_variable_of = [](const Item& side) -> const std::string* {
+        if (side.kind != Item::Kind::kExpression || !side.expression.IsNegatedVariable()) {
+          return nullptr;
+        }
+        return &side.expression.variables()[0];
+      };
       RelOp op = ops[0];
       const std::string* name = variable_of(p[0]);
       const Item* bound = &p[1];
+      bool negated = false;
       if (name == nullptr || !is_bound(*bound, *name)) {
         name = variable_of(p[1]);
         bound = &p[0];
         op = Flip(op);  // "2 < x" is "x > 2"
-        if (name == nullptr || !is_bound(*bound, *name)) return true;
+        if (name == nullptr || !is_bound(*bound, *name)) {
+          // "-x > -1", "-1 < -x": the same with the variable negated.
+          op = ops[0];
+          bound = &p[1];
+          name = negated_variable_of(p[0]);
+          if (name == nullptr || !is_bound(*bound, *name)) {
+            name = negated_variable_of(p[1]);
+            bound = &p[0];
+            op = Flip(op);
+            if (name == nullptr || !is_bound(*bound, *name)) return true;
+          }
+          negated = true;
+        }
+      }
+      Item negated_bound;
+      if (negated) {  // "-x > b" is "x < -b"
+        negated_bound = *bound;
+        negated_bound.expression.Negate();
+        negated_bound.label = false;
+        negated_bound.text.clear();
+        bound = &negated_bound;
+        op = Flip(op);
       }
       if (op == RelOp::kNe) {
         Item both;
@@ -1389,11 +1420,22 @@ MathVerdict VerifyMathAnswer(absl::string_view answer, absl::string_view gold,
   if (answer.size() > options.max_answer_bytes) return Verdict(false, "answer_too_long");
   std::string marked;
   if (!MarkMatrices(answer, &marked)) return Verdict(false, "answer_too_complex");
-  // A decimal comma ("3,5") is a point only against a gold that is one
-  // decimal literal; against anything else it separates (latex_normalizer.h).
+  // A decimal comma ("3,5") is a point only against one decimal literal on
+  // the other side; against anything else it separates (latex_normalizer.h).
+  // The same rule both ways: the answer's against the gold as written, and
+  // the gold's ("1,22") against an answer that is one decimal literal ("1.22").
+  const std::string answer_normalized = math_internal::NormalizeAnswer(marked);
   const std::string normalized =
-      math_internal::ReadDecimalComma(math_internal::NormalizeAnswer(marked), gold_normalized);
+      math_internal::ReadDecimalComma(answer_normalized, gold_normalized);
   if (normalized.empty()) return Verdict(false, "empty_answer");
+  if (const std::string gold_decimal =
+          math_internal::ReadDecimalComma(gold_normalized, answer_normalized);
+      gold_decimal != gold_normalized) {
+    gold_items.clear();
+    if (StructureParser(max_depth).Parse(gold_decimal, &gold_items) != ParseFailure::kNone) {
+      return Verdict(false, "gold_unparsable");
+    }
+  }
   std::vector<Item> answer_items;
   switch (StructureParser(max_depth).Parse(normalized, &answer_items)) {
     case ParseFailure::kNone: break;

@@ -54,7 +54,9 @@
 //  - Inequalities in one variable are intervals: "-793 < a < 10" =
 //    (-793, 10), "x \ge 2" = [2, \infty), "x < 3" = (-\infty, 3), "x \ne 2"
 //    = (-\infty, 2) \cup (2, \infty), "x < -1 or x > 3" = (-\infty, -1) \cup
-//    (3, \infty); endpoints and open/closed ends must match. Two
+//    (3, \infty); endpoints and open/closed ends must match. A one-sided
+//    inequality of a negated variable is multiplied by -1: "-x > -1" =
+//    "x < 1" = (-\infty, 1) ("-2x > -4" is no interval). Two
 //    inequalities of the same variable are equal when their sets are.
 //  - Sets by relation: "\{x : x > 2\}" (also "\mid", "|", "x \in
 //    \mathbb{R} :") is its condition, so it equals "x > 2" and (2, \infty);
@@ -94,11 +96,14 @@
 //  - Grouped numbers: "32,\!349", "32{,}349", "1\,000", "1 000 000" and
 //    "3.141\,592" are plain numbers (first group 1-3 digits, then exactly 3);
 //    "2\,3" is unparsable and "32, 349" is a list. A decimal comma ("3,5",
-//    "1000,99") is a point only when the gold is one decimal literal
-//    ("3.5"); "1,234" stays 1234.
-//  - Base-n numerals ("204_5", "204_{5}", "(204)_5"; bases 2-16) equal the
-//    same base and value only: "204_5" != 54 and 54 != "204_5", so echoing a
-//    conversion question earns nothing; "54_{10}" = 54.
+//    "1000,99") is a point only when the other side is one decimal literal
+//    ("3.5"), in the answer or in the gold (gold "1,22" = "1.22"); "1,234"
+//    stays 1234.
+//  - Base-n numerals ("204_5", "204_{5}", "(204)_5", "A3_{16}" = "a3_16";
+//    bases 2-16, digits A-F in either case below the base) equal the same
+//    base and value only: "204_5" != 54 and 54 != "204_5", "A3_{16}" != 163,
+//    so echoing a conversion question earns nothing; "54_{10}" = 54. Letters
+//    alone need two or more capitals ("FF_{16}"): "a_{16}" is a variable.
 //  - Clock times: "9:30" = "09:30", "9:30 PM" = "21:30", "12:05 AM" = "0:05";
 //    an unmarked hour 1-12 equals only itself ("9:30" != "9:30 AM"); a time
 //    is not a number ("12:00" != 12).

@@ -488,6 +488,14 @@ const Case kInequalities[] = {
     {"SameSetMirrored", "-793 < a < 10", "10 > a > -793", true},
     {"SameSetMembership", "a \\in (-793, 10)", "-793 < a < 10", true},
     {"SymbolicBound", "x > \\sqrt{2}", "(\\sqrt{2}, \\infty)", true},
+    // A negated variable: multiplied by -1, the relation flips.
+    {"NegatedVariable", "-x > -1", "x < 1", true},
+    {"NegatedVariableNonStrict", "-x \\ge -1", "x \\le 1", true},
+    {"NegatedVariableInterval", "-x < 2", "(-2, \\infty)", true},
+    {"NegatedVariableBoundFirst", "-1 < -x", "x < 1", true},
+    {"NegatedVariableGold", "x \\ge 3", "-x \\le -3", true},
+    {"NegatedVariableSymbolicBound", "-x < -\\sqrt{2}", "(\\sqrt{2}, \\infty)", true},
+    {"NegatedVariableNotEqual", "-x \\ne 2", "(-\\infty, -2) \\cup (-2, \\infty)", true},
     {"WrongUpperEndpoint", "-793 < a < 10", "(-793, 11)", false},
     {"WrongLowerEndpoint", "-793 < a < 10", "(-792, 10)", false},
     {"ClosedVsOpen", "-793 < a \\le 10", "(-793, 10)", false},
@@ -504,6 +512,17 @@ const Case kInequalities[] = {
     {"ScaledIsNoInterval", "2x > 4", "(2, \\infty)", false},
     {"MixedChainIsNoInterval", "1 < x > 3", "(1, 3)", false},
     {"IntervalIsNotAPair", "1 < x < 2", "1, 2", false},
+    {"NegatedVariableUnflipped", "-x > -1", "x > 1", false},
+    {"NegatedVariableBoundSign", "-x > -1", "x < -1", false},
+    {"NegatedVariableBoundSignAndRelation", "-x > -1", "x > -1", false},
+    {"NegatedVariableStrictness", "-x \\ge -1", "x < 1", false},
+    {"NegatedVariableStrictnessGold", "-x > -1", "x \\le 1", false},
+    {"NegatedVariableOtherVariable", "-y > -1", "x < 1", false},
+    {"NegatedVariableOpenVsClosed", "-x < 2", "[-2, \\infty)", false},
+    {"NegatedVariableBoundFirstWrong", "-1 < -x", "x > 1", false},
+    {"NegatedVariableNotEqualIsNotOneSide", "-x \\ne 2", "(-2, \\infty)", false},
+    {"NegatedScaledIsNoInterval", "-2x > -4", "x < 2", false},
+    {"NegatedVariableEquationIsNoInterval", "-x = -1", "x < 1", false},
 };
 R1_CASES(Inequalities, kInequalities);
 
