@@ -29,16 +29,14 @@ namespace r1::reward::math_internal {
 
 std::string NormalizeAnswer(absl::string_view text);
 
-// Decimal commas depend on the other side, so the verifier applies this to
-// the normalized answer with the normalized gold, and symmetrically to the
-// normalized gold with the normalized answer: when the other side is one
-// decimal literal ("3.5", "-0.25", "1000.99") and this side is one number
-// with a single comma that is not a thousands comma ("3,5", "1000,99",
-// "0,125", "-2,75"), the comma is read as a decimal point. Otherwise the
-// text comes back unchanged: "1,234" stays 1234, and "3,5" stays the list
-// {3, 5} against anything else (a list, an integer, a fraction, another
-// "3,5"). So a gold "1,22" equals the answer "1.22", and a gold "-2,1" (a
-// list of roots) stays a list against every answer but "-2.1".
+// Decimal commas depend on the gold, so the verifier applies this to the
+// normalized answer with the normalized gold: when the gold is one decimal
+// literal ("3.5", "-0.25", "1000.99") and the answer is one number with a
+// single comma that is not a thousands comma ("3,5", "1000,99", "0,125",
+// "-2,75"), the comma is read as a decimal point. Otherwise the answer comes
+// back unchanged: "1,234" stays 1234, and "3,5" stays the list {3, 5}
+// against any other gold (a list, an integer, a fraction). The gold itself
+// is never reread: a gold "-2,1" is a list of roots.
 std::string ReadDecimalComma(absl::string_view answer, absl::string_view gold);
 
 }  // namespace r1::reward::math_internal

@@ -1420,22 +1420,13 @@ MathVerdict VerifyMathAnswer(absl::string_view answer, absl::string_view gold,
   if (answer.size() > options.max_answer_bytes) return Verdict(false, "answer_too_long");
   std::string marked;
   if (!MarkMatrices(answer, &marked)) return Verdict(false, "answer_too_complex");
-  // A decimal comma ("3,5") is a point only against one decimal literal on
-  // the other side; against anything else it separates (latex_normalizer.h).
-  // The same rule both ways: the answer's against the gold as written, and
-  // the gold's ("1,22") against an answer that is one decimal literal ("1.22").
-  const std::string answer_normalized = math_internal::NormalizeAnswer(marked);
+  // A decimal comma ("3,5") is a point only against a gold that is one
+  // decimal literal; against anything else it separates (latex_normalizer.h).
+  // The gold is never reread: a gold "-2,1" is a list of roots, and an answer
+  // "-2.1" must not match it.
   const std::string normalized =
-      math_internal::ReadDecimalComma(answer_normalized, gold_normalized);
+      math_internal::ReadDecimalComma(math_internal::NormalizeAnswer(marked), gold_normalized);
   if (normalized.empty()) return Verdict(false, "empty_answer");
-  if (const std::string gold_decimal =
-          math_internal::ReadDecimalComma(gold_normalized, answer_normalized);
-      gold_decimal != gold_normalized) {
-    gold_items.clear();
-    if (StructureParser(max_depth).Parse(gold_decimal, &gold_items) != ParseFailure::kNone) {
-      return Verdict(false, "gold_unparsable");
-    }
-  }
   std::vector<Item> answer_items;
   switch (StructureParser(max_depth).Parse(normalized, &answer_items)) {
     case ParseFailure::kNone: break;

@@ -96,9 +96,9 @@
 //  - Grouped numbers: "32,\!349", "32{,}349", "1\,000", "1 000 000" and
 //    "3.141\,592" are plain numbers (first group 1-3 digits, then exactly 3);
 //    "2\,3" is unparsable and "32, 349" is a list. A decimal comma ("3,5",
-//    "1000,99") is a point only when the other side is one decimal literal
-//    ("3.5"), in the answer or in the gold (gold "1,22" = "1.22"); "1,234"
-//    stays 1234.
+//    "1000,99") is a point only when the gold is one decimal literal
+//    ("3.5"); "1,234" stays 1234. A gold's comma always separates (a gold
+//    "-2,1" is two roots, never -2.1).
 //  - Base-n numerals ("204_5", "204_{5}", "(204)_5", "A3_{16}" = "a3_16";
 //    bases 2-16, digits A-F in either case below the base) equal the same
 //    base and value only: "204_5" != 54 and 54 != "204_5", "A3_{16}" != 163,
