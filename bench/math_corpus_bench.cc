@@ -10,7 +10,9 @@
 // labelled / total), every false accept (labelled not equivalent, scored
 // correct), false rejects per category (each listed with --verbose), and one
 // JSON summary line. A malformed line is an error naming its line number
-// (exit 1); so is a corpus without cases.
+// (exit 1); so is a corpus without cases. Any false accept exits 3: ctest
+// runs this as MathCorpus.NoFalseAccepts (zero false accepts is the math
+// rule's first requirement; false rejects are measured, not gated).
 #include <cstdio>
 #include <map>
 #include <string>
@@ -183,7 +185,7 @@ int Run(const std::string& corpus_path, bool verbose) {
                                     {"false_rejects", all.false_rejects},
                                     {"categories", categories}};
   std::printf("%s\n", summary.dump().c_str());
-  return 0;
+  return all.false_accepts > 0 ? 3 : 0;
 }
 
 }  // namespace
