@@ -9,8 +9,17 @@
 
 namespace r1 {
 
-// Continues `crc` (0 for a fresh checksum) over `data`.
+// Continues `crc` (0 for a fresh checksum) over `data`. Uses the CPU's crc32
+// instruction (x86-64 SSE4.2) where it has one: weight updates checksum every
+// tensor on both sides, and the tables run at about a fifth of memcpy's speed.
 uint32_t Crc32c(absl::string_view data, uint32_t crc = 0);
+
+namespace crc32c_internal {
+// The two implementations Crc32c chooses from, for tests and benchmarks.
+uint32_t WithTables(absl::string_view data, uint32_t crc);
+bool HaveInstruction();
+uint32_t WithInstruction(absl::string_view data, uint32_t crc);  // only if HaveInstruction()
+}  // namespace crc32c_internal
 
 }  // namespace r1
 
