@@ -2,6 +2,7 @@
 // per measurement and a Markdown table for BENCHMARKS.md.
 //
 //   build/bin/model_bench [--config configs/tiny.textproto] [--threads 2] [--python]
+//   build/bin/model_bench --decode_limit [--threads 2]   (issue 17; only this)
 //
 // 1. matmul peak: a 1024^3 float32 matmul, the ceiling the others are judged by;
 // 2. a training step of the policy (forward with MTP, backward, clip, AdamW,
@@ -14,11 +15,20 @@
 //    the student;
 // 5. KV-cache bytes per token: MLA's measured cache against the formula, and
 //    against an MHA layer of the same width.
+// With --decode_limit, instead: batch-1 decode of a ~100M-parameter
+// Llama-3-shaped model (random weights) against the weight-streaming limit
+// (each token reads every weight once: measured memcpy bandwidth over a
+// buffer of the weights' size / the weights' bytes), batch 64's aggregate
+// against batch 1, and for the config's tiny models the microseconds and
+// the ATen ops (RecordFunction callbacks) of one decode step at batch 1.
 // Medians of repeated runs; the machines are shared, so compare within a run.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <map>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -144,6 +154,111 @@ double DecodeTokensPerSecond(model::CausalLmImpl& m, int64_t batch, int64_t prom
   return Median(rates);
 }
 
+// memcpy bytes/s between two buffers of `bytes` (far beyond the caches for a
+// model's weights), median of 5 after one untimed pass.
+double MemcpyBandwidth(int64_t bytes) {
+  std::vector<char> from(static_cast<size_t>(bytes), 1), to(static_cast<size_t>(bytes), 0);
+  std::memcpy(to.data(), from.data(), from.size());
+  std::vector<double> rates;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = Clock::now();
+    std::memcpy(to.data(), from.data(), from.size());
+    rates.push_back(static_cast<double>(bytes) / Seconds(t0, Clock::now()));
+  }
+  return Median(rates);
+}
+
+struct StepCost {
+  double micros = 0;                       // median of 64 steps
+  int64_t ops = 0;                         // ATen ops dispatched, nested ones included
+  std::vector<std::pair<int64_t, std::string>> top;  // the most frequent op names, by count
+};
+
+// One batch-1 decode step of `m` after a 32-token prefill: median
+// microseconds of 64 steps, and the ATen ops one step dispatches.
+StepCost DecodeStepCost(model::CausalLmImpl& m) {
+  torch::NoGradGuard no_grad;
+  model::KvCache cache = m.NewCache(1, 32 + 64 + 1);
+  model::ForwardOptions options;
+  options.absorbed_attention = true;
+  torch::Tensor logits =
+      m.Forward(torch::randint(4, m.config().vocab_size(), {1, 32}, torch::kInt64), &cache, options).logits;
+  std::vector<double> micros;
+  for (int t = 0; t < 64; ++t) {
+    const torch::Tensor next = logits.select(1, -1).argmax(-1, true);
+    const auto t0 = Clock::now();
+    logits = m.Forward(next, &cache, options).logits;
+    micros.push_back(Seconds(t0, Clock::now()) * 1e6);
+  }
+  // Thread-local callback: only this thread's dispatches, counted by name.
+  static std::map<std::string, int64_t>* counts = new std::map<std::string, int64_t>();
+  counts->clear();
+  const at::CallbackHandle handle = at::addThreadLocalCallback(
+      at::RecordFunctionCallback([](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+        ++(*counts)[fn.name()];
+        return nullptr;
+      }).scopes({at::RecordScope::FUNCTION}));
+  logits = m.Forward(logits.select(1, -1).argmax(-1, true), &cache, options).logits;
+  at::removeCallback(handle);
+  StepCost cost;
+  cost.micros = Median(micros);
+  for (const auto& [name, n] : *counts) {
+    cost.ops += n;
+    cost.top.emplace_back(n, name);
+  }
+  std::sort(cost.top.rbegin(), cost.top.rend());
+  if (cost.top.size() > 8) cost.top.resize(8);
+  return cost;
+}
+
+int DecodeLimit(const config::RunConfig& run) {
+  // Llama-3's shape at ~100M parameters: GQA 12/4 heads, SwiGLU, untied
+  // embeddings, a 32,000-token vocabulary.
+  config::ModelConfig c;
+  c.set_arch(config::LLAMA);
+  c.set_vocab_size(32000);
+  c.set_dim(768);
+  c.set_n_layers(12);
+  c.set_n_heads(12);
+  c.set_n_kv_heads(4);
+  c.set_ffn_hidden_dim(2048);
+  c.set_max_seq_len(256);
+  c.set_rope_theta(500000);
+  c.set_tie_embeddings(false);
+  torch::manual_seed(0);
+  absl::StatusOr<model::CausalLm> made = model::MakeModel(c);
+  if (!made.ok()) {
+    std::fprintf(stderr, "model_bench: %s\n", std::string(made.status().message()).c_str());
+    return 1;
+  }
+  model::CausalLm llama = *made;
+  int64_t weight_bytes = 0;
+  for (const auto& p : llama->parameters()) weight_bytes += p.numel() * p.element_size();
+  const double bandwidth = MemcpyBandwidth(weight_bytes);
+  const double limit = bandwidth / static_cast<double>(weight_bytes);  // tokens/s at batch 1
+  const double batch1 = DecodeTokensPerSecond(*llama, 1, 32, 64);
+  const double batch64 = DecodeTokensPerSecond(*llama, 64, 32, 64);
+  std::printf("{\"bench\": \"decode_limit\", \"params\": %lld, \"weight_bytes\": %lld, "
+              "\"memcpy_bytes_per_second\": %.3e, \"limit_tokens_per_second\": %.2f, "
+              "\"batch1_tokens_per_second\": %.2f, \"batch1_over_limit\": %.3f, "
+              "\"batch64_tokens_per_second\": %.1f, \"batch64_over_batch1\": %.1f}\n",
+              static_cast<long long>(model::CountParameters(*llama)), static_cast<long long>(weight_bytes),
+              bandwidth, limit, batch1, batch1 / limit, batch64, batch64 / batch1);
+  for (const auto& [label, config] : {std::pair<const char*, config::ModelConfig>{"policy", run.policy()},
+                                      {"student", run.student()}}) {
+    torch::manual_seed(0);
+    model::CausalLm tiny = *model::MakeModel(config);
+    const StepCost cost = DecodeStepCost(*tiny);
+    std::string top;
+    for (const auto& [n, name] : cost.top) absl::StrAppend(&top, top.empty() ? "" : ", ", "\"", name, "\": ", n);
+    std::printf("{\"bench\": \"decode_step\", \"model\": \"%s\", \"microseconds_median\": %.0f, "
+                "\"aten_ops\": %lld, \"microseconds_per_op\": %.2f, \"most_frequent\": {%s}}\n",
+                label, cost.micros, static_cast<long long>(cost.ops), cost.micros / static_cast<double>(cost.ops),
+                top.c_str());
+  }
+  return 0;
+}
+
 std::string RunPython(int threads, int64_t batch, int64_t seq) {
   const std::string command = absl::StrFormat(
       "/usr/bin/python3 bench/python_eager_step.py --threads %d --steps 12 --warmup 3 --batch %d --seq %d 2>/dev/null",
@@ -166,7 +281,7 @@ double JsonNumber(const std::string& json, const std::string& key) {
 int Main(int argc, char** argv) {
   std::string config_path = "configs/tiny.textproto";
   int64_t threads = 2, batch = 32, seq = 256;
-  bool python = false;
+  bool python = false, decode_limit = false;
   std::vector<std::string> rest;
   FlagSet flags("model_bench", "Model benchmarks; see the comment at the top of bench/model_bench.cc.");
   flags.AddString("config", &config_path, "run config whose policy and student are measured");
@@ -174,6 +289,8 @@ int Main(int argc, char** argv) {
   flags.AddInt("batch", &batch, "training batch, sequences");
   flags.AddInt("seq", &seq, "training sequence length, tokens");
   flags.AddBool("python", &python, "also run the PyTorch eager step side by side");
+  flags.AddBool("decode_limit", &decode_limit,
+                "only: ~100M Llama batch-1 decode against the weight-streaming limit, and tiny decode-step costs");
   if (std::optional<int> exit_code = ParseCommandLine(flags, {argv + 1, argv + argc})) return *exit_code;
   absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path);
   if (!run.ok()) {
@@ -181,6 +298,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   model::ConfigureRuntime(static_cast<int>(threads));
+  if (decode_limit) return DecodeLimit(*run);
   const double peak = MatmulPeak();
   std::printf("{\"bench\": \"matmul_peak\", \"gflops\": %.1f}\n", peak / 1e9);
 
