@@ -872,35 +872,32 @@ class StructureParser {
     auto upper = [](RelOp op) { return op == RelOp::kGt || op == RelOp::kGe; };
     auto strict = [](RelOp op) { return op == RelOp::kLt || op == RelOp::kGt; };
     if (p.size() == 2) {
-      // "-x" as a side: its variable, for the negated relation.
-      auto negated_variable_of = [](const Item& side) -> const std::string* {
+      // The variable's side, tried in this order: "x > 2", "2 < x", then
+      // with the variable negated, "-x > -1", "-1 < -x".
+      auto variable_or_negated_of = [&](const Item& side, bool negated) -> const std::string* {
+        if (!negated) return variable_of(side);
         if (side.kind != Item::Kind::kExpression || !side.expression.IsNegatedVariable()) {
           return nullptr;
         }
         return &side.expression.variables()[0];
       };
+      const std::string* name = nullptr;
+      const Item* bound = nullptr;
       RelOp op = ops[0];
-      const std::string* name = variable_of(p[0]);
-      const Item* bound = &p[1];
       bool negated = false;
-      if (name == nullptr || !is_bound(*bound, *name)) {
-        name = variable_of(p[1]);
-        bound = &p[0];
-        op = Flip(op);  // "2 < x" is "x > 2"
-        if (name == nullptr || !is_bound(*bound, *name)) {
-          // "-x > -1", "-1 < -x": the same with the variable negated.
-          op = ops[0];
-          bound = &p[1];
-          name = negated_variable_of(p[0]);
-          if (name == nullptr || !is_bound(*bound, *name)) {
-            name = negated_variable_of(p[1]);
-            bound = &p[0];
-            op = Flip(op);
-            if (name == nullptr || !is_bound(*bound, *name)) return true;
-          }
-          negated = true;
+      for (const bool negate : {false, true}) {
+        for (const int side : {0, 1}) {
+          const std::string* found = variable_or_negated_of(p[side], negate);
+          if (found == nullptr || !is_bound(p[1 - side], *found)) continue;
+          name = found;
+          bound = &p[1 - side];
+          op = side == 0 ? ops[0] : Flip(ops[0]);  // "2 < x" is "x > 2"
+          negated = negate;
+          break;
         }
+        if (name != nullptr) break;
       }
+      if (name == nullptr) return true;
       Item negated_bound;
       if (negated) {  // "-x > b" is "x < -b"
         negated_bound = *bound;
