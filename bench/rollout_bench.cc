@@ -7,7 +7,12 @@
 // 2. weight sync: UpdateWeights of every tensor, bytes/s on loopback, against
 //    a memcpy of the same bytes;
 // 3. time from the end of a weight update to the first completion under the
-//    new version (a one-token generation).
+//    new version (a one-token generation);
+// 4. with --speculation_ckpt (a policy pretrained with MTP, e.g. a PRETRAIN
+//    stage's checkpoint): the worker's engine in this process with and
+//    without MTP speculative decoding, side by side, on the embedded
+//    arithmetic task's prompts at batch 1 and 64: tokens/s and the share of
+//    drafts kept.
 // Medians of repeated runs; the process is idle while the worker works.
 #include <unistd.h>
 
@@ -25,6 +30,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/chat_template.h"
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/flags.h"
@@ -34,6 +40,7 @@
 #include "model/generate.h"
 #include "rollout/client.h"
 #include "rollout/engine.h"
+#include "tasks/task.h"
 
 namespace r1 {
 namespace {
@@ -211,6 +218,72 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
   std::fflush(stdout);
 }
 
+// Section 4: speculation on and off, alternating, on the same prompts.
+void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) {
+  absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt);
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
+  if (!model.ok() || !tokenizer.ok()) {
+    std::fprintf(stderr, "--speculation_ckpt %s: %s\n", ckpt.c_str(),
+                 std::string((model.ok() ? tokenizer.status() : model.status()).message()).c_str());
+    return;
+  }
+  if (!(*model)->CanDraft()) {
+    std::fprintf(stderr, "--speculation_ckpt %s: the model has no MTP module\n", ckpt.c_str());
+    return;
+  }
+  config::TaskConfig task_config;
+  task_config.set_kind(config::ARITHMETIC);
+  task_config.set_difficulty(1);
+  absl::StatusOr<std::unique_ptr<tasks::Task>> task = tasks::MakeTask(task_config);
+  if (!task.ok()) return;
+  for (int batch : {1, 64}) {
+    std::vector<std::vector<int>> prompts;
+    for (int b = 0; b < batch; ++b) {
+      // Held-out items (a seed the pretraining corpus does not use).
+      absl::StatusOr<std::vector<int>> ids = EncodePrompt(*tokenizer, (*task)->Generate(977, b).prompt());
+      if (!ids.ok()) return;
+      prompts.push_back(*ids);
+    }
+    std::vector<double> seconds[2];
+    int64_t tokens[2] = {0, 0};
+    rollout::EngineStats stats;
+    for (int r = 0; r < repeats; ++r) {
+      for (int speculative = 0; speculative < 2; ++speculative) {
+        rollout::EngineOptions options;
+        options.kv_slots = 64;
+        options.speculative = speculative == 1;
+        rollout::Engine engine(*model, *tokenizer, options, /*weight_version=*/0);
+        auto job = std::make_shared<rollout::GenerationJob>();
+        job->prompts = prompts;
+        job->params.max_new_tokens = new_tokens;
+        job->params.sampling.temperature = 1.0;
+        job->params.seed = 3 + static_cast<uint64_t>(r);
+        std::promise<void> finished;
+        tokens[speculative] = 0;
+        job->on_sample = [&](rollout::SampleResult result) { tokens[speculative] += result.completion.tokens.size(); };
+        job->on_done = [&] { finished.set_value(); };
+        const auto start = std::chrono::steady_clock::now();
+        if (absl::Status s = engine.Submit(job); !s.ok()) {
+          std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+          return;
+        }
+        finished.get_future().wait();
+        // Per-token rate of each run: the two modes sample different texts.
+        seconds[speculative].push_back(Seconds(start) / static_cast<double>(tokens[speculative]));
+        if (speculative == 1) stats = engine.stats();
+      }
+    }
+    const double plain_rate = 1 / Median(seconds[0]), speculative_rate = 1 / Median(seconds[1]);
+    std::printf("{\"bench\": \"mtp_speculation\", \"batch\": %d, \"plain_tokens_per_second\": %.0f, "
+                "\"speculative_tokens_per_second\": %.0f, \"speculative_over_plain\": %.3f, "
+                "\"draft_acceptance\": %.3f, \"tokens\": [%lld, %lld]}\n",
+                batch, plain_rate, speculative_rate, speculative_rate / plain_rate,
+                stats.drafted > 0 ? static_cast<double>(stats.accepted) / static_cast<double>(stats.drafted) : 0.0,
+                static_cast<long long>(tokens[0]), static_cast<long long>(tokens[1]));
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 }  // namespace r1
 
@@ -226,10 +299,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string config_path = "configs/tiny.textproto";
-  int64_t repeats = 5;
+  int64_t repeats = 5, speculation_tokens = 128;
+  std::string speculation_ckpt;
   r1::FlagSet flags("rollout_bench", "Rollout worker benchmarks: decode through gRPC vs in-process, weight sync.");
   flags.AddString("config", &config_path, "run config whose policy and student sizes to use");
   flags.AddInt("repeats", &repeats, "timed runs per measurement (median)");
+  flags.AddString("speculation_ckpt", &speculation_ckpt,
+                  "a policy pretrained with MTP: measure MTP speculative decoding on it (and only that)");
+  flags.AddInt("speculation_tokens", &speculation_tokens, "tokens per sample in the speculation measurement");
   if (auto code = r1::ParseCommandLine(flags, std::vector<std::string>(argv + 1, argv + argc))) return *code;
   absl::StatusOr<r1::config::RunConfig> run = r1::LoadRunConfig(config_path, {});
   if (!run.ok()) {
@@ -237,6 +314,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   r1::model::ConfigureRuntime(2);
+  if (!speculation_ckpt.empty()) {
+    r1::BenchSpeculation(speculation_ckpt, static_cast<int>(repeats), speculation_tokens);
+    return 0;
+  }
   const std::string dir = std::filesystem::temp_directory_path() / absl::StrCat("r1_rollout_bench_", getpid());
   std::filesystem::create_directories(dir);
   // A small tokenizer (the test helper's): only its special ids matter here.

@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<LocalServices>> LocalServices::Start(const LocalS
     std::vector<std::string> argv = {absl::StrCat(options.bin_dir, "/r1"), "rollout", "serve", "--ckpt",
                                      options.checkpoint, "--port_file", port_file, "--kv_slots",
                                      absl::StrCat(options.kv_slots), "--threads", absl::StrCat(options.worker_threads)};
+    if (options.speculative) argv.push_back("--speculative");
     R1_ASSIGN_OR_RETURN(int port, StartAndWaitForPort(services->processes_, argv, absl::StrCat("rollout worker ", i),
                                                       absl::StrCat(options.log_dir, "/worker_", i, ".log"), port_file,
                                                       options.start_timeout));

@@ -27,6 +27,7 @@ struct LocalServicesOptions {
   int workers = 0;
   std::string checkpoint;
   int kv_slots = 64;
+  bool speculative = false;            // --speculative (MTP drafts)
   int worker_threads = 0;              // 0 = all cores
   absl::Duration start_timeout = absl::Seconds(120);
 };

@@ -19,7 +19,7 @@ int RolloutServe(const Args& args) {
   rollout::WorkerOptions options;
   int64_t max_new_tokens = 0, max_score_sequences = options.max_score_sequences,
           max_score_tokens = options.max_score_tokens, max_version_step = options.engine.max_version_step;
-  bool restart_on_update = false;
+  bool restart_on_update = false, speculative = false;
   FlagSet flags("r1 rollout serve",
                 "Serves r1.rollout.RolloutService for a checkpoint: Generate (continuous batching over\n"
                 "--kv_slots KV slots, completions streamed as they finish), UpdateWeights, ScoreTokens,\n"
@@ -32,6 +32,9 @@ int RolloutServe(const Args& args) {
   flags.AddInt("max_queued", &max_queued, "samples waiting for a slot before RESOURCE_EXHAUSTED");
   flags.AddBool("restart_on_update", &restart_on_update,
                 "on a weight update, restart sequences in flight (default: they finish on the old weights)");
+  flags.AddBool("speculative", &speculative,
+                "MTP speculative decoding: the model's first multi-token prediction module drafts a token that each "
+                "decode step verifies (same distribution; needs a model with an MTP module)");
   flags.AddInt("version", &version, "weight version of the checkpoint's weights");
   flags.AddString("device", &device, "cpu or cuda (default: as saved)");
   flags.AddInt("threads", &threads, "intra-op threads; 0 = all cores");
@@ -62,6 +65,12 @@ int RolloutServe(const Args& args) {
   if (!model.ok()) return Fail(model.status());
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(ckpt);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
+  if (speculative && !(*model)->CanDraft()) {
+    // A run's config asks for speculation for every local worker, and the
+    // same workers may serve a dense student: decode normally then.
+    std::fprintf(stderr, "r1 rollout: --speculative: %s has no MTP module to draft with; decoding without "
+                 "speculation\n", ckpt.c_str());
+  }
   options.address = absl::StrCat(address, ":", port);
   options.security = {tls_cert, tls_key, *token};
   options.engine.max_new_tokens = max_new_tokens;
@@ -71,13 +80,14 @@ int RolloutServe(const Args& args) {
   options.engine.kv_slots = static_cast<int>(kv_slots);
   options.engine.max_queued_samples = static_cast<int>(max_queued);
   options.engine.restart_on_update = restart_on_update;
+  options.engine.speculative = speculative;
   options.checkpoint = ckpt;
   absl::StatusOr<std::unique_ptr<rollout::RolloutWorker>> worker =
       rollout::RolloutWorker::Start(*model, *tokenizer, version, options);
   if (!worker.ok()) return Fail(worker.status());
-  std::printf("r1 rollout: serving %s on %s:%d (%lld KV slots, weight version %lld%s%s)\n", ckpt.c_str(),
+  std::printf("r1 rollout: serving %s on %s:%d (%lld KV slots, weight version %lld%s%s%s)\n", ckpt.c_str(),
               address.c_str(), (*worker)->port(), static_cast<long long>(kv_slots), static_cast<long long>(version),
-              tls_cert.empty() ? "" : ", TLS", token->empty() ? "" : ", token");
+              speculative && (*model)->CanDraft() ? ", MTP speculation" : "", tls_cert.empty() ? "" : ", TLS", token->empty() ? "" : ", token");
   if (token->empty() && address != "127.0.0.1" && address != "localhost" && address != "::1") {
     std::fprintf(stderr, "r1 rollout: warning: %s is reachable from other hosts and no --token_file is set: anyone "
                  "who reaches the port can generate and replace the weights\n", address.c_str());

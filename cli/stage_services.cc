@@ -38,6 +38,7 @@ absl::StatusOr<StageServices> ServiceFlags::Start(const config::RunConfig& run, 
   local.workers = needs.workers && workers.empty() && worker_file_.empty() ? run.rollout().local_workers() : 0;
   local.checkpoint = needs.checkpoint;
   local.kv_slots = run.rollout().kv_slots();
+  local.speculative = run.rollout().speculative();
   local.worker_threads = static_cast<int>(worker_threads_);
   if (needs.shared_by_ranks && (local.start_reward || local.workers > 0)) {
     return absl::InvalidArgumentError(

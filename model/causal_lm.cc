@@ -20,16 +20,23 @@ torch::Device CausalLmImpl::device() const { return parameters().front().device(
 
 torch::Dtype CausalLmImpl::dtype() const { return parameters().front().scalar_type(); }
 
-KvCache CausalLmImpl::NewCache(int64_t batch, int64_t capacity) const {
+KvCache CausalLmImpl::NewCache(int64_t batch, int64_t capacity, bool with_draft) const {
+  TORCH_CHECK(!with_draft || CanDraft(), "a draft cache for a model without a draft (MTP) module");
   KvCache cache;
   cache.batch = batch;
   cache.capacity = capacity;
   const auto options = torch::TensorOptions().dtype(dtype()).device(device());
   cache.key_valid = torch::zeros({batch, capacity}, options.dtype(torch::kBool));
   cache.next_position = torch::zeros({batch}, options.dtype(torch::kInt64));
-  cache.layers.resize(static_cast<size_t>(NumCachedLayers()));
+  cache.layers.resize(static_cast<size_t>(NumCachedLayers() + (with_draft ? 1 : 0)));
   InitLayerCaches(cache, options);
   return cache;
+}
+
+ForwardResult CausalLmImpl::Draft(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, KvCache*, int64_t,
+                                  const ForwardOptions&) {
+  TORCH_CHECK(false, "this model has no draft (MTP) module: speculative decoding needs a DeepSeek-V3 policy with "
+                     "n_mtp_modules >= 1");
 }
 
 absl::StatusOr<CausalLm> MakeModel(const config::ModelConfig& config, ModelInit init) {

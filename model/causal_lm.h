@@ -53,8 +53,29 @@ class CausalLmImpl : public torch::nn::Module {
   virtual ForwardResult Forward(const torch::Tensor& tokens, KvCache* cache,
                                 const ForwardOptions& options) = 0;
 
-  // An empty cache for `batch` rows and up to `capacity` tokens.
-  KvCache NewCache(int64_t batch, int64_t capacity) const;
+  // An empty cache for `batch` rows and up to `capacity` tokens. With
+  // `with_draft`, it also holds the draft module's keys (layers after the
+  // main ones), for speculative decoding with Draft(); only for a model that
+  // CanDraft().
+  KvCache NewCache(int64_t batch, int64_t capacity, bool with_draft = false) const;
+
+  // Speculative decoding with the first multi-token prediction module as the
+  // drafter (DESIGN.md section 4). A model can draft when it has one.
+  virtual bool CanDraft() const { return false; }
+
+  // Runs the draft module on positions [at, at + T) of `cache` (a cache made
+  // with_draft), which the main model's Forward has already recorded: their
+  // validity and RoPE positions are the main model's, so the draft keys live
+  // beside the main ones and every sequence operation moves both. Entry i
+  // joins the main model's hidden state at a position, `hidden` [B, T, D]
+  // (ForwardResult.hidden), with the token that followed it, `next_tokens`
+  // [B, T]; its logits [B, T, V] predict the token after that one, exactly as
+  // ForwardResult.mtp_logits[0] does for a whole sequence. `token_valid`
+  // [B, T] (undefined = all) must match the validity recorded there. The
+  // cache's length, validity and positions are left as they are.
+  virtual ForwardResult Draft(const torch::Tensor& hidden, const torch::Tensor& next_tokens,
+                              const torch::Tensor& token_valid, KvCache* cache, int64_t at,
+                              const ForwardOptions& options);
 
   // Called after every optimizer step (MoE bias update). No-op when dense.
   virtual void AfterOptimizerStep() {}
@@ -67,7 +88,8 @@ class CausalLmImpl : public torch::nn::Module {
   torch::Dtype dtype() const;
 
  protected:
-  // Allocates each layer's cache tensors (cache.layers is already sized).
+  // Allocates each layer's cache tensors (cache.layers is already sized:
+  // NumCachedLayers(), plus the draft module's when one was asked for).
   virtual void InitLayerCaches(KvCache& cache, torch::TensorOptions options) const = 0;
   virtual int64_t NumCachedLayers() const = 0;
 

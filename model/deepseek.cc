@@ -115,9 +115,40 @@ ForwardResult DeepSeekV3Impl::Forward(const torch::Tensor& tokens, KvCache* cach
   return result;
 }
 
+ForwardResult DeepSeekV3Impl::Draft(const torch::Tensor& hidden, const torch::Tensor& next_tokens,
+                                    const torch::Tensor& token_valid, KvCache* cache, int64_t at,
+                                    const ForwardOptions& options) {
+  TORCH_CHECK(!mtp_.empty(), "this model has no MTP module to draft with");
+  TORCH_CHECK(cache != nullptr && cache->layers.size() == blocks_.size() + 1,
+              "drafting needs a cache made with_draft (NewCache)");
+  const int64_t batch = next_tokens.size(0), length = next_tokens.size(1);
+  TORCH_CHECK(at >= 0 && at + length <= cache->length, "draft positions [", at, ", ", at + length,
+              ") are not all recorded in the cache (length ", cache->length, ")");
+  // RoPE position of entry `at` = valid keys before it in its row, as the
+  // main model counted them when it wrote that position.      // [B]
+  const torch::Tensor before = at > 0 ? cache->key_valid.narrow(1, 0, at).sum(1)
+                                      : torch::zeros({batch}, cache->next_position.options());
+  const AttentionContext ctx = MakeAttentionContext(token_valid, batch, length, at, cache->key_valid, before,
+                                                    next_tokens.device());
+  MtpModuleImpl& module = *mtp_[0];
+  const torch::Tensor x = module.eh_proj(
+      torch::cat({module.enorm(embed_tokens_(next_tokens)), module.hnorm(hidden)}, -1));  // [B, T, D]
+  ForwardOptions draft_options = options;
+  draft_options.compute_aux_loss = false;
+  draft_options.record_expert_load = false;  // drafting must not steer the balance
+  ForwardResult result;
+  result.hidden = module.forward(x, ctx, &cache->layers[blocks_.size()], draft_options, nullptr);
+  result.logits = lm_head_(module.head_norm(result.hidden));  // [B, T, V]
+  return result;
+}
+
 void DeepSeekV3Impl::InitLayerCaches(KvCache& cache, torch::TensorOptions options) const {
   for (size_t i = 0; i < blocks_.size(); ++i) {
     blocks_[i]->self_attn->InitCache(cache.layers[i], cache.batch, cache.capacity, options);
+  }
+  // The draft module's keys, when the cache was made with_draft.
+  if (cache.layers.size() > blocks_.size()) {
+    mtp_[0]->self_attn->InitCache(cache.layers[blocks_.size()], cache.batch, cache.capacity, options);
   }
 }
 

@@ -72,6 +72,9 @@ class DeepSeekV3Impl : public CausalLmImpl {
   explicit DeepSeekV3Impl(const config::ModelConfig& config);
 
   ForwardResult Forward(const torch::Tensor& tokens, KvCache* cache, const ForwardOptions& options) override;
+  bool CanDraft() const override { return !mtp_.empty(); }
+  ForwardResult Draft(const torch::Tensor& hidden, const torch::Tensor& next_tokens, const torch::Tensor& token_valid,
+                      KvCache* cache, int64_t at, const ForwardOptions& options) override;
   void AfterOptimizerStep() override;
   std::vector<torch::Tensor> ExpertLoad() const override;
 

@@ -352,5 +352,112 @@ TEST(Sampler, FrequenciesFollowTheDistribution) {
   EXPECT_TRUE(torch::allclose(counts, torch::tensor({0.5f, 0.25f, 0.125f, 0.125f}), 0, 0.015)) << counts;
 }
 
+// The draft module with a cache, one position at a time as a decoder feeds
+// it, gives the MTP logits of one whole-sequence forward pass; so does a
+// span of several positions written at once after a prefill.
+TEST(Draft, CachedDraftingEqualsTheWholeSequenceMtpLogits) {
+  CausalLm model = Build(TinyDeepSeek());
+  ASSERT_TRUE(model->CanDraft());
+  torch::NoGradGuard no_grad;
+  const int64_t length = 10, prefill = 4;
+  const torch::Tensor tokens = torch::randint(0, 64, {2, length}, torch::kInt64);
+  ForwardOptions whole;
+  whole.compute_mtp = true;
+  const torch::Tensor expected = model->Forward(tokens, nullptr, whole).mtp_logits.at(0);  // [2, T-1, V]
+
+  KvCache cache = model->NewCache(2, 16, /*with_draft=*/true);
+  ForwardOptions options;
+  options.absorbed_attention = true;
+  torch::Tensor hidden = model->Forward(tokens.narrow(1, 0, prefill), &cache, options).hidden;  // [2, 4, D]
+  // Entries 0..2 join h_i with token i+1; h_3 waits for token 4.
+  torch::Tensor drafted = model->Draft(hidden.narrow(1, 0, prefill - 1), tokens.narrow(1, 1, prefill - 1), {},
+                                       &cache, 0, options).logits;
+  EXPECT_TRUE(torch::allclose(drafted, expected.narrow(1, 0, prefill - 1), 1e-4, 1e-4));
+  torch::Tensor previous = hidden.narrow(1, prefill - 1, 1);  // [2, 1, D]
+  for (int64_t t = prefill; t < length; ++t) {
+    const torch::Tensor h = model->Forward(tokens.narrow(1, t, 1), &cache, options).hidden;
+    drafted = model->Draft(previous, tokens.narrow(1, t, 1), {}, &cache, t - 1, options).logits;  // [2, 1, V]
+    EXPECT_TRUE(torch::allclose(drafted, expected.narrow(1, t - 1, 1), 1e-4, 1e-4)) << "position " << t - 1;
+    previous = h;
+  }
+  // A model without MTP modules cannot draft, and says so.
+  EXPECT_FALSE(Build(TinyLlama())->CanDraft());
+  EXPECT_THROW(Build(TinyLlama())->NewCache(1, 4, /*with_draft=*/true), c10::Error);
+}
+
+// The engine's pattern (rollout/engine.cc, SpeculativeStep): each step feeds
+// the last token and a draft; a rejected draft's position is marked invalid
+// and the draft module writes its entries at the same two positions. The
+// invalid entry is skipped by every later query, in both the main model and
+// the draft module, so the drafts stay those of the whole sequence.
+TEST(Draft, RejectedPositionsAreInvisibleToLaterDrafts) {
+  CausalLm model = Build(TinyDeepSeek());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens = torch::randint(0, 63, {1, 7}, torch::kInt64);
+  ForwardOptions whole;
+  whole.compute_mtp = true;
+  const torch::Tensor expected = model->Forward(tokens, nullptr, whole).mtp_logits.at(0);  // [1, 6, V]
+  ForwardOptions options;
+  KvCache cache = model->NewCache(1, 16, /*with_draft=*/true);
+  // Prefill t0..t2; token t3 was sampled from its logits: entries 0..2.
+  const torch::Tensor h = model->Forward(tokens.narrow(1, 0, 3), &cache, options).hidden;
+  model->Draft(h, tokens.narrow(1, 1, 3), {}, &cache, 0, options);
+  // Step 1 feeds t3 and a wrong draft (positions 3, 4); the verifier rejects
+  // it and draws t4 instead.
+  const torch::Tensor wrong = (tokens.narrow(1, 4, 1) + 1) % 64;
+  const torch::Tensor step1 = model->Forward(torch::cat({tokens.narrow(1, 3, 1), wrong}, 1), &cache, options).hidden;
+  cache.key_valid[0][4] = false;
+  cache.next_position -= 1;
+  torch::Tensor drafted = model->Draft(step1, torch::cat({tokens.narrow(1, 4, 1), wrong}, 1),
+                                       torch::tensor({{true, false}}), &cache, 3, options).logits;
+  EXPECT_TRUE(torch::allclose(drafted.narrow(1, 0, 1), expected.narrow(1, 3, 1), 1e-4, 1e-4));
+  // Step 2 feeds t4 and a right draft t5 (positions 5, 6, RoPE 4, 5); both
+  // kept, and t6 follows.
+  const torch::Tensor step2 = model->Forward(tokens.narrow(1, 4, 2), &cache, options).hidden;
+  drafted = model->Draft(step2, tokens.narrow(1, 5, 2), {}, &cache, 5, options).logits;
+  EXPECT_TRUE(torch::allclose(drafted, expected.narrow(1, 4, 2), 1e-4, 1e-4));
+}
+
+// Whatever the draft distribution, the verified token follows the target's:
+// 40,000 draws for each of three drafts (one close to the target, one far,
+// one on tokens the target truncates away) stay within 0.015 of it per token
+// (4 standard errors at p = 0.5). Greedy keeps the draft only at the argmax.
+TEST(Sampler, VerifiedDraftsFollowTheTargetDistribution) {
+  const torch::Tensor target = torch::log(torch::tensor({0.4f, 0.3f, 0.2f, 0.05f, 0.05f}));
+  SamplingParams params;
+  params.top_k = 3;  // p = (4/9, 3/9, 2/9, 0, 0)
+  const torch::Tensor p = SamplingDistribution(target.unsqueeze(0), params).squeeze(0);
+  const std::vector<torch::Tensor> drafts = {torch::tensor({0.3f, 0.3f, 0.3f, 0.05f, 0.05f}),
+                                             torch::tensor({0.05f, 0.05f, 0.1f, 0.4f, 0.4f}),
+                                             torch::tensor({0.0f, 0.0f, 0.0f, 0.5f, 0.5f})};
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
+  for (size_t d = 0; d < drafts.size(); ++d) {
+    const torch::Tensor q = drafts[d];
+    const int draws = 40000;
+    const torch::Tensor proposed = torch::multinomial(q.repeat({draws, 1}), 1, false, g).squeeze(1);
+    const auto proposed_a = proposed.accessor<int64_t, 1>();
+    std::vector<double> counts(5, 0);
+    int accepted = 0;
+    for (int i = 0; i < draws; ++i) {
+      const Verified v = VerifyDraft(target, q, proposed_a[i], params, g);
+      counts[static_cast<size_t>(v.token)] += 1.0 / draws;
+      accepted += v.accepted ? 1 : 0;
+      ASSERT_NEAR(v.logprob, std::log(target.exp()[v.token].item<float>()), 1e-5);
+    }
+    for (int t = 0; t < 5; ++t) EXPECT_NEAR(counts[static_cast<size_t>(t)], p[t].item<double>(), 0.015) << "draft " << d << " token " << t;
+    // Acceptance rate = sum min(p, q): 0.878 for the close draft, 0.2 and 0 for the others.
+    const double expected_rate = torch::minimum(p, q).sum().item<double>();
+    EXPECT_NEAR(static_cast<double>(accepted) / draws, expected_rate, 0.015) << "draft " << d;
+  }
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  const torch::Tensor any = torch::full({5}, 0.2f);
+  EXPECT_TRUE(VerifyDraft(target, any, 0, greedy, g).accepted);
+  const Verified rejected = VerifyDraft(target, any, 2, greedy, g);
+  EXPECT_FALSE(rejected.accepted);
+  EXPECT_EQ(rejected.token, 0);
+  EXPECT_NEAR(rejected.logprob, std::log(0.4f), 1e-6);
+}
+
 }  // namespace
 }  // namespace r1::model

@@ -42,4 +42,31 @@ Sampled SampleTokens(const torch::Tensor& logits, const SamplingParams& params, 
   return out;
 }
 
+Verified VerifyDraft(const torch::Tensor& target_logits, const torch::Tensor& draft_probs, int64_t draft,
+                     const SamplingParams& params, at::Generator& generator) {
+  Verified out;
+  if (params.temperature <= 0) {
+    out.token = target_logits.argmax(-1).item<int64_t>();
+    out.accepted = out.token == draft;
+  } else {
+    const torch::Tensor p = SamplingDistribution(target_logits.unsqueeze(0), params).squeeze(0);  // [V]
+    const double p_draft = p[draft].item<double>();
+    const double q_draft = draft_probs[draft].item<double>();
+    // u < p/q, written without the division (q > 0: the draft was drawn from q).
+    const double u = torch::rand({1}, generator, torch::kFloat64).item<double>();
+    if (u * q_draft < p_draft) {
+      out.token = draft;
+      out.accepted = true;
+    } else {
+      torch::Tensor residual = (p - draft_probs.to(torch::kFloat32)).clamp_min(0);  // [V]
+      // Rounding can leave no mass (p == q up to float error, where a
+      // rejection is itself a rounding artefact): draw from p then.
+      if (residual.sum().item<double>() <= 0) residual = p;
+      out.token = torch::multinomial(residual, 1, false, generator).item<int64_t>();
+    }
+  }
+  out.logprob = TokenLogprobs(target_logits, torch::tensor(out.token, torch::kInt64), params.temperature).item<float>();
+  return out;
+}
+
 }  // namespace r1::model

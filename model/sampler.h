@@ -34,6 +34,24 @@ Sampled SampleTokens(const torch::Tensor& logits, const SamplingParams& params, 
 // The probabilities sampling draws from, after truncation: [B, V] float32.
 torch::Tensor SamplingDistribution(const torch::Tensor& logits, const SamplingParams& params);
 
+// Speculative sampling (Leviathan et al. 2023, Chen et al. 2023). `draft` was
+// drawn from `draft_probs` [V] (the SamplingDistribution of the drafter's
+// logits, same params); `target_logits` [V] are the model's at the same
+// position. The draft is kept with probability min(1, p(draft) / q(draft)),
+// p = SamplingDistribution(target_logits); otherwise a token is drawn from
+// the residual max(0, p - q), renormalized. Either way the token returned is
+// distributed exactly as p, whatever q is. Greedy (temperature 0): the draft
+// is kept when it is the target's argmax, else the argmax is returned, so
+// greedy output is what SampleTokens would give. The logprob follows the
+// convention above, from `target_logits`.
+struct Verified {
+  int64_t token = 0;
+  float logprob = 0;
+  bool accepted = false;  // the token is the draft
+};
+Verified VerifyDraft(const torch::Tensor& target_logits, const torch::Tensor& draft_probs, int64_t draft,
+                     const SamplingParams& params, at::Generator& generator);
+
 // Logprobs of `tokens` [B, T] under logits [B, T, V] with the convention
 // above: log_softmax(logits / temperature) gathered at the tokens. [B, T].
 torch::Tensor TokenLogprobs(const torch::Tensor& logits, const torch::Tensor& tokens, double temperature);

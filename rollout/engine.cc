@@ -22,6 +22,7 @@ struct Engine::Group {
   struct Prefill {
     model::KvCache cache;  // [1, P]
     torch::Tensor logits;  // [1, V] at the prompt's last token
+    torch::Tensor hidden;  // [1, 1, D] at the prompt's last token (speculation)
     int64_t version = -1;
     int waiting = 0;       // samples of this prompt not yet in a slot
   };
@@ -89,9 +90,10 @@ Engine::Engine(model::CausalLm model, const Tokenizer& tokenizer, const EngineOp
       tokenizer_(tokenizer),
       options_(options),
       max_seq_len_(model_->config().max_seq_len()),
+      speculative_(options.speculative && model_->CanDraft()),
       version_(weight_version) {
   // Twice the context: room to append joining prompts before compacting.
-  cache_ = model_->NewCache(options_.kv_slots, 2 * max_seq_len_);
+  cache_ = model_->NewCache(options_.kv_slots, 2 * max_seq_len_, speculative_);
   slots_.resize(static_cast<size_t>(options_.kv_slots));
   stats_.weight_version = weight_version;
   thread_ = std::thread([this] { Loop(); });
@@ -235,7 +237,7 @@ void Engine::Loop() {
     ApplyPendingWork();
     try {
       Admit();
-      if (ActiveCount() > 0) Step();
+      if (ActiveCount() > 0) speculative_ ? SpeculativeStep() : Step();
     } catch (const std::exception& e) {
       // A LibTorch error (bad weights, out of memory, ...) fails the jobs in
       // flight, not the worker.
@@ -345,13 +347,22 @@ void Engine::Admit() {
     const int64_t length = static_cast<int64_t>(prompt.size());
     if (!prefill.logits.defined() || prefill.version != version_) {
       // One prefill per prompt, shared by its samples.
-      prefill.cache = model_->NewCache(1, length);
+      prefill.cache = model_->NewCache(1, length, speculative_);
       model::ForwardOptions options;
       options.absorbed_attention = options_.absorbed_attention;
-      torch::Tensor tokens = torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kInt64);
-      prefill.logits = model_->Forward(tokens.unsqueeze(0).to(device), &prefill.cache, options)
-                           .logits.select(1, length - 1)
-                           .to(torch::kCPU);
+      const torch::Tensor tokens =
+          torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kInt64).unsqueeze(0).to(device);
+      const model::ForwardResult out = model_->Forward(tokens, &prefill.cache, options);  // [1, P, ...]
+      prefill.logits = out.logits.select(1, length - 1).to(torch::kCPU);
+      if (speculative_) {
+        // The draft module's entries for positions [0, P-1) pair h_i with
+        // prompt token i+1; the last one waits for each sample's first token.
+        prefill.hidden = out.hidden.narrow(1, length - 1, 1);
+        if (length > 1) {
+          model_->Draft(out.hidden.narrow(1, 0, length - 1), tokens.narrow(1, 1, length - 1), {}, &prefill.cache, 0,
+                        options);
+        }
+      }
       prefill.version = version_;
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.prefills;
@@ -388,8 +399,21 @@ void Engine::Admit() {
     // The first token comes from the prefill's logits.
     const model::Sampled first = model::SampleTokens(prefill.logits, job.params.sampling, slot.generator);
     slot.last_token = first.tokens.item<int64_t>();
+    const bool ended = slot.builder->Append(static_cast<int>(slot.last_token), first.logprobs.item<float>());
+    if (speculative_ && !ended) {
+      // The draft module's entry at the prompt's last position pairs its
+      // hidden state with this sample's first token, and drafts the second.
+      model::KvCache row = cache_.Rows(static_cast<int64_t>(s), 1);
+      row.length = cache_.length + length;
+      model::ForwardOptions options;
+      options.absorbed_attention = options_.absorbed_attention;
+      const torch::Tensor first_token = first.tokens.view({1, 1}).to(device);
+      const torch::Tensor draft_logits =
+          model_->Draft(prefill.hidden, first_token, {}, &row, cache_.length + length - 1, options).logits;
+      SetDraft(slot, draft_logits.view({-1}).to(torch::kCPU));
+    }
     if (prefill.waiting == 0) next.group->prefills.erase(next.prompt_index);
-    if (slot.builder->Append(static_cast<int>(slot.last_token), first.logprobs.item<float>())) {
+    if (ended) {
       cache_.length += widest;  // keep the written prompt out of later joins
       widest = 0;
       FinishSlot(static_cast<int>(s), /*cancelled=*/false);
@@ -442,6 +466,103 @@ void Engine::Step() {
   }
   // Highest row first: FinishSlot moves the last active row into the freed
   // one, and that row has had its turn already.
+  for (auto it = ended.rbegin(); it != ended.rend(); ++it) FinishSlot(it->first, it->second);
+}
+
+void Engine::SetDraft(Slot& slot, const torch::Tensor& draft_logits) {
+  const model::SamplingParams& sampling = slot.sample.group->job->params.sampling;
+  if (sampling.temperature <= 0) {
+    slot.draft = draft_logits.argmax().item<int64_t>();
+    slot.draft_probs = torch::Tensor();
+    return;
+  }
+  slot.draft_probs = model::SamplingDistribution(draft_logits.unsqueeze(0), sampling).squeeze(0);  // [V]
+  slot.draft = torch::multinomial(slot.draft_probs, 1, false, slot.generator).item<int64_t>();
+}
+
+// Each row feeds its last token and its draft (positions L and L+1 of the
+// axis); the logits at L verify the draft (model::VerifyDraft). A kept draft
+// also yields a bonus token from the logits at L+1, so the row gains two
+// tokens; a rejected one leaves position L+1 invalid and the row gains the
+// token VerifyDraft drew instead. The draft module then writes its entries
+// for the positions kept and drafts each row's next token.
+void Engine::SpeculativeStep() {
+  const torch::Device device = model_->device();
+  if (cache_.length + 2 > cache_.capacity) Compact();
+  const int64_t n = n_active_;
+  model::KvCache view = cache_.Rows(0, n);
+  const int64_t at = view.length;
+  torch::Tensor tokens = torch::empty({n, 2}, torch::kInt64);
+  auto tokens_a = tokens.accessor<int64_t, 2>();
+  for (int64_t s = 0; s < n; ++s) {
+    tokens_a[s][0] = slots_[static_cast<size_t>(s)].last_token;
+    tokens_a[s][1] = slots_[static_cast<size_t>(s)].draft;
+  }
+  model::ForwardOptions options;
+  options.absorbed_attention = options_.absorbed_attention;
+  const model::ForwardResult out = model_->Forward(tokens.to(device), &view, options);
+  const torch::Tensor logits = out.logits.to(torch::kCPU);  // [n, 2, V]
+  cache_.length = view.length;
+  const torch::Tensor finite = torch::isfinite(logits).all(2).all(1);  // [n] bool
+  const auto row_finite = finite.accessor<bool, 1>();
+
+  torch::Tensor kept = torch::zeros({n}, torch::kBool);          // draft accepted, per row
+  torch::Tensor next_tokens = torch::zeros({n, 2}, torch::kInt64);  // the token after each position
+  auto kept_a = kept.accessor<bool, 1>();
+  auto next_a = next_tokens.accessor<int64_t, 2>();
+  std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
+  int64_t drafted = 0, accepted = 0;
+  for (int64_t s = 0; s < n; ++s) {
+    Slot& slot = slots_[static_cast<size_t>(s)];
+    if (!row_finite[s]) {
+      FailJob(*slot.sample.group,
+              absl::InternalError(absl::StrCat("the model produced non-finite logits (NaN or inf) at token ",
+                                               slot.builder->size(), " of prompt ", slot.sample.prompt_index,
+                                               " under weight version ", slot.version, ": the weights are broken")));
+    }
+    if (slot.sample.group->job->cancelled->load()) {
+      ended.emplace_back(static_cast<int>(s), true);
+      continue;
+    }
+    const model::SamplingParams& sampling = slot.sample.group->job->params.sampling;
+    const model::Verified verified = model::VerifyDraft(logits[s][0], slot.draft_probs, slot.draft, sampling,
+                                                        slot.generator);
+    ++drafted;
+    bool done = slot.builder->Append(static_cast<int>(verified.token), verified.logprob);
+    next_a[s][0] = verified.token;
+    slot.last_token = verified.token;
+    if (verified.accepted) {
+      ++accepted;
+      kept_a[s] = true;
+      if (!done) {
+        const model::Sampled bonus = model::SampleTokens(logits[s].narrow(0, 1, 1), sampling, slot.generator);
+        slot.last_token = bonus.tokens.item<int64_t>();
+        next_a[s][1] = slot.last_token;
+        done = slot.builder->Append(static_cast<int>(slot.last_token), bonus.logprobs.item<float>());
+      }
+    }
+    if (done) ended.emplace_back(static_cast<int>(s), false);
+  }
+  // A rejected draft's position (L+1) leaves the row: invalid, and the row's
+  // next RoPE position steps back over it.
+  const torch::Tensor kept_device = kept.to(device);
+  view.key_valid.select(1, at + 1).copy_(kept_device);
+  view.next_position.sub_(kept_device.logical_not().to(torch::kInt64));
+  const torch::Tensor token_valid = torch::stack({torch::ones_like(kept_device), kept_device}, 1);  // [n, 2]
+  const torch::Tensor draft_logits =
+      model_->Draft(out.hidden, next_tokens.to(device), token_valid, &view, at, options).logits.to(torch::kCPU);
+  for (int64_t s = 0; s < n; ++s) {
+    Slot& slot = slots_[static_cast<size_t>(s)];
+    if (slot.builder->done() || slot.sample.group->job->cancelled->load()) continue;
+    SetDraft(slot, draft_logits[s][kept_a[s] ? 1 : 0]);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.decode_steps;
+    stats_.drafted += drafted;
+    stats_.accepted += accepted;
+  }
+  // Highest row first, as in Step.
   for (auto it = ended.rbegin(); it != ended.rend(); ++it) FinishSlot(it->first, it->second);
 }
 
@@ -502,7 +623,7 @@ void Engine::FailInFlight(const absl::Status& status) {
     Report(sample, std::move(result));
   }
   // A fresh cache: whatever the failed step wrote is gone.
-  cache_ = model_->NewCache(options_.kv_slots, 2 * max_seq_len_);
+  cache_ = model_->NewCache(options_.kv_slots, 2 * max_seq_len_, speculative_);
 }
 
 void Engine::ReportCancelled(const Pending& sample) {

@@ -54,6 +54,13 @@ struct EngineOptions {
   // The most a weight update may raise the version by: a typo or a hostile
   // 2^63-1 would otherwise lock out every later legitimate update.
   int64_t max_version_step = 1'000'000;
+  // MTP speculative decoding: the policy's first multi-token prediction
+  // module drafts the next token and each decode step verifies it, emitting
+  // one or two tokens (see Step). Sampled tokens follow exactly the model's
+  // distribution and greedy output is unchanged, but which random draws a
+  // sample makes differs, so sampled results differ from runs without it.
+  // Needs a model that CanDraft(); `r1 rollout serve` refuses others.
+  bool speculative = false;
 };
 
 // INVALID_ARGUMENT naming the field for sampling parameters the engine cannot
@@ -77,6 +84,8 @@ struct EngineStats {
   int64_t compactions = 0;
   int64_t decode_steps = 0;
   int64_t weight_version = 0;
+  int64_t drafted = 0;   // speculative drafts verified
+  int64_t accepted = 0;  // of those, kept
 };
 
 // One Generate call's worth of work. Callbacks run on the engine thread.
@@ -142,6 +151,10 @@ class Engine {
     at::Generator generator;
     int64_t last_token = 0;
     int64_t version = 0;
+    // Speculation: the drafted token after last_token and the distribution
+    // it was drawn from, [V] float32 (undefined when greedy).
+    int64_t draft = 0;
+    torch::Tensor draft_probs;
   };
   struct Update {
     std::map<std::string, torch::Tensor> tensors;
@@ -154,6 +167,9 @@ class Engine {
   bool ApplyPendingWork();                 // weight update, exclusive work; true if anything ran
   void Admit();                            // fills free slots from the queue
   void Step();                             // one decode step for every active slot
+  void SpeculativeStep();                  // Step with a draft verified in every row
+  // Draws the slot's next draft from the draft module's logits [V].
+  void SetDraft(Slot& slot, const torch::Tensor& draft_logits);
   // Reports the sample in `slot` and frees it, moving the last active row
   // into its place.
   void FinishSlot(int slot, bool cancelled);
@@ -173,6 +189,7 @@ class Engine {
   const Tokenizer& tokenizer_;
   const EngineOptions options_;
   const int64_t max_seq_len_;
+  const bool speculative_;  // options_.speculative, and the model can draft
 
   // Engine-thread state.
   model::KvCache cache_;

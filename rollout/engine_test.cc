@@ -13,6 +13,7 @@
 
 #include <gmock/gmock.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/chat_template.h"
 #include "common/test_support.h"
@@ -405,6 +406,145 @@ TEST_P(EngineTest, AnIdleEngineStartsThePositionAxisOver) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, EngineTest, ::testing::Values(config::DEEPSEEK_V3, config::LLAMA),
                          [](const auto& info) { return info.param == config::DEEPSEEK_V3 ? "DeepSeekV3" : "Llama"; });
+
+// MTP speculative decoding: only the DeepSeek-V3 layout has a draft module.
+class SpeculationTest : public EngineTest {
+ protected:
+  // A random draft module guesses no better than chance. This one is the
+  // model's own bigram head: its block adds nothing (output projections 0)
+  // and eh_proj passes the token embedding through, so it drafts
+  // lm_head(norm(embed(token))), which agrees with the model often but not
+  // always: both the kept and the rejected paths run.
+  static void MakeTheDraftABigramGuesser(model::CausalLmImpl& model) {
+    torch::NoGradGuard no_grad;
+    const std::string prefix = absl::StrCat("model.layers.", model.config().n_layers(), ".");
+    for (auto& [name, tensor] : model::NamedTensors(model)) {
+      if (name.rfind(prefix, 0) != 0) continue;
+      if (absl::EndsWith(name, "o_proj.weight") || absl::EndsWith(name, "down_proj.weight")) tensor.zero_();
+      if (name == prefix + "eh_proj.weight") {  // [D, 2D]: (embedding, hidden) -> embedding
+        const int64_t dim = tensor.size(0);
+        tensor.zero_();
+        tensor.narrow(1, 0, dim).copy_(torch::eye(dim, tensor.options()));
+      }
+    }
+  }
+};
+
+TEST_P(SpeculationTest, GreedyOutputIsTheSameWithFewSlotsAndCompaction) {
+  model::CausalLm model = NewModel();
+  MakeTheDraftABigramGuesser(*model);
+  const std::vector<std::vector<int>> prompts = Prompts();
+  const int n = 3;
+  std::vector<std::vector<int>> rows;
+  for (const auto& p : prompts) rows.insert(rows.end(), n, p);
+  model::GenerationParams params;
+  params.max_new_tokens = 24;
+  params.sampling.temperature = 0;
+  params.seed = 11;
+  const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
+
+  EngineOptions options;
+  options.kv_slots = 2;
+  options.speculative = true;
+  Engine engine(model, *tokenizer_, options, /*weight_version=*/1);
+  // As in the test without speculation: a short job first keeps the slots
+  // from emptying together, so the axis fills and compacts.
+  std::shared_ptr<GenerationJob> offset = Job({prompts[1]}, 1, 7, 0.0);
+  std::promise<void> offset_done;
+  offset->on_done = [&] { offset_done.set_value(); };
+  ASSERT_TRUE(engine.Submit(offset).ok());
+  auto results = RunJob(engine, Job(prompts, n, 24, 0.0));
+  offset_done.get_future().wait();
+  ASSERT_EQ(results.size(), rows.size());
+  for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
+    for (int k = 0; k < n; ++k) {
+      const model::Completion& got = results.at({p, k}).completion;
+      const model::Completion& want = expected[static_cast<size_t>(p * n + k)];
+      EXPECT_EQ(got.tokens, want.tokens) << "prompt " << p << " sample " << k;
+      ASSERT_EQ(got.logprobs.size(), want.logprobs.size());
+      for (size_t t = 0; t < want.logprobs.size(); ++t) EXPECT_NEAR(got.logprobs[t], want.logprobs[t], 1e-4);
+      EXPECT_EQ(got.finish_reason, want.finish_reason);
+      EXPECT_EQ(got.text, want.text);
+    }
+  }
+  const EngineStats stats = engine.stats();
+  EXPECT_GT(stats.accepted, 0);
+  EXPECT_LT(stats.accepted, stats.drafted);
+  EXPECT_GT(stats.compactions, 0);
+}
+
+// At temperature 1 with top-k 3, 3,000 samples of two tokens: the second
+// token is a verified draft or a redraw. The frequency of each (first,
+// second) pair stays within 0.03 (about 4 standard errors at p = 0.1) of the
+// model's exact probability p(first) p(second | first), computed here by
+// full forward passes; logprobs are the model's.
+TEST_P(SpeculationTest, SampledPairsFollowTheModelsDistribution) {
+  torch::manual_seed(3);
+  absl::StatusOr<model::CausalLm> made =
+      model::MakeModel(testing::SmallModelConfig(GetParam(), tokenizer_->vocab_size()));
+  ASSERT_TRUE(made.ok()) << made.status();
+  model::CausalLm model = *made;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : model::NamedTensors(*model)) {
+      if (name == "lm_head.weight") tensor.mul_(4.0);  // away from uniform, far from one-hot
+    }
+  }
+  MakeTheDraftABigramGuesser(*model);
+  const std::vector<int> prompt = Prompts()[0];
+  const int samples = 3000;
+  EngineOptions options;
+  options.speculative = true;
+  Engine engine(model, *tokenizer_, options, 1);
+  std::shared_ptr<GenerationJob> job = Job({prompt}, samples, 2, 1.0);
+  job->params.sampling.top_k = 3;
+  const auto results = RunJob(engine, job);
+  ASSERT_EQ(static_cast<int>(results.size()), samples);
+
+  torch::NoGradGuard no_grad;
+  // The model's next-token logits [V] after `tokens`.
+  auto next_logits = [&](std::vector<int> tokens) {
+    const torch::Tensor t = torch::tensor(std::vector<int64_t>(tokens.begin(), tokens.end()), torch::kInt64);
+    return model->Forward(t.unsqueeze(0), nullptr, {}).logits[0][-1];
+  };
+  const torch::Tensor first_logits = next_logits(prompt);
+  const torch::Tensor first_p =
+      model::SamplingDistribution(first_logits.unsqueeze(0), job->params.sampling).squeeze(0);  // [V]
+  std::map<int, torch::Tensor> second_logits;
+  std::map<std::pair<int, int>, int> counts;
+  for (const auto& [key, r] : results) {
+    ASSERT_EQ(r.completion.tokens.size(), 2u);
+    const int a = r.completion.tokens[0], b = r.completion.tokens[1];
+    ++counts[{a, b}];
+    if (!second_logits.count(a)) {
+      std::vector<int> extended = prompt;
+      extended.push_back(a);
+      second_logits[a] = next_logits(extended);
+    }
+    EXPECT_NEAR(r.completion.logprobs[1], torch::log_softmax(second_logits[a], -1)[b].item<float>(), 1e-4);
+  }
+  double covered = 0;
+  for (const auto& [a, logits] : second_logits) {
+    const torch::Tensor second_p = model::SamplingDistribution(logits.unsqueeze(0), job->params.sampling).squeeze(0);
+    for (int b = 0; b < second_p.size(0); ++b) {
+      const double want = first_p[a].item<double>() * second_p[b].item<double>();
+      const auto it = counts.find({a, b});
+      const double got = it == counts.end() ? 0.0 : static_cast<double>(it->second) / samples;
+      EXPECT_NEAR(got, want, 0.03) << "pair (" << a << ", " << b << ")";
+      covered += want;
+    }
+  }
+  EXPECT_GT(covered, 0.99);  // every likely first token was drawn
+  const EngineStats stats = engine.stats();
+  // One verification per sample (none when the first token ends it).
+  EXPECT_LE(stats.drafted, samples);
+  EXPECT_GT(stats.drafted, samples / 2);
+  EXPECT_GT(stats.accepted, stats.drafted / 10);
+  EXPECT_LT(stats.accepted, stats.drafted - stats.drafted / 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policy, SpeculationTest, ::testing::Values(config::DEEPSEEK_V3),
+                         [](const auto&) { return "DeepSeekV3"; });
 
 }  // namespace
 }  // namespace r1::rollout
