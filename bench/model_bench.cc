@@ -20,7 +20,9 @@
 // (each token reads every weight once: measured memcpy bandwidth over a
 // buffer of the weights' size / the weights' bytes), batch 64's aggregate
 // against batch 1, and for the config's tiny models the microseconds and
-// the ATen ops (RecordFunction callbacks) of one decode step at batch 1.
+// the ATen ops (RecordFunction callbacks) of one decode step at batch 1;
+// for the policy also a speculative step's two parts: the forward over two
+// tokens that verifies a draft, and the draft module over those positions.
 // Medians of repeated runs; the machines are shared, so compare within a run.
 #include <ATen/record_function.h>
 #include <torch/torch.h>
@@ -174,22 +176,39 @@ struct StepCost {
   std::vector<std::pair<int64_t, std::string>> top;  // the most frequent op names, by count
 };
 
-// One batch-1 decode step of `m` after a 32-token prefill: median
+// What one batch-1 decode step runs.
+enum class StepKind {
+  kPlain,   // Forward of one token
+  kVerify,  // Forward of two tokens (a speculative step's last token and draft)
+  kDraft,   // the draft module over those two positions (model::Draft)
+};
+
+// One batch-1 step of `kind` on `m` after a 32-token prefill: median
 // microseconds of 64 steps, and the ATen ops one step dispatches.
-StepCost DecodeStepCost(model::CausalLmImpl& m) {
+StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain) {
   torch::NoGradGuard no_grad;
-  model::KvCache cache = m.NewCache(1, 32 + 64 + 1);
+  const int64_t width = kind == StepKind::kPlain ? 1 : 2;  // tokens per step
+  const bool draft = kind == StepKind::kDraft;
+  model::KvCache cache = m.NewCache(1, 32 + 65 * width, draft);
   model::ForwardOptions options;
   options.absorbed_attention = true;
-  torch::Tensor logits =
-      m.Forward(torch::randint(4, m.config().vocab_size(), {1, 32}, torch::kInt64), &cache, options).logits;
+  model::ForwardResult out =
+      m.Forward(torch::randint(4, m.config().vocab_size(), {1, 32}, torch::kInt64), &cache, options);
+  torch::Tensor logits = out.logits;
+  // One step: the timed part is the forward (or the draft after it).
+  auto step = [&]() -> double {
+    const torch::Tensor next = logits.select(1, -1).argmax(-1, true).expand({1, width}).contiguous();
+    auto t0 = Clock::now();
+    out = m.Forward(next, &cache, options);
+    logits = out.logits;
+    if (draft) {
+      t0 = Clock::now();
+      m.Draft(out.hidden, next, {}, &cache, cache.length - width, options);
+    }
+    return Seconds(t0, Clock::now()) * 1e6;
+  };
   std::vector<double> micros;
-  for (int t = 0; t < 64; ++t) {
-    const torch::Tensor next = logits.select(1, -1).argmax(-1, true);
-    const auto t0 = Clock::now();
-    logits = m.Forward(next, &cache, options).logits;
-    micros.push_back(Seconds(t0, Clock::now()) * 1e6);
-  }
+  for (int t = 0; t < 64; ++t) micros.push_back(step());
   // Thread-local callback: only this thread's dispatches, counted by name.
   static std::map<std::string, int64_t>* counts = new std::map<std::string, int64_t>();
   counts->clear();
@@ -198,8 +217,21 @@ StepCost DecodeStepCost(model::CausalLmImpl& m) {
         ++(*counts)[fn.name()];
         return nullptr;
       }).scopes({at::RecordScope::FUNCTION}));
-  logits = m.Forward(logits.select(1, -1).argmax(-1, true), &cache, options).logits;
-  at::removeCallback(handle);
+  if (draft) {
+    at::removeCallback(handle);
+    out = m.Forward(logits.select(1, -1).argmax(-1, true).expand({1, width}).contiguous(), &cache, options);
+    counts->clear();
+    const at::CallbackHandle draft_handle = at::addThreadLocalCallback(
+        at::RecordFunctionCallback([](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+          ++(*counts)[fn.name()];
+          return nullptr;
+        }).scopes({at::RecordScope::FUNCTION}));
+    m.Draft(out.hidden, out.logits.argmax(-1), {}, &cache, cache.length - width, options);
+    at::removeCallback(draft_handle);
+  } else {
+    step();
+    at::removeCallback(handle);
+  }
   StepCost cost;
   cost.micros = Median(micros);
   for (const auto& [name, n] : *counts) {
@@ -244,11 +276,18 @@ int DecodeLimit(const config::RunConfig& run) {
               "\"batch64_tokens_per_second\": %.1f, \"batch64_over_batch1\": %.1f}\n",
               static_cast<long long>(model::CountParameters(*llama)), static_cast<long long>(weight_bytes),
               bandwidth, limit, batch1, batch1 / limit, batch64, batch64 / batch1);
-  for (const auto& [label, config] : {std::pair<const char*, config::ModelConfig>{"policy", run.policy()},
-                                      {"student", run.student()}}) {
+  struct Row {
+    const char* label;
+    config::ModelConfig config;
+    StepKind kind;
+  };
+  for (const Row& row : {Row{"policy", run.policy(), StepKind::kPlain}, Row{"student", run.student(), StepKind::kPlain},
+                         Row{"policy_verify_2_tokens", run.policy(), StepKind::kVerify},
+                         Row{"policy_draft_2_positions", run.policy(), StepKind::kDraft}}) {
+    const char* label = row.label;
     torch::manual_seed(0);
-    model::CausalLm tiny = *model::MakeModel(config);
-    const StepCost cost = DecodeStepCost(*tiny);
+    model::CausalLm tiny = *model::MakeModel(row.config);
+    const StepCost cost = DecodeStepCost(*tiny, row.kind);
     std::string top;
     for (const auto& [n, name] : cost.top) absl::StrAppend(&top, top.empty() ? "" : ", ", "\"", name, "\": ", n);
     std::printf("{\"bench\": \"decode_step\", \"model\": \"%s\", \"microseconds_median\": %.0f, "

@@ -237,8 +237,11 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
   absl::StatusOr<std::unique_ptr<tasks::Task>> task = tasks::MakeTask(task_config);
   if (!task.ok()) return;
   for (int batch : {1, 64}) {
+    // Batch 1 decodes 16 prompts one after another (one ends in about 50
+    // tokens); batch 64 decodes 64 prompts at once.
+    const int rounds = batch == 1 ? 16 : 1;
     std::vector<std::vector<int>> prompts;
-    for (int b = 0; b < batch; ++b) {
+    for (int b = 0; b < batch * rounds; ++b) {
       // Held-out items (a seed the pretraining corpus does not use).
       absl::StatusOr<std::vector<int>> ids = EncodePrompt(*tokenizer, (*task)->Generate(977, b).prompt());
       if (!ids.ok()) return;
@@ -253,21 +256,25 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
         options.kv_slots = 64;
         options.speculative = speculative == 1;
         rollout::Engine engine(*model, *tokenizer, options, /*weight_version=*/0);
-        auto job = std::make_shared<rollout::GenerationJob>();
-        job->prompts = prompts;
-        job->params.max_new_tokens = new_tokens;
-        job->params.sampling.temperature = 1.0;
-        job->params.seed = 3 + static_cast<uint64_t>(r);
-        std::promise<void> finished;
         tokens[speculative] = 0;
-        job->on_sample = [&](rollout::SampleResult result) { tokens[speculative] += result.completion.tokens.size(); };
-        job->on_done = [&] { finished.set_value(); };
         const auto start = std::chrono::steady_clock::now();
-        if (absl::Status s = engine.Submit(job); !s.ok()) {
-          std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-          return;
+        for (int round = 0; round < rounds; ++round) {
+          auto job = std::make_shared<rollout::GenerationJob>();
+          job->prompts.assign(prompts.begin() + round * batch, prompts.begin() + (round + 1) * batch);
+          job->stream_index.resize(static_cast<size_t>(batch));
+          for (int b = 0; b < batch; ++b) job->stream_index[static_cast<size_t>(b)] = round * batch + b;
+          job->params.max_new_tokens = new_tokens;
+          job->params.sampling.temperature = 1.0;
+          job->params.seed = 3 + static_cast<uint64_t>(r);
+          std::promise<void> finished;
+          job->on_sample = [&](rollout::SampleResult result) { tokens[speculative] += result.completion.tokens.size(); };
+          job->on_done = [&] { finished.set_value(); };
+          if (absl::Status s = engine.Submit(job); !s.ok()) {
+            std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+            return;
+          }
+          finished.get_future().wait();
         }
-        finished.get_future().wait();
         // Per-token rate of each run: the two modes sample different texts.
         seconds[speculative].push_back(Seconds(start) / static_cast<double>(tokens[speculative]));
         if (speculative == 1) stats = engine.stats();
