@@ -440,20 +440,12 @@ void Engine::Step() {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.decode_steps;
   }
-  // A row whose logits are not finite (broken weights) fails its job; the
-  // sampler would throw on it, or argmax would return garbage.
   const torch::Tensor finite = torch::isfinite(logits).all(1);  // [n] bool
   const auto row_finite = finite.accessor<bool, 1>();
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
-    if (!row_finite[s]) {
-      FailJob(*slot.sample.group,
-              absl::InternalError(absl::StrCat("the model produced non-finite logits (NaN or inf) at token ",
-                                               slot.builder->size(), " of prompt ", slot.sample.prompt_index,
-                                               " under weight version ", slot.version, ": the weights are broken")));
-    }
-    if (slot.sample.group->job->cancelled->load()) {
+    if (RowStops(slot, row_finite[s])) {
       ended.emplace_back(static_cast<int>(s), true);
       continue;
     }
@@ -467,6 +459,16 @@ void Engine::Step() {
   // Highest row first: FinishSlot moves the last active row into the freed
   // one, and that row has had its turn already.
   for (auto it = ended.rbegin(); it != ended.rend(); ++it) FinishSlot(it->first, it->second);
+}
+
+bool Engine::RowStops(Slot& slot, bool logits_finite) {
+  if (!logits_finite) {
+    FailJob(*slot.sample.group,
+            absl::InternalError(absl::StrCat("the model produced non-finite logits (NaN or inf) at token ",
+                                             slot.builder->size(), " of prompt ", slot.sample.prompt_index,
+                                             " under weight version ", slot.version, ": the weights are broken")));
+  }
+  return slot.sample.group->job->cancelled->load();
 }
 
 void Engine::SetDraft(Slot& slot, const torch::Tensor& draft_logits) {
@@ -514,13 +516,7 @@ void Engine::SpeculativeStep() {
   int64_t drafted = 0, accepted = 0;
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
-    if (!row_finite[s]) {
-      FailJob(*slot.sample.group,
-              absl::InternalError(absl::StrCat("the model produced non-finite logits (NaN or inf) at token ",
-                                               slot.builder->size(), " of prompt ", slot.sample.prompt_index,
-                                               " under weight version ", slot.version, ": the weights are broken")));
-    }
-    if (slot.sample.group->job->cancelled->load()) {
+    if (RowStops(slot, row_finite[s])) {
       ended.emplace_back(static_cast<int>(s), true);
       continue;
     }

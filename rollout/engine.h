@@ -168,6 +168,10 @@ class Engine {
   void Admit();                            // fills free slots from the queue
   void Step();                             // one decode step for every active slot
   void SpeculativeStep();                  // Step with a draft verified in every row
+  // After a step's forward: fails the row's job when its logits are not
+  // finite (broken weights; the sampler would throw or argmax return
+  // garbage), and says whether the row stops here, cancelled.
+  bool RowStops(Slot& slot, bool logits_finite);
   // Draws the slot's next draft from the draft module's logits [V].
   void SetDraft(Slot& slot, const torch::Tensor& draft_logits);
   // Reports the sample in `slot` and frees it, moving the last active row
