@@ -210,7 +210,10 @@ StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain
   std::vector<double> micros;
   for (int t = 0; t < 64; ++t) micros.push_back(step());
   // Thread-local callback: only this thread's dispatches, counted by name.
+  // The draft kind counts the draft module alone, after a forward that is
+  // not counted.
   static std::map<std::string, int64_t>* counts = new std::map<std::string, int64_t>();
+  if (draft) out = m.Forward(logits.select(1, -1).argmax(-1, true).expand({1, width}).contiguous(), &cache, options);
   counts->clear();
   const at::CallbackHandle handle = at::addThreadLocalCallback(
       at::RecordFunctionCallback([](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
@@ -218,20 +221,11 @@ StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain
         return nullptr;
       }).scopes({at::RecordScope::FUNCTION}));
   if (draft) {
-    at::removeCallback(handle);
-    out = m.Forward(logits.select(1, -1).argmax(-1, true).expand({1, width}).contiguous(), &cache, options);
-    counts->clear();
-    const at::CallbackHandle draft_handle = at::addThreadLocalCallback(
-        at::RecordFunctionCallback([](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
-          ++(*counts)[fn.name()];
-          return nullptr;
-        }).scopes({at::RecordScope::FUNCTION}));
     m.Draft(out.hidden, out.logits.argmax(-1), {}, &cache, cache.length - width, options);
-    at::removeCallback(draft_handle);
   } else {
     step();
-    at::removeCallback(handle);
   }
+  at::removeCallback(handle);
   StepCost cost;
   cost.micros = Median(micros);
   for (const auto& [name, n] : *counts) {
