@@ -224,6 +224,12 @@ int64_t Engine::weight_version() const {
 
 int64_t Engine::ActiveCount() const { return n_active_; }
 
+model::ForwardOptions Engine::DecodeOptions() const {
+  model::ForwardOptions options;
+  options.absorbed_attention = options_.absorbed_attention;
+  return options;
+}
+
 void Engine::Loop() {
   torch::NoGradGuard no_grad;
   while (true) {
@@ -348,8 +354,7 @@ void Engine::Admit() {
     if (!prefill.logits.defined() || prefill.version != version_) {
       // One prefill per prompt, shared by its samples.
       prefill.cache = model_->NewCache(1, length, speculative_);
-      model::ForwardOptions options;
-      options.absorbed_attention = options_.absorbed_attention;
+      const model::ForwardOptions options = DecodeOptions();
       const torch::Tensor tokens =
           torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kInt64).unsqueeze(0).to(device);
       const model::ForwardResult out = model_->Forward(tokens, &prefill.cache, options);  // [1, P, ...]
@@ -405,8 +410,7 @@ void Engine::Admit() {
       // hidden state with this sample's first token, and drafts the second.
       model::KvCache row = cache_.Rows(static_cast<int64_t>(s), 1);
       row.length = cache_.length + length;
-      model::ForwardOptions options;
-      options.absorbed_attention = options_.absorbed_attention;
+      const model::ForwardOptions options = DecodeOptions();
       const torch::Tensor first_token = first.tokens.view({1, 1}).to(device);
       const torch::Tensor draft_logits =
           model_->Draft(prefill.hidden, first_token, {}, &row, cache_.length + length - 1, options).logits;
@@ -431,8 +435,7 @@ void Engine::Step() {
   model::KvCache view = cache_.Rows(0, n);
   torch::Tensor tokens = torch::empty({n, 1}, torch::kInt64);
   for (int64_t s = 0; s < n; ++s) tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
-  model::ForwardOptions options;
-  options.absorbed_attention = options_.absorbed_attention;
+  const model::ForwardOptions options = DecodeOptions();
   const torch::Tensor logits =
       model_->Forward(tokens.to(device), &view, options).logits.select(1, 0).to(torch::kCPU);  // [n, V]
   cache_.length = view.length;
@@ -500,8 +503,7 @@ void Engine::SpeculativeStep() {
     tokens_a[s][0] = slots_[static_cast<size_t>(s)].last_token;
     tokens_a[s][1] = slots_[static_cast<size_t>(s)].draft;
   }
-  model::ForwardOptions options;
-  options.absorbed_attention = options_.absorbed_attention;
+  const model::ForwardOptions options = DecodeOptions();
   const model::ForwardResult out = model_->Forward(tokens.to(device), &view, options);
   const torch::Tensor logits = out.logits.to(torch::kCPU);  // [n, 2, V]
   cache_.length = view.length;

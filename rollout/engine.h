@@ -180,6 +180,7 @@ class Engine {
   void Report(const Pending& sample, SampleResult result);
   void ReportCancelled(const Pending& sample);  // a sample that never ran
   void Compact();
+  model::ForwardOptions DecodeOptions() const;  // for every forward the engine runs
   int64_t ActiveCount() const;
   absl::Status CheckNextVersionLocked(int64_t version) const;
   // Marks the job failed (once): on_error, then its other samples are dropped.
