@@ -4,7 +4,8 @@
 // 1. generated tokens/s at batch 1, 16 and 64 through the full gRPC path (a
 //    real `r1 rollout serve` process on loopback) against model::Generate in
 //    this process, same prompts, seeds and thread count, side by side;
-// 2. weight sync: UpdateWeights of every tensor, bytes/s on loopback, against
+// 2. weight sync: UpdateWeights of every tensor, bytes/s on loopback through
+//    gRPC and through a shared-memory segment (and for a ~100 MB model), against
 //    a memcpy of the same bytes;
 // 3. time from the end of a weight update to the first completion under the
 //    new version (a one-token generation);
@@ -92,6 +93,9 @@ absl::StatusOr<Worker> StartWorker(const std::string& ckpt, const std::string& d
   if (absl::Status s = (*client)->WaitUntilServing(absl::Seconds(30)); !s.ok()) return s;
   return Worker{std::move(*process), std::move(*client)};
 }
+
+void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const Tokenizer& tokenizer, Worker& worker,
+                     int repeats);
 
 void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& tokenizer, const std::string& dir,
                 int repeats) {
@@ -182,11 +186,17 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
     std::fflush(stdout);
   }
 
-  // Weight sync against memcpy of the same bytes.
-  const auto tensors = model::NamedTensors(**model);
+  BenchWeightSync(label, **model, tokenizer, *worker, repeats);
+}
+
+// Weight sync against memcpy of the same bytes: through gRPC, and through a
+// shared-memory segment.
+void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const Tokenizer& tokenizer, Worker& worker,
+                     int repeats) {
+  const auto tensors = model::NamedTensors(model);
   int64_t bytes = 0;
   for (const auto& [name, t] : tensors) bytes += t.numel() * t.element_size();
-  std::vector<double> sync, copy, first;
+  std::vector<double> sync, shared_sync, shared_write, copy, first;
   std::vector<char> source(static_cast<size_t>(bytes), 1), target(static_cast<size_t>(bytes));
   rollout::GenerateRequest one;
   one.set_samples_per_prompt(1);
@@ -194,7 +204,9 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
   one.add_prompts()->add_token_ids(tokenizer.bos_id());
   for (int r = 0; r < std::max(repeats, 5); ++r) {
     auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<rollout::UpdateWeightsResponse> updated = worker->client->UpdateWeights(tensors, r + 1);
+    // Versions: odd through gRPC, even through a shared-memory segment.
+    const int64_t version = 2 * r + 1;
+    absl::StatusOr<rollout::UpdateWeightsResponse> updated = worker.client->UpdateWeights(tensors, version);
     sync.push_back(Seconds(start));
     if (!updated.ok()) {
       std::fprintf(stderr, "%s\n", std::string(updated.status().message()).c_str());
@@ -202,20 +214,61 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
     }
     // The update returns once the new weights serve: first completion after it.
     start = std::chrono::steady_clock::now();
-    int64_t version = -1;
-    (void)worker->client->Generate(one, [&](const rollout::Completion& c) { version = c.weight_version(); });
+    int64_t served = -1;
+    (void)worker.client->Generate(one, [&](const rollout::Completion& c) { served = c.weight_version(); });
     first.push_back(Seconds(start));
-    if (version != r + 1) std::fprintf(stderr, "completion came from version %lld\n", static_cast<long long>(version));
+    if (served != version) std::fprintf(stderr, "completion came from version %lld\n", static_cast<long long>(served));
+    // The same tensors through /dev/shm: written, sent, read, removed.
+    start = std::chrono::steady_clock::now();
+    {
+      absl::StatusOr<std::unique_ptr<rollout::SharedWeights>> shared =
+          rollout::SharedWeights::Write(tensors, version + 1);
+      shared_write.push_back(Seconds(start));
+      absl::Status status = shared.status();
+      if (shared.ok()) status = worker.client->UpdateWeights(**shared).status();
+      if (!status.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+        return;
+      }
+    }
+    shared_sync.push_back(Seconds(start));
     start = std::chrono::steady_clock::now();
     std::memcpy(target.data(), source.data(), source.size());
     copy.push_back(Seconds(start));
   }
   std::printf("{\"bench\": \"weight_sync\", \"model\": \"%s\", \"bytes\": %lld, \"grpc_bytes_per_second\": %.3e, "
-              "\"memcpy_bytes_per_second\": %.3e, \"update_seconds_median\": %.4f, "
-              "\"update_end_to_first_new_completion_ms_median\": %.2f}\n",
-              label, static_cast<long long>(bytes), bytes / Median(sync), bytes / Median(copy), Median(sync),
-              Median(first) * 1000);
+              "\"shared_memory_bytes_per_second\": %.3e, \"memcpy_bytes_per_second\": %.3e, "
+              "\"shared_memory_over_memcpy\": %.3f, \"shared_memory_write_ms\": %.2f, \"shared_memory_total_ms\": %.2f, "
+              "\"update_seconds_median\": %.4f, \"update_end_to_first_new_completion_ms_median\": %.2f}\n",
+              label, static_cast<long long>(bytes), bytes / Median(sync), bytes / Median(shared_sync),
+              bytes / Median(copy), Median(copy) / Median(shared_sync), Median(shared_write) * 1000,
+              Median(shared_sync) * 1000, Median(sync), Median(first) * 1000);
   std::fflush(stdout);
+}
+
+// Weight sync alone for a ~100 MB model (Llama layout, float32: 25.2M
+// parameters), the size the target names.
+void BenchWeightSync100MB(const Tokenizer& tokenizer, const std::string& dir, int repeats) {
+  config::ModelConfig c;
+  c.set_arch(config::LLAMA);
+  c.set_vocab_size(tokenizer.vocab_size());
+  c.set_dim(768);
+  c.set_n_layers(4);
+  c.set_n_heads(12);
+  c.set_n_kv_heads(4);
+  c.set_ffn_hidden_dim(2048);
+  c.set_max_seq_len(256);
+  torch::manual_seed(1);
+  absl::StatusOr<model::CausalLm> model = model::MakeModel(c);
+  if (!model.ok()) return;
+  const std::string ckpt = dir + "/llama_100mb";
+  if (!model::SaveCheckpoint(ckpt, **model, &tokenizer, nullptr).ok()) return;
+  absl::StatusOr<Worker> worker = StartWorker(ckpt, dir);
+  if (!worker.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(worker.status().message()).c_str());
+    return;
+  }
+  BenchWeightSync("llama_100mb", **model, tokenizer, *worker, repeats);
 }
 
 // Section 4: speculation on and off, alternating, on the same prompts.
@@ -334,6 +387,7 @@ int main(int argc, char** argv) {
   if (!tokenizer.ok()) return 1;
   r1::BenchModel("policy", run->policy(), *tokenizer, dir, static_cast<int>(repeats));
   r1::BenchModel("student", run->student(), *tokenizer, dir, static_cast<int>(repeats));
+  r1::BenchWeightSync100MB(*tokenizer, dir, static_cast<int>(repeats));
   std::filesystem::remove_all(dir);
   return 0;
 }

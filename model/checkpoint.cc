@@ -403,6 +403,8 @@ int64_t CountAllOnesExponent(const void* data, int64_t n, Bits exponent) {
   return count;
 }
 
+}  // namespace
+
 int64_t CountNonFinite(const torch::Tensor& tensor) {
   if (tensor.device().is_cpu() && tensor.is_contiguous()) {
     const void* data = tensor.data_ptr();
@@ -425,6 +427,8 @@ int64_t CountNonFinite(const torch::Tensor& tensor) {
   }
   return bad;
 }
+
+namespace {
 
 // NaN or infinite weights load without complaint and generate garbage. The
 // tensor is checked as the model holds it, after conversion to the run dtype.

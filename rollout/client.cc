@@ -1,7 +1,14 @@
 #include "rollout/client.h"
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
@@ -44,6 +51,87 @@ absl::Status RolloutClient::Generate(const GenerateRequest& request,
   return rpc::FromGrpc(reader->Finish());
 }
 
+namespace {
+
+// The wire name of a weight dtype (safetensors' names); nullptr for others.
+const char* WireDtype(torch::ScalarType type) {
+  return type == torch::kFloat32 ? "F32" : type == torch::kBFloat16 ? "BF16" : type == torch::kHalf ? "F16" : nullptr;
+}
+
+// Where SharedWeights::Write puts its files; the worker accepts no others.
+constexpr char kSegmentDir[] = "/dev/shm";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SharedWeights>> SharedWeights::Write(
+    const std::vector<std::pair<std::string, torch::Tensor>>& tensors, int64_t version) {
+  static std::atomic<int64_t> counter{0};
+  std::unique_ptr<SharedWeights> weights(new SharedWeights());
+  weights->version_ = version;
+  const std::string path = absl::StrCat(kSegmentDir, "/r1-weights-", getpid(), "-", counter++);
+  // Exclusive and private: nothing else may have created it first, and no
+  // other user may read or change it.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  weights->segment_.set_path(path);  // from here on the destructor removes it
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
+    const char* dtype = WireDtype(cpu.scalar_type());
+    if (dtype == nullptr) return absl::InvalidArgumentError(absl::StrCat("tensor ", name, ": unsupported dtype"));
+    const uint64_t bytes = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
+    SharedTensor* entry = weights->segment_.add_tensors();
+    entry->set_name(name);
+    for (int64_t d : cpu.sizes()) entry->add_shape(d);
+    entry->set_dtype(dtype);
+    entry->set_offset(offset);
+    entry->set_bytes(bytes);
+    const char* data = static_cast<const char*>(cpu.data_ptr());
+    // Block by block, so the checksum reads each block from memory and the
+    // write finds it in cache: one pass over the tensor, not two.
+    constexpr uint64_t kBlock = 256 << 10;
+    uint32_t crc = 0;
+    for (uint64_t done = 0; done < bytes;) {
+      const uint64_t block = std::min(kBlock, bytes - done);
+      crc = Crc32c(absl::string_view(data + done, block), crc);
+      for (uint64_t written = 0; written < block;) {
+        const ssize_t n = pwrite(fd, data + done + written, block - written, static_cast<off_t>(offset + done + written));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+        written += static_cast<uint64_t>(n);
+      }
+      done += block;
+    }
+    entry->set_crc32c(crc);
+    offset = (offset + bytes + 63) / 64 * 64;  // each tensor starts on a cache line
+  }
+  return weights;
+}
+
+SharedWeights::~SharedWeights() {
+  if (!segment_.path().empty()) unlink(segment_.path().c_str());
+}
+
+absl::StatusOr<UpdateWeightsResponse> RolloutClient::UpdateWeights(const SharedWeights& weights,
+                                                                   absl::Duration timeout) {
+  grpc::ClientContext context;
+  rpc::PrepareContext(context, channel_->options, timeout);
+  UpdateWeightsResponse response;
+  std::unique_ptr<grpc::ClientWriter<WeightUpdate>> writer = channel_->stub->UpdateWeights(&context, &response);
+  WeightUpdate message;
+  message.set_version(weights.version());
+  *message.mutable_segment() = weights.segment();
+  writer->Write(message);  // when this fails, Finish says why
+  writer->WritesDone();
+  const absl::Status status = rpc::FromGrpc(writer->Finish());
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<UpdateWeightsResponse> RolloutClient::UpdateWeights(
     const std::vector<std::pair<std::string, torch::Tensor>>& tensors, int64_t version, int64_t chunk_bytes,
     absl::Duration timeout) {
@@ -55,9 +143,7 @@ absl::StatusOr<UpdateWeightsResponse> RolloutClient::UpdateWeights(
   bool first = true;
   for (const auto& [name, tensor] : tensors) {
     const torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
-    const char* dtype = cpu.scalar_type() == torch::kFloat32 ? "F32"
-                        : cpu.scalar_type() == torch::kBFloat16 ? "BF16"
-                        : cpu.scalar_type() == torch::kHalf ? "F16" : nullptr;
+    const char* dtype = WireDtype(cpu.scalar_type());
     if (dtype == nullptr) return absl::InvalidArgumentError(absl::StrCat("tensor ", name, ": unsupported dtype"));
     const absl::string_view bytes(static_cast<const char*>(cpu.data_ptr()), cpu.numel() * cpu.element_size());
     const uint32_t crc = Crc32c(bytes);

@@ -26,6 +26,30 @@ struct ClientOptions {
   std::string tls_server_name;     // overrides the name checked against the certificate
 };
 
+// One weight version in a shared-memory file, /dev/shm/r1-weights-<pid>-<n>,
+// for workers on this host: written once (created exclusively, mode 0600,
+// each tensor 64-byte aligned with its CRC-32C), read by every worker it is
+// sent to, removed when this object goes away. A worker on another host
+// cannot open it and refuses the update.
+class SharedWeights {
+ public:
+  // INTERNAL when the segment cannot be created or written (no /dev/shm,
+  // out of space); nothing is left behind then.
+  static absl::StatusOr<std::unique_ptr<SharedWeights>> Write(
+      const std::vector<std::pair<std::string, torch::Tensor>>& tensors, int64_t version);
+  ~SharedWeights();
+  SharedWeights(const SharedWeights&) = delete;
+  SharedWeights& operator=(const SharedWeights&) = delete;
+
+  int64_t version() const { return version_; }
+  const SharedSegment& segment() const { return segment_; }
+
+ private:
+  SharedWeights() = default;
+  int64_t version_ = 0;
+  SharedSegment segment_;
+};
+
 class RolloutClient {
  public:
   // INVALID_ARGUMENT for an unreadable certificate file; connecting is lazy.
@@ -41,6 +65,12 @@ class RolloutClient {
   absl::StatusOr<UpdateWeightsResponse> UpdateWeights(
       const std::vector<std::pair<std::string, torch::Tensor>>& tensors, int64_t version,
       int64_t chunk_bytes = 1 << 20, absl::Duration timeout = absl::Minutes(5));
+
+  // Installs weights written into a shared-memory segment (SharedWeights
+  // below) on a worker on this host: one small message, the worker reads
+  // the bytes from the segment. The same checks and refusals as above.
+  absl::StatusOr<UpdateWeightsResponse> UpdateWeights(const SharedWeights& weights,
+                                                      absl::Duration timeout = absl::Minutes(5));
 
   absl::StatusOr<ScoreTokensResponse> ScoreTokens(const ScoreTokensRequest& request,
                                                   absl::Duration timeout = absl::Minutes(5));

@@ -1,18 +1,26 @@
 #include "rollout/worker.h"
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <stdexcept>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/crc32c.h"
+#include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rpc/server.h"
@@ -186,46 +194,99 @@ class RolloutServiceImpl final : public RolloutService::Service {
     return grpc::Status::OK;
   }
 
+  // The tensors of one update as they are checked: every name the model
+  // has, once, with its shape, a weight dtype, the bytes that shape needs,
+  // its CRC-32C and finite values.
+  class Incoming {
+   public:
+    explicit Incoming(const model::CausalLmImpl& model) {
+      for (const auto& [name, tensor] : model::NamedTensors(model)) expected_[name] = tensor.sizes().vec();
+    }
+
+    // A tensor starts: INVALID_ARGUMENT for an unknown or repeated name, a
+    // wrong shape or dtype. Sets the dtype and the bytes it needs.
+    grpc::Status Begin(const std::string& name, const std::vector<int64_t>& shape, const std::string& dtype_name,
+                       torch::Dtype* type, int64_t* bytes) const {
+      auto it = expected_.find(name);
+      if (it == expected_.end()) return Invalid(absl::StrCat("unknown tensor \"", name, "\""));
+      if (tensors_.count(name)) return Invalid(absl::StrCat("tensor \"", name, "\" sent twice"));
+      if (shape != it->second) {
+        return Invalid(absl::StrCat("tensor \"", name, "\" has shape [", absl::StrJoin(shape, ", "),
+                                    "]; the model's is [", absl::StrJoin(it->second, ", "), "]"));
+      }
+      absl::StatusOr<torch::Dtype> dtype = WeightDtype(dtype_name);
+      if (!dtype.ok()) return Invalid(absl::StrCat("tensor \"", name, "\": ", dtype.status().message()));
+      *type = *dtype;
+      *bytes = static_cast<int64_t>(torch::elementSize(*type));
+      for (int64_t d : shape) *bytes *= d;
+      return grpc::Status::OK;
+    }
+
+    // A tensor's bytes (a private copy, or a view of a shared-memory
+    // segment; see ReadSegment): its CRC and finite values are checked.
+    grpc::Status Accept(const std::string& name, torch::Tensor tensor, uint32_t crc32c) {
+      const absl::string_view bytes(static_cast<const char*>(tensor.data_ptr()), tensor.numel() * tensor.element_size());
+      if (Crc32c(bytes) != crc32c) return Invalid(absl::StrCat("tensor \"", name, "\" fails its CRC-32C"));
+      if (model::CountNonFinite(tensor) > 0) {
+        return Invalid(absl::StrCat("tensor \"", name, "\" holds NaN or inf values"));
+      }
+      bytes_ += static_cast<int64_t>(bytes.size());
+      tensors_[name] = std::move(tensor);
+      return grpc::Status::OK;
+    }
+
+    // After the last tensor: INVALID_ARGUMENT naming one the update lacks.
+    grpc::Status CheckComplete() const {
+      for (const auto& [name, shape] : expected_) {
+        if (!tensors_.count(name)) return Invalid(absl::StrCat("the update lacks tensor \"", name, "\""));
+      }
+      return grpc::Status::OK;
+    }
+
+    std::map<std::string, torch::Tensor> Take() { return std::move(tensors_); }
+    int64_t bytes() const { return bytes_; }
+
+   private:
+    std::map<std::string, std::vector<int64_t>> expected_;
+    std::map<std::string, torch::Tensor> tensors_;
+    int64_t bytes_ = 0;
+  };
+
   // Memory per update is bounded by the model: each tensor's bytes may not
   // exceed what its shape and dtype need (checked as chunks arrive), and each
   // name comes once.
   grpc::Status DoUpdateWeights(grpc::ServerContext*, grpc::ServerReader<WeightUpdate>* reader,
                                UpdateWeightsResponse* response) {
-    // The model's own tensors say which names, shapes and dtypes are allowed.
-    std::map<std::string, std::vector<int64_t>> expected;
-    for (const auto& [name, tensor] : model::NamedTensors(engine_.model())) expected[name] = tensor.sizes().vec();
-
-    std::map<std::string, torch::Tensor> tensors;
-    int64_t version = -1, bytes = 0, want = 0;
+    Incoming incoming(engine_.model());
+    // A shared-memory update's tensors are views of this mapping: it stays
+    // until the engine has copied them into the model.
+    std::shared_ptr<void> mapping;
+    int64_t version = -1, want = 0;
     std::string name, data;
     torch::Dtype type = torch::kFloat32;
     std::vector<int64_t> shape;
     WeightUpdate message;
-    bool first = true;
+    bool first = true, segment = false;
     while (reader->Read(&message)) {
+      if (segment) return Invalid("a shared-memory update is one message; more followed");
       if (first) {
         version = message.version();
         first = false;
         // Before any tensor is buffered: a stale or wild version costs nothing.
         if (absl::Status s = engine_.CheckNextVersion(version); !s.ok()) return rpc::ToGrpc(s);
+        if (message.has_segment()) {
+          if (grpc::Status s = ReadSegment(message.segment(), incoming, &mapping); !s.ok()) return s;
+          segment = true;
+          continue;
+        }
+      } else if (message.has_segment()) {
+        return Invalid("a shared-memory segment may only come as the first and only message");
       }
       const TensorChunk& chunk = message.chunk();
       if (name.empty()) {  // a tensor starts
         name = chunk.name();
-        auto it = expected.find(name);
-        if (it == expected.end()) return Invalid(absl::StrCat("unknown tensor \"", name, "\""));
-        if (tensors.count(name)) return Invalid(absl::StrCat("tensor \"", name, "\" sent twice"));
         shape.assign(chunk.shape().begin(), chunk.shape().end());
-        if (shape != it->second) {
-          return Invalid(absl::StrCat("tensor \"", name, "\" has shape [", absl::StrJoin(shape, ", "),
-                                      "]; the model's is [", absl::StrJoin(it->second, ", "), "]"));
-        }
-        absl::StatusOr<torch::Dtype> dtype = WeightDtype(chunk.dtype());
-        if (!dtype.ok()) return Invalid(absl::StrCat("tensor \"", name, "\": ", dtype.status().message()));
-        type = *dtype;
-        int64_t elements = 1;
-        for (int64_t d : shape) elements *= d;
-        want = elements * static_cast<int64_t>(torch::elementSize(type));
+        if (grpc::Status s = incoming.Begin(name, shape, chunk.dtype(), &type, &want); !s.ok()) return s;
         data.clear();
       } else if (chunk.name() != name) {
         return Invalid(absl::StrCat("chunk of \"", chunk.name(), "\" arrived inside tensor \"", name, "\""));
@@ -239,28 +300,80 @@ class RolloutServiceImpl final : public RolloutService::Service {
       if (static_cast<int64_t>(data.size()) != want) {
         return Invalid(absl::StrCat("tensor \"", name, "\" has ", data.size(), " bytes; shape and dtype need ", want));
       }
-      if (Crc32c(data) != chunk.crc32c()) return Invalid(absl::StrCat("tensor \"", name, "\" fails its CRC-32C"));
-      torch::Tensor tensor = torch::from_blob(data.data(), shape, type).clone();
-      if (!torch::isfinite(tensor).all().item<bool>()) {
-        return Invalid(absl::StrCat("tensor \"", name, "\" holds NaN or inf values"));
+      if (grpc::Status s = incoming.Accept(name, torch::from_blob(data.data(), shape, type).clone(), chunk.crc32c());
+          !s.ok()) {
+        return s;
       }
-      tensors[name] = std::move(tensor);
-      bytes += static_cast<int64_t>(data.size());
       name.clear();
       std::string().swap(data);  // the next tensor may be much smaller
     }
     if (first) return Invalid("empty weight update");
     if (!name.empty()) return Invalid(absl::StrCat("the stream ended inside tensor \"", name, "\""));
-    if (tensors.size() != expected.size()) {
-      for (const auto& [n, s] : expected) {
-        if (!tensors.count(n)) return Invalid(absl::StrCat("the update lacks tensor \"", n, "\""));
-      }
-    }
+    if (grpc::Status s = incoming.CheckComplete(); !s.ok()) return s;
+    const int64_t bytes = incoming.bytes();
+    std::map<std::string, torch::Tensor> tensors = incoming.Take();
     const int count = static_cast<int>(tensors.size());
     if (absl::Status s = engine_.UpdateWeights(std::move(tensors), version); !s.ok()) return rpc::ToGrpc(s);
     response->set_version(version);
     response->set_tensors(count);
     response->set_bytes(bytes);
+    return grpc::Status::OK;
+  }
+
+  // Maps a shared-memory segment (SharedWeights in rollout/client.h) and
+  // checks each tensor in it like a streamed one; the tensors are views of
+  // the mapping, which `mapping` keeps. The path must name a file directly
+  // under /dev/shm/r1-weights-, not a link, a regular file of this process's
+  // user that no other user can read or write, and every tensor must lie
+  // inside it. Only this user's processes can change the file after the
+  // checks, and they could change this process as well: the checks are
+  // against other users and against mistakes, which they cover.
+  static grpc::Status ReadSegment(const SharedSegment& segment, Incoming& incoming, std::shared_ptr<void>* mapping) {
+    static constexpr absl::string_view kPrefix = "/dev/shm/r1-weights-";
+    const std::string& path = segment.path();
+    if (!absl::StartsWith(path, kPrefix) || path.size() == kPrefix.size() ||
+        path.find('/', kPrefix.size()) != std::string::npos) {
+      return Invalid(absl::StrCat("shared weights must be a file ", kPrefix, "*, got \"", path, "\""));
+    }
+    const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      return Invalid(absl::StrCat("cannot open shared weights ", path, ": ", std::strerror(errno),
+                                  " (is the sender on another host?)"));
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { close(fd); }
+    } closer{fd};
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+      return Invalid(absl::StrCat("shared weights ", path, " must be a regular file of this worker's user with "
+                                  "mode 0600"));
+    }
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (size > 0) {
+      // Populated at once: one pass of page-table work instead of a fault
+      // per page as the checks walk it.
+      void* base = mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+      if (base == MAP_FAILED) return Invalid(absl::StrCat("cannot map ", path, ": ", std::strerror(errno)));
+      *mapping = std::shared_ptr<void>(base, [size](void* p) { munmap(p, size); });
+    }
+    for (const SharedTensor& t : segment.tensors()) {
+      torch::Dtype type;
+      int64_t want = 0;
+      const std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
+      if (grpc::Status s = incoming.Begin(t.name(), shape, t.dtype(), &type, &want); !s.ok()) return s;
+      if (t.bytes() != static_cast<uint64_t>(want) || t.offset() > size || t.bytes() > size - t.offset()) {
+        return Invalid(absl::StrCat("tensor \"", t.name(), "\" in ", path, ": ", t.bytes(), " bytes at ", t.offset(),
+                                    " do not fit its shape and dtype (", want, " bytes) inside the file (", size,
+                                    " bytes)"));
+      }
+      if (want == 0) {
+        if (grpc::Status s = incoming.Accept(t.name(), torch::empty(shape, type), t.crc32c()); !s.ok()) return s;
+        continue;
+      }
+      char* data = static_cast<char*>(mapping->get()) + t.offset();
+      if (grpc::Status s = incoming.Accept(t.name(), torch::from_blob(data, shape, type), t.crc32c()); !s.ok()) return s;
+    }
     return grpc::Status::OK;
   }
 

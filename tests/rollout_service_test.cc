@@ -368,6 +368,111 @@ TEST_F(RolloutServiceTest, AnUpdateSendingMoreBytesThanATensorHoldsIsCutOff) {
   EXPECT_EQ(Run(Request(1, 4, 1.0)).size(), 2u);
 }
 
+// Weights through a shared-memory segment: written once, read by the worker,
+// removed by the sender; what serves afterwards is the new model.
+TEST_F(RolloutServiceTest, ASharedMemoryUpdateServesTheNewWeights) {
+  std::string path;
+  {
+    absl::StatusOr<std::unique_ptr<SharedWeights>> shared = SharedWeights::Write(Tensors(2), 2);
+    ASSERT_TRUE(shared.ok()) << shared.status();
+    path = (*shared)->segment().path();
+    EXPECT_TRUE(std::filesystem::exists(path));
+    EXPECT_EQ(std::filesystem::status(path).permissions(),
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    absl::StatusOr<UpdateWeightsResponse> updated = client_->UpdateWeights(**shared);
+    ASSERT_TRUE(updated.ok()) << updated.status();
+    EXPECT_EQ(updated->version(), 2);
+    EXPECT_EQ(updated->tensors(), static_cast<int>(Tensors(2).size()));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));  // the sender removed it
+  const GenerateRequest request = Request(2, 12, 0.0);
+  const std::vector<Completion> got = Run(request);
+  const std::vector<model::Completion> want = Expected(Ckpt(2), request);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].weight_version(), 2);
+    EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
+  }
+}
+
+// A segment update is refused, naming what is wrong, unless the file is
+// where and what the worker accepts and every tensor checks out; the old
+// weights serve meanwhile.
+TEST_F(RolloutServiceTest, SharedMemoryUpdatesAreRefusedUnlessTheSegmentChecksOut) {
+  auto stub = RolloutService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(client_->WaitUntilServing(absl::Seconds(20)).ok());
+  absl::StatusOr<std::unique_ptr<SharedWeights>> shared = SharedWeights::Write(Tensors(2), 2);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  const SharedSegment& good = (*shared)->segment();
+  // Sends `segment` (then `extra` more messages) and returns the status.
+  auto send = [&](const SharedSegment& segment, int extra = 0) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
+    UpdateWeightsResponse response;
+    std::unique_ptr<grpc::ClientWriter<WeightUpdate>> writer = stub->UpdateWeights(&context, &response);
+    WeightUpdate message;
+    message.set_version(2);
+    *message.mutable_segment() = segment;
+    writer->Write(message);
+    for (int i = 0; i < extra; ++i) writer->Write(WeightUpdate());
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  auto expect_refused = [&](const SharedSegment& segment, const std::string& why, int extra = 0) {
+    const grpc::Status status = send(segment, extra);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << why << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(why));
+  };
+  SharedSegment other = good;
+  for (const char* path : {"/tmp/r1-weights-x", "/dev/shm/r1-weights-a/../../etc/passwd", "/dev/shm/r1-weights-"}) {
+    other.set_path(path);
+    expect_refused(other, "must be a file /dev/shm/r1-weights-*");
+  }
+  other.set_path("/dev/shm/r1-weights-missing-file");
+  expect_refused(other, "cannot open");
+  // A link to a good segment is not followed.
+  const std::string link = absl::StrCat("/dev/shm/r1-weights-link-", getpid());
+  std::filesystem::create_symlink(good.path(), link);
+  other.set_path(link);
+  expect_refused(other, "cannot open");
+  std::filesystem::remove(link);
+  // Readable by others.
+  std::filesystem::permissions(good.path(), std::filesystem::perms::group_read, std::filesystem::perm_options::add);
+  expect_refused(good, "mode 0600");
+  std::filesystem::permissions(good.path(), std::filesystem::perms::group_read, std::filesystem::perm_options::remove);
+  // A tensor past the end of the file, or a byte count its shape does not need.
+  other = good;
+  other.mutable_tensors(0)->set_offset(std::filesystem::file_size(good.path()));
+  expect_refused(other, "do not fit");
+  other = good;
+  other.mutable_tensors(0)->set_bytes(good.tensors(0).bytes() + 4);
+  expect_refused(other, "do not fit");
+  // A tensor missing, or a message after the segment.
+  other = good;
+  other.mutable_tensors()->RemoveLast();
+  expect_refused(other, "lacks tensor");
+  expect_refused(good, "one message", /*extra=*/1);
+  // A byte changed after the sender's checksum.
+  {
+    std::FILE* f = std::fopen(good.path().c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, static_cast<long>(good.tensors(1).offset()), SEEK_SET);
+    const int byte = std::fgetc(f);
+    std::fseek(f, static_cast<long>(good.tensors(1).offset()), SEEK_SET);
+    std::fputc(byte ^ 0x40, f);
+    std::fclose(f);
+    expect_refused(good, absl::StrCat("tensor \"", good.tensors(1).name(), "\" fails its CRC-32C"));
+  }
+  EXPECT_EQ(client_->Status()->weight_version(), 1);
+  EXPECT_EQ(Run(Request(1, 4, 1.0)).size(), 2u);
+  // A good segment after all that is taken.
+  absl::StatusOr<std::unique_ptr<SharedWeights>> fresh = SharedWeights::Write(Tensors(2), 2);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  absl::StatusOr<UpdateWeightsResponse> updated = client_->UpdateWeights(**fresh);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(client_->Status()->weight_version(), 2);
+}
+
 TEST_F(RolloutServiceTest, AnEngineFailureFailsThatCallAndTheWorkerServesOn) {
   // Finite weights whose forward pass overflows: the final norm's output
   // reaches float32's limit, so the logits are inf and NaN.
