@@ -146,6 +146,19 @@ class RolloutServiceTest : public ::testing::Test {
     return model::Generate(**model, *tokenizer_, rows, params);
   }
 
+  // Greedy completions now come from checkpoint `seed`'s weights, as
+  // version `seed`.
+  void ExpectGreedyOutputOf(int seed) {
+    const GenerateRequest request = Request(2, 12, 0.0);
+    const std::vector<Completion> got = Run(request);
+    const std::vector<model::Completion> want = Expected(Ckpt(seed), request);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].weight_version(), seed);
+      EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
+    }
+  }
+
   // Clones of the tensors of checkpoint `seed`, to tamper with.
   static std::vector<std::pair<std::string, torch::Tensor>> Tensors(int seed) {
     absl::StatusOr<model::CausalLm> model = model::LoadModel(Ckpt(seed));
@@ -192,14 +205,7 @@ TEST_F(RolloutServiceTest, WeightUpdateIsSeenByEveryLaterCompletion) {
       client_->UpdateWeights(model::NamedTensors(**other), 2, /*chunk_bytes=*/1000);  // many chunks per tensor
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->version(), 2);
-  const GenerateRequest request = Request(2, 12, 0.0);
-  const std::vector<Completion> got = Run(request);
-  const std::vector<model::Completion> want = Expected(Ckpt(2), request);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_EQ(got[i].weight_version(), 2);
-    EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
-  }
+  ExpectGreedyOutputOf(2);
   EXPECT_EQ(client_->Status()->weight_version(), 2);
   // An older version is refused.
   absl::StatusOr<UpdateWeightsResponse> stale = client_->UpdateWeights(model::NamedTensors(**other), 1);
@@ -385,14 +391,7 @@ TEST_F(RolloutServiceTest, ASharedMemoryUpdateServesTheNewWeights) {
     EXPECT_EQ(updated->tensors(), static_cast<int>(Tensors(2).size()));
   }
   EXPECT_FALSE(std::filesystem::exists(path));  // the sender removed it
-  const GenerateRequest request = Request(2, 12, 0.0);
-  const std::vector<Completion> got = Run(request);
-  const std::vector<model::Completion> want = Expected(Ckpt(2), request);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_EQ(got[i].weight_version(), 2);
-    EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
-  }
+  ExpectGreedyOutputOf(2);
 }
 
 // A segment update is refused, naming what is wrong, unless the file is
