@@ -47,6 +47,11 @@ struct PoolOptions {
   absl::Duration status_timeout = absl::Seconds(5);
   int max_attempts = 3;                // per prompt, across workers
   ClientOptions client;                // token and TLS, the same for every worker
+  // PushWeights writes a version once into shared memory (SharedWeights) for
+  // workers on loopback addresses, and streams it to the others (and to a
+  // loopback worker that cannot open the segment: another user, another
+  // /dev/shm).
+  bool shared_memory_pushes = true;
 };
 
 struct PushResult {
@@ -59,6 +64,7 @@ struct PoolStats {
   int64_t redispatched_prompts = 0;  // prompts sent again after a worker failed
   int64_t worker_failures = 0;
   int64_t catch_up_pushes = 0;       // weight pushes to workers found behind
+  int64_t shared_memory_pushes = 0;  // pushes a worker took from shared memory
 };
 
 class RolloutPool {
@@ -77,7 +83,8 @@ class RolloutPool {
   // when that one fails. UNAVAILABLE when none answers.
   absl::StatusOr<ScoreTokensResponse> ScoreTokens(const ScoreTokensRequest& request);
 
-  // Sends `tensors` as `version` to every worker in parallel.
+  // Sends `tensors` as `version` to every worker in parallel (through shared
+  // memory to those on loopback; see PoolOptions).
   std::vector<PushResult> PushWeights(std::vector<std::pair<std::string, torch::Tensor>> tensors, int64_t version);
 
   // Makes `version` the newest weights without sending them (PushWeights

@@ -16,6 +16,7 @@
 #include <limits>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -781,6 +782,12 @@ TEST_F(RolloutPoolTest, WeightsReachEveryWorkerAndALateWorkerCatchesUp) {
   for (const PushResult& r : pushed) {
     EXPECT_TRUE(r.status.ok()) << r.address << ": " << r.status;
     EXPECT_EQ(r.version, 2);
+  }
+  // Both workers are on loopback: one segment, read by both, then removed.
+  EXPECT_EQ(pool_->stats().shared_memory_pushes, 2);
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), absl::StrCat("r1-weights-", getpid(), "-")))
+        << entry.path();
   }
   // A third worker joins on the old weights, through the address file.
   addresses_.push_back(StartWorker(Ckpt(1), 1, 2, workers_[2]));
