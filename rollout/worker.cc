@@ -501,7 +501,7 @@ namespace {
 absl::Status CheckFiniteWeights(const model::CausalLmImpl& model, const std::string& what) {
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : model::NamedTensors(model)) {
-    if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>()) {
+    if (tensor.is_floating_point() && model::CountNonFinite(tensor) > 0) {
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": tensor \"", name, "\" holds NaN or inf values; refusing to serve these weights"));
     }
