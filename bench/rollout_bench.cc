@@ -1,5 +1,5 @@
 // Rollout-worker benchmarks (results go to BENCHMARKS.md with this command):
-//   build/bin/rollout_bench [--config configs/tiny.textproto] [--repeats 5]
+//   build/bin/rollout_bench [--config configs/tiny.textproto] [--repeats 5] [--weight_sync_only]
 // For the config's policy and student (random weights, the config's sizes):
 // 1. generated tokens/s at batch 1, 16 and 64 through the full gRPC path (a
 //    real `r1 rollout serve` process on loopback) against model::Generate in
@@ -22,11 +22,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <thread>
 
 #include <torch/torch.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
@@ -70,7 +72,30 @@ double Median(std::vector<double> v) {
 struct Worker {
   std::unique_ptr<Subprocess> process;
   std::unique_ptr<rollout::RolloutClient> client;
+  std::string log_path;  // its stderr
 };
+
+// The worker's own times for weight updates, from its log lines
+// ("rollout: UpdateWeights version=V bytes=B read_ms=R install_ms=I ..."):
+// {read_ms, install_ms} of each version `keep` accepts.
+std::vector<std::pair<double, double>> WorkerUpdateTimes(const std::string& log_path,
+                                                         const std::function<bool(int64_t)>& keep) {
+  std::vector<std::pair<double, double>> times;
+  for (absl::string_view line : absl::StrSplit(ReadFile(log_path).value_or(""), '\n')) {
+    if (!absl::StrContains(line, "UpdateWeights version=") || !absl::StrContains(line, "status=0")) continue;
+    auto field = [&](absl::string_view key) {
+      const size_t at = line.find(key);
+      double value = -1;
+      if (at != absl::string_view::npos) {
+        absl::string_view rest = line.substr(at + key.size());
+        (void)absl::SimpleAtod(rest.substr(0, rest.find(' ')), &value);
+      }
+      return value;
+    };
+    if (keep(static_cast<int64_t>(field("version=")))) times.emplace_back(field("read_ms="), field("install_ms="));
+  }
+  return times;
+}
 
 absl::StatusOr<Worker> StartWorker(const std::string& ckpt, const std::string& dir) {
   const std::string port_file = dir + "/port";
@@ -91,7 +116,7 @@ absl::StatusOr<Worker> StartWorker(const std::string& ckpt, const std::string& d
       rollout::RolloutClient::Connect(absl::StrCat("127.0.0.1:", port));
   if (!client.ok()) return client.status();
   if (absl::Status s = (*client)->WaitUntilServing(absl::Seconds(30)); !s.ok()) return s;
-  return Worker{std::move(*process), std::move(*client)};
+  return Worker{std::move(*process), std::move(*client), dir + "/worker.err"};
 }
 
 void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const Tokenizer& tokenizer, Worker& worker,
@@ -196,13 +221,14 @@ void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const 
   const auto tensors = model::NamedTensors(model);
   int64_t bytes = 0;
   for (const auto& [name, t] : tensors) bytes += t.numel() * t.element_size();
-  std::vector<double> sync, shared_sync, shared_write, copy, first;
+  std::vector<double> sync, shared_sync, shared_write, shared_first, copy, first;
+  std::unique_ptr<rollout::SharedWeights> shared;
   std::vector<char> source(static_cast<size_t>(bytes), 1), target(static_cast<size_t>(bytes));
   rollout::GenerateRequest one;
   one.set_samples_per_prompt(1);
   one.mutable_sampling()->set_max_new_tokens(1);
   one.add_prompts()->add_token_ids(tokenizer.bos_id());
-  for (int r = 0; r < std::max(repeats, 5); ++r) {
+  for (int r = 0; r < std::max(repeats, 5) + 1; ++r) {
     auto start = std::chrono::steady_clock::now();
     // Versions: odd through gRPC, even through a shared-memory segment.
     const int64_t version = 2 * r + 1;
@@ -218,31 +244,52 @@ void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const 
     (void)worker.client->Generate(one, [&](const rollout::Completion& c) { served = c.weight_version(); });
     first.push_back(Seconds(start));
     if (served != version) std::fprintf(stderr, "completion came from version %lld\n", static_cast<long long>(served));
-    // The same tensors through /dev/shm: written, sent, read, removed.
+    // The same tensors through /dev/shm, written over the last version as
+    // the pool does (the first repeat creates the segment: shared_first_ms).
     start = std::chrono::steady_clock::now();
-    {
-      absl::StatusOr<std::unique_ptr<rollout::SharedWeights>> shared =
+    absl::Status status;
+    if (shared == nullptr) {
+      absl::StatusOr<std::unique_ptr<rollout::SharedWeights>> written =
           rollout::SharedWeights::Write(tensors, version + 1);
-      shared_write.push_back(Seconds(start));
-      absl::Status status = shared.status();
-      if (shared.ok()) status = worker.client->UpdateWeights(**shared).status();
-      if (!status.ok()) {
-        std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-        return;
-      }
+      status = written.status();
+      if (written.ok()) shared = std::move(*written);
+    } else {
+      status = shared->Rewrite(tensors, version + 1);
     }
-    shared_sync.push_back(Seconds(start));
+    const double written_seconds = Seconds(start);
+    if (status.ok()) status = worker.client->UpdateWeights(*shared).status();
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+      return;
+    }
+    (r == 0 ? shared_first : shared_sync).push_back(Seconds(start));
+    if (r > 0) shared_write.push_back(written_seconds);
     start = std::chrono::steady_clock::now();
     std::memcpy(target.data(), source.data(), source.size());
     copy.push_back(Seconds(start));
   }
+  // The worker's side of the steady shared-memory updates (even versions
+  // after the first) and of the gRPC ones (odd).
+  std::vector<double> shared_read, shared_install, grpc_read, grpc_install;
+  for (const auto& [read, install] : WorkerUpdateTimes(worker.log_path, [](int64_t v) { return v % 2 == 0 && v > 2; })) {
+    shared_read.push_back(read);
+    shared_install.push_back(install);
+  }
+  for (const auto& [read, install] : WorkerUpdateTimes(worker.log_path, [](int64_t v) { return v % 2 == 1; })) {
+    grpc_read.push_back(read);
+    grpc_install.push_back(install);
+  }
+  auto median_or = [](const std::vector<double>& v) { return v.empty() ? -1.0 : Median(v); };
   std::printf("{\"bench\": \"weight_sync\", \"model\": \"%s\", \"bytes\": %lld, \"grpc_bytes_per_second\": %.3e, "
               "\"shared_memory_bytes_per_second\": %.3e, \"memcpy_bytes_per_second\": %.3e, "
               "\"shared_memory_over_memcpy\": %.3f, \"shared_memory_write_ms\": %.2f, \"shared_memory_total_ms\": %.2f, "
+              "\"shared_memory_first_version_ms\": %.2f, \"worker_shared_read_ms\": %.2f, "
+              "\"worker_shared_install_ms\": %.2f, \"worker_grpc_read_ms\": %.2f, \"worker_grpc_install_ms\": %.2f, "
               "\"update_seconds_median\": %.4f, \"update_end_to_first_new_completion_ms_median\": %.2f}\n",
               label, static_cast<long long>(bytes), bytes / Median(sync), bytes / Median(shared_sync),
               bytes / Median(copy), Median(copy) / Median(shared_sync), Median(shared_write) * 1000,
-              Median(shared_sync) * 1000, Median(sync), Median(first) * 1000);
+              Median(shared_sync) * 1000, shared_first[0] * 1000,
+              median_or(shared_read), median_or(shared_install), median_or(grpc_read), median_or(grpc_install), Median(sync), Median(first) * 1000);
   std::fflush(stdout);
 }
 
@@ -367,6 +414,8 @@ int main(int argc, char** argv) {
   flags.AddString("speculation_ckpt", &speculation_ckpt,
                   "a policy pretrained with MTP: measure MTP speculative decoding on it (and only that)");
   flags.AddInt("speculation_tokens", &speculation_tokens, "tokens per sample in the speculation measurement");
+  bool weight_sync_only = false;
+  flags.AddBool("weight_sync_only", &weight_sync_only, "measure only the 100 MB weight sync");
   if (auto code = r1::ParseCommandLine(flags, std::vector<std::string>(argv + 1, argv + argc))) return *code;
   absl::StatusOr<r1::config::RunConfig> run = r1::LoadRunConfig(config_path, {});
   if (!run.ok()) {
@@ -385,8 +434,10 @@ int main(int argc, char** argv) {
   if (!tokenizer_path.ok()) return 1;
   absl::StatusOr<r1::Tokenizer> tokenizer = r1::Tokenizer::Load(*tokenizer_path);
   if (!tokenizer.ok()) return 1;
-  r1::BenchModel("policy", run->policy(), *tokenizer, dir, static_cast<int>(repeats));
-  r1::BenchModel("student", run->student(), *tokenizer, dir, static_cast<int>(repeats));
+  if (!weight_sync_only) {
+    r1::BenchModel("policy", run->policy(), *tokenizer, dir, static_cast<int>(repeats));
+    r1::BenchModel("student", run->student(), *tokenizer, dir, static_cast<int>(repeats));
+  }
   r1::BenchWeightSync100MB(*tokenizer, dir, static_cast<int>(repeats));
   std::filesystem::remove_all(dir);
   return 0;

@@ -122,8 +122,10 @@ std::map<std::string, double> ExpertLoadBalance(const CausalLmImpl& model) {
 
 namespace r1::model {
 
-absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
-                         const std::string& source) {
+namespace {
+
+absl::Status CopyOrAdoptTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                                const std::string& source, bool adopt) {
   torch::NoGradGuard no_grad;
   size_t used = 0;
   for (auto& [name, target] : NamedTensors(model)) {
@@ -136,7 +138,13 @@ absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch:
                                                      absl::StrJoin(it->second.sizes(), ", "), "], the model expects [",
                                                      absl::StrJoin(target.sizes(), ", "), "]"));
     }
-    target.copy_(it->second);
+    const torch::Tensor& given = it->second;
+    if (adopt && given.scalar_type() == target.scalar_type() && given.device() == target.device() &&
+        given.is_contiguous()) {
+      target.set_data(given);  // the parameter now reads `given`'s storage
+    } else {
+      target.copy_(given);
+    }
     ++used;
   }
   if (used != tensors.size()) {
@@ -159,6 +167,18 @@ absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch:
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                         const std::string& source) {
+  return CopyOrAdoptTensors(model, tensors, source, /*adopt=*/false);
+}
+
+absl::Status AdoptTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                          const std::string& source) {
+  return CopyOrAdoptTensors(model, tensors, source, /*adopt=*/true);
 }
 
 }  // namespace r1::model

@@ -139,6 +139,13 @@ std::map<std::string, double> ExpertLoadBalance(const CausalLmImpl& model);
 absl::Status LoadTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
                          const std::string& source);
 
+// LoadTensors for tensors handed over for good: one that already has its
+// parameter's dtype and device and is contiguous becomes that parameter's
+// storage (no copy); the others are copied as LoadTensors does. The caller
+// must not keep or change the tensors it hands over: the model now reads them.
+absl::Status AdoptTensors(CausalLmImpl& model, const std::map<std::string, torch::Tensor>& tensors,
+                          const std::string& source);
+
 }  // namespace r1::model
 
 #endif  // R1_MODEL_CAUSAL_LM_H_

@@ -405,20 +405,26 @@ int64_t CountAllOnesExponent(const void* data, int64_t n, Bits exponent) {
 
 }  // namespace
 
-int64_t CountNonFinite(const torch::Tensor& tensor) {
-  if (tensor.device().is_cpu() && tensor.is_contiguous()) {
-    const void* data = tensor.data_ptr();
-    const int64_t n = tensor.numel();
-    switch (tensor.scalar_type()) {
-      case torch::kFloat32: return CountAllOnesExponent<uint32_t>(data, n, 0x7F800000u);
-      case torch::kBFloat16: return CountAllOnesExponent<uint16_t>(data, n, 0x7F80u);
-      case torch::kFloat16: return CountAllOnesExponent<uint16_t>(data, n, 0x7C00u);
-      case torch::kFloat64: return CountAllOnesExponent<uint64_t>(data, n, 0x7FF0000000000000u);
-      default: break;
-    }
+int64_t CountNonFinite(const void* data, int64_t count, torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32: return CountAllOnesExponent<uint32_t>(data, count, 0x7F800000u);
+    case torch::kBFloat16: return CountAllOnesExponent<uint16_t>(data, count, 0x7F80u);
+    case torch::kFloat16: return CountAllOnesExponent<uint16_t>(data, count, 0x7C00u);
+    case torch::kFloat64: return CountAllOnesExponent<uint64_t>(data, count, 0x7FF0000000000000u);
+    default: return 0;
   }
-  // Elsewhere (a CUDA model): slices of 1M values, so no temporary grows with
-  // the tensor.
+}
+
+int64_t CountNonFinite(const torch::Tensor& tensor) {
+  if (!tensor.is_floating_point()) return 0;
+  const torch::ScalarType type = tensor.scalar_type();
+  const bool bits_known = type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kFloat16 ||
+                          type == torch::kFloat64;
+  if (tensor.device().is_cpu() && tensor.is_contiguous() && bits_known) {
+    return CountNonFinite(tensor.data_ptr(), tensor.numel(), type);
+  }
+  // Elsewhere (a CUDA model, a strided view): slices of 1M values, so no
+  // temporary grows with the tensor.
   const torch::Tensor flat = tensor.reshape({-1});
   constexpr int64_t kSlice = 1 << 20;
   int64_t bad = 0;

@@ -123,6 +123,10 @@ double ModelTensorElements(const config::ModelConfig& config);
 // How many values of `tensor` are NaN or infinite: on the CPU one pass over
 // the bits with no temporaries (about 5x torch::isfinite(t).all() on 100 MB).
 int64_t CountNonFinite(const torch::Tensor& tensor);
+// The same over `count` values of `type` in CPU memory at `data` (0 for a
+// type that is not floating point): for checking bytes in blocks as they are
+// copied, while each block is still in cache.
+int64_t CountNonFinite(const void* data, int64_t count, torch::ScalarType type);
 
 // A model folder for other tools (no training state; HF extras included).
 // An imported family's weights are written in the dtype it was released in

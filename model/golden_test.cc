@@ -145,5 +145,39 @@ TEST(LoadTensors, RefusesMissingExtraAndMisshapenTensors) {
   EXPECT_THAT(std::string(LoadTensors(*g.model, misshapen, "f").message()), ::testing::HasSubstr("shape [31], the model expects [32]"));
 }
 
+// Handed-over tensors of the parameter's dtype become the parameters (no
+// copy); one of another dtype is converted and copied; the model then
+// computes the reference logits (DeepSeek: MLA, MoE with its bias buffer).
+TEST(AdoptTensors, TensorsOfTheParametersDtypeBecomeTheParameters) {
+  for (const std::string name : {"deepseek_b", "llama_b"}) {
+    Golden g = Load(name);
+    absl::StatusOr<CausalLm> fresh = MakeModel(g.model->config());
+    ASSERT_TRUE(fresh.ok()) << fresh.status();
+    std::map<std::string, torch::Tensor> weights;
+    for (const auto& [key, tensor] : NamedTensors(*g.model)) weights[key] = tensor.detach().clone();
+    const std::string converted = "model.norm.weight";
+    weights[converted] = weights[converted].to(torch::kFloat64);
+    const std::map<std::string, torch::Tensor> handed = weights;  // same tensors, to compare pointers
+    ASSERT_TRUE(AdoptTensors(**fresh, weights, name).ok());
+    for (const auto& [key, tensor] : NamedTensors(**fresh)) {
+      if (key == converted) {
+        EXPECT_NE(tensor.data_ptr(), handed.at(key).data_ptr()) << key;
+        EXPECT_EQ(tensor.scalar_type(), torch::kFloat32);
+      } else {
+        EXPECT_EQ(tensor.data_ptr(), handed.at(key).data_ptr()) << key;
+      }
+    }
+    const torch::Tensor tokens = g.expected.at("golden.tokens");
+    EXPECT_LT(MaxAbsDiff((*fresh)->Forward(tokens, nullptr, {}).logits, g.expected.at("golden.logits")),
+              kLogitTolerance)
+        << name;
+    // LoadTensors copies: the model's storage stays its own.
+    absl::StatusOr<CausalLm> copied = MakeModel(g.model->config());
+    ASSERT_TRUE(copied.ok());
+    ASSERT_TRUE(LoadTensors(**copied, handed, name).ok());
+    for (const auto& [key, tensor] : NamedTensors(**copied)) EXPECT_NE(tensor.data_ptr(), handed.at(key).data_ptr());
+  }
+}
+
 }  // namespace
 }  // namespace r1::model

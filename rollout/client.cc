@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/mman.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -63,11 +64,51 @@ constexpr char kSegmentDir[] = "/dev/shm";
 
 }  // namespace
 
+namespace {
+
+// A tensor as the segment holds it: on the CPU, contiguous, a weight dtype.
+absl::StatusOr<torch::Tensor> SegmentTensor(const std::string& name, const torch::Tensor& tensor) {
+  torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
+  if (WireDtype(cpu.scalar_type()) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor ", name, ": unsupported dtype"));
+  }
+  return cpu;
+}
+
+// Copies `bytes` from `from` to `to` block by block, checksumming each block
+// while it is in cache: one pass over the tensor, not two.
+uint32_t CopyWithCrc(char* to, const char* from, uint64_t bytes) {
+  constexpr uint64_t kBlock = 256 << 10;
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < bytes; done += kBlock) {
+    const uint64_t block = std::min(kBlock, bytes - done);
+    std::memcpy(to + done, from + done, block);
+    crc = Crc32c(absl::string_view(to + done, block), crc);
+  }
+  return crc;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SharedWeights>> SharedWeights::Write(
     const std::vector<std::pair<std::string, torch::Tensor>>& tensors, int64_t version) {
   static std::atomic<int64_t> counter{0};
   std::unique_ptr<SharedWeights> weights(new SharedWeights());
-  weights->version_ = version;
+  // The layout first: every tensor's place, so the file is sized once.
+  std::vector<torch::Tensor> cpu;
+  uint64_t size = 0;
+  for (const auto& [name, tensor] : tensors) {
+    absl::StatusOr<torch::Tensor> t = SegmentTensor(name, tensor);
+    if (!t.ok()) return t.status();
+    cpu.push_back(*t);
+    SharedTensor* entry = weights->segment_.add_tensors();
+    entry->set_name(name);
+    for (int64_t d : t->sizes()) entry->add_shape(d);
+    entry->set_dtype(WireDtype(t->scalar_type()));
+    entry->set_offset(size);
+    entry->set_bytes(static_cast<uint64_t>(t->numel()) * t->element_size());
+    size = (size + entry->bytes() + 63) / 64 * 64;  // each tensor starts on a cache line
+  }
   const std::string path = absl::StrCat(kSegmentDir, "/r1-weights-", getpid(), "-", counter++);
   // Exclusive and private: nothing else may have created it first, and no
   // other user may read or change it.
@@ -78,41 +119,56 @@ absl::StatusOr<std::unique_ptr<SharedWeights>> SharedWeights::Write(
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    const torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
-    const char* dtype = WireDtype(cpu.scalar_type());
-    if (dtype == nullptr) return absl::InvalidArgumentError(absl::StrCat("tensor ", name, ": unsupported dtype"));
-    const uint64_t bytes = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
-    SharedTensor* entry = weights->segment_.add_tensors();
-    entry->set_name(name);
-    for (int64_t d : cpu.sizes()) entry->add_shape(d);
-    entry->set_dtype(dtype);
-    entry->set_offset(offset);
-    entry->set_bytes(bytes);
-    const char* data = static_cast<const char*>(cpu.data_ptr());
-    // Block by block, so the checksum reads each block from memory and the
-    // write finds it in cache: one pass over the tensor, not two.
-    constexpr uint64_t kBlock = 256 << 10;
-    uint32_t crc = 0;
-    for (uint64_t done = 0; done < bytes;) {
-      const uint64_t block = std::min(kBlock, bytes - done);
-      crc = Crc32c(absl::string_view(data + done, block), crc);
-      for (uint64_t written = 0; written < block;) {
-        const ssize_t n = pwrite(fd, data + done + written, block - written, static_cast<off_t>(offset + done + written));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-        written += static_cast<uint64_t>(n);
-      }
-      done += block;
+  if (size > 0) {
+    // Allocated up front: a full /dev/shm fails here with ENOSPC, not later
+    // with SIGBUS when a store into the mapping finds no page.
+    if (const int error = posix_fallocate(fd, 0, static_cast<off_t>(size)); error != 0) {
+      return absl::InternalError(absl::StrCat("cannot allocate ", size, " bytes for ", path, ": ", std::strerror(error)));
     }
-    entry->set_crc32c(crc);
-    offset = (offset + bytes + 63) / 64 * 64;  // each tensor starts on a cache line
+    void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) return absl::InternalError(absl::StrCat("cannot map ", path, ": ", std::strerror(errno)));
+    weights->base_ = static_cast<char*>(base);
+    weights->size_ = size;
+  }
+  weights->version_ = version;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    SharedTensor* entry = weights->segment_.mutable_tensors(static_cast<int>(i));
+    entry->set_crc32c(CopyWithCrc(weights->base_ + entry->offset(), static_cast<const char*>(cpu[i].data_ptr()),
+                                  entry->bytes()));
   }
   return weights;
 }
 
+absl::Status SharedWeights::Rewrite(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                                    int64_t version) {
+  if (tensors.size() != static_cast<size_t>(segment_.tensors_size())) {
+    return absl::FailedPreconditionError(absl::StrCat("the segment holds ", segment_.tensors_size(), " tensors, not ",
+                                                      tensors.size()));
+  }
+  // Every tensor is checked against the layout before any byte changes.
+  std::vector<torch::Tensor> cpu;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, tensor] = tensors[i];
+    const SharedTensor& entry = segment_.tensors(static_cast<int>(i));
+    absl::StatusOr<torch::Tensor> t = SegmentTensor(name, tensor);
+    if (!t.ok()) return t.status();
+    const std::vector<int64_t> shape(entry.shape().begin(), entry.shape().end());
+    if (entry.name() != name || t->sizes().vec() != shape || entry.dtype() != WireDtype(t->scalar_type())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("tensor ", i, " (", name, ") differs from the segment's (", entry.name(), ")"));
+    }
+    cpu.push_back(*t);
+  }
+  version_ = version;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    SharedTensor* entry = segment_.mutable_tensors(static_cast<int>(i));
+    entry->set_crc32c(CopyWithCrc(base_ + entry->offset(), static_cast<const char*>(cpu[i].data_ptr()), entry->bytes()));
+  }
+  return absl::OkStatus();
+}
+
 SharedWeights::~SharedWeights() {
+  if (base_ != nullptr) munmap(base_, size_);
   if (!segment_.path().empty()) unlink(segment_.path().c_str());
 }
 

@@ -26,11 +26,13 @@ struct ClientOptions {
   std::string tls_server_name;     // overrides the name checked against the certificate
 };
 
-// One weight version in a shared-memory file, /dev/shm/r1-weights-<pid>-<n>,
-// for workers on this host: written once (created exclusively, mode 0600,
-// each tensor 64-byte aligned with its CRC-32C), read by every worker it is
-// sent to, removed when this object goes away. A worker on another host
-// cannot open it and refuses the update.
+// Weight versions in a shared-memory file, /dev/shm/r1-weights-<pid>-<n>,
+// for workers on this host: created exclusively with mode 0600, each tensor
+// 64-byte aligned with its CRC-32C, read by every worker it is sent to,
+// removed when this object goes away. Later versions of the same tensors are
+// written over the earlier one in place (Rewrite), so a steady run allocates
+// no memory per version. A worker on another host cannot open it and refuses
+// the update.
 class SharedWeights {
  public:
   // INTERNAL when the segment cannot be created or written (no /dev/shm,
@@ -41,6 +43,13 @@ class SharedWeights {
   SharedWeights(const SharedWeights&) = delete;
   SharedWeights& operator=(const SharedWeights&) = delete;
 
+  // Writes `tensors` as `version` over the version the file holds.
+  // FAILED_PRECONDITION when their names, shapes or dtypes differ from the
+  // segment's (Write a new segment then). Only once no worker still reads
+  // the file: every update sent with it has returned OK or been refused (a
+  // worker that timed out may still be reading; write a new segment then).
+  absl::Status Rewrite(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, int64_t version);
+
   int64_t version() const { return version_; }
   const SharedSegment& segment() const { return segment_; }
 
@@ -48,6 +57,8 @@ class SharedWeights {
   SharedWeights() = default;
   int64_t version_ = 0;
   SharedSegment segment_;
+  char* base_ = nullptr;  // the file, mapped for writing; size_ bytes
+  uint64_t size_ = 0;
 };
 
 class RolloutClient {

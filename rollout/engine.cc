@@ -163,10 +163,11 @@ absl::Status Engine::Submit(std::shared_ptr<GenerationJob> job) {
   return absl::OkStatus();
 }
 
-absl::Status Engine::UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version) {
+absl::Status Engine::UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version, bool adopt) {
   auto update = std::make_shared<Update>();
   update->tensors = std::move(tensors);
   update->version = version;
+  update->adopt = adopt;
   std::unique_lock<std::mutex> lock(mu_);
   // One update at a time; a second caller waits for the first.
   done_cv_.wait(lock, [&] { return update_ == nullptr || stop_; });
@@ -281,7 +282,10 @@ bool Engine::ApplyPendingWork() {
 
   absl::Status loaded;
   try {
-    loaded = model::LoadTensors(*model_, update->tensors, absl::StrCat("weight update ", update->version));
+    const std::string source = absl::StrCat("weight update ", update->version);
+    loaded = update->adopt ? model::AdoptTensors(*model_, update->tensors, source)
+                           : model::LoadTensors(*model_, update->tensors, source);
+    update->tensors.clear();  // adopted storage now belongs to the model alone
   } catch (const std::exception& e) {
     loaded = EngineError(e);
   }

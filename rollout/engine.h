@@ -117,8 +117,11 @@ class Engine {
   // between decode steps and returns once they serve. FAILED_PRECONDITION
   // for a version not newer than the current one; INVALID_ARGUMENT for a
   // version more than max_version_step ahead, or a wrong name or shape (the
-  // old weights stay); INTERNAL when LibTorch fails while copying.
-  absl::Status UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version);
+  // old weights stay); INTERNAL when LibTorch fails while copying. With
+  // `adopt` the tensors are handed over (model::AdoptTensors): those already
+  // in a parameter's dtype and device become its storage instead of being
+  // copied, so the caller must hold no other reference that could change them.
+  absl::Status UpdateWeights(std::map<std::string, torch::Tensor> tensors, int64_t version, bool adopt = false);
 
   // Runs `work` on the engine thread between steps, with the model, and
   // returns when it has run (teacher scoring uses this). INTERNAL with the
@@ -159,6 +162,7 @@ class Engine {
   struct Update {
     std::map<std::string, torch::Tensor> tensors;
     int64_t version;
+    bool adopt;
     absl::Status result;
     bool done = false;
   };

@@ -358,18 +358,27 @@ std::vector<PushResult> RolloutPool::PushWeights(std::vector<std::pair<std::stri
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [address, worker] : workers_) workers.push_back(worker);
   }
-  // Written once for every worker on this host (a loopback address).
-  std::unique_ptr<SharedWeights> shared;
+  std::lock_guard<std::mutex> one_push(push_mu_);
+  // Written once for every worker on this host (a loopback address), over
+  // the last version when the tensors are the same.
+  SharedWeights* shared = nullptr;
   if (options_.shared_memory_pushes &&
       std::any_of(workers.begin(), workers.end(), [](const auto& w) { return IsLoopback(w->address); })) {
-    absl::StatusOr<std::unique_ptr<SharedWeights>> written = SharedWeights::Write(tensors, version);
-    if (written.ok()) {
-      shared = std::move(*written);
-    } else {
-      std::fprintf(stderr, "rollout pool: streaming weights instead of shared memory: %s\n",
-                   std::string(written.status().message()).c_str());
+    if (shared_ == nullptr || !shared_->Rewrite(tensors, version).ok()) {
+      shared_.reset();  // removes the old file first: /dev/shm holds one version
+      absl::StatusOr<std::unique_ptr<SharedWeights>> written = SharedWeights::Write(tensors, version);
+      if (written.ok()) {
+        shared_ = std::move(*written);
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.shared_memory_segments;
+      } else {
+        std::fprintf(stderr, "rollout pool: streaming weights instead of shared memory: %s\n",
+                     std::string(written.status().message()).c_str());
+      }
     }
+    shared = shared_.get();
   }
+  std::atomic<bool> segment_in_doubt{false};
   std::vector<PushResult> results(workers.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < workers.size(); ++i) {
@@ -392,6 +401,11 @@ std::vector<PushResult> RolloutPool::PushWeights(std::vector<std::pair<std::stri
           ++stats_.shared_memory_pushes;
           return;
         }
+        // A refusal comes after the worker read the file; a worker that
+        // timed out or went away may still be reading it, so the next
+        // version goes into a new one.
+        const absl::Status& failed = response.status();
+        if (!absl::IsInvalidArgument(failed) && !absl::IsFailedPrecondition(failed)) segment_in_doubt = true;
         // E.g. a worker of another user or in another container: the stream
         // reaches it (and refuses again what the segment's check refused).
       }
@@ -401,6 +415,7 @@ std::vector<PushResult> RolloutPool::PushWeights(std::vector<std::pair<std::stri
     });
   }
   for (std::thread& t : threads) t.join();
+  if (segment_in_doubt) shared_.reset();
   return results;
 }
 

@@ -50,7 +50,9 @@ struct PoolOptions {
   // PushWeights writes a version once into shared memory (SharedWeights) for
   // workers on loopback addresses, and streams it to the others (and to a
   // loopback worker that cannot open the segment: another user, another
-  // /dev/shm).
+  // /dev/shm). The segment stays for the pool's life and each version is
+  // written over the last (one model's size in /dev/shm, no allocation per
+  // push).
   bool shared_memory_pushes = true;
 };
 
@@ -65,6 +67,7 @@ struct PoolStats {
   int64_t worker_failures = 0;
   int64_t catch_up_pushes = 0;       // weight pushes to workers found behind
   int64_t shared_memory_pushes = 0;  // pushes a worker took from shared memory
+  int64_t shared_memory_segments = 0;  // segments created for them (the rest reuse one)
 };
 
 class RolloutPool {
@@ -120,6 +123,10 @@ class RolloutPool {
   std::vector<std::pair<std::string, torch::Tensor>> latest_tensors_;
   int64_t latest_version_ = -1;
   PoolStats stats_;
+  // One PushWeights at a time: the shared-memory segment it writes over is
+  // read by the workers until the push returns.
+  std::mutex push_mu_;
+  std::unique_ptr<SharedWeights> shared_;  // guarded by push_mu_
 };
 
 }  // namespace r1::rollout

@@ -7,12 +7,15 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "absl/strings/match.h"
@@ -69,9 +72,11 @@ class RolloutServiceImpl final : public RolloutService::Service {
 
   grpc::Status UpdateWeights(grpc::ServerContext* context, grpc::ServerReader<WeightUpdate>* reader,
                              UpdateWeightsResponse* response) override {
-    const grpc::Status status = DoUpdateWeights(context, reader, response);
-    std::fprintf(stderr, "rollout: UpdateWeights version=%lld status=%d%s%s\n",
-                 static_cast<long long>(response->version()), status.error_code(), status.ok() ? "" : " message=",
+    UpdateTimes times;
+    const grpc::Status status = DoUpdateWeights(context, reader, response, times);
+    std::fprintf(stderr, "rollout: UpdateWeights version=%lld bytes=%lld read_ms=%.1f install_ms=%.1f status=%d%s%s\n",
+                 static_cast<long long>(response->version()), static_cast<long long>(response->bytes()),
+                 times.read_ms, times.install_ms, status.error_code(), status.ok() ? "" : " message=",
                  status.error_message().c_str());
     return status;
   }
@@ -194,9 +199,12 @@ class RolloutServiceImpl final : public RolloutService::Service {
     return grpc::Status::OK;
   }
 
-  // The tensors of one update as they are checked: every name the model
-  // has, once, with its shape, a weight dtype, the bytes that shape needs,
-  // its CRC-32C and finite values.
+  // The tensors of one update as they arrive: every name the model has,
+  // once, with its shape and a weight dtype. Each tensor's bytes are copied
+  // into a tensor of this worker's own in blocks, and each block is
+  // checksummed and scanned for NaN/inf while it is still in cache: one pass
+  // over the bytes. The engine then adopts these tensors as its parameters
+  // (no second copy).
   class Incoming {
    public:
     explicit Incoming(const model::CausalLmImpl& model) {
@@ -204,9 +212,8 @@ class RolloutServiceImpl final : public RolloutService::Service {
     }
 
     // A tensor starts: INVALID_ARGUMENT for an unknown or repeated name, a
-    // wrong shape or dtype. Sets the dtype and the bytes it needs.
-    grpc::Status Begin(const std::string& name, const std::vector<int64_t>& shape, const std::string& dtype_name,
-                       torch::Dtype* type, int64_t* bytes) const {
+    // wrong shape or dtype.
+    grpc::Status Begin(const std::string& name, const std::vector<int64_t>& shape, const std::string& dtype_name) {
       auto it = expected_.find(name);
       if (it == expected_.end()) return Invalid(absl::StrCat("unknown tensor \"", name, "\""));
       if (tensors_.count(name)) return Invalid(absl::StrCat("tensor \"", name, "\" sent twice"));
@@ -216,24 +223,61 @@ class RolloutServiceImpl final : public RolloutService::Service {
       }
       absl::StatusOr<torch::Dtype> dtype = WeightDtype(dtype_name);
       if (!dtype.ok()) return Invalid(absl::StrCat("tensor \"", name, "\": ", dtype.status().message()));
-      *type = *dtype;
-      *bytes = static_cast<int64_t>(torch::elementSize(*type));
-      for (int64_t d : shape) *bytes *= d;
+      name_ = name;
+      current_ = torch::empty(shape, *dtype);
+      want_ = current_.numel() * current_.element_size();
+      written_ = counted_ = non_finite_ = 0;
+      crc_ = 0;
       return grpc::Status::OK;
     }
 
-    // A tensor's bytes (a private copy, or a view of a shared-memory
-    // segment; see ReadSegment): its CRC and finite values are checked.
-    grpc::Status Accept(const std::string& name, torch::Tensor tensor, uint32_t crc32c) {
-      const absl::string_view bytes(static_cast<const char*>(tensor.data_ptr()), tensor.numel() * tensor.element_size());
-      if (Crc32c(bytes) != crc32c) return Invalid(absl::StrCat("tensor \"", name, "\" fails its CRC-32C"));
-      if (model::CountNonFinite(tensor) > 0) {
-        return Invalid(absl::StrCat("tensor \"", name, "\" holds NaN or inf values"));
+    // More bytes of the current tensor: INVALID_ARGUMENT past what its shape
+    // and dtype need.
+    grpc::Status Append(const char* data, int64_t size) {
+      if (size > want_ - written_) {
+        return Invalid(absl::StrCat("tensor \"", name_, "\" sends more than the ", want_,
+                                    " bytes its shape and dtype need"));
       }
-      bytes_ += static_cast<int64_t>(bytes.size());
+      char* out = static_cast<char*>(current_.data_ptr());
+      const int64_t element = current_.element_size();
+      constexpr int64_t kBlock = 256 << 10;  // stays in L2 between the copy and the checks
+      while (size > 0) {
+        const int64_t block = std::min(size, kBlock);
+        std::memcpy(out + written_, data, static_cast<size_t>(block));
+        crc_ = Crc32c(absl::string_view(out + written_, static_cast<size_t>(block)), crc_);
+        written_ += block;
+        data += block;
+        size -= block;
+        // The whole values written since the last count (a chunk may end
+        // inside one).
+        const int64_t whole = written_ / element;
+        non_finite_ += model::CountNonFinite(out + counted_ * element, whole - counted_, current_.scalar_type());
+        counted_ = whole;
+      }
+      return grpc::Status::OK;
+    }
+
+    // The current tensor ends: its size, then its CRC-32C, then its values
+    // are checked.
+    grpc::Status Finish(uint32_t crc32c) {
+      const std::string name = std::move(name_);
+      name_.clear();
+      torch::Tensor tensor = std::move(current_);
+      current_ = torch::Tensor();
+      if (written_ != want_) {
+        return Invalid(absl::StrCat("tensor \"", name, "\" has ", written_, " bytes; shape and dtype need ", want_));
+      }
+      if (crc_ != crc32c) return Invalid(absl::StrCat("tensor \"", name, "\" fails its CRC-32C"));
+      if (non_finite_ > 0) return Invalid(absl::StrCat("tensor \"", name, "\" holds NaN or inf values"));
+      bytes_ += want_;
       tensors_[name] = std::move(tensor);
       return grpc::Status::OK;
     }
+
+    // The tensor begun and not finished ("" between tensors), and the bytes
+    // its shape and dtype need.
+    const std::string& current() const { return name_; }
+    int64_t want() const { return want_; }
 
     // After the last tensor: INVALID_ARGUMENT naming one the update lacks.
     grpc::Status CheckComplete() const {
@@ -250,21 +294,29 @@ class RolloutServiceImpl final : public RolloutService::Service {
     std::map<std::string, std::vector<int64_t>> expected_;
     std::map<std::string, torch::Tensor> tensors_;
     int64_t bytes_ = 0;
+    // The tensor being received.
+    std::string name_;
+    torch::Tensor current_;
+    int64_t want_ = 0, written_ = 0;
+    int64_t counted_ = 0;     // values scanned for NaN/inf so far
+    int64_t non_finite_ = 0;  // of those, NaN or inf
+    uint32_t crc_ = 0;
+  };
+
+  // Where an update's time went, for the log: receiving and checking the
+  // bytes, then the engine's swap (which waits for the current step).
+  struct UpdateTimes {
+    double read_ms = 0, install_ms = 0;
   };
 
   // Memory per update is bounded by the model: each tensor's bytes may not
   // exceed what its shape and dtype need (checked as chunks arrive), and each
   // name comes once.
   grpc::Status DoUpdateWeights(grpc::ServerContext*, grpc::ServerReader<WeightUpdate>* reader,
-                               UpdateWeightsResponse* response) {
+                               UpdateWeightsResponse* response, UpdateTimes& times) {
+    const absl::Time start = absl::Now();
     Incoming incoming(engine_.model());
-    // A shared-memory update's tensors are views of this mapping: it stays
-    // until the engine has copied them into the model.
-    std::shared_ptr<void> mapping;
-    int64_t version = -1, want = 0;
-    std::string name, data;
-    torch::Dtype type = torch::kFloat32;
-    std::vector<int64_t> shape;
+    int64_t version = -1;
     WeightUpdate message;
     bool first = true, segment = false;
     while (reader->Read(&message)) {
@@ -275,7 +327,7 @@ class RolloutServiceImpl final : public RolloutService::Service {
         // Before any tensor is buffered: a stale or wild version costs nothing.
         if (absl::Status s = engine_.CheckNextVersion(version); !s.ok()) return rpc::ToGrpc(s);
         if (message.has_segment()) {
-          if (grpc::Status s = ReadSegment(message.segment(), incoming, &mapping); !s.ok()) return s;
+          if (grpc::Status s = ReadSegment(message.segment(), incoming); !s.ok()) return s;
           segment = true;
           continue;
         }
@@ -283,52 +335,58 @@ class RolloutServiceImpl final : public RolloutService::Service {
         return Invalid("a shared-memory segment may only come as the first and only message");
       }
       const TensorChunk& chunk = message.chunk();
-      if (name.empty()) {  // a tensor starts
-        name = chunk.name();
-        shape.assign(chunk.shape().begin(), chunk.shape().end());
-        if (grpc::Status s = incoming.Begin(name, shape, chunk.dtype(), &type, &want); !s.ok()) return s;
-        data.clear();
-      } else if (chunk.name() != name) {
-        return Invalid(absl::StrCat("chunk of \"", chunk.name(), "\" arrived inside tensor \"", name, "\""));
+      if (incoming.current().empty()) {  // a tensor starts
+        const std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
+        if (grpc::Status s = incoming.Begin(chunk.name(), shape, chunk.dtype()); !s.ok()) return s;
+      } else if (chunk.name() != incoming.current()) {
+        return Invalid(
+            absl::StrCat("chunk of \"", chunk.name(), "\" arrived inside tensor \"", incoming.current(), "\""));
       }
-      if (static_cast<int64_t>(data.size() + chunk.data().size()) > want) {
-        return Invalid(absl::StrCat("tensor \"", name, "\" sends more than the ", want,
-                                    " bytes its shape and dtype need"));
-      }
-      data += chunk.data();
+      const std::string& data = chunk.data();
+      if (grpc::Status s = incoming.Append(data.data(), static_cast<int64_t>(data.size())); !s.ok()) return s;
       if (!chunk.last()) continue;
-      if (static_cast<int64_t>(data.size()) != want) {
-        return Invalid(absl::StrCat("tensor \"", name, "\" has ", data.size(), " bytes; shape and dtype need ", want));
-      }
-      if (grpc::Status s = incoming.Accept(name, torch::from_blob(data.data(), shape, type).clone(), chunk.crc32c());
-          !s.ok()) {
-        return s;
-      }
-      name.clear();
-      std::string().swap(data);  // the next tensor may be much smaller
+      if (grpc::Status s = incoming.Finish(chunk.crc32c()); !s.ok()) return s;
     }
     if (first) return Invalid("empty weight update");
-    if (!name.empty()) return Invalid(absl::StrCat("the stream ended inside tensor \"", name, "\""));
+    if (!incoming.current().empty()) {
+      return Invalid(absl::StrCat("the stream ended inside tensor \"", incoming.current(), "\""));
+    }
     if (grpc::Status s = incoming.CheckComplete(); !s.ok()) return s;
     const int64_t bytes = incoming.bytes();
     std::map<std::string, torch::Tensor> tensors = incoming.Take();
     const int count = static_cast<int>(tensors.size());
-    if (absl::Status s = engine_.UpdateWeights(std::move(tensors), version); !s.ok()) return rpc::ToGrpc(s);
+    const absl::Time read = absl::Now();
+    times.read_ms = absl::ToDoubleMilliseconds(read - start);
+    // The tensors are this worker's own copies: the model takes them as they are.
+    const absl::Status installed = engine_.UpdateWeights(std::move(tensors), version, /*adopt=*/true);
+    times.install_ms = absl::ToDoubleMilliseconds(absl::Now() - read);
+    if (!installed.ok()) return rpc::ToGrpc(installed);
     response->set_version(version);
     response->set_tensors(count);
     response->set_bytes(bytes);
     return grpc::Status::OK;
   }
 
-  // Maps a shared-memory segment (SharedWeights in rollout/client.h) and
-  // checks each tensor in it like a streamed one; the tensors are views of
-  // the mapping, which `mapping` keeps. The path must name a file directly
-  // under /dev/shm/r1-weights-, not a link, a regular file of this process's
-  // user that no other user can read or write, and every tensor must lie
-  // inside it. Only this user's processes can change the file after the
-  // checks, and they could change this process as well: the checks are
-  // against other users and against mistakes, which they cover.
-  static grpc::Status ReadSegment(const SharedSegment& segment, Incoming& incoming, std::shared_ptr<void>* mapping) {
+  // A shared-memory segment mapped for reading. The sender rewrites the same
+  // file for each version (SharedWeights::Rewrite), and mapping 100 MB again
+  // costs about as much as copying it, so the last one stays mapped until a
+  // different file comes (it keeps a removed file's memory until then).
+  struct MappedSegment {
+    dev_t device = 0;
+    ino_t inode = 0;
+    uint64_t size = 0;
+    std::shared_ptr<const char> base;
+  };
+
+  // Reads a shared-memory segment (SharedWeights in rollout/client.h): each
+  // tensor's bytes are copied out and checked like a streamed one's, so the
+  // checks hold for what the model gets whatever the file holds later. The
+  // path must name a file directly under /dev/shm/r1-weights-, not a link,
+  // a regular file of this process's user that no other user can read or
+  // write, and every tensor must lie inside it. Only this user's processes
+  // can change the file, and they could change this process as well: the
+  // checks are against other users and against mistakes, which they cover.
+  grpc::Status ReadSegment(const SharedSegment& segment, Incoming& incoming) {
     static constexpr absl::string_view kPrefix = "/dev/shm/r1-weights-";
     const std::string& path = segment.path();
     if (!absl::StartsWith(path, kPrefix) || path.size() == kPrefix.size() ||
@@ -350,29 +408,38 @@ class RolloutServiceImpl final : public RolloutService::Service {
                                   "mode 0600"));
     }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size > 0) {
+    MappedSegment mapped;
+    {
+      std::lock_guard<std::mutex> lock(segment_mu_);
+      if (mapped_.device == st.st_dev && mapped_.inode == st.st_ino && mapped_.size == size) mapped = mapped_;
+    }
+    if (mapped.base == nullptr && size > 0) {
       // Populated at once: one pass of page-table work instead of a fault
-      // per page as the checks walk it.
+      // per page as the copy walks it.
       void* base = mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
       if (base == MAP_FAILED) return Invalid(absl::StrCat("cannot map ", path, ": ", std::strerror(errno)));
-      *mapping = std::shared_ptr<void>(base, [size](void* p) { munmap(p, size); });
+      mapped = {st.st_dev, st.st_ino, size,
+                std::shared_ptr<const char>(static_cast<const char*>(base), [size](const char* p) {
+                  munmap(const_cast<char*>(p), size);
+                })};
+      std::lock_guard<std::mutex> lock(segment_mu_);
+      mapped_ = mapped;  // the previous one is unmapped once no update reads it
     }
     for (const SharedTensor& t : segment.tensors()) {
-      torch::Dtype type;
-      int64_t want = 0;
       const std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
-      if (grpc::Status s = incoming.Begin(t.name(), shape, t.dtype(), &type, &want); !s.ok()) return s;
-      if (t.bytes() != static_cast<uint64_t>(want) || t.offset() > size || t.bytes() > size - t.offset()) {
+      if (grpc::Status s = incoming.Begin(t.name(), shape, t.dtype()); !s.ok()) return s;
+      if (t.bytes() != static_cast<uint64_t>(incoming.want()) || t.offset() > size || t.bytes() > size - t.offset()) {
         return Invalid(absl::StrCat("tensor \"", t.name(), "\" in ", path, ": ", t.bytes(), " bytes at ", t.offset(),
-                                    " do not fit its shape and dtype (", want, " bytes) inside the file (", size,
-                                    " bytes)"));
+                                    " do not fit its shape and dtype (", incoming.want(), " bytes) inside the file (",
+                                    size, " bytes)"));
       }
-      if (want == 0) {
-        if (grpc::Status s = incoming.Accept(t.name(), torch::empty(shape, type), t.crc32c()); !s.ok()) return s;
-        continue;
+      if (t.bytes() > 0) {
+        if (grpc::Status s = incoming.Append(mapped.base.get() + t.offset(), static_cast<int64_t>(t.bytes()));
+            !s.ok()) {
+          return s;
+        }
       }
-      char* data = static_cast<char*>(mapping->get()) + t.offset();
-      if (grpc::Status s = incoming.Accept(t.name(), torch::from_blob(data, shape, type), t.crc32c()); !s.ok()) return s;
+      if (grpc::Status s = incoming.Finish(t.crc32c()); !s.ok()) return s;
     }
     return grpc::Status::OK;
   }
@@ -380,6 +447,8 @@ class RolloutServiceImpl final : public RolloutService::Service {
   Engine& engine_;
   const Tokenizer& tokenizer_;
   const WorkerOptions& options_;
+  std::mutex segment_mu_;
+  MappedSegment mapped_;  // guarded by segment_mu_
 };
 
 grpc::Status RolloutServiceImpl::ScoreTokens(grpc::ServerContext*, const ScoreTokensRequest* request,

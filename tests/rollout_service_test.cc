@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/chat_template.h"
+#include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/subprocess.h"
 #include "common/test_support.h"
@@ -149,13 +150,15 @@ class RolloutServiceTest : public ::testing::Test {
 
   // Greedy completions now come from checkpoint `seed`'s weights, as
   // version `seed`.
-  void ExpectGreedyOutputOf(int seed) {
+  // Greedy completions equal checkpoint `seed`'s, served as `version`
+  // (default: the seed).
+  void ExpectGreedyOutputOf(int seed, int version = -1) {
     const GenerateRequest request = Request(2, 12, 0.0);
     const std::vector<Completion> got = Run(request);
     const std::vector<model::Completion> want = Expected(Ckpt(seed), request);
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) {
-      EXPECT_EQ(got[i].weight_version(), seed);
+      EXPECT_EQ(got[i].weight_version(), version < 0 ? seed : version);
       EXPECT_EQ(std::vector<int>(got[i].token_ids().begin(), got[i].token_ids().end()), want[i].tokens);
     }
   }
@@ -203,7 +206,7 @@ TEST_F(RolloutServiceTest, WeightUpdateIsSeenByEveryLaterCompletion) {
   absl::StatusOr<model::CausalLm> other = model::LoadModel(Ckpt(2));
   ASSERT_TRUE(other.ok());
   absl::StatusOr<UpdateWeightsResponse> updated =
-      client_->UpdateWeights(model::NamedTensors(**other), 2, /*chunk_bytes=*/1000);  // many chunks per tensor
+      client_->UpdateWeights(model::NamedTensors(**other), 2, /*chunk_bytes=*/997);  // chunks end inside values
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->version(), 2);
   ExpectGreedyOutputOf(2);
@@ -318,6 +321,36 @@ TEST_F(RolloutServiceTest, PoisonedWeightUpdatesAreRefusedAndTheOldWeightsServe)
     EXPECT_THAT(std::string(refused.status().message()), HasSubstr(name));
     EXPECT_THAT(std::string(refused.status().message()), HasSubstr("NaN or inf"));
   }
+  // A NaN split across two chunks is found too: tensor 3 alone, in chunks of
+  // 3 bytes, its value 1 (bytes 4-7) poisoned.
+  {
+    auto stub = RolloutService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    auto tensors = Tensors(2);
+    const torch::Tensor poisoned = tensors[3].second.contiguous();
+    poisoned.view(-1)[1] = std::numeric_limits<float>::quiet_NaN();
+    const std::string bytes(static_cast<const char*>(poisoned.data_ptr()), poisoned.numel() * poisoned.element_size());
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
+    UpdateWeightsResponse response;
+    std::unique_ptr<grpc::ClientWriter<WeightUpdate>> writer = stub->UpdateWeights(&context, &response);
+    for (size_t at = 0; at < bytes.size(); at += 3) {
+      WeightUpdate message;
+      if (at == 0) message.set_version(2);
+      TensorChunk* chunk = message.mutable_chunk();
+      chunk->set_name(name);
+      for (int64_t d : poisoned.sizes()) chunk->add_shape(d);
+      chunk->set_dtype("F32");
+      chunk->set_data(bytes.substr(at, 3));
+      chunk->set_last(at + 3 >= bytes.size());
+      if (chunk->last()) chunk->set_crc32c(Crc32c(bytes));
+      if (!writer->Write(message)) break;
+    }
+    writer->WritesDone();
+    const grpc::Status status = writer->Finish();
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(name));
+    EXPECT_THAT(status.error_message(), HasSubstr("NaN or inf"));
+  }
   // A version far ahead would lock out every later update: refused.
   for (int64_t version : {std::numeric_limits<int64_t>::max(), int64_t{1} + 1'000'001}) {
     absl::StatusOr<UpdateWeightsResponse> refused = client_->UpdateWeights(Tensors(2), version);
@@ -390,9 +423,32 @@ TEST_F(RolloutServiceTest, ASharedMemoryUpdateServesTheNewWeights) {
     ASSERT_TRUE(updated.ok()) << updated.status();
     EXPECT_EQ(updated->version(), 2);
     EXPECT_EQ(updated->tensors(), static_cast<int>(Tensors(2).size()));
+    ExpectGreedyOutputOf(2);
+    // Later versions written over the same file: the worker, which keeps
+    // the file mapped, reads the new bytes each time.
+    for (const auto& [seed, version] : {std::pair{1, 3}, std::pair{2, 4}}) {
+      ASSERT_TRUE((*shared)->Rewrite(Tensors(seed), version).ok());
+      EXPECT_EQ((*shared)->segment().path(), path);
+      updated = client_->UpdateWeights(**shared);
+      ASSERT_TRUE(updated.ok()) << updated.status();
+      ExpectGreedyOutputOf(seed, version);
+    }
+    // Tensors of another layout do not fit the file, and change nothing.
+    auto fewer = Tensors(1);
+    fewer.pop_back();
+    EXPECT_TRUE(absl::IsFailedPrecondition((*shared)->Rewrite(fewer, 5)));
+    auto reshaped = Tensors(1);
+    reshaped[0].second = reshaped[0].second.reshape({-1});
+    EXPECT_TRUE(absl::IsFailedPrecondition((*shared)->Rewrite(reshaped, 5)));
+    auto halved = Tensors(1);
+    halved[1].second = halved[1].second.to(torch::kBFloat16);
+    EXPECT_TRUE(absl::IsFailedPrecondition((*shared)->Rewrite(halved, 5)));
+    EXPECT_EQ((*shared)->version(), 4);
+    updated = client_->UpdateWeights(**shared);
+    EXPECT_TRUE(absl::IsFailedPrecondition(updated.status())) << updated.status();  // version 4 serves already
   }
   EXPECT_FALSE(std::filesystem::exists(path));  // the sender removed it
-  ExpectGreedyOutputOf(2);
+  ExpectGreedyOutputOf(2, 4);
 }
 
 // A segment update is refused, naming what is wrong, unless the file is
@@ -783,11 +839,45 @@ TEST_F(RolloutPoolTest, WeightsReachEveryWorkerAndALateWorkerCatchesUp) {
     EXPECT_TRUE(r.status.ok()) << r.address << ": " << r.status;
     EXPECT_EQ(r.version, 2);
   }
-  // Both workers are on loopback: one segment, read by both, then removed.
+  // Both workers are on loopback: one segment, read by both.
+  auto segments = [] {
+    std::vector<std::string> ours;
+    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+      const std::string name = entry.path().filename().string();
+      if (absl::StartsWith(name, absl::StrCat("r1-weights-", getpid(), "-"))) ours.push_back(name);
+    }
+    return ours;
+  };
   EXPECT_EQ(pool_->stats().shared_memory_pushes, 2);
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
-    EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), absl::StrCat("r1-weights-", getpid(), "-")))
-        << entry.path();
+  EXPECT_EQ(pool_->stats().shared_memory_segments, 1);
+  const std::vector<std::string> first_segment = segments();
+  EXPECT_EQ(first_segment.size(), 1u);
+  // The next version goes over the same file; both workers serve it.
+  for (const PushResult& r : pool_->PushWeights(Tensors(1), 3)) {
+    EXPECT_TRUE(r.status.ok()) << r.address << ": " << r.status;
+    EXPECT_EQ(r.version, 3);
+  }
+  EXPECT_EQ(pool_->stats().shared_memory_pushes, 4);
+  EXPECT_EQ(pool_->stats().shared_memory_segments, 1);
+  EXPECT_EQ(segments(), first_segment);
+  for (int w = 0; w < 2; ++w) {
+    const GenerateRequest request = Request(2, 8, 0.0);
+    std::vector<Completion> got;
+    ASSERT_TRUE(RolloutClient::Connect(addresses_[static_cast<size_t>(w)])
+                    .value()
+                    ->Generate(request, [&](const Completion& c) { got.push_back(c); })
+                    .ok());
+    const std::vector<model::Completion> want = Expected(Ckpt(1), request);
+    ASSERT_EQ(got.size(), want.size());
+    for (const Completion& c : got) {  // in the order they finished
+      EXPECT_EQ(c.weight_version(), 3);
+      const int row = c.prompt_index() * request.samples_per_prompt() + c.sample_index();
+      EXPECT_EQ(std::vector<int>(c.token_ids().begin(), c.token_ids().end()), want[static_cast<size_t>(row)].tokens);
+    }
+  }
+  // Back to checkpoint 2 as version 4, so the rest of this test reads as before.
+  for (const PushResult& r : pool_->PushWeights(model::NamedTensors(**other), 4)) {
+    EXPECT_TRUE(r.status.ok()) << r.address << ": " << r.status;
   }
   // A third worker joins on the old weights, through the address file.
   addresses_.push_back(StartWorker(Ckpt(1), 1, 2, workers_[2]));
@@ -802,9 +892,12 @@ TEST_F(RolloutPoolTest, WeightsReachEveryWorkerAndALateWorkerCatchesUp) {
   }).ok());
   EXPECT_EQ(pool_->addresses().size(), 3u);
   EXPECT_EQ(all.size(), 6u);
-  for (const Completion& c : all) EXPECT_EQ(c.weight_version(), 2);
-  EXPECT_EQ(RolloutClient::Connect(addresses_[2]).value()->Status()->weight_version(), 2);
+  for (const Completion& c : all) EXPECT_EQ(c.weight_version(), 4);
+  EXPECT_EQ(RolloutClient::Connect(addresses_[2]).value()->Status()->weight_version(), 4);
   EXPECT_GE(pool_->stats().catch_up_pushes, 1);
+  // The pool removes its segment when it goes.
+  pool_.reset();
+  EXPECT_TRUE(segments().empty());
 }
 
 }  // namespace
