@@ -64,6 +64,18 @@ double ProcessCpuSeconds(pid_t pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Minor page faults process `pid` has taken so far (pages it touched for the
+// first time, or mapped again).
+double ProcessMinorFaults(pid_t pid) {
+  const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat")).value_or("");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  const std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  double faults = 0;  // field 7 after "pid (comm) ": minflt
+  if (fields.size() < 8 || !absl::SimpleAtod(fields[7], &faults)) return 0;
+  return faults;
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -221,7 +233,7 @@ void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const 
   const auto tensors = model::NamedTensors(model);
   int64_t bytes = 0;
   for (const auto& [name, t] : tensors) bytes += t.numel() * t.element_size();
-  std::vector<double> sync, shared_sync, shared_write, shared_first, copy, first;
+  std::vector<double> sync, shared_sync, shared_write, shared_first, shared_faults, copy, first;
   std::unique_ptr<rollout::SharedWeights> shared;
   std::vector<char> source(static_cast<size_t>(bytes), 1), target(static_cast<size_t>(bytes));
   rollout::GenerateRequest one;
@@ -257,7 +269,9 @@ void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const 
       status = shared->Rewrite(tensors, version + 1);
     }
     const double written_seconds = Seconds(start);
+    const double faults_before = ProcessMinorFaults(worker.process->pid());
     if (status.ok()) status = worker.client->UpdateWeights(*shared).status();
+    if (r > 0) shared_faults.push_back(ProcessMinorFaults(worker.process->pid()) - faults_before);
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
       return;
@@ -285,11 +299,13 @@ void BenchWeightSync(const char* label, const model::CausalLmImpl& model, const 
               "\"shared_memory_over_memcpy\": %.3f, \"shared_memory_write_ms\": %.2f, \"shared_memory_total_ms\": %.2f, "
               "\"shared_memory_first_version_ms\": %.2f, \"worker_shared_read_ms\": %.2f, "
               "\"worker_shared_install_ms\": %.2f, \"worker_grpc_read_ms\": %.2f, \"worker_grpc_install_ms\": %.2f, "
+              "\"worker_shared_minor_faults\": %.0f, "
               "\"update_seconds_median\": %.4f, \"update_end_to_first_new_completion_ms_median\": %.2f}\n",
               label, static_cast<long long>(bytes), bytes / Median(sync), bytes / Median(shared_sync),
               bytes / Median(copy), Median(copy) / Median(shared_sync), Median(shared_write) * 1000,
               Median(shared_sync) * 1000, shared_first[0] * 1000,
-              median_or(shared_read), median_or(shared_install), median_or(grpc_read), median_or(grpc_install), Median(sync), Median(first) * 1000);
+              median_or(shared_read), median_or(shared_install), median_or(grpc_read), median_or(grpc_install),
+              Median(shared_faults), Median(sync), Median(first) * 1000);
   std::fflush(stdout);
 }
 

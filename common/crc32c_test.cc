@@ -21,6 +21,16 @@ TEST(Crc32c, MatchesPublishedAndIndependentValues) {
   EXPECT_EQ(Crc32c(bytes), 0x9FA293B3u);
 }
 
+// 100,003 bytes, byte i = (31 i + i / 256) mod 256: long enough for the
+// interleaved rounds. The value is from the bitwise definition in Python:
+//   crc ^= 0xFFFFFFFF; per byte: crc ^= b, 8 times crc = crc >> 1 ^ (0x82F63B78 if crc & 1 else 0);
+//   finally crc ^ 0xFFFFFFFF.
+TEST(Crc32c, MatchesTheBitwiseDefinitionOnALongInput) {
+  std::string bytes(100003, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 31 + (i >> 8)) & 0xFF);
+  EXPECT_EQ(Crc32c(bytes), 0x39867B6Fu);
+}
+
 TEST(Crc32c, ContinuesAcrossChunks) {
   const std::string text = "The quick brown fox jumps over the lazy dog, twice over.";
   for (size_t cut = 0; cut <= text.size(); ++cut) {
@@ -43,6 +53,17 @@ TEST(Crc32c, InstructionAndTablesAgree) {
           << offset << " " << length;
       EXPECT_EQ(crc32c_internal::WithInstruction(piece, 0x12345678u),
                 crc32c_internal::WithTables(piece, 0x12345678u));
+    }
+  }
+  // Long inputs run as three interleaved streams of 8 KiB, joined: around
+  // and across those rounds too.
+  std::string long_bytes(7 * 8192 + 64, '\0');
+  for (char& c : long_bytes) c = static_cast<char>(random());
+  for (size_t offset : {0, 3}) {
+    for (size_t length : {3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 6 * 8192 + 8, 7 * 8192 + 13}) {
+      const absl::string_view piece(long_bytes.data() + offset, length);
+      EXPECT_EQ(crc32c_internal::WithInstruction(piece, 0x9ABCDEF0u), crc32c_internal::WithTables(piece, 0x9ABCDEF0u))
+          << offset << " " << length;
     }
   }
   EXPECT_EQ(crc32c_internal::WithInstruction("123456789", 0), 0xE3069283u);

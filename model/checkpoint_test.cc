@@ -67,6 +67,36 @@ double Step(CausalLmImpl& model, torch::optim::AdamW& optimizer, const torch::Te
   return loss.total.item<double>();
 }
 
+
+// Every NaN and infinity, wherever it sits (inside the vectorized groups of
+// 64 values or in the tail after them), and nothing else: against LibTorch's
+// isfinite, for each weight dtype, through both overloads.
+TEST(CountNonFinite, CountsExactlyTheNanAndInfValues) {
+  for (torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat16, torch::kFloat64}) {
+    for (int64_t n : {0, 1, 63, 64, 65, 200, 1000}) {
+      torch::Tensor t = torch::randn({n}, torch::kFloat64).mul_(1e3).to(dtype);
+      // The largest finite value: all exponent bits but one set.
+      const double largest = dtype == torch::kFloat32    ? std::numeric_limits<float>::max()
+                             : dtype == torch::kBFloat16 ? 3.3895313892515355e38
+                             : dtype == torch::kFloat16  ? 65504.0
+                                                         : std::numeric_limits<double>::max();
+      if (n > 0) t[0] = largest;
+      for (int64_t at : {int64_t{1}, int64_t{63}, int64_t{64}, n - 1}) {
+        if (at > 0 && at < n) t[at] = std::numeric_limits<double>::quiet_NaN();
+      }
+      if (n > 130) t[130] = -std::numeric_limits<double>::infinity();
+      if (n > 199) t[199] = std::numeric_limits<double>::infinity();
+      const int64_t want = torch::isfinite(t).logical_not().sum().item<int64_t>();
+      EXPECT_EQ(CountNonFinite(t), want) << dtype << " " << n;
+      EXPECT_EQ(CountNonFinite(t.data_ptr(), t.numel(), dtype), want) << dtype << " " << n;
+      if (n == 1000) EXPECT_EQ(want, 6) << dtype;  // the test places what it means to
+    }
+  }
+  const torch::Tensor ints = torch::full({100}, -1, torch::kInt32);  // all exponent bits set, yet integers
+  EXPECT_EQ(CountNonFinite(ints), 0);
+  EXPECT_EQ(CountNonFinite(ints.data_ptr(), 100, torch::kInt32), 0);
+}
+
 TEST_F(CheckpointTest, ResumingFromACheckpointContinuesExactly) {
   torch::manual_seed(1);
   CausalLm model = *MakeModel(SmallDeepSeek());
