@@ -114,13 +114,20 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
 
 torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const AttentionContext& ctx, double scale) {
-  const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), keys = k.size(2);
-  const torch::Tensor scores = torch::bmm(q.reshape({batch * heads, tokens, q.size(3)}),
-                                          k.transpose(-1, -2).reshape({batch * heads, k.size(3), keys}))
+  const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2);
+  const int64_t kv_heads = k.size(1), keys = k.size(2);
+  TORCH_CHECK(kv_heads > 0 && heads % kv_heads == 0 && v.size(1) == kv_heads, "Attend: ", heads,
+              " query heads cannot share ", kv_heads, " key heads and ", v.size(1), " value heads");
+  // A kv head's query heads are consecutive, so [B, H, T] reshapes to
+  // [B * G, H / G * T] rows that meet that head's keys in one product: the
+  // keys and values are read once per kv head, never copied per query head.
+  const int64_t rows = heads / kv_heads * tokens;
+  const torch::Tensor scores = torch::bmm(q.reshape({batch * kv_heads, rows, q.size(3)}),
+                                          k.reshape({batch * kv_heads, keys, k.size(3)}).transpose(1, 2))
                                    .view({batch, heads, tokens, keys});  // [B, H, T, S]
   const torch::Tensor probs = torch::softmax(torch::add(ctx.mask_bias, scores.to(torch::kFloat32), scale), -1);
-  const torch::Tensor out = torch::bmm(probs.to(v.scalar_type()).view({batch * heads, tokens, keys}),
-                                       v.reshape({batch * heads, keys, v.size(3)}));
+  const torch::Tensor out = torch::bmm(probs.to(v.scalar_type()).view({batch * kv_heads, rows, keys}),
+                                       v.reshape({batch * kv_heads, keys, v.size(3)}));  // [B * G, rows, dv]
   return out.view({batch, heads, tokens, v.size(3)}).transpose(1, 2);  // [B, T, H, dv]
 }
 

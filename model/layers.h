@@ -88,7 +88,9 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
 
 // Scaled dot-product attention with the context's mask:
 // softmax(q k^T * scale + mask_bias) v, the softmax in float32.
-// q [B, H, T, dk], k [B, H, S, dk], v [B, H, S, dv] -> [B, T, H, dv].
+// q [B, H, T, dk], k [B, G, S, dk], v [B, G, S, dv] -> [B, T, H, dv], where G
+// divides H and query heads g*H/G .. (g+1)*H/G - 1 share kv head g (G = H:
+// one each; grouped-query attention; G = 1: absorbed MLA's shared latent).
 torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const AttentionContext& ctx, double scale);
 

@@ -48,11 +48,9 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const AttentionC
     k = cache->key.narrow(1, 0, ctx.cache_offset + tokens);                  // [B, S, G, Dh]
     v = cache->value.narrow(1, 0, ctx.cache_offset + tokens);
   }
-  // Query heads g*group .. g*group+group-1 share kv head g.
-  const int64_t group = n_heads_ / n_kv_heads_;
-  const torch::Tensor k_heads = k.transpose(1, 2).repeat_interleave(group, 1);  // [B, H, S, Dh]
-  const torch::Tensor v_heads = v.transpose(1, 2).repeat_interleave(group, 1);  // [B, H, S, Dh]
-  const torch::Tensor out = Attend(q.transpose(1, 2), k_heads, v_heads, ctx,
+  // Query heads g*group .. g*group+group-1 share kv head g (Attend reads
+  // each kv head once for its group).
+  const torch::Tensor out = Attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), ctx,
                                    1.0 / std::sqrt(static_cast<double>(head_dim_)));  // [B, T, H, Dh]
   return o_proj(out.reshape({batch, tokens, n_heads_ * head_dim_}));
 }

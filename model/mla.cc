@@ -57,8 +57,7 @@ torch::Tensor MlaImpl::forward(const torch::Tensor& x, const AttentionContext& c
 
   // Each head's query is [q_nope | q_pe] and its key [k_nope | shared k_pe].
   const int64_t keys = latent.size(1);
-  const torch::Tensor rope_key_heads = rope_key.unsqueeze(1).expand({batch, n_heads_, keys, rope_dim_});  // [B, H, S, Dr]
-  torch::Tensor out;                                                                                  // [B, T, H, Dv]
+  torch::Tensor out;  // [B, T, H, Dv]
   if (absorbed) {
     // kv_b_proj.weight viewed per head: [H, Dn+Dv, R] = [W_UK; W_UV]. Folding
     // W_UK into the query makes the "keys" the shared latent itself.
@@ -66,14 +65,16 @@ torch::Tensor MlaImpl::forward(const torch::Tensor& x, const AttentionContext& c
     const torch::Tensor w_uk = w.narrow(1, 0, nope_dim_);                                     // [H, Dn, R]
     const torch::Tensor w_uv = w.narrow(1, nope_dim_, v_dim_);                                // [H, Dv, R]
     const torch::Tensor q_latent = torch::einsum("bthd,hdr->bhtr", {q_nope, w_uk});           // [B, H, T, R]
-    const torch::Tensor latent_heads = latent.unsqueeze(1).expand({batch, n_heads_, keys, kv_lora_rank_});
     const torch::Tensor q_full = torch::cat({q_latent, q_pe.transpose(1, 2)}, -1);            // [B, H, T, R+Dr]
-    const torch::Tensor k_full = torch::cat({latent_heads, rope_key_heads}, -1);              // [B, H, S, R+Dr]
-    const torch::Tensor out_latent = Attend(q_full, k_full, latent_heads, ctx, softmax_scale_);  // [B, T, H, R]
+    // Every head's key is then [latent | k_pe] and its value the latent: one
+    // kv head that all H query heads share, read once (not copied per head).
+    const torch::Tensor k_shared = torch::cat({latent, rope_key}, -1).unsqueeze(1);           // [B, 1, S, R+Dr]
+    const torch::Tensor out_latent = Attend(q_full, k_shared, latent.unsqueeze(1), ctx, softmax_scale_);  // [B, T, H, R]
     out = torch::einsum("bthr,hdr->bthd", {out_latent, w_uv});
   } else {
     const torch::Tensor kv_heads =
         kv_b_proj(latent).view({batch, keys, n_heads_, nope_dim_ + v_dim_}).transpose(1, 2);  // [B, H, S, Dn+Dv]
+    const torch::Tensor rope_key_heads = rope_key.unsqueeze(1).expand({batch, n_heads_, keys, rope_dim_});  // [B, H, S, Dr]
     const torch::Tensor k_full = torch::cat({kv_heads.narrow(-1, 0, nope_dim_), rope_key_heads}, -1);  // [B, H, S, Dn+Dr]
     const torch::Tensor q_full = torch::cat({q_nope, q_pe}, -1).transpose(1, 2);             // [B, H, T, Dn+Dr]
     out = Attend(q_full, k_full, kv_heads.narrow(-1, nope_dim_, v_dim_), ctx, softmax_scale_);
