@@ -2,7 +2,7 @@
 // per measurement and a Markdown table for BENCHMARKS.md.
 //
 //   build/bin/model_bench [--config configs/tiny.textproto] [--threads 2] [--python]
-//   build/bin/model_bench --decode_limit [--threads 2]   (issue 17; only this)
+//   build/bin/model_bench --decode_limit [--threads 2] [--decode_context 32] [--decode_steps_only]   (issue 17; only this)
 //
 // 1. matmul peak: a 1024^3 float32 matmul, the ceiling the others are judged by;
 // 2. a training step of the policy (forward with MTP, backward, clip, AdamW,
@@ -185,15 +185,15 @@ enum class StepKind {
 
 // One batch-1 step of `kind` on `m` after a 32-token prefill: median
 // microseconds of 64 steps, and the ATen ops one step dispatches.
-StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain) {
+StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain, int64_t context = 32) {
   torch::NoGradGuard no_grad;
   const int64_t width = kind == StepKind::kPlain ? 1 : 2;  // tokens per step
   const bool draft = kind == StepKind::kDraft;
-  model::KvCache cache = m.NewCache(1, 32 + 65 * width, draft);
+  model::KvCache cache = m.NewCache(1, context + 65 * width, draft);
   model::ForwardOptions options;
   options.absorbed_attention = true;
   model::ForwardResult out =
-      m.Forward(torch::randint(4, m.config().vocab_size(), {1, 32}, torch::kInt64), &cache, options);
+      m.Forward(torch::randint(4, m.config().vocab_size(), {1, context}, torch::kInt64), &cache, options);
   torch::Tensor logits = out.logits;
   // One step: the timed part is the forward (or the draft after it).
   auto step = [&]() -> double {
@@ -237,39 +237,41 @@ StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain
   return cost;
 }
 
-int DecodeLimit(const config::RunConfig& run) {
-  // Llama-3's shape at ~100M parameters: GQA 12/4 heads, SwiGLU, untied
-  // embeddings, a 32,000-token vocabulary.
-  config::ModelConfig c;
-  c.set_arch(config::LLAMA);
-  c.set_vocab_size(32000);
-  c.set_dim(768);
-  c.set_n_layers(12);
-  c.set_n_heads(12);
-  c.set_n_kv_heads(4);
-  c.set_ffn_hidden_dim(2048);
-  c.set_max_seq_len(256);
-  c.set_rope_theta(500000);
-  c.set_tie_embeddings(false);
-  torch::manual_seed(0);
-  absl::StatusOr<model::CausalLm> made = model::MakeModel(c);
-  if (!made.ok()) {
-    std::fprintf(stderr, "model_bench: %s\n", std::string(made.status().message()).c_str());
-    return 1;
+int DecodeLimit(const config::RunConfig& run, int64_t context, bool steps_only) {
+  if (!steps_only) {
+    // Llama-3's shape at ~100M parameters: GQA 12/4 heads, SwiGLU, untied
+    // embeddings, a 32,000-token vocabulary.
+    config::ModelConfig c;
+    c.set_arch(config::LLAMA);
+    c.set_vocab_size(32000);
+    c.set_dim(768);
+    c.set_n_layers(12);
+    c.set_n_heads(12);
+    c.set_n_kv_heads(4);
+    c.set_ffn_hidden_dim(2048);
+    c.set_max_seq_len(256);
+    c.set_rope_theta(500000);
+    c.set_tie_embeddings(false);
+    torch::manual_seed(0);
+    absl::StatusOr<model::CausalLm> made = model::MakeModel(c);
+    if (!made.ok()) {
+      std::fprintf(stderr, "model_bench: %s\n", std::string(made.status().message()).c_str());
+      return 1;
+    }
+    model::CausalLm llama = *made;
+    int64_t weight_bytes = 0;
+    for (const auto& p : llama->parameters()) weight_bytes += p.numel() * p.element_size();
+    const double bandwidth = MemcpyBandwidth(weight_bytes);
+    const double limit = bandwidth / static_cast<double>(weight_bytes);  // tokens/s at batch 1
+    const double batch1 = DecodeTokensPerSecond(*llama, 1, 32, 64);
+    const double batch64 = DecodeTokensPerSecond(*llama, 64, 32, 64);
+    std::printf("{\"bench\": \"decode_limit\", \"params\": %lld, \"weight_bytes\": %lld, "
+                "\"memcpy_bytes_per_second\": %.3e, \"limit_tokens_per_second\": %.2f, "
+                "\"batch1_tokens_per_second\": %.2f, \"batch1_over_limit\": %.3f, "
+                "\"batch64_tokens_per_second\": %.1f, \"batch64_over_batch1\": %.1f}\n",
+                static_cast<long long>(model::CountParameters(*llama)), static_cast<long long>(weight_bytes),
+                bandwidth, limit, batch1, batch1 / limit, batch64, batch64 / batch1);
   }
-  model::CausalLm llama = *made;
-  int64_t weight_bytes = 0;
-  for (const auto& p : llama->parameters()) weight_bytes += p.numel() * p.element_size();
-  const double bandwidth = MemcpyBandwidth(weight_bytes);
-  const double limit = bandwidth / static_cast<double>(weight_bytes);  // tokens/s at batch 1
-  const double batch1 = DecodeTokensPerSecond(*llama, 1, 32, 64);
-  const double batch64 = DecodeTokensPerSecond(*llama, 64, 32, 64);
-  std::printf("{\"bench\": \"decode_limit\", \"params\": %lld, \"weight_bytes\": %lld, "
-              "\"memcpy_bytes_per_second\": %.3e, \"limit_tokens_per_second\": %.2f, "
-              "\"batch1_tokens_per_second\": %.2f, \"batch1_over_limit\": %.3f, "
-              "\"batch64_tokens_per_second\": %.1f, \"batch64_over_batch1\": %.1f}\n",
-              static_cast<long long>(model::CountParameters(*llama)), static_cast<long long>(weight_bytes),
-              bandwidth, limit, batch1, batch1 / limit, batch64, batch64 / batch1);
   struct Row {
     const char* label;
     config::ModelConfig config;
@@ -280,13 +282,15 @@ int DecodeLimit(const config::RunConfig& run) {
                          Row{"policy_draft_2_positions", run.policy(), StepKind::kDraft}}) {
     const char* label = row.label;
     torch::manual_seed(0);
-    model::CausalLm tiny = *model::MakeModel(row.config);
-    const StepCost cost = DecodeStepCost(*tiny, row.kind);
+    config::ModelConfig sized = row.config;
+    sized.set_max_seq_len(std::max<int64_t>(sized.max_seq_len(), context + 2 * 65));
+    model::CausalLm tiny = *model::MakeModel(sized);
+    const StepCost cost = DecodeStepCost(*tiny, row.kind, context);
     std::string top;
     for (const auto& [n, name] : cost.top) absl::StrAppend(&top, top.empty() ? "" : ", ", "\"", name, "\": ", n);
-    std::printf("{\"bench\": \"decode_step\", \"model\": \"%s\", \"microseconds_median\": %.0f, "
+    std::printf("{\"bench\": \"decode_step\", \"model\": \"%s\", \"context\": %lld, \"microseconds_median\": %.0f, "
                 "\"aten_ops\": %lld, \"microseconds_per_op\": %.2f, \"most_frequent\": {%s}}\n",
-                label, cost.micros, static_cast<long long>(cost.ops), cost.micros / static_cast<double>(cost.ops),
+                label, static_cast<long long>(context), cost.micros, static_cast<long long>(cost.ops), cost.micros / static_cast<double>(cost.ops),
                 top.c_str());
   }
   return 0;
@@ -314,7 +318,8 @@ double JsonNumber(const std::string& json, const std::string& key) {
 int Main(int argc, char** argv) {
   std::string config_path = "configs/tiny.textproto";
   int64_t threads = 2, batch = 32, seq = 256;
-  bool python = false, decode_limit = false;
+  bool python = false, decode_limit = false, decode_steps_only = false;
+  int64_t decode_context = 32;
   std::vector<std::string> rest;
   FlagSet flags("model_bench", "Model benchmarks; see the comment at the top of bench/model_bench.cc.");
   flags.AddString("config", &config_path, "run config whose policy and student are measured");
@@ -324,6 +329,8 @@ int Main(int argc, char** argv) {
   flags.AddBool("python", &python, "also run the PyTorch eager step side by side");
   flags.AddBool("decode_limit", &decode_limit,
                 "only: ~100M Llama batch-1 decode against the weight-streaming limit, and tiny decode-step costs");
+  flags.AddInt("decode_context", &decode_context, "with --decode_limit: tokens in the cache before the timed steps");
+  flags.AddBool("decode_steps_only", &decode_steps_only, "with --decode_limit: only the tiny decode-step rows");
   if (std::optional<int> exit_code = ParseCommandLine(flags, {argv + 1, argv + argc})) return *exit_code;
   absl::StatusOr<config::RunConfig> run = LoadRunConfig(config_path);
   if (!run.ok()) {
@@ -331,7 +338,11 @@ int Main(int argc, char** argv) {
     return 1;
   }
   model::ConfigureRuntime(static_cast<int>(threads));
-  if (decode_limit) return DecodeLimit(*run);
+  if (decode_context < 1) {
+    std::fprintf(stderr, "model_bench: --decode_context must be >= 1\n");
+    return 1;
+  }
+  if (decode_limit) return DecodeLimit(*run, decode_context, decode_steps_only);
   const double peak = MatmulPeak();
   std::printf("{\"bench\": \"matmul_peak\", \"gflops\": %.1f}\n", peak / 1e9);
 
