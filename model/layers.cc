@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "model/cast.h"
+
 namespace r1::model {
 
 RmsNormImpl::RmsNormImpl(int64_t dim, double eps) : eps_(eps) {
@@ -11,9 +13,9 @@ RmsNormImpl::RmsNormImpl(int64_t dim, double eps) : eps_(eps) {
 }
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor xf = x.to(torch::kFloat32);
+  const torch::Tensor xf = AsDtype(x, torch::kFloat32);
   const torch::Tensor normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return (normed * weight.to(torch::kFloat32)).to(x.scalar_type());
+  return AsDtype(normed * AsDtype(weight, torch::kFloat32), x.scalar_type());
 }
 
 namespace {
@@ -72,7 +74,7 @@ AttentionContext MakeAttentionContext(const torch::Tensor& token_valid, int64_t 
 
   const int64_t keys = past + tokens;
   const torch::Tensor key_valid =
-      past > 0 ? torch::cat({past_valid.narrow(1, 0, past).to(device), valid}, 1) : valid;  // [B, S]
+      past > 0 ? torch::cat({OnDevice(past_valid.narrow(1, 0, past), device), valid}, 1) : valid;  // [B, S]
   const torch::Tensor query_index = torch::arange(past, keys, long_opts).unsqueeze(1);     // [T, 1]
   const torch::Tensor key_index = torch::arange(0, keys, long_opts).unsqueeze(0);          // [1, S]
   const torch::Tensor causal = key_index <= query_index;                                   // [T, S]
@@ -125,8 +127,8 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   const torch::Tensor scores = torch::bmm(q.reshape({batch * kv_heads, rows, q.size(3)}),
                                           k.reshape({batch * kv_heads, keys, k.size(3)}).transpose(1, 2))
                                    .view({batch, heads, tokens, keys});  // [B, H, T, S]
-  const torch::Tensor probs = torch::softmax(torch::add(ctx.mask_bias, scores.to(torch::kFloat32), scale), -1);
-  const torch::Tensor out = torch::bmm(probs.to(v.scalar_type()).view({batch * kv_heads, rows, keys}),
+  const torch::Tensor probs = torch::softmax(torch::add(ctx.mask_bias, AsDtype(scores, torch::kFloat32), scale), -1);
+  const torch::Tensor out = torch::bmm(AsDtype(probs, v.scalar_type()).view({batch * kv_heads, rows, keys}),
                                        v.reshape({batch * kv_heads, keys, v.size(3)}));  // [B * G, rows, dv]
   return out.view({batch, heads, tokens, v.size(3)}).transpose(1, 2);  // [B, T, H, dv]
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "model/cast.h"
+
 namespace r1::model {
 
 bool LayerRoutes(const config::ModelConfig& c, int64_t layer) {
@@ -38,11 +40,11 @@ MoeImpl::MoeImpl(const config::ModelConfig& c)
 
 Routing MoeImpl::Route(const torch::Tensor& x_flat) const {
   Routing r;
-  const torch::Tensor logits = torch::matmul(x_flat.to(torch::kFloat32), gate->weight.to(torch::kFloat32).t());  // [N, E]
+  const torch::Tensor logits = torch::matmul(AsDtype(x_flat, torch::kFloat32), AsDtype(gate->weight, torch::kFloat32).t());  // [N, E]
   r.scores = softmax_ ? torch::softmax(logits, -1) : torch::sigmoid(logits);
   // The bias picks the experts; it never enters the weights.
   torch::Tensor choice = gate->e_score_correction_bias.defined()
-                             ? r.scores + gate->e_score_correction_bias.to(torch::kFloat32)
+                             ? r.scores + AsDtype(gate->e_score_correction_bias, torch::kFloat32)
                              : r.scores;                                                               // [N, E]
   if (n_group_ > 1) {
     const int64_t tokens = choice.size(0);
@@ -84,7 +86,7 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x, torch::Tensor* aux_loss, 
     offset += count[e];
   }
   const torch::Tensor weights = routing.weights.flatten().index_select(0, order).unsqueeze(1);  // [N*K, 1]
-  const torch::Tensor routed = torch::cat(outputs, 0) * weights.to(x.scalar_type());
+  const torch::Tensor routed = torch::cat(outputs, 0) * AsDtype(weights, x.scalar_type());
   torch::Tensor out = torch::zeros_like(x_flat).index_add(0, token_of, routed);
   if (shared_experts) out = out + shared_experts(x_flat);
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "model/cast.h"
+
 namespace r1::model {
 namespace {
 
@@ -78,22 +80,22 @@ Rope MakeRope(const config::ModelConfig& c, int64_t rotary_dim, RopeLayout layou
 
 torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions, const Rope& rope) {
   const int64_t d = x.size(-1);
-  const torch::Tensor inv_freq = rope.inv_freq.to(x.device());                     // [d/2]
-  torch::Tensor angles = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq;   // [B, T, d/2]
+  const torch::Tensor inv_freq = OnDevice(rope.inv_freq, x.device());                // [d/2]
+  torch::Tensor angles = AsDtype(positions, torch::kFloat32).unsqueeze(-1) * inv_freq;  // [B, T, d/2]
   if (x.dim() == 4) angles = angles.unsqueeze(2);                                  // [B, T, 1, d/2]
   torch::Tensor cos = angles.cos(), sin = angles.sin();
   if (rope.cos_sin_scale != 1) {
     cos = cos * rope.cos_sin_scale;
     sin = sin * rope.cos_sin_scale;
   }
-  const torch::Tensor xf = x.to(torch::kFloat32);
+  const torch::Tensor xf = AsDtype(x, torch::kFloat32);
   if (rope.layout == RopeLayout::kInterleaved) {
     const torch::Tensor pairs = xf.unflatten(-1, {d / 2, 2});
     const torch::Tensor a = pairs.select(-1, 0), b = pairs.select(-1, 1);
-    return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2).to(x.scalar_type());
+    return AsDtype(torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2), x.scalar_type());
   }
   const torch::Tensor a = xf.narrow(-1, 0, d / 2), b = xf.narrow(-1, d / 2, d / 2);
-  return torch::cat({a * cos - b * sin, a * sin + b * cos}, -1).to(x.scalar_type());
+  return AsDtype(torch::cat({a * cos - b * sin, a * sin + b * cos}, -1), x.scalar_type());
 }
 
 }  // namespace r1::model
