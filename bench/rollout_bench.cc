@@ -148,6 +148,20 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
     return;
   }
   const int64_t new_tokens = 64;
+  rollout::EngineOptions engine_options;
+  engine_options.kv_slots = 64;
+  auto engine_in_process = std::make_unique<rollout::Engine>(*model, tokenizer, engine_options, /*weight_version=*/0);
+  {
+    // Warm-up: the engine thread's first forward passes, as the worker's
+    // WaitUntilServing and earlier calls warm its thread.
+    auto warm = std::make_shared<rollout::GenerationJob>();
+    warm->prompts = {{tokenizer.bos_id(), tokenizer.bos_id()}};
+    warm->params.max_new_tokens = 4;
+    std::promise<void> finished;
+    warm->on_sample = [](rollout::SampleResult) {};
+    warm->on_done = [&] { finished.set_value(); };
+    if (engine_in_process->Submit(warm).ok()) finished.get_future().wait();
+  }
   for (int batch : {1, 16, 64}) {
     // Random 16-token prompts (BOS first); the same in both paths.
     std::vector<std::vector<int>> prompts;
@@ -170,6 +184,11 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
       for (int id : p) prompt->add_token_ids(id);
     }
     std::vector<double> local, engine, remote, remote_cpu;
+    // The in-process engine's own account of its time, summed over repeats.
+    struct {
+      double admit = 0, prefill_forward = 0, decode = 0, decode_forward = 0;
+      int64_t steps = 0;
+    } engine_profile;
     int64_t local_tokens = 0, engine_tokens = 0, remote_tokens = 0;
     for (int r = 0; r < repeats; ++r) {
       auto start = std::chrono::steady_clock::now();
@@ -177,11 +196,12 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
       for (const model::Completion& c : model::Generate(**model, tokenizer, prompts, params)) local_tokens += c.tokens.size();
       local.push_back(Seconds(start));
       // The worker's engine in this process: what the engine costs apart
-      // from gRPC and the second process.
+      // from gRPC and the second process. One engine for all repeats, as a
+      // worker keeps one: its thread's first calls set up per-thread state
+      // (BLAS buffers, the OpenMP team) that a worker pays once.
       {
-        rollout::EngineOptions engine_options;
-        engine_options.kv_slots = 64;
-        rollout::Engine in_process(*model, tokenizer, engine_options, /*weight_version=*/0);
+        rollout::Engine& in_process = *engine_in_process;
+        const rollout::EngineStats before = in_process.stats();
         auto job = std::make_shared<rollout::GenerationJob>();
         job->prompts = prompts;
         job->params = params;
@@ -197,6 +217,12 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
         }
         finished.get_future().wait();
         engine.push_back(Seconds(start));
+        const rollout::EngineStats stats = in_process.stats();
+        engine_profile.admit += stats.admit_seconds - before.admit_seconds;
+        engine_profile.prefill_forward += stats.prefill_forward_seconds - before.prefill_forward_seconds;
+        engine_profile.decode += stats.decode_seconds - before.decode_seconds;
+        engine_profile.decode_forward += stats.decode_forward_seconds - before.decode_forward_seconds;
+        engine_profile.steps += stats.decode_steps - before.decode_steps;
       }
       start = std::chrono::steady_clock::now();
       const double worker_cpu_before = ProcessCpuSeconds(worker->process->pid());
@@ -215,9 +241,16 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
     std::printf("{\"bench\": \"decode\", \"model\": \"%s\", \"batch\": %d, \"in_process_tokens_per_second\": %.0f, "
                 "\"engine_in_process_tokens_per_second\": %.0f, "
                 "\"grpc_tokens_per_second\": %.0f, \"grpc_over_in_process\": %.3f, \"worker_cpu_over_wall\": %.2f, "
+                "\"in_process_ms_per_call\": %.2f, \"engine_ms_per_call\": %.2f, \"engine_admit_ms_per_call\": %.2f, "
+                "\"engine_prefill_forward_ms_per_call\": %.2f, \"engine_steps_per_call\": %.1f, "
+                "\"engine_step_us\": %.0f, \"engine_step_forward_us\": %.0f, "
                 "\"tokens\": [%lld, %lld, %lld]}\n",
                 label, batch, local_rate, engine_rate, remote_rate, remote_rate / local_rate,
-                Median(remote_cpu) / Median(remote),
+                Median(remote_cpu) / Median(remote), Median(local) * 1e3, Median(engine) * 1e3,
+                engine_profile.admit * 1e3 / repeats, engine_profile.prefill_forward * 1e3 / repeats,
+                static_cast<double>(engine_profile.steps) / repeats,
+                engine_profile.decode * 1e6 / std::max<int64_t>(engine_profile.steps, 1),
+                engine_profile.decode_forward * 1e6 / std::max<int64_t>(engine_profile.steps, 1),
                 static_cast<long long>(local_tokens), static_cast<long long>(engine_tokens),
                 static_cast<long long>(remote_tokens));
     std::fflush(stdout);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cmath>
 #include <exception>
@@ -322,12 +323,21 @@ bool Engine::ApplyPendingWork() {
   return true;
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+}  // namespace
+
 void Engine::Admit() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Draining for a weight update: nothing joins until the swap.
     if (update_ != nullptr && !options_.restart_on_update) return;
   }
+  const Clock::time_point admit_start = Clock::now();
+  double prefill_forward = 0;
   const torch::Device device = model_->device();
   // With no sequence in a slot every row is empty (FinishSlot clears them):
   // the axis starts over, or each job would attend over the stale positions
@@ -361,8 +371,10 @@ void Engine::Admit() {
       const model::ForwardOptions options = DecodeOptions();
       const torch::Tensor tokens =
           torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kInt64).unsqueeze(0).to(device);
+      const Clock::time_point forward_start = Clock::now();
       const model::ForwardResult out = model_->Forward(tokens, &prefill.cache, options);  // [1, P, ...]
       prefill.logits = out.logits.select(1, length - 1).to(torch::kCPU);
+      prefill_forward += SecondsSince(forward_start);
       if (speculative_) {
         // The draft module's entries for positions [0, P-1) pair h_i with
         // prompt token i+1; the last one waits for each sample's first token.
@@ -428,9 +440,13 @@ void Engine::Admit() {
     }
   }
   cache_.length += widest;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.admit_seconds += SecondsSince(admit_start);
+  stats_.prefill_forward_seconds += prefill_forward;
 }
 
 void Engine::Step() {
+  const Clock::time_point step_start = Clock::now();
   const torch::Device device = model_->device();
   if (cache_.length + 1 > cache_.capacity) Compact();
   // Only the active rows (packed at the front) run: views of the cache, so
@@ -440,13 +456,11 @@ void Engine::Step() {
   torch::Tensor tokens = torch::empty({n, 1}, torch::kInt64);
   for (int64_t s = 0; s < n; ++s) tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
   const model::ForwardOptions options = DecodeOptions();
+  const Clock::time_point forward_start = Clock::now();
   const torch::Tensor logits =
       model_->Forward(tokens.to(device), &view, options).logits.select(1, 0).to(torch::kCPU);  // [n, V]
+  const double forward_seconds = SecondsSince(forward_start);
   cache_.length = view.length;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.decode_steps;
-  }
   const torch::Tensor finite = torch::isfinite(logits).all(1);  // [n] bool
   const auto row_finite = finite.accessor<bool, 1>();
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
@@ -462,6 +476,12 @@ void Engine::Step() {
     if (slot.builder->Append(static_cast<int>(slot.last_token), sampled.logprobs.item<float>())) {
       ended.emplace_back(static_cast<int>(s), false);
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.decode_steps;
+    stats_.decode_seconds += SecondsSince(step_start);
+    stats_.decode_forward_seconds += forward_seconds;
   }
   // Highest row first: FinishSlot moves the last active row into the freed
   // one, and that row has had its turn already.
@@ -496,6 +516,7 @@ void Engine::SetDraft(Slot& slot, const torch::Tensor& draft_logits) {
 // token VerifyDraft drew instead. The draft module then writes its entries
 // for the positions kept and drafts each row's next token.
 void Engine::SpeculativeStep() {
+  const Clock::time_point step_start = Clock::now();
   const torch::Device device = model_->device();
   if (cache_.length + 2 > cache_.capacity) Compact();
   const int64_t n = n_active_;
@@ -508,8 +529,10 @@ void Engine::SpeculativeStep() {
     tokens_a[s][1] = slots_[static_cast<size_t>(s)].draft;
   }
   const model::ForwardOptions options = DecodeOptions();
+  Clock::time_point forward_start = Clock::now();
   const model::ForwardResult out = model_->Forward(tokens.to(device), &view, options);
   const torch::Tensor logits = out.logits.to(torch::kCPU);  // [n, 2, V]
+  double forward_seconds = SecondsSince(forward_start);
   cache_.length = view.length;
   const torch::Tensor finite = torch::isfinite(logits).all(2).all(1);  // [n] bool
   const auto row_finite = finite.accessor<bool, 1>();
@@ -551,8 +574,10 @@ void Engine::SpeculativeStep() {
   view.key_valid.select(1, at + 1).copy_(kept_device);
   view.next_position.sub_(kept_device.logical_not().to(torch::kInt64));
   const torch::Tensor token_valid = torch::stack({torch::ones_like(kept_device), kept_device}, 1);  // [n, 2]
+  forward_start = Clock::now();
   const torch::Tensor draft_logits =
       model_->Draft(out.hidden, next_tokens.to(device), token_valid, &view, at, options).logits.to(torch::kCPU);
+  forward_seconds += SecondsSince(forward_start);
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
     if (slot.builder->done() || slot.sample.group->job->cancelled->load()) continue;
@@ -563,6 +588,8 @@ void Engine::SpeculativeStep() {
     ++stats_.decode_steps;
     stats_.drafted += drafted;
     stats_.accepted += accepted;
+    stats_.decode_seconds += SecondsSince(step_start);
+    stats_.decode_forward_seconds += forward_seconds;
   }
   // Highest row first, as in Step.
   for (auto it = ended.rbegin(); it != ended.rend(); ++it) FinishSlot(it->first, it->second);

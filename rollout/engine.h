@@ -86,6 +86,15 @@ struct EngineStats {
   int64_t weight_version = 0;
   int64_t drafted = 0;   // speculative drafts verified
   int64_t accepted = 0;  // of those, kept
+  // Where the engine thread's time went (wall seconds): admitting samples
+  // (prompt forwards, cache copies, first tokens), of which the prompt
+  // forwards; decode steps, of which the model's forward (the rest is the
+  // host's work: sampling, checks, stop strings, bookkeeping; finishing a
+  // sample, its text and the row move, is not counted in either).
+  double admit_seconds = 0;
+  double prefill_forward_seconds = 0;
+  double decode_seconds = 0;
+  double decode_forward_seconds = 0;
 };
 
 // One Generate call's worth of work. Callbacks run on the engine thread.
