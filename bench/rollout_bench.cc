@@ -440,6 +440,38 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
   }
 }
 
+// Stop-string checks over a long completion: CompletionBuilder::Append
+// (which decodes only the newest tokens) against decoding the whole
+// completion after every token, as it did before. Random pieces of the
+// benchmark's tokenizer, no stop string ever matching.
+void BenchStopStrings(const Tokenizer& tokenizer) {
+  const std::vector<std::string> stops = {"</answer>", "\u00a7\u00a7"};
+  for (int64_t length : {512, 2048, 8192}) {
+    std::vector<int> ids;
+    torch::manual_seed(length);
+    while (static_cast<int64_t>(ids.size()) < length) {
+      const int id = static_cast<int>(torch::randint(11, tokenizer.vocab_size(), {1}).item<int64_t>());
+      if (!tokenizer.IsStop(id)) ids.push_back(id);
+    }
+    auto start = std::chrono::steady_clock::now();
+    model::CompletionBuilder builder(tokenizer, stops, length);
+    for (int id : ids) builder.Append(id, 0.0f);
+    const double windowed = Seconds(start);
+    start = std::chrono::steady_clock::now();
+    int64_t found = 0;
+    for (size_t k = 1; k <= ids.size(); ++k) {
+      const std::string text = tokenizer.Decode(std::vector<int>(ids.begin(), ids.begin() + k)).value_or("");
+      for (const std::string& stop : stops) found += text.find(stop) != std::string::npos;
+    }
+    const double whole = Seconds(start);
+    std::printf("{\"bench\": \"stop_strings\", \"tokens\": %lld, \"windowed_us_per_token\": %.2f, "
+                "\"whole_text_us_per_token\": %.2f, \"whole_over_windowed\": %.1f, \"found\": %lld}\n",
+                static_cast<long long>(length), windowed * 1e6 / length, whole * 1e6 / length, whole / windowed,
+                static_cast<long long>(found));
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 }  // namespace r1
 
@@ -484,6 +516,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<r1::Tokenizer> tokenizer = r1::Tokenizer::Load(*tokenizer_path);
   if (!tokenizer.ok()) return 1;
   if (!weight_sync_only) {
+    r1::BenchStopStrings(*tokenizer);
     r1::BenchModel("policy", run->policy(), *tokenizer, dir, static_cast<int>(repeats));
     r1::BenchModel("student", run->student(), *tokenizer, dir, static_cast<int>(repeats));
   }

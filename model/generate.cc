@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstddef>
 
+#include "absl/strings/string_view.h"
 #include "common/random.h"
 
 namespace r1::model {
@@ -28,14 +30,45 @@ bool CompletionBuilder::Append(int id, float logprob) {
   completion_.logprobs.push_back(logprob);
   if (tokenizer_->IsStop(id)) {
     End(FinishReason::kEos);
-  } else if (!stop_->empty()) {
-    const std::string text = tokenizer_->Decode(completion_.tokens).value_or("");
-    for (const std::string& stop : *stop_) {
-      if (!stop.empty() && text.find(stop) != std::string::npos) End(FinishReason::kStop);
-    }
+  } else if (!stop_->empty() && NewestTextHoldsStop()) {
+    End(FinishReason::kStop);
   }
   if (!done_ && size() >= budget_) End(FinishReason::kLength);
   return done_;
+}
+
+// Every token was checked as it came, so a stop string can only be new: it
+// ends in what the newest token added to the text, or changed (a character
+// whose first bytes came earlier, shown until now as U+FFFD). It lies in the
+// text's last `need` bytes. Decoding only the newest tokens gives those
+// bytes as the whole text has them once the window's text is `kMargin`
+// longer: a window decodes differently only at its start (a leading space a
+// tokenizer drops, a character cut in half). Decoding the whole completion
+// for every token instead cost O(n^2) over a long chain of thought.
+bool CompletionBuilder::NewestTextHoldsStop() const {
+  constexpr size_t kMargin = 16;  // bytes: U+FFFD runs at either end, a dropped space, a stripped character
+  const std::vector<int>& tokens = completion_.tokens;
+  size_t longest = 0;
+  for (const std::string& stop : *stop_) longest = std::max(longest, stop.size());
+  const size_t need = longest + kMargin + tokenizer_->Decode({tokens.back()}).value_or("").size();
+  // Tokens usually add a byte or more; special ones add none, so the window
+  // doubles until its text is long enough.
+  size_t window = std::min(tokens.size(), need + kMargin);
+  std::string text;
+  while (true) {
+    text = tokenizer_->Decode(std::vector<int>(tokens.end() - static_cast<std::ptrdiff_t>(window), tokens.end()))
+               .value_or("");
+    if (window == tokens.size() || text.size() >= need + kMargin) break;
+    window = std::min(tokens.size(), 2 * window);
+  }
+  // The whole completion, or the window's last `need` bytes (its start may
+  // differ from the whole text's).
+  const absl::string_view tail =
+      window == tokens.size() ? absl::string_view(text) : absl::string_view(text).substr(text.size() - need);
+  for (const std::string& stop : *stop_) {
+    if (!stop.empty() && tail.find(stop) != absl::string_view::npos) return true;
+  }
+  return false;
 }
 
 void CompletionBuilder::End(FinishReason reason) {

@@ -50,6 +50,9 @@ class CompletionBuilder {
   Completion Build() const;
 
  private:
+  // Whether a stop string has come into the text with the newest token.
+  bool NewestTextHoldsStop() const;
+
   const Tokenizer* tokenizer_;
   const std::vector<std::string>* stop_;
   int64_t budget_;

@@ -5,8 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -184,6 +186,82 @@ TEST_P(BothArchitectures, ModelBuiltForLoadingMatchesARandomOneAndLoads) {
 
 // The build dtype makes each Linear and Embedding in it, with the real
 // shapes, on this thread only, and ends with its scope.
+// A completion ends with "stop" at the first token after which the whole
+// text holds a stop string, as decoding the whole text at every token shows
+// (the builder decodes only the newest tokens). Released tokenizers of each
+// kind (byte-level BPE, SentencePiece-style metaspace with byte fallback),
+// on texts with multi-byte characters and on random ids (cut characters,
+// special tokens that decode to nothing).
+TEST(CompletionBuilder, EndsAtTheFirstStopStringTheWholeTextShows) {
+  std::mt19937 random(5);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / absl::StrCat("r1_stop_test_", getpid());
+  const std::vector<std::pair<std::string, std::string>> fixtures = {  // name, its EOS token
+      {"llama3", "<|end_of_text|>"},
+      {"llama2", "</s>"},
+      {"qwen2", "<|endoftext|>"},
+      {"mistral_metaspace", "</s>"},
+      {"deepseek_v3", "<｜end▁of▁sentence｜>"}};
+  for (const auto& [name, eos] : fixtures) {
+    // A model folder: the fixture as tokenizer.json, and the EOS token.
+    const std::filesystem::path folder = dir / name;
+    std::filesystem::create_directories(folder);
+    std::filesystem::copy_file("tests/golden/tokenizers/" + name + ".tokenizer.json", folder / "tokenizer.json",
+                               std::filesystem::copy_options::overwrite_existing);
+    ASSERT_TRUE(WriteFileAtomically((folder / "tokenizer_config.json").string(),
+                                    absl::StrCat("{\"eos_token\": \"", eos, "\"}"))
+                    .ok());
+    absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Load(folder.string());
+    ASSERT_TRUE(tokenizer.ok()) << name << ": " << tokenizer.status();
+    // The reference: the whole text after each token.
+    auto expected = [&](const std::vector<int>& ids, const std::vector<std::string>& stops) {
+      for (size_t k = 1; k <= ids.size(); ++k) {
+        if (tokenizer->IsStop(ids[k - 1])) return std::make_pair(k, FinishReason::kEos);
+        const std::string text = tokenizer->Decode(std::vector<int>(ids.begin(), ids.begin() + k)).value_or("");
+        for (const std::string& stop : stops) {
+          if (text.find(stop) != std::string::npos) return std::make_pair(k, FinishReason::kStop);
+        }
+      }
+      return std::make_pair(ids.size(), FinishReason::kLength);
+    };
+    auto check = [&](const std::vector<int>& ids, const std::vector<std::string>& stops, const std::string& what) {
+      CompletionBuilder builder(*tokenizer, stops, static_cast<int64_t>(ids.size()));
+      size_t appended = 0;
+      while (appended < ids.size() && !builder.Append(ids[appended], 0.0f)) ++appended;
+      if (appended < ids.size()) ++appended;  // the token that ended it
+      const auto [end, reason] = expected(ids, stops);
+      EXPECT_EQ(appended, end) << name << ", " << what;
+      EXPECT_EQ(builder.Build().finish_reason, reason) << name << ", " << what;
+      return reason;
+    };
+    const std::vector<std::string> texts = {
+        "Let me think. 3 + 4 = 7, so the answer is <answer>7</answer> and then more text follows here.",
+        "答案是四十二。然后还有更多的文字在这里，以及更多。",
+        "A naïve café résumé — with emoji 🙂🙂 and more words after the emoji to pad it out.",
+        std::string(200, ' ') + "word after a long run of spaces\n\nand a blank line"};
+    const std::vector<std::string> stops = {"</answer>", "。", "🙂", "é r", "\n\n", "spaces"};
+    int stopped = 0;
+    for (const std::string& text : texts) {
+      stopped += check(tokenizer->Encode(text), stops, text.substr(0, 20)) == FinishReason::kStop;
+      // Each stop alone, and one that never comes.
+      for (const std::string& stop : stops) check(tokenizer->Encode(text), {stop}, stop);
+      check(tokenizer->Encode(text), {"never here"}, "no stop");
+    }
+    EXPECT_EQ(stopped, 4) << name;
+    // Random ids: characters cut in half, special tokens; the stop is three
+    // bytes from late in the sequence's own text.
+    for (int r = 0; r < 40; ++r) {
+      std::vector<int> ids(120);
+      for (int& id : ids) id = static_cast<int>(random() % static_cast<uint32_t>(tokenizer->vocab_size()));
+      const std::string text = tokenizer->Decode(ids).value_or("");
+      if (text.size() < 8) continue;
+      const size_t at = text.size() / 2 + random() % (text.size() / 2 - 3);
+      check(ids, {text.substr(at, 3)}, absl::StrCat("random ", r));
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ScopedBuildDtype, ConvertsModulesMadeOnItsThreadWhileAlive) {
   {
     ScopedBuildDtype bf16(torch::kBFloat16);
