@@ -113,11 +113,15 @@ std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer
   const int pad = tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.eos_id();
   torch::Tensor tokens = torch::full({batch, prompt_len}, pad, torch::kInt64);
   torch::Tensor valid = torch::zeros({batch, prompt_len}, torch::kBool);
+  auto tokens_a = tokens.accessor<int64_t, 2>();  // element writes without an op each
+  auto valid_a = valid.accessor<bool, 2>();
   for (int64_t b = 0; b < batch; ++b) {
     const auto& p = prompts[static_cast<size_t>(b)];
     const int64_t offset = prompt_len - static_cast<int64_t>(p.size());
-    for (size_t i = 0; i < p.size(); ++i) tokens[b][offset + static_cast<int64_t>(i)] = p[i];
-    valid.narrow(1, offset, static_cast<int64_t>(p.size()))[b].fill_(true);
+    for (size_t i = 0; i < p.size(); ++i) {
+      tokens_a[b][offset + static_cast<int64_t>(i)] = p[i];
+      valid_a[b][offset + static_cast<int64_t>(i)] = true;
+    }
   }
   const torch::Device device = model.device();
   KvCache cache = model.NewCache(batch, prompt_len + std::max<int64_t>(budget, 1));
@@ -136,13 +140,15 @@ std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer
     const torch::Tensor cpu_logits = logits.to(torch::kCPU);
     torch::Tensor next = torch::zeros({batch, 1}, torch::kInt64);
     torch::Tensor step_valid = torch::zeros({batch, 1}, torch::kBool);
+    auto next_a = next.accessor<int64_t, 2>();
+    auto step_valid_a = step_valid.accessor<bool, 2>();
     bool all_done = true;
     for (int64_t b = 0; b < batch; ++b) {
       if (builders[b].done()) continue;
       const Sampled sampled = SampleTokens(cpu_logits.narrow(0, b, 1), params.sampling, generators[b]);
       const int id = static_cast<int>(sampled.tokens.item<int64_t>());
-      next[b][0] = id;
-      step_valid[b][0] = true;
+      next_a[b][0] = id;
+      step_valid_a[b][0] = true;
       all_done &= builders[b].Append(id, sampled.logprobs.item<float>());
     }
     if (all_done) break;

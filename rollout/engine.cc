@@ -9,8 +9,10 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "model/checkpoint.h"
 #include "model/sampler.h"
 
 namespace r1::rollout {
@@ -325,6 +327,22 @@ bool Engine::ApplyPendingWork() {
 
 namespace {
 
+// Whether each row of `logits` [n, ...] (on the CPU) is all finite: one pass
+// over the bits per row, no temporaries (a step used to build isfinite's
+// [n, V] masks for this).
+std::vector<bool> RowsFinite(const torch::Tensor& logits) {
+  const int64_t n = logits.size(0);
+  const torch::Tensor rows = logits.contiguous().view({n, -1});  // [n, values per row]
+  const int64_t per_row = rows.size(1);
+  const char* data = static_cast<const char*>(rows.data_ptr());
+  std::vector<bool> finite(static_cast<size_t>(n));
+  for (int64_t s = 0; s < n; ++s) {
+    finite[static_cast<size_t>(s)] =
+        model::CountNonFinite(data + s * per_row * rows.element_size(), per_row, rows.scalar_type()) == 0;
+  }
+  return finite;
+}
+
 using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -388,7 +406,7 @@ void Engine::Admit() {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.prefills;
     }
-    if (!torch::isfinite(prefill.logits).all().item<bool>()) {
+    if (model::CountNonFinite(prefill.logits) > 0) {
       FailJob(*next.group, absl::InternalError(absl::StrCat(
                                "the model produced non-finite logits (NaN or inf) for prompt ", next.prompt_index,
                                " under weight version ", version_, ": the weights are broken")));
@@ -454,15 +472,15 @@ void Engine::Step() {
   const int64_t n = n_active_;
   model::KvCache view = cache_.Rows(0, n);
   torch::Tensor tokens = torch::empty({n, 1}, torch::kInt64);
-  for (int64_t s = 0; s < n; ++s) tokens[s][0] = slots_[static_cast<size_t>(s)].last_token;
+  auto tokens_a = tokens.accessor<int64_t, 2>();  // no ops per row, unlike tokens[s][0]
+  for (int64_t s = 0; s < n; ++s) tokens_a[s][0] = slots_[static_cast<size_t>(s)].last_token;
   const model::ForwardOptions options = DecodeOptions();
   const Clock::time_point forward_start = Clock::now();
   const torch::Tensor logits =
       model_->Forward(tokens.to(device), &view, options).logits.select(1, 0).to(torch::kCPU);  // [n, V]
   const double forward_seconds = SecondsSince(forward_start);
   cache_.length = view.length;
-  const torch::Tensor finite = torch::isfinite(logits).all(1);  // [n] bool
-  const auto row_finite = finite.accessor<bool, 1>();
+  const std::vector<bool> row_finite = RowsFinite(logits);
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
@@ -534,8 +552,7 @@ void Engine::SpeculativeStep() {
   const torch::Tensor logits = out.logits.to(torch::kCPU);  // [n, 2, V]
   double forward_seconds = SecondsSince(forward_start);
   cache_.length = view.length;
-  const torch::Tensor finite = torch::isfinite(logits).all(2).all(1);  // [n] bool
-  const auto row_finite = finite.accessor<bool, 1>();
+  const std::vector<bool> row_finite = RowsFinite(logits);
 
   torch::Tensor kept = torch::zeros({n}, torch::kBool);          // draft accepted, per row
   torch::Tensor next_tokens = torch::zeros({n, 2}, torch::kInt64);  // the token after each position
