@@ -142,14 +142,29 @@ std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer
     torch::Tensor step_valid = torch::zeros({batch, 1}, torch::kBool);
     auto next_a = next.accessor<int64_t, 2>();
     auto step_valid_a = step_valid.accessor<bool, 2>();
-    bool all_done = true;
+    // The rows still going, sampled in one call, each from its own stream.
+    std::vector<int64_t> live;
+    std::vector<at::Generator*> live_generators;
     for (int64_t b = 0; b < batch; ++b) {
       if (builders[b].done()) continue;
-      const Sampled sampled = SampleTokens(cpu_logits.narrow(0, b, 1), params.sampling, generators[b]);
-      const int id = static_cast<int>(sampled.tokens.item<int64_t>());
-      next_a[b][0] = id;
-      step_valid_a[b][0] = true;
-      all_done &= builders[b].Append(id, sampled.logprobs.item<float>());
+      live.push_back(b);
+      live_generators.push_back(&generators[b]);
+    }
+    bool all_done = true;
+    if (!live.empty()) {
+      const torch::Tensor live_logits = static_cast<int64_t>(live.size()) == batch
+                                            ? cpu_logits
+                                            : cpu_logits.index_select(0, torch::tensor(live));  // [live, V]
+      const Sampled sampled = SampleRows(live_logits, params.sampling, live_generators);
+      const auto token_a = sampled.tokens.accessor<int64_t, 1>();
+      const auto logprob_a = sampled.logprobs.accessor<float, 1>();
+      for (size_t i = 0; i < live.size(); ++i) {
+        const int64_t b = live[i];
+        const int id = static_cast<int>(token_a[static_cast<int64_t>(i)]);
+        next_a[b][0] = id;
+        step_valid_a[b][0] = true;
+        all_done &= builders[b].Append(id, logprob_a[static_cast<int64_t>(i)]);
+      }
     }
     if (all_done) break;
     options.token_valid = step_valid.to(device);

@@ -391,6 +391,43 @@ TEST(Moe, LoadMaskCountsOnlyTheMarkedTokens) {
   EXPECT_EQ(unpadded.sum().item<float>(), 2 * 4 * c.n_activated_experts());
 }
 
+// Sampling a batch's rows at once gives each row what sampling it alone with
+// its generator gives, bit for bit, and leaves each generator where that
+// leaves it: whatever the truncation, including greedy.
+TEST(Sampler, RowsSampledTogetherEqualRowsSampledAlone) {
+  torch::manual_seed(11);
+  std::vector<SamplingParams> settings(5);
+  settings[1].temperature = 0.7;
+  settings[1].top_k = 5;
+  settings[2].top_p = 0.9;
+  settings[3].min_p = 0.05;
+  settings[3].temperature = 1.3;
+  settings[4].temperature = 0;
+  for (const SamplingParams& params : settings) {
+    for (int64_t rows : {1, 3, 16}) {
+      const torch::Tensor logits = torch::randn({rows, 50}) * 3;
+      for (int round = 0; round < 4; ++round) {
+        std::vector<at::Generator> alone, together;
+        std::vector<at::Generator*> pointers;
+        for (int64_t b = 0; b < rows; ++b) {
+          alone.push_back(at::make_generator<at::CPUGeneratorImpl>(100 * round + b));
+          together.push_back(at::make_generator<at::CPUGeneratorImpl>(100 * round + b));
+        }
+        for (at::Generator& g : together) pointers.push_back(&g);
+        const Sampled batched = SampleRows(logits, params, pointers);
+        for (int64_t b = 0; b < rows; ++b) {
+          const Sampled single = SampleTokens(logits.narrow(0, b, 1), params, alone[static_cast<size_t>(b)]);
+          EXPECT_EQ(batched.tokens[b].item<int64_t>(), single.tokens.item<int64_t>()) << rows << " " << b;
+          EXPECT_EQ(batched.logprobs[b].item<float>(), single.logprobs.item<float>()) << rows << " " << b;
+          // The next draw of each generator agrees too.
+          EXPECT_EQ(torch::rand({1}, alone[static_cast<size_t>(b)]).item<float>(),
+                    torch::rand({1}, together[static_cast<size_t>(b)]).item<float>());
+        }
+      }
+    }
+  }
+}
+
 TEST(Sampler, TruncationsMatchHandComputedDistributions) {
   // probs 0.5, 0.25, 0.125, 0.125
   const torch::Tensor logits = torch::log(torch::tensor({{0.5f, 0.25f, 0.125f, 0.125f}}));

@@ -42,6 +42,23 @@ Sampled SampleTokens(const torch::Tensor& logits, const SamplingParams& params, 
   return out;
 }
 
+Sampled SampleRows(const torch::Tensor& logits, const SamplingParams& params,
+                   const std::vector<at::Generator*>& generators) {
+  TORCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<int64_t>(generators.size()),
+              "SampleRows: one generator per row of [B, V] logits");
+  Sampled out;
+  if (params.temperature <= 0) {
+    out.tokens = logits.argmax(-1);
+  } else {
+    const torch::Tensor probs = SamplingDistribution(logits, params);  // [B, V]
+    torch::Tensor noise = torch::empty_like(probs);
+    for (size_t b = 0; b < generators.size(); ++b) noise[static_cast<int64_t>(b)].exponential_(1, *generators[b]);
+    out.tokens = (probs / noise).argmax(-1);
+  }
+  out.logprobs = TokenLogprobs(logits, out.tokens, params.temperature);
+  return out;
+}
+
 Verified VerifyDraft(const torch::Tensor& target_logits, const torch::Tensor& draft_probs, int64_t draft,
                      const SamplingParams& params, at::Generator& generator) {
   Verified out;

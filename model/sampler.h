@@ -14,6 +14,8 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include <vector>
+
 namespace r1::model {
 
 struct SamplingParams {
@@ -30,6 +32,18 @@ struct Sampled {
 
 // logits [B, V] (any float dtype).
 Sampled SampleTokens(const torch::Tensor& logits, const SamplingParams& params, at::Generator& generator);
+
+// SampleTokens for each row of `logits` [B, V] with its own generator
+// (`generators[b]` for row b), in one batched pass: the same tokens and
+// logprobs as B calls of SampleTokens on single rows with those generators,
+// bit for bit, and each generator left where those calls leave it.
+// torch::multinomial drawing one sample takes argmax(p / e) with e
+// exponential noise from its generator; here each row's noise comes from
+// its own generator (one op per row) and the rest is done for all rows at
+// once. The rollout engine samples a decode step's rows this way, so a
+// sample's tokens do not depend on the batch it shares.
+Sampled SampleRows(const torch::Tensor& logits, const SamplingParams& params,
+                   const std::vector<at::Generator*>& generators);
 
 // The probabilities sampling draws from, after truncation: [B, V] float32.
 torch::Tensor SamplingDistribution(const torch::Tensor& logits, const SamplingParams& params);

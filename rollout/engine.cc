@@ -9,6 +9,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -482,19 +483,35 @@ void Engine::Step() {
   cache_.length = view.length;
   const std::vector<bool> row_finite = RowsFinite(logits);
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
+  // The rows that go on, by their job's sampling parameters: each job's rows
+  // are sampled in one call, each row from its own generator
+  // (model::SampleRows), so a row's token does not depend on its batch.
+  std::map<const model::SamplingParams*, std::vector<int64_t>> jobs;
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
     if (RowStops(slot, row_finite[s])) {
       ended.emplace_back(static_cast<int>(s), true);
       continue;
     }
-    const model::Sampled sampled =
-        model::SampleTokens(logits.narrow(0, s, 1), slot.sample.group->job->params.sampling, slot.generator);
-    slot.last_token = sampled.tokens.item<int64_t>();
-    if (slot.builder->Append(static_cast<int>(slot.last_token), sampled.logprobs.item<float>())) {
-      ended.emplace_back(static_cast<int>(s), false);
+    jobs[&slot.sample.group->job->params.sampling].push_back(s);
+  }
+  for (const auto& [sampling, rows] : jobs) {
+    std::vector<at::Generator*> generators;
+    for (int64_t s : rows) generators.push_back(&slots_[static_cast<size_t>(s)].generator);
+    const torch::Tensor job_logits =
+        static_cast<int64_t>(rows.size()) == n ? logits : logits.index_select(0, torch::tensor(rows));  // [rows, V]
+    const model::Sampled sampled = model::SampleRows(job_logits, *sampling, generators);
+    const auto token_a = sampled.tokens.accessor<int64_t, 1>();
+    const auto logprob_a = sampled.logprobs.accessor<float, 1>();
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Slot& slot = slots_[static_cast<size_t>(rows[i])];
+      slot.last_token = token_a[static_cast<int64_t>(i)];
+      if (slot.builder->Append(static_cast<int>(slot.last_token), logprob_a[static_cast<int64_t>(i)])) {
+        ended.emplace_back(static_cast<int>(rows[i]), false);
+      }
     }
   }
+  std::sort(ended.begin(), ended.end());  // by row: finished below from the highest
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.decode_steps;
