@@ -427,12 +427,10 @@ int64_t CountNonFinite(const void* data, int64_t count, torch::ScalarType type) 
 }
 
 int64_t CountNonFinite(const torch::Tensor& tensor) {
+  // LibTorch's floating types are the four the bit count knows.
   if (!tensor.is_floating_point()) return 0;
-  const torch::ScalarType type = tensor.scalar_type();
-  const bool bits_known = type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kFloat16 ||
-                          type == torch::kFloat64;
-  if (tensor.device().is_cpu() && tensor.is_contiguous() && bits_known) {
-    return CountNonFinite(tensor.data_ptr(), tensor.numel(), type);
+  if (tensor.device().is_cpu() && tensor.is_contiguous()) {
+    return CountNonFinite(tensor.data_ptr(), tensor.numel(), tensor.scalar_type());
   }
   // Elsewhere (a CUDA model, a strided view): slices of 1M values, so no
   // temporary grows with the tensor.
