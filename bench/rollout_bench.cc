@@ -23,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <future>
 #include <thread>
 
@@ -367,6 +368,20 @@ void BenchWeightSync100MB(const Tokenizer& tokenizer, const std::string& dir, in
   BenchWeightSync("llama_100mb", **model, tokenizer, *worker, repeats);
 }
 
+// FNV-1a over every completion's token ids, in prompt order.
+uint64_t HashTokens(const std::map<int, std::vector<int>>& completions) {
+  uint64_t hash = 14695981039346656037ull;
+  auto mix = [&](uint64_t value) {
+    hash ^= value;
+    hash *= 1099511628211ull;
+  };
+  for (const auto& [prompt, tokens] : completions) {
+    mix(static_cast<uint64_t>(prompt));
+    for (int id : tokens) mix(static_cast<uint64_t>(id));
+  }
+  return hash;
+}
+
 // Section 4: speculation on and off, alternating, on the same prompts.
 void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) {
   absl::StatusOr<model::CausalLm> model = model::LoadModel(ckpt);
@@ -399,6 +414,9 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
     std::vector<double> seconds[2];
     int64_t tokens[2] = {0, 0};
     rollout::EngineStats stats;
+    // The speculative run's completions by prompt (first repeat): their hash
+    // tells whether a change to the engine changed what it samples.
+    std::map<int, std::vector<int>> speculative_text;
     for (int r = 0; r < repeats; ++r) {
       for (int speculative = 0; speculative < 2; ++speculative) {
         rollout::EngineOptions options;
@@ -416,7 +434,10 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
           job->params.sampling.temperature = 1.0;
           job->params.seed = 3 + static_cast<uint64_t>(r);
           std::promise<void> finished;
-          job->on_sample = [&](rollout::SampleResult result) { tokens[speculative] += result.completion.tokens.size(); };
+          job->on_sample = [&](rollout::SampleResult result) {
+            tokens[speculative] += result.completion.tokens.size();
+            if (speculative == 1 && r == 0) speculative_text[round * batch + result.prompt_index] = result.completion.tokens;
+          };
           job->on_done = [&] { finished.set_value(); };
           if (absl::Status s = engine.Submit(job); !s.ok()) {
             std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
@@ -432,10 +453,11 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
     const double plain_rate = 1 / Median(seconds[0]), speculative_rate = 1 / Median(seconds[1]);
     std::printf("{\"bench\": \"mtp_speculation\", \"batch\": %d, \"plain_tokens_per_second\": %.0f, "
                 "\"speculative_tokens_per_second\": %.0f, \"speculative_over_plain\": %.3f, "
-                "\"draft_acceptance\": %.3f, \"tokens\": [%lld, %lld]}\n",
+                "\"draft_acceptance\": %.3f, \"tokens\": [%lld, %lld], \"speculative_text_hash\": \"%016llx\"}\n",
                 batch, plain_rate, speculative_rate, speculative_rate / plain_rate,
                 stats.drafted > 0 ? static_cast<double>(stats.accepted) / static_cast<double>(stats.drafted) : 0.0,
-                static_cast<long long>(tokens[0]), static_cast<long long>(tokens[1]));
+                static_cast<long long>(tokens[0]), static_cast<long long>(tokens[1]),
+                static_cast<unsigned long long>(HashTokens(speculative_text)));
     std::fflush(stdout);
   }
 }

@@ -600,6 +600,98 @@ TEST(Draft, RejectedPositionsAreInvisibleToLaterDrafts) {
   EXPECT_TRUE(torch::allclose(drafted, expected.narrow(1, 4, 2), 1e-4, 1e-4));
 }
 
+// Speculative sampling for one row, as the papers write it: a uniform
+// against p/q, else a draw from the residual. VerifyDrafts must give each
+// row of a batch exactly this.
+struct VerifiedRow {
+  int64_t token = 0;
+  float logprob = 0;
+  bool accepted = false;
+};
+VerifiedRow VerifyOneDraft(const torch::Tensor& target_logits, const torch::Tensor& draft_probs, int64_t draft,
+                           const SamplingParams& params, at::Generator& generator) {
+  VerifiedRow out;
+  if (params.temperature <= 0) {
+    out.token = target_logits.argmax(-1).item<int64_t>();
+    out.accepted = out.token == draft;
+  } else {
+    const torch::Tensor p = SamplingDistribution(target_logits.unsqueeze(0), params).squeeze(0);  // [V]
+    const double u = torch::rand({1}, generator, torch::kFloat64).item<double>();
+    if (u * draft_probs[draft].item<double>() < p[draft].item<double>()) {
+      out.token = draft;
+      out.accepted = true;
+    } else {
+      torch::Tensor residual = (p - draft_probs).clamp_min(0);
+      if (residual.sum().item<double>() <= 0) residual = p;
+      out.token = torch::multinomial(residual, 1, false, generator).item<int64_t>();
+    }
+  }
+  out.logprob = TokenLogprobs(target_logits, torch::tensor(out.token, torch::kInt64), params.temperature).item<float>();
+  return out;
+}
+
+// A batch's drafts verified together give each row what verifying it alone
+// gives, bit for bit, and leave each generator where that leaves it; the
+// draft distributions and draws made for a batch equal those made per row.
+// Rows are kept and rejected (drafts from q, some q equal to p so that the
+// residual is empty), under every truncation and greedy.
+TEST(Sampler, DraftsVerifiedTogetherEqualDraftsVerifiedAlone) {
+  torch::manual_seed(5);
+  std::vector<SamplingParams> settings(5);
+  settings[1].temperature = 0.7;
+  settings[1].top_k = 5;
+  settings[2].top_p = 0.9;
+  settings[3].min_p = 0.05;
+  settings[3].temperature = 1.3;
+  settings[4].temperature = 0;
+  int kept = 0, rejected = 0;
+  for (const SamplingParams& params : settings) {
+    for (int64_t rows : {1, 3, 16}) {
+      const torch::Tensor target = torch::randn({rows, 50}) * 3;
+      // Drafter logits near the target's, and for row 0 the target's own.
+      torch::Tensor drafter = target + torch::randn({rows, 50});
+      drafter[0].copy_(target[0]);
+      for (int round = 0; round < 4; ++round) {
+        std::vector<at::Generator> alone, together;
+        for (int64_t b = 0; b < rows; ++b) {
+          alone.push_back(at::make_generator<at::CPUGeneratorImpl>(1000 * round + b));
+          together.push_back(at::make_generator<at::CPUGeneratorImpl>(1000 * round + b));
+        }
+        std::vector<at::Generator*> pointers;
+        for (at::Generator& g : together) pointers.push_back(&g);
+        // The drafts, drawn together and alone.
+        torch::Tensor q, drafts;
+        if (params.temperature > 0) {
+          q = SamplingDistribution(drafter, params);  // [rows, V]
+          drafts = DrawRows(q, pointers);
+        } else {
+          drafts = drafter.argmax(-1);
+        }
+        const VerifiedRows batched = VerifyDrafts(target, q, drafts, params, pointers);
+        for (int64_t b = 0; b < rows; ++b) {
+          at::Generator& g = alone[static_cast<size_t>(b)];
+          int64_t draft = drafter[b].argmax().item<int64_t>();
+          torch::Tensor q_alone;
+          if (params.temperature > 0) {
+            q_alone = SamplingDistribution(drafter[b].unsqueeze(0), params).squeeze(0);  // [V]
+            ASSERT_TRUE(torch::equal(q_alone, q[b])) << rows << " " << b;
+            draft = torch::multinomial(q_alone, 1, false, g).item<int64_t>();
+          }
+          ASSERT_EQ(drafts[b].item<int64_t>(), draft) << rows << " " << b;
+          const VerifiedRow single = VerifyOneDraft(target[b], q_alone, draft, params, g);
+          EXPECT_EQ(batched.tokens[b].item<int64_t>(), single.token) << rows << " " << b;
+          EXPECT_EQ(batched.logprobs[b].item<float>(), single.logprob) << rows << " " << b;
+          EXPECT_EQ(batched.accepted[b].item<bool>(), single.accepted) << rows << " " << b;
+          (single.accepted ? kept : rejected) += 1;
+          EXPECT_EQ(torch::rand({1}, g).item<float>(), torch::rand({1}, together[static_cast<size_t>(b)]).item<float>());
+        }
+      }
+    }
+  }
+  EXPECT_GT(kept, 50);
+  EXPECT_GT(rejected, 50);
+}
+
 // Whatever the draft distribution, the verified token follows the target's:
 // 40,000 draws for each of three drafts (one close to the target, one far,
 // one on tokens the target truncates away) stay within 0.015 of it per token
@@ -612,33 +704,29 @@ TEST(Sampler, VerifiedDraftsFollowTheTargetDistribution) {
   const std::vector<torch::Tensor> drafts = {torch::tensor({0.3f, 0.3f, 0.3f, 0.05f, 0.05f}),
                                              torch::tensor({0.05f, 0.05f, 0.1f, 0.4f, 0.4f}),
                                              torch::tensor({0.0f, 0.0f, 0.0f, 0.5f, 0.5f})};
-  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
+  const int draws = 40000;
+  // One generator per row, as the engine gives each sample its own.
+  std::vector<at::Generator> generators;
+  std::vector<at::Generator*> pointers;
+  for (int i = 0; i < draws; ++i) generators.push_back(at::make_generator<at::CPUGeneratorImpl>(11 + i));
+  for (at::Generator& g : generators) pointers.push_back(&g);
   for (size_t d = 0; d < drafts.size(); ++d) {
-    const torch::Tensor q = drafts[d];
-    const int draws = 40000;
-    const torch::Tensor proposed = torch::multinomial(q.repeat({draws, 1}), 1, false, g).squeeze(1);
-    const auto proposed_a = proposed.accessor<int64_t, 1>();
-    std::vector<double> counts(5, 0);
-    int accepted = 0;
-    for (int i = 0; i < draws; ++i) {
-      const Verified v = VerifyDraft(target, q, proposed_a[i], params, g);
-      counts[static_cast<size_t>(v.token)] += 1.0 / draws;
-      accepted += v.accepted ? 1 : 0;
-      ASSERT_NEAR(v.logprob, std::log(target.exp()[v.token].item<float>()), 1e-5);
-    }
-    for (int t = 0; t < 5; ++t) EXPECT_NEAR(counts[static_cast<size_t>(t)], p[t].item<double>(), 0.015) << "draft " << d << " token " << t;
+    const torch::Tensor q = drafts[d].repeat({draws, 1});  // [draws, V]
+    const VerifiedRows v = VerifyDrafts(target.repeat({draws, 1}), q, DrawRows(q, pointers), params, pointers);
+    const torch::Tensor counts = torch::bincount(v.tokens, {}, 5).to(torch::kFloat64) / draws;
+    for (int t = 0; t < 5; ++t) EXPECT_NEAR(counts[t].item<double>(), p[t].item<double>(), 0.015) << "draft " << d << " token " << t;
+    EXPECT_TRUE(torch::allclose(v.logprobs, target.index_select(0, v.tokens), 1e-5, 1e-5));
     // Acceptance rate = sum min(p, q): 0.878 for the close draft, 0.2 and 0 for the others.
-    const double expected_rate = torch::minimum(p, q).sum().item<double>();
-    EXPECT_NEAR(static_cast<double>(accepted) / draws, expected_rate, 0.015) << "draft " << d;
+    const double expected_rate = torch::minimum(p, drafts[d]).sum().item<double>();
+    EXPECT_NEAR(v.accepted.to(torch::kFloat64).mean().item<double>(), expected_rate, 0.015) << "draft " << d;
   }
   SamplingParams greedy;
   greedy.temperature = 0;
-  const torch::Tensor any = torch::full({5}, 0.2f);
-  EXPECT_TRUE(VerifyDraft(target, any, 0, greedy, g).accepted);
-  const Verified rejected = VerifyDraft(target, any, 2, greedy, g);
-  EXPECT_FALSE(rejected.accepted);
-  EXPECT_EQ(rejected.token, 0);
-  EXPECT_NEAR(rejected.logprob, std::log(0.4f), 1e-6);
+  const VerifiedRows g = VerifyDrafts(target.repeat({2, 1}), {}, torch::tensor({0, 2}), greedy, {pointers[0], pointers[1]});
+  EXPECT_TRUE(g.accepted[0].item<bool>());
+  EXPECT_FALSE(g.accepted[1].item<bool>());
+  EXPECT_EQ(g.tokens[1].item<int64_t>(), 0);
+  EXPECT_NEAR(g.logprobs[1].item<float>(), std::log(0.4f), 1e-6);
 }
 
 }  // namespace

@@ -48,23 +48,36 @@ Sampled SampleRows(const torch::Tensor& logits, const SamplingParams& params,
 // The probabilities sampling draws from, after truncation: [B, V] float32.
 torch::Tensor SamplingDistribution(const torch::Tensor& logits, const SamplingParams& params);
 
-// Speculative sampling (Leviathan et al. 2023, Chen et al. 2023). `draft` was
-// drawn from `draft_probs` [V] (the SamplingDistribution of the drafter's
-// logits, same params); `target_logits` [V] are the model's at the same
-// position. The draft is kept with probability min(1, p(draft) / q(draft)),
-// p = SamplingDistribution(target_logits); otherwise a token is drawn from
-// the residual max(0, p - q), renormalized. Either way the token returned is
-// distributed exactly as p, whatever q is. Greedy (temperature 0): the draft
-// is kept when it is the target's argmax, else the argmax is returned, so
-// greedy output is what SampleTokens would give. The logprob follows the
+// Speculative sampling (Leviathan et al. 2023, Chen et al. 2023), for each
+// row b of a batch with its own generator. `drafts[b]` was drawn from
+// `draft_probs[b]` (the SamplingDistribution of the drafter's logits, same
+// params; undefined when greedy); `target_logits` [B, V] are the model's at
+// the same positions. A draft is kept with probability min(1, p(draft) /
+// q(draft)), p = SamplingDistribution(target_logits); otherwise a token is
+// drawn from the residual max(0, p - q), renormalized. Either way the token
+// is distributed exactly as p, whatever q is. Greedy (temperature 0): a
+// draft is kept when it is the target's argmax, else the argmax is returned,
+// so greedy output is what SampleTokens would give. Logprobs follow the
 // convention above, from `target_logits`.
-struct Verified {
-  int64_t token = 0;
-  float logprob = 0;
-  bool accepted = false;  // the token is the draft
+//
+// Each row's generator gives one uniform (the test against q) and, for a
+// rejected draft, the exponential noise of the residual's draw: the draws a
+// per-row torch::rand and torch::multinomial make, so a row's result and its
+// generator's state do not depend on the batch it is verified in.
+struct VerifiedRows {
+  torch::Tensor tokens;    // [B] int64
+  torch::Tensor logprobs;  // [B] float32
+  torch::Tensor accepted;  // [B] bool: the token is the draft
 };
-Verified VerifyDraft(const torch::Tensor& target_logits, const torch::Tensor& draft_probs, int64_t draft,
-                     const SamplingParams& params, at::Generator& generator);
+VerifiedRows VerifyDrafts(const torch::Tensor& target_logits, const torch::Tensor& draft_probs,
+                          const torch::Tensor& drafts, const SamplingParams& params,
+                          const std::vector<at::Generator*>& generators);
+
+// torch::multinomial(probs[b], 1, false, *generators[b]) for each row b of
+// `probs` [B, V] (non-negative, each row with some mass), in one pass:
+// argmax(p / e) with e ~ Exp(1) from the row's own generator, which is how
+// multinomial draws one sample. [B] int64.
+torch::Tensor DrawRows(const torch::Tensor& probs, const std::vector<at::Generator*>& generators);
 
 // Logprobs of `tokens` [B, T] under logits [B, T, V] with the convention
 // above: log_softmax(logits / temperature) gathered at the tokens. [B, T].

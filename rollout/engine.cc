@@ -453,7 +453,7 @@ void Engine::Admit() {
       const torch::Tensor first_token = first.tokens.view({1, 1}).to(device);
       const torch::Tensor draft_logits =
           model_->Draft(prefill.hidden, first_token, {}, &row, cache_.length + length - 1, options).logits;
-      SetDraft(slot, draft_logits.view({-1}).to(torch::kCPU));
+      SetDrafts({static_cast<int64_t>(s)}, draft_logits.reshape({1, -1}).to(torch::kCPU));
     }
     if (prefill.waiting == 0) next.group->prefills.erase(next.prompt_index);
     if (ended) {
@@ -490,18 +490,21 @@ void Engine::Step() {
   // The rows that go on, by their job's sampling parameters: each job's rows
   // are sampled in one call, each row from its own generator
   // (model::SampleRows), so a row's token does not depend on its batch.
-  std::map<const model::SamplingParams*, std::vector<int64_t>> jobs;
+  std::vector<int64_t> live;
   for (int64_t s = 0; s < n; ++s) {
-    Slot& slot = slots_[static_cast<size_t>(s)];
-    if (RowStops(slot, row_finite[s])) {
+    if (RowStops(slots_[static_cast<size_t>(s)], row_finite[s])) {
       ended.emplace_back(static_cast<int>(s), true);
-      continue;
+    } else {
+      live.push_back(s);
     }
-    jobs[&slot.sample.group->job->params.sampling].push_back(s);
   }
-  for (const auto& [sampling, rows] : jobs) {
+  for (const auto& [sampling, positions] : BySampling(live)) {
+    std::vector<int64_t> rows;
     std::vector<at::Generator*> generators;
-    for (int64_t s : rows) generators.push_back(&slots_[static_cast<size_t>(s)].generator);
+    for (size_t p : positions) {
+      rows.push_back(live[p]);
+      generators.push_back(&slots_[static_cast<size_t>(live[p])].generator);
+    }
     const torch::Tensor job_logits =
         static_cast<int64_t>(rows.size()) == n ? logits : logits.index_select(0, torch::tensor(rows));  // [rows, V]
     const model::Sampled sampled = model::SampleRows(job_logits, *sampling, generators);
@@ -537,22 +540,46 @@ bool Engine::RowStops(Slot& slot, bool logits_finite) {
   return slot.sample.group->job->cancelled->load();
 }
 
-void Engine::SetDraft(Slot& slot, const torch::Tensor& draft_logits) {
-  const model::SamplingParams& sampling = slot.sample.group->job->params.sampling;
-  if (sampling.temperature <= 0) {
-    slot.draft = draft_logits.argmax().item<int64_t>();
-    slot.draft_probs = torch::Tensor();
-    return;
+std::map<const model::SamplingParams*, std::vector<size_t>> Engine::BySampling(
+    const std::vector<int64_t>& rows) const {
+  std::map<const model::SamplingParams*, std::vector<size_t>> groups;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    groups[&slots_[static_cast<size_t>(rows[i])].sample.group->job->params.sampling].push_back(i);
   }
-  slot.draft_probs = model::SamplingDistribution(draft_logits.unsqueeze(0), sampling).squeeze(0);  // [V]
-  slot.draft = torch::multinomial(slot.draft_probs, 1, false, slot.generator).item<int64_t>();
+  return groups;
+}
+
+void Engine::SetDrafts(const std::vector<int64_t>& rows, const torch::Tensor& draft_logits) {
+  for (const auto& [sampling, positions] : BySampling(rows)) {
+    std::vector<int64_t> index;
+    std::vector<at::Generator*> generators;
+    for (size_t p : positions) {
+      index.push_back(static_cast<int64_t>(p));
+      generators.push_back(&slots_[static_cast<size_t>(rows[p])].generator);
+    }
+    const torch::Tensor logits =
+        positions.size() == rows.size() ? draft_logits : draft_logits.index_select(0, torch::tensor(index));  // [R, V]
+    torch::Tensor probs, drafts;  // [R, V] (undefined when greedy), [R]
+    if (sampling->temperature <= 0) {
+      drafts = logits.argmax(-1);
+    } else {
+      probs = model::SamplingDistribution(logits, *sampling);
+      drafts = model::DrawRows(probs, generators);
+    }
+    const auto drafts_a = drafts.accessor<int64_t, 1>();
+    for (size_t i = 0; i < positions.size(); ++i) {
+      Slot& slot = slots_[static_cast<size_t>(rows[positions[i]])];
+      slot.draft = drafts_a[static_cast<int64_t>(i)];
+      slot.draft_probs = probs.defined() ? probs[static_cast<int64_t>(i)] : torch::Tensor();
+    }
+  }
 }
 
 // Each row feeds its last token and its draft (positions L and L+1 of the
-// axis); the logits at L verify the draft (model::VerifyDraft). A kept draft
+// axis); the logits at L verify the draft (model::VerifyDrafts). A kept draft
 // also yields a bonus token from the logits at L+1, so the row gains two
 // tokens; a rejected one leaves position L+1 invalid and the row gains the
-// token VerifyDraft drew instead. The draft module then writes its entries
+// token VerifyDrafts drew instead. The draft module then writes its entries
 // for the positions kept and drafts each row's next token.
 void Engine::SpeculativeStep() {
   const Clock::time_point step_start = Clock::now();
@@ -580,32 +607,74 @@ void Engine::SpeculativeStep() {
   auto kept_a = kept.accessor<bool, 1>();
   auto next_a = next_tokens.accessor<int64_t, 2>();
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
-  int64_t drafted = 0, accepted = 0;
+  std::vector<int64_t> live;                // rows that verify their draft
   for (int64_t s = 0; s < n; ++s) {
-    Slot& slot = slots_[static_cast<size_t>(s)];
-    if (RowStops(slot, row_finite[s])) {
+    if (RowStops(slots_[static_cast<size_t>(s)], row_finite[s])) {
       ended.emplace_back(static_cast<int>(s), true);
-      continue;
+    } else {
+      live.push_back(s);
     }
-    const model::SamplingParams& sampling = slot.sample.group->job->params.sampling;
-    const model::Verified verified = model::VerifyDraft(logits[s][0], slot.draft_probs, slot.draft, sampling,
-                                                        slot.generator);
-    ++drafted;
-    bool done = slot.builder->Append(static_cast<int>(verified.token), verified.logprob);
-    next_a[s][0] = verified.token;
-    slot.last_token = verified.token;
-    if (verified.accepted) {
-      ++accepted;
-      kept_a[s] = true;
-      if (!done) {
-        const model::Sampled bonus = model::SampleTokens(logits[s].narrow(0, 1, 1), sampling, slot.generator);
-        slot.last_token = bonus.tokens.item<int64_t>();
-        next_a[s][1] = slot.last_token;
-        done = slot.builder->Append(static_cast<int>(slot.last_token), bonus.logprobs.item<float>());
+  }
+  const int64_t drafted = static_cast<int64_t>(live.size());
+  int64_t accepted = 0;
+  const torch::Tensor target_logits = logits.select(1, 0);      // [n, V]: verify the drafts
+  const torch::Tensor after_draft_logits = logits.select(1, 1);  // [n, V]: a kept draft's bonus token
+  // Each job's rows verify together (model::VerifyDrafts), then the rows
+  // whose draft was kept draw their bonus token together; each row's
+  // generator gives its draws in the order verifying it alone would.
+  for (const auto& [sampling, positions] : BySampling(live)) {
+    std::vector<int64_t> rows, drafts;
+    std::vector<at::Generator*> generators;
+    std::vector<torch::Tensor> draft_probs;
+    for (size_t p : positions) {
+      Slot& slot = slots_[static_cast<size_t>(live[p])];
+      rows.push_back(live[p]);
+      drafts.push_back(slot.draft);
+      generators.push_back(&slot.generator);
+      if (sampling->temperature > 0) draft_probs.push_back(slot.draft_probs);
+    }
+    const model::VerifiedRows verified =
+        model::VerifyDrafts(target_logits.index_select(0, torch::tensor(rows)),
+                            draft_probs.empty() ? torch::Tensor() : torch::stack(draft_probs), torch::tensor(drafts),
+                            *sampling, generators);
+    const auto token_a = verified.tokens.accessor<int64_t, 1>();
+    const auto logprob_a = verified.logprobs.accessor<float, 1>();
+    const auto accepted_a = verified.accepted.accessor<bool, 1>();
+    std::vector<int64_t> bonus_rows;
+    std::vector<at::Generator*> bonus_generators;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const int64_t s = rows[i];
+      Slot& slot = slots_[static_cast<size_t>(s)];
+      const int64_t token = token_a[static_cast<int64_t>(i)];
+      const bool done = slot.builder->Append(static_cast<int>(token), logprob_a[static_cast<int64_t>(i)]);
+      next_a[s][0] = token;
+      slot.last_token = token;
+      if (accepted_a[static_cast<int64_t>(i)]) {
+        ++accepted;
+        kept_a[s] = true;
+        if (!done) {
+          bonus_rows.push_back(s);
+          bonus_generators.push_back(&slot.generator);
+        }
+      }
+      if (done) ended.emplace_back(static_cast<int>(s), false);
+    }
+    if (bonus_rows.empty()) continue;
+    const model::Sampled bonus = model::SampleRows(after_draft_logits.index_select(0, torch::tensor(bonus_rows)),
+                                                   *sampling, bonus_generators);
+    const auto bonus_token_a = bonus.tokens.accessor<int64_t, 1>();
+    const auto bonus_logprob_a = bonus.logprobs.accessor<float, 1>();
+    for (size_t i = 0; i < bonus_rows.size(); ++i) {
+      const int64_t s = bonus_rows[i];
+      Slot& slot = slots_[static_cast<size_t>(s)];
+      slot.last_token = bonus_token_a[static_cast<int64_t>(i)];
+      next_a[s][1] = slot.last_token;
+      if (slot.builder->Append(static_cast<int>(slot.last_token), bonus_logprob_a[static_cast<int64_t>(i)])) {
+        ended.emplace_back(static_cast<int>(s), false);
       }
     }
-    if (done) ended.emplace_back(static_cast<int>(s), false);
   }
+  std::sort(ended.begin(), ended.end());  // by row: finished below from the highest
   // A rejected draft's position (L+1) leaves the row: invalid, and the row's
   // next RoPE position steps back over it.
   const torch::Tensor kept_device = kept.to(device);
@@ -614,12 +683,19 @@ void Engine::SpeculativeStep() {
   const torch::Tensor token_valid = torch::stack({torch::ones_like(kept_device), kept_device}, 1);  // [n, 2]
   forward_start = Clock::now();
   const torch::Tensor draft_logits =
-      model_->Draft(out.hidden, next_tokens.to(device), token_valid, &view, at, options).logits.to(torch::kCPU);
+      model_->Draft(out.hidden, next_tokens.to(device), token_valid, &view, at, options).logits.to(torch::kCPU);  // [n, 2, V]
   forward_seconds += SecondsSince(forward_start);
+  // Each row that goes on drafts from the position after its last token:
+  // L+1 when its draft was kept, else L.
+  std::vector<int64_t> drafting, draft_positions;
   for (int64_t s = 0; s < n; ++s) {
     Slot& slot = slots_[static_cast<size_t>(s)];
     if (slot.builder->done() || slot.sample.group->job->cancelled->load()) continue;
-    SetDraft(slot, draft_logits[s][kept_a[s] ? 1 : 0]);
+    drafting.push_back(s);
+    draft_positions.push_back(2 * s + (kept_a[s] ? 1 : 0));
+  }
+  if (!drafting.empty()) {
+    SetDrafts(drafting, draft_logits.reshape({2 * n, -1}).index_select(0, torch::tensor(draft_positions)));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -185,8 +185,12 @@ class Engine {
   // finite (broken weights; the sampler would throw or argmax return
   // garbage), and says whether the row stops here, cancelled.
   bool RowStops(Slot& slot, bool logits_finite);
-  // Draws the slot's next draft from the draft module's logits [V].
-  void SetDraft(Slot& slot, const torch::Tensor& draft_logits);
+  // `rows` grouped by their job's sampling parameters, as positions in
+  // `rows`: each group is sampled in one call (model::SampleRows and kin).
+  std::map<const model::SamplingParams*, std::vector<size_t>> BySampling(const std::vector<int64_t>& rows) const;
+  // Draws the next draft of each of `rows` from the draft module's logits
+  // for them, [rows, V], each from its slot's generator.
+  void SetDrafts(const std::vector<int64_t>& rows, const torch::Tensor& draft_logits);
   // Reports the sample in `slot` and frees it, moving the last active row
   // into its place.
   void FinishSlot(int slot, bool cancelled);
