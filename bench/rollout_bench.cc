@@ -414,6 +414,9 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
     std::vector<double> seconds[2];
     int64_t tokens[2] = {0, 0};
     rollout::EngineStats stats;
+    // Per decode step, both modes, summed over repeats: all of it, and its forward passes.
+    double step_seconds[2] = {0, 0}, forward_seconds[2] = {0, 0}, admit_seconds[2] = {0, 0};
+    int64_t steps[2] = {0, 0};
     // The speculative run's completions by prompt (first repeat): their hash
     // tells whether a change to the engine changed what it samples.
     std::map<int, std::vector<int>> speculative_text;
@@ -447,15 +450,32 @@ void BenchSpeculation(const std::string& ckpt, int repeats, int64_t new_tokens) 
         }
         // Per-token rate of each run: the two modes sample different texts.
         seconds[speculative].push_back(Seconds(start) / static_cast<double>(tokens[speculative]));
-        if (speculative == 1) stats = engine.stats();
+        const rollout::EngineStats run_stats = engine.stats();
+        step_seconds[speculative] += run_stats.decode_seconds;
+        forward_seconds[speculative] += run_stats.decode_forward_seconds;
+        steps[speculative] += run_stats.decode_steps;
+        admit_seconds[speculative] += run_stats.admit_seconds;
+        if (speculative == 1) stats = run_stats;
       }
     }
     const double plain_rate = 1 / Median(seconds[0]), speculative_rate = 1 / Median(seconds[1]);
     std::printf("{\"bench\": \"mtp_speculation\", \"batch\": %d, \"plain_tokens_per_second\": %.0f, "
                 "\"speculative_tokens_per_second\": %.0f, \"speculative_over_plain\": %.3f, "
-                "\"draft_acceptance\": %.3f, \"tokens\": [%lld, %lld], \"speculative_text_hash\": \"%016llx\"}\n",
+                "\"draft_acceptance\": %.3f, \"plain_step_us\": %.0f, \"plain_step_forward_us\": %.0f, "
+                "\"speculative_step_us\": %.0f, \"speculative_step_forward_us\": %.0f, "
+                "\"plain_run_ms\": %.1f, \"plain_admit_ms\": %.1f, \"plain_steps\": %.1f, "
+                "\"speculative_run_ms\": %.1f, \"speculative_admit_ms\": %.1f, \"speculative_steps\": %.1f, "
+                "\"tokens\": [%lld, %lld], \"speculative_text_hash\": \"%016llx\"}\n",
                 batch, plain_rate, speculative_rate, speculative_rate / plain_rate,
                 stats.drafted > 0 ? static_cast<double>(stats.accepted) / static_cast<double>(stats.drafted) : 0.0,
+                step_seconds[0] * 1e6 / std::max<int64_t>(steps[0], 1),
+                forward_seconds[0] * 1e6 / std::max<int64_t>(steps[0], 1),
+                step_seconds[1] * 1e6 / std::max<int64_t>(steps[1], 1),
+                forward_seconds[1] * 1e6 / std::max<int64_t>(steps[1], 1),
+                Median(seconds[0]) * static_cast<double>(tokens[0]) * 1e3, admit_seconds[0] * 1e3 / repeats,
+                static_cast<double>(steps[0]) / repeats,
+                Median(seconds[1]) * static_cast<double>(tokens[1]) * 1e3, admit_seconds[1] * 1e3 / repeats,
+                static_cast<double>(steps[1]) / repeats,
                 static_cast<long long>(tokens[0]), static_cast<long long>(tokens[1]),
                 static_cast<unsigned long long>(HashTokens(speculative_text)));
     std::fflush(stdout);
