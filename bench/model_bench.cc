@@ -138,7 +138,7 @@ StepTiming TrainStep(model::CausalLmImpl& m, int64_t batch, int64_t seq, int war
 // Tokens per second of `new_tokens` greedy decode steps after a `prompt`-token
 // prefill, at `batch` rows (the prefill is not timed).
 double DecodeTokensPerSecond(model::CausalLmImpl& m, int64_t batch, int64_t prompt, int64_t new_tokens) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // as the rollout engine and model::Generate decode
   std::vector<double> rates;
   for (int repeat = 0; repeat < 3; ++repeat) {
     model::KvCache cache = m.NewCache(batch, prompt + new_tokens);
@@ -186,7 +186,7 @@ enum class StepKind {
 // One batch-1 step of `kind` on `m` after a 32-token prefill: median
 // microseconds of 64 steps, and the ATen ops one step dispatches.
 StepCost DecodeStepCost(model::CausalLmImpl& m, StepKind kind = StepKind::kPlain, int64_t context = 32) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // as the rollout engine and model::Generate decode
   const int64_t width = kind == StepKind::kPlain ? 1 : 2;  // tokens per step
   const bool draft = kind == StepKind::kDraft;
   model::KvCache cache = m.NewCache(1, context + 65 * width, draft);

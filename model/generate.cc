@@ -96,7 +96,9 @@ uint64_t SampleSeed(uint64_t seed, uint64_t index) { return StreamSeed(seed, ind
 
 std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer,
                                  const std::vector<std::vector<int>>& prompts, const GenerationParams& params) {
-  torch::NoGradGuard no_grad;
+  // Not only no gradients: no autograd bookkeeping on any tensor made here
+  // (version counters, view records), a share of every op's cost in decoding.
+  c10::InferenceMode inference;
   const int64_t batch = static_cast<int64_t>(prompts.size());
   if (batch == 0) return {};
   int64_t prompt_len = 0;

@@ -240,7 +240,9 @@ model::ForwardOptions Engine::DecodeOptions() const {
 void Engine::Loop() {
   // Named so that top -H, gdb and perf tell the decode thread apart.
   pthread_setname_np(pthread_self(), "r1-engine");
-  torch::NoGradGuard no_grad;
+  // Nothing the engine computes is trained on: no autograd bookkeeping
+  // (version counters, view records) on the tensors it makes.
+  c10::InferenceMode inference;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
