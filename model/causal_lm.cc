@@ -16,9 +16,31 @@
 
 namespace r1::model {
 
-torch::Device CausalLmImpl::device() const { return parameters().front().device(); }
+namespace {
 
-torch::Dtype CausalLmImpl::dtype() const { return parameters().front().scalar_type(); }
+// The parameter parameters().front() would return (the module's own first,
+// else its children's, depth first), without listing them all: that list
+// cost the tiny MoE policy about 75 us, paid by every decode step and
+// admission that asked for the model's device.
+torch::Tensor FirstParameter(const torch::nn::Module& module) {
+  for (const torch::Tensor& own : module.parameters(/*recurse=*/false)) return own;
+  for (const auto& child : module.children()) {
+    if (torch::Tensor found = FirstParameter(*child); found.defined()) return found;
+  }
+  return torch::Tensor();
+}
+
+torch::Tensor AnyParameter(const torch::nn::Module& module) {
+  torch::Tensor first = FirstParameter(module);
+  TORCH_CHECK(first.defined(), "a model without parameters has no device or dtype");
+  return first;
+}
+
+}  // namespace
+
+torch::Device CausalLmImpl::device() const { return AnyParameter(*this).device(); }
+
+torch::Dtype CausalLmImpl::dtype() const { return AnyParameter(*this).scalar_type(); }
 
 KvCache CausalLmImpl::NewCache(int64_t batch, int64_t capacity, bool with_draft) const {
   TORCH_CHECK(!with_draft || CanDraft(), "a draft cache for a model without a draft (MTP) module");
