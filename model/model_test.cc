@@ -458,11 +458,9 @@ TEST(Moe, LoadMaskCountsOnlyTheMarkedTokens) {
   EXPECT_EQ(unpadded.sum().item<float>(), 2 * 4 * c.n_activated_experts());
 }
 
-// Sampling a batch's rows at once gives each row what sampling it alone with
-// its generator gives, bit for bit, and leaves each generator where that
-// leaves it: whatever the truncation, including greedy.
-TEST(Sampler, RowsSampledTogetherEqualRowsSampledAlone) {
-  torch::manual_seed(11);
+// Plain temperature 1, top-k with temperature, top-p, min-p with
+// temperature, and greedy.
+std::vector<SamplingParams> EverySamplingSetting() {
   std::vector<SamplingParams> settings(5);
   settings[1].temperature = 0.7;
   settings[1].top_k = 5;
@@ -470,7 +468,15 @@ TEST(Sampler, RowsSampledTogetherEqualRowsSampledAlone) {
   settings[3].min_p = 0.05;
   settings[3].temperature = 1.3;
   settings[4].temperature = 0;
-  for (const SamplingParams& params : settings) {
+  return settings;
+}
+
+// Sampling a batch's rows at once gives each row what sampling it alone with
+// its generator gives, bit for bit, and leaves each generator where that
+// leaves it: whatever the truncation, including greedy.
+TEST(Sampler, RowsSampledTogetherEqualRowsSampledAlone) {
+  torch::manual_seed(11);
+  for (const SamplingParams& params : EverySamplingSetting()) {
     for (int64_t rows : {1, 3, 16}) {
       const torch::Tensor logits = torch::randn({rows, 50}) * 3;
       for (int round = 0; round < 4; ++round) {
@@ -633,19 +639,12 @@ VerifiedRow VerifyOneDraft(const torch::Tensor& target_logits, const torch::Tens
 // A batch's drafts verified together give each row what verifying it alone
 // gives, bit for bit, and leave each generator where that leaves it; the
 // draft distributions and draws made for a batch equal those made per row.
-// Rows are kept and rejected (drafts from q, some q equal to p so that the
-// residual is empty), under every truncation and greedy.
+// Drafts are both kept and rejected (row 0's drafter is the target itself,
+// so its drafts are always kept), under every truncation and greedy.
 TEST(Sampler, DraftsVerifiedTogetherEqualDraftsVerifiedAlone) {
   torch::manual_seed(5);
-  std::vector<SamplingParams> settings(5);
-  settings[1].temperature = 0.7;
-  settings[1].top_k = 5;
-  settings[2].top_p = 0.9;
-  settings[3].min_p = 0.05;
-  settings[3].temperature = 1.3;
-  settings[4].temperature = 0;
   int kept = 0, rejected = 0;
-  for (const SamplingParams& params : settings) {
+  for (const SamplingParams& params : EverySamplingSetting()) {
     for (int64_t rows : {1, 3, 16}) {
       const torch::Tensor target = torch::randn({rows, 50}) * 3;
       // Drafter logits near the target's, and for row 0 the target's own.
