@@ -368,6 +368,7 @@ void Engine::Admit() {
   // the axis starts over, or each job would attend over the stale positions
   // of every job before it until the axis filled and compacted.
   if (n_active_ == 0) cache_.length = 0;
+  if (!speculative_) prefill_forward += PrefillTogether();
   // Joining prompts are written side by side at the end of the position axis.
   int64_t widest = 0;  // longest prompt written at the current end
   // Active rows stay packed at the front: a sample joins at row n_active_.
@@ -412,6 +413,7 @@ void Engine::Admit() {
       prefill.version = version_;
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.prefills;
+      ++stats_.prefill_forwards;
     }
     if (model::CountNonFinite(prefill.logits) > 0) {
       FailJob(*next.group, absl::InternalError(absl::StrCat(
@@ -421,7 +423,10 @@ void Engine::Admit() {
       ReportCancelled(next);
       continue;
     }
-    if (cache_.length + std::max(widest, length) > cache_.capacity) {
+    // Positions the prompt takes on the axis: its length, plus the left
+    // padding of a prefill it shared with longer prompts.
+    const int64_t span = prefill.cache.length;
+    if (cache_.length + std::max(widest, span) > cache_.capacity) {
       // Rows joined earlier in this pass are valid entries: compaction moves
       // them too, and the new end covers them.
       Compact();
@@ -441,7 +446,7 @@ void Engine::Admit() {
     slot.generator = at::make_generator<at::CPUGeneratorImpl>(model::SampleSeed(job.params.seed, stream));
     // The prompt's keys go into this row at the shared end, [cache_.length, cache_.length + P).
     cache_.CopySequence(prefill.cache, /*from_row=*/0, static_cast<int64_t>(s), /*at=*/cache_.length);
-    widest = std::max(widest, length);
+    widest = std::max(widest, span);
     // The first token comes from the prefill's logits.
     const model::Sampled first = model::SampleTokens(prefill.logits, job.params.sampling, slot.generator);
     slot.last_token = first.tokens.item<int64_t>();
@@ -468,6 +473,61 @@ void Engine::Admit() {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.admit_seconds += SecondsSince(admit_start);
   stats_.prefill_forward_seconds += prefill_forward;
+}
+
+double Engine::PrefillTogether() {
+  std::vector<Pending> next;  // the samples that will take the free slots, in order
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t free_slots = slots_.size() - static_cast<size_t>(n_active_);
+    for (size_t i = 0; i < queue_.size() && next.size() < free_slots; ++i) next.push_back(queue_[i]);
+  }
+  std::vector<Group::Prefill*> prefills;
+  std::vector<const std::vector<int>*> prompts;
+  for (const Pending& sample : next) {
+    if (sample.group->job->cancelled->load()) continue;
+    Group::Prefill& prefill = sample.group->prefills[sample.prompt_index];
+    if (prefill.logits.defined() && prefill.version == version_) continue;
+    if (std::find(prefills.begin(), prefills.end(), &prefill) != prefills.end()) continue;
+    prefills.push_back(&prefill);
+    prompts.push_back(&sample.group->job->prompts[static_cast<size_t>(sample.prompt_index)]);
+  }
+  if (prefills.size() < 2) return 0;  // a lone prompt is prefilled as Admit reaches it
+  const int64_t rows = static_cast<int64_t>(prompts.size());
+  int64_t longest = 0;
+  for (const std::vector<int>* prompt : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(prompt->size()));
+  // Left padding keeps every prompt's last token in the last column; padded
+  // positions are invalid keys, and RoPE positions count valid tokens only.
+  torch::Tensor tokens = torch::zeros({rows, longest}, torch::kInt64);
+  torch::Tensor valid = torch::zeros({rows, longest}, torch::kBool);
+  auto tokens_a = tokens.accessor<int64_t, 2>();
+  auto valid_a = valid.accessor<bool, 2>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<int>& prompt = *prompts[static_cast<size_t>(r)];
+    const int64_t offset = longest - static_cast<int64_t>(prompt.size());
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      tokens_a[r][offset + static_cast<int64_t>(i)] = prompt[i];
+      valid_a[r][offset + static_cast<int64_t>(i)] = true;
+    }
+  }
+  const torch::Device device = model_->device();
+  model::KvCache cache = model_->NewCache(rows, longest);
+  model::ForwardOptions options = DecodeOptions();
+  options.token_valid = valid.to(device);
+  const Clock::time_point forward_start = Clock::now();
+  const torch::Tensor logits =
+      model_->Forward(tokens.to(device), &cache, options).logits.select(1, longest - 1).to(torch::kCPU);  // [rows, V]
+  const double seconds = SecondsSince(forward_start);
+  for (int64_t r = 0; r < rows; ++r) {
+    Group::Prefill& prefill = *prefills[static_cast<size_t>(r)];
+    prefill.cache = cache.Rows(r, 1);  // a view: the rows share the forward's cache
+    prefill.logits = logits.narrow(0, r, 1);
+    prefill.version = version_;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.prefills += rows;
+  ++stats_.prefill_forwards;
+  return seconds;
 }
 
 void Engine::Step() {

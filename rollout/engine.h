@@ -80,7 +80,8 @@ struct SampleResult {
 struct EngineStats {
   int active = 0;            // samples in slots
   int queued = 0;            // samples waiting
-  int64_t prefills = 0;      // prompt forward passes since start
+  int64_t prefills = 0;          // prompts prefilled since start
+  int64_t prefill_forwards = 0;  // forward passes that did it (prompts joining together share one)
   int64_t compactions = 0;
   int64_t decode_steps = 0;
   int64_t weight_version = 0;
@@ -179,6 +180,10 @@ class Engine {
   void Loop();
   bool ApplyPendingWork();                 // weight update, exclusive work; true if anything ran
   void Admit();                            // fills free slots from the queue
+  // Before Admit's samples join: the prompts of the next samples in the
+  // queue (as many as there are free slots) that have no prefill under the
+  // current weights, prefilled together in one forward; returns its seconds.
+  double PrefillTogether();
   void Step();                             // one decode step for every active slot
   void SpeculativeStep();                  // Step with a draft verified in every row
   // After a step's forward: fails the row's job when its logits are not

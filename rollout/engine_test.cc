@@ -170,6 +170,44 @@ TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
   EXPECT_GT(compactions, 0);  // the comparison covered rows moved by compaction
 }
 
+// Samples joining together whose prompts have no prefill yet share one
+// forward: prompts of three lengths, left-padded to the longest, on the
+// same positions of the axis. Each sample is what the in-process generator
+// gives it, greedy and sampled.
+TEST_P(EngineTest, PromptsPrefilledTogetherMatchTheInProcessGenerator) {
+  model::CausalLm model = NewModel();
+  const std::vector<std::vector<int>> prompts = Prompts();
+  ASSERT_NE(prompts[0].size(), prompts[1].size());
+  ASSERT_NE(prompts[1].size(), prompts[2].size());
+  const int n = 2;
+  for (double temperature : {0.0, 1.0}) {
+    std::vector<std::vector<int>> rows;
+    for (const auto& p : prompts) rows.insert(rows.end(), n, p);
+    model::GenerationParams params;
+    params.max_new_tokens = 20;
+    params.sampling.temperature = temperature;
+    params.seed = 11;
+    const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
+
+    EngineOptions options;
+    options.kv_slots = 8;  // every sample joins in the first pass
+    Engine engine(model, *tokenizer_, options, /*weight_version=*/1);
+    auto results = RunJob(engine, Job(prompts, n, 20, temperature));
+    ASSERT_EQ(results.size(), rows.size());
+    for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
+      for (int k = 0; k < n; ++k) {
+        const model::Completion& got = results.at({p, k}).completion;
+        const model::Completion& want = expected[static_cast<size_t>(p * n + k)];
+        EXPECT_EQ(got.tokens, want.tokens) << "T=" << temperature << " prompt " << p << " sample " << k;
+        ASSERT_EQ(got.logprobs.size(), want.logprobs.size());
+        for (size_t t = 0; t < want.logprobs.size(); ++t) EXPECT_NEAR(got.logprobs[t], want.logprobs[t], 1e-4);
+      }
+    }
+    EXPECT_EQ(engine.stats().prefills, 3);
+    EXPECT_EQ(engine.stats().prefill_forwards, 1);
+  }
+}
+
 TEST_P(EngineTest, SamplesOfAPromptShareOnePrefill) {
   model::CausalLm model = NewModel();
   EngineOptions options;
