@@ -50,6 +50,19 @@ class EngineTest : public ::testing::TestWithParam<config::ModelArch> {
     return *model;
   }
 
+  // The reference for a job of `n` samples per prompt: each sample as a row
+  // of one model::Generate batch (seed 11), in (prompt, sample) order.
+  std::vector<model::Completion> Reference(model::CausalLmImpl& model, const std::vector<std::vector<int>>& prompts,
+                                           int n, int max_new_tokens, double temperature) const {
+    std::vector<std::vector<int>> rows;
+    for (const auto& p : prompts) rows.insert(rows.end(), n, p);
+    model::GenerationParams params;
+    params.max_new_tokens = max_new_tokens;
+    params.sampling.temperature = temperature;
+    params.seed = 11;
+    return model::Generate(model, *tokenizer_, rows, params);
+  }
+
   // Prompts of different lengths, so rows join at different offsets.
   std::vector<std::vector<int>> Prompts() const {
     std::vector<std::vector<int>> prompts;
@@ -118,14 +131,7 @@ TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
   const int n = 3;
   int64_t compactions = 0;
   for (double temperature : {0.0, 1.0}) {
-    // The reference: every sample as a row of one batch.
-    std::vector<std::vector<int>> rows;
-    for (const auto& p : prompts) rows.insert(rows.end(), n, p);
-    model::GenerationParams params;
-    params.max_new_tokens = 24;
-    params.sampling.temperature = temperature;
-    params.seed = 11;
-    const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
+    const std::vector<model::Completion> expected = Reference(*model, prompts, n, 24, temperature);
 
     // 2 slots for 9 samples: rows join as others finish. A 7-token job
     // queued first shares the first step, so from then on the rows end 7
@@ -142,13 +148,10 @@ TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
     ASSERT_TRUE(engine.Submit(offset).ok());
     auto results = RunJob(engine, Job(prompts, n, 24, temperature));
     offset_done.get_future().wait();
-    model::GenerationParams offset_params = params;
-    offset_params.max_new_tokens = 7;
-    const std::vector<model::Completion> offset_want =
-        model::Generate(*model, *tokenizer_, {prompts[1]}, offset_params);
+    const std::vector<model::Completion> offset_want = Reference(*model, {prompts[1]}, 1, 7, temperature);
     ASSERT_EQ(offset_got.size(), 1u);
     EXPECT_EQ(offset_got[0].tokens, offset_want[0].tokens);
-    ASSERT_EQ(results.size(), rows.size());
+    ASSERT_EQ(results.size(), expected.size());
     for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
       for (int k = 0; k < n; ++k) {
         const SampleResult& got = results.at({p, k});
@@ -165,7 +168,7 @@ TEST_P(EngineTest, MatchesTheInProcessGeneratorWithFewSlotsAndCompaction) {
     compactions += stats.compactions;
     // The samples of one prompt share its prefill unless a weight change or
     // a long wait separates them: never more than one per sample.
-    EXPECT_LE(stats.prefills, static_cast<int64_t>(rows.size()) + 1);
+    EXPECT_LE(stats.prefills, static_cast<int64_t>(expected.size()) + 1);
   }
   EXPECT_GT(compactions, 0);  // the comparison covered rows moved by compaction
 }
@@ -181,19 +184,13 @@ TEST_P(EngineTest, PromptsPrefilledTogetherMatchTheInProcessGenerator) {
   ASSERT_NE(prompts[1].size(), prompts[2].size());
   const int n = 2;
   for (double temperature : {0.0, 1.0}) {
-    std::vector<std::vector<int>> rows;
-    for (const auto& p : prompts) rows.insert(rows.end(), n, p);
-    model::GenerationParams params;
-    params.max_new_tokens = 20;
-    params.sampling.temperature = temperature;
-    params.seed = 11;
-    const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
+    const std::vector<model::Completion> expected = Reference(*model, prompts, n, 20, temperature);
 
     EngineOptions options;
     options.kv_slots = 8;  // every sample joins in the first pass
     Engine engine(model, *tokenizer_, options, /*weight_version=*/1);
     auto results = RunJob(engine, Job(prompts, n, 20, temperature));
-    ASSERT_EQ(results.size(), rows.size());
+    ASSERT_EQ(results.size(), expected.size());
     for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
       for (int k = 0; k < n; ++k) {
         const model::Completion& got = results.at({p, k}).completion;
@@ -473,13 +470,7 @@ TEST_P(SpeculationTest, GreedyOutputIsTheSameWithFewSlotsAndCompaction) {
   MakeTheDraftABigramGuesser(*model);
   const std::vector<std::vector<int>> prompts = Prompts();
   const int n = 3;
-  std::vector<std::vector<int>> rows;
-  for (const auto& p : prompts) rows.insert(rows.end(), n, p);
-  model::GenerationParams params;
-  params.max_new_tokens = 24;
-  params.sampling.temperature = 0;
-  params.seed = 11;
-  const std::vector<model::Completion> expected = model::Generate(*model, *tokenizer_, rows, params);
+  const std::vector<model::Completion> expected = Reference(*model, prompts, n, 24, 0.0);
 
   EngineOptions options;
   options.kv_slots = 2;
@@ -493,7 +484,7 @@ TEST_P(SpeculationTest, GreedyOutputIsTheSameWithFewSlotsAndCompaction) {
   ASSERT_TRUE(engine.Submit(offset).ok());
   auto results = RunJob(engine, Job(prompts, n, 24, 0.0));
   offset_done.get_future().wait();
-  ASSERT_EQ(results.size(), rows.size());
+  ASSERT_EQ(results.size(), expected.size());
   for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
     for (int k = 0; k < n; ++k) {
       const model::Completion& got = results.at({p, k}).completion;
