@@ -484,18 +484,22 @@ double Engine::PrefillTogether() {
   }
   std::vector<Group::Prefill*> prefills;
   std::vector<const std::vector<int>*> prompts;
+  int64_t longest = 0;
   for (const Pending& sample : next) {
     if (sample.group->job->cancelled->load()) continue;
     Group::Prefill& prefill = sample.group->prefills[sample.prompt_index];
     if (prefill.logits.defined() && prefill.version == version_) continue;
     if (std::find(prefills.begin(), prefills.end(), &prefill) != prefills.end()) continue;
+    const std::vector<int>& prompt = sample.group->job->prompts[static_cast<size_t>(sample.prompt_index)];
+    const int64_t wider = std::max<int64_t>(longest, static_cast<int64_t>(prompt.size()));
+    // Over the budget: this prompt is prefilled alone when Admit reaches it.
+    if (static_cast<int64_t>(prompts.size() + 1) * wider > options_.max_prefill_tokens) continue;
+    longest = wider;
     prefills.push_back(&prefill);
-    prompts.push_back(&sample.group->job->prompts[static_cast<size_t>(sample.prompt_index)]);
+    prompts.push_back(&prompt);
   }
   if (prefills.size() < 2) return 0;  // a lone prompt is prefilled as Admit reaches it
   const int64_t rows = static_cast<int64_t>(prompts.size());
-  int64_t longest = 0;
-  for (const std::vector<int>* prompt : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(prompt->size()));
   // Left padding keeps every prompt's last token in the last column; padded
   // positions are invalid keys, and RoPE positions count valid tokens only.
   torch::Tensor tokens = torch::zeros({rows, longest}, torch::kInt64);

@@ -50,6 +50,10 @@ struct EngineOptions {
   // swap), true = they restart from their prompt under the new weights.
   bool restart_on_update = false;
   bool absorbed_attention = true;   // MLA decode in the absorbed form
+  // Prompts joining together are prefilled in one forward of at most this
+  // many padded tokens (rows x longest prompt), so its attention scores take
+  // no more memory than one prompt of that many tokens alone would.
+  int64_t max_prefill_tokens = 4096;
   int64_t max_new_tokens = 0;       // per sample; 0 = the model's context
   // The most a weight update may raise the version by: a typo or a hostile
   // 2^63-1 would otherwise lock out every later legitimate update.

@@ -203,6 +203,23 @@ TEST_P(EngineTest, PromptsPrefilledTogetherMatchTheInProcessGenerator) {
     EXPECT_EQ(engine.stats().prefills, 3);
     EXPECT_EQ(engine.stats().prefill_forwards, 1);
   }
+  // A prefill budget of two of the longest prompt's tokens: the first two
+  // prompts share a forward, the third is prefilled alone; results as before.
+  const int64_t longest = static_cast<int64_t>(std::max({prompts[0].size(), prompts[1].size(), prompts[2].size()}));
+  EngineOptions options;
+  options.kv_slots = 8;
+  options.max_prefill_tokens = 2 * longest;
+  Engine engine(model, *tokenizer_, options, /*weight_version=*/1);
+  const std::vector<model::Completion> expected = Reference(*model, prompts, n, 20, 0.0);
+  auto results = RunJob(engine, Job(prompts, n, 20, 0.0));
+  ASSERT_EQ(results.size(), expected.size());
+  for (int p = 0; p < static_cast<int>(prompts.size()); ++p) {
+    for (int k = 0; k < n; ++k) {
+      EXPECT_EQ(results.at({p, k}).completion.tokens, expected[static_cast<size_t>(p * n + k)].tokens) << p << " " << k;
+    }
+  }
+  EXPECT_EQ(engine.stats().prefills, 3);
+  EXPECT_EQ(engine.stats().prefill_forwards, 2);
 }
 
 TEST_P(EngineTest, SamplesOfAPromptShareOnePrefill) {
