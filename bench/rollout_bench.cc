@@ -257,6 +257,41 @@ void BenchModel(const char* label, config::ModelConfig config, const Tokenizer& 
     std::fflush(stdout);
   }
 
+  // What a call costs beyond its tokens: one 16-token prompt, one new token,
+  // through gRPC and through the same engine in this process, alternating.
+  {
+    std::vector<int> prompt = {tokenizer.bos_id()};
+    for (int t = 0; t < 15; ++t) prompt.push_back(11 + t % (tokenizer.vocab_size() - 11));
+    rollout::GenerateRequest request;
+    request.set_samples_per_prompt(1);
+    request.mutable_sampling()->set_temperature(1.0);
+    request.mutable_sampling()->set_max_new_tokens(1);
+    request.mutable_sampling()->set_seed(3);
+    rollout::Prompt* request_prompt = request.add_prompts();
+    for (int id : prompt) request_prompt->add_token_ids(id);
+    std::vector<double> in_process, grpc;
+    for (int r = 0; r < 10 * repeats; ++r) {
+      auto job = std::make_shared<rollout::GenerationJob>();
+      job->prompts = {prompt};
+      job->params.max_new_tokens = 1;
+      job->params.seed = 3;
+      std::promise<void> finished;
+      job->on_sample = [](rollout::SampleResult) {};
+      job->on_done = [&] { finished.set_value(); };
+      auto start = std::chrono::steady_clock::now();
+      if (!engine_in_process->Submit(job).ok()) return;
+      finished.get_future().wait();
+      in_process.push_back(Seconds(start));
+      start = std::chrono::steady_clock::now();
+      if (!worker->client->Generate(request, [](const rollout::Completion&) {}).ok()) return;
+      grpc.push_back(Seconds(start));
+    }
+    std::printf("{\"bench\": \"call_overhead\", \"model\": \"%s\", \"one_token_call_in_process_ms\": %.3f, "
+                "\"one_token_call_grpc_ms\": %.3f, \"grpc_extra_ms\": %.3f}\n",
+                label, Median(in_process) * 1e3, Median(grpc) * 1e3, (Median(grpc) - Median(in_process)) * 1e3);
+    std::fflush(stdout);
+  }
+
   BenchWeightSync(label, **model, tokenizer, *worker, repeats);
 }
 
