@@ -94,6 +94,24 @@ Completion CompletionBuilder::Build() const {
 
 uint64_t SampleSeed(uint64_t seed, uint64_t index) { return StreamSeed(seed, index); }
 
+PaddedPrompts LeftPadded(const std::vector<std::vector<int>>& prompts, int pad) {
+  const int64_t batch = static_cast<int64_t>(prompts.size());
+  int64_t longest = 0;
+  for (const auto& p : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
+  PaddedPrompts out{torch::full({batch, longest}, pad, torch::kInt64), torch::zeros({batch, longest}, torch::kBool)};
+  auto tokens_a = out.tokens.accessor<int64_t, 2>();  // element writes without an op each
+  auto valid_a = out.valid.accessor<bool, 2>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto& p = prompts[static_cast<size_t>(b)];
+    const int64_t offset = longest - static_cast<int64_t>(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      tokens_a[b][offset + static_cast<int64_t>(i)] = p[i];
+      valid_a[b][offset + static_cast<int64_t>(i)] = true;
+    }
+  }
+  return out;
+}
+
 std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer,
                                  const std::vector<std::vector<int>>& prompts, const GenerationParams& params) {
   // Not only no gradients: no autograd bookkeeping on any tensor made here
@@ -111,20 +129,7 @@ std::vector<Completion> Generate(CausalLmImpl& model, const Tokenizer& tokenizer
               max_len);
   const int64_t budget = std::min<int64_t>(params.max_new_tokens, max_len - prompt_len);
 
-  // Left padding keeps every row's last prompt token in the last column.
-  const int pad = tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.eos_id();
-  torch::Tensor tokens = torch::full({batch, prompt_len}, pad, torch::kInt64);
-  torch::Tensor valid = torch::zeros({batch, prompt_len}, torch::kBool);
-  auto tokens_a = tokens.accessor<int64_t, 2>();  // element writes without an op each
-  auto valid_a = valid.accessor<bool, 2>();
-  for (int64_t b = 0; b < batch; ++b) {
-    const auto& p = prompts[static_cast<size_t>(b)];
-    const int64_t offset = prompt_len - static_cast<int64_t>(p.size());
-    for (size_t i = 0; i < p.size(); ++i) {
-      tokens_a[b][offset + static_cast<int64_t>(i)] = p[i];
-      valid_a[b][offset + static_cast<int64_t>(i)] = true;
-    }
-  }
+  const auto [tokens, valid] = LeftPadded(prompts, tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.eos_id());
   const torch::Device device = model.device();
   KvCache cache = model.NewCache(batch, prompt_len + std::max<int64_t>(budget, 1));
   ForwardOptions options;

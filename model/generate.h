@@ -33,6 +33,16 @@ struct Completion {
   std::string text;             // decoded tokens without EOS, cut at a stop string
 };
 
+// Prompts as one batch, left-padded to the longest so that every row's last
+// token is in the last column: tokens [B, P] int64 (`pad` where padded) and
+// valid [B, P] bool (false where padded). Generate prefills this way, and so
+// does the rollout engine for prompts joining together.
+struct PaddedPrompts {
+  torch::Tensor tokens;
+  torch::Tensor valid;
+};
+PaddedPrompts LeftPadded(const std::vector<std::vector<int>>& prompts, int pad);
+
 // One completion as it grows, token by token: records logprobs, decides when
 // it ends (EOS, a stop string, the token budget) and renders its text. Shared
 // by Generate and the rollout worker's continuous batching, so both end and

@@ -483,7 +483,7 @@ double Engine::PrefillTogether() {
     for (size_t i = 0; i < queue_.size() && next.size() < free_slots; ++i) next.push_back(queue_[i]);
   }
   std::vector<Group::Prefill*> prefills;
-  std::vector<const std::vector<int>*> prompts;
+  std::vector<std::vector<int>> prompts;
   int64_t longest = 0;
   for (const Pending& sample : next) {
     if (sample.group->job->cancelled->load()) continue;
@@ -496,24 +496,12 @@ double Engine::PrefillTogether() {
     if (static_cast<int64_t>(prompts.size() + 1) * wider > options_.max_prefill_tokens) continue;
     longest = wider;
     prefills.push_back(&prefill);
-    prompts.push_back(&prompt);
+    prompts.push_back(prompt);
   }
   if (prefills.size() < 2) return 0;  // a lone prompt is prefilled as Admit reaches it
   const int64_t rows = static_cast<int64_t>(prompts.size());
-  // Left padding keeps every prompt's last token in the last column; padded
-  // positions are invalid keys, and RoPE positions count valid tokens only.
-  torch::Tensor tokens = torch::zeros({rows, longest}, torch::kInt64);
-  torch::Tensor valid = torch::zeros({rows, longest}, torch::kBool);
-  auto tokens_a = tokens.accessor<int64_t, 2>();
-  auto valid_a = valid.accessor<bool, 2>();
-  for (int64_t r = 0; r < rows; ++r) {
-    const std::vector<int>& prompt = *prompts[static_cast<size_t>(r)];
-    const int64_t offset = longest - static_cast<int64_t>(prompt.size());
-    for (size_t i = 0; i < prompt.size(); ++i) {
-      tokens_a[r][offset + static_cast<int64_t>(i)] = prompt[i];
-      valid_a[r][offset + static_cast<int64_t>(i)] = true;
-    }
-  }
+  // Padded positions are invalid keys, and RoPE positions count valid tokens only.
+  const auto [tokens, valid] = model::LeftPadded(prompts, /*pad=*/0);
   const torch::Device device = model_->device();
   model::KvCache cache = model_->NewCache(rows, longest);
   model::ForwardOptions options = DecodeOptions();
@@ -551,19 +539,11 @@ void Engine::Step() {
       model_->Forward(tokens.to(device), &view, options).logits.select(1, 0).to(torch::kCPU);  // [n, V]
   const double forward_seconds = SecondsSince(forward_start);
   cache_.length = view.length;
-  const std::vector<bool> row_finite = RowsFinite(logits);
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
   // The rows that go on, by their job's sampling parameters: each job's rows
   // are sampled in one call, each row from its own generator
   // (model::SampleRows), so a row's token does not depend on its batch.
-  std::vector<int64_t> live;
-  for (int64_t s = 0; s < n; ++s) {
-    if (RowStops(slots_[static_cast<size_t>(s)], row_finite[s])) {
-      ended.emplace_back(static_cast<int>(s), true);
-    } else {
-      live.push_back(s);
-    }
-  }
+  const std::vector<int64_t> live = RowsGoingOn(logits, ended);
   for (const auto& [sampling, positions] : BySampling(live)) {
     std::vector<int64_t> rows;
     std::vector<at::Generator*> generators;
@@ -604,6 +584,19 @@ bool Engine::RowStops(Slot& slot, bool logits_finite) {
                                              " under weight version ", slot.version, ": the weights are broken")));
   }
   return slot.sample.group->job->cancelled->load();
+}
+
+std::vector<int64_t> Engine::RowsGoingOn(const torch::Tensor& logits, std::vector<std::pair<int, bool>>& ended) {
+  const std::vector<bool> finite = RowsFinite(logits);
+  std::vector<int64_t> live;
+  for (int64_t s = 0; s < static_cast<int64_t>(finite.size()); ++s) {
+    if (RowStops(slots_[static_cast<size_t>(s)], finite[static_cast<size_t>(s)])) {
+      ended.emplace_back(static_cast<int>(s), true);
+    } else {
+      live.push_back(s);
+    }
+  }
+  return live;
 }
 
 std::map<const model::SamplingParams*, std::vector<size_t>> Engine::BySampling(
@@ -666,21 +659,13 @@ void Engine::SpeculativeStep() {
   const torch::Tensor logits = out.logits.to(torch::kCPU);  // [n, 2, V]
   double forward_seconds = SecondsSince(forward_start);
   cache_.length = view.length;
-  const std::vector<bool> row_finite = RowsFinite(logits);
 
   torch::Tensor kept = torch::zeros({n}, torch::kBool);          // draft accepted, per row
   torch::Tensor next_tokens = torch::zeros({n, 2}, torch::kInt64);  // the token after each position
   auto kept_a = kept.accessor<bool, 1>();
   auto next_a = next_tokens.accessor<int64_t, 2>();
   std::vector<std::pair<int, bool>> ended;  // (row, cancelled)
-  std::vector<int64_t> live;                // rows that verify their draft
-  for (int64_t s = 0; s < n; ++s) {
-    if (RowStops(slots_[static_cast<size_t>(s)], row_finite[s])) {
-      ended.emplace_back(static_cast<int>(s), true);
-    } else {
-      live.push_back(s);
-    }
-  }
+  const std::vector<int64_t> live = RowsGoingOn(logits, ended);  // rows that verify their draft
   const int64_t drafted = static_cast<int64_t>(live.size());
   int64_t accepted = 0;
   const torch::Tensor target_logits = logits.select(1, 0);      // [n, V]: verify the drafts

@@ -194,6 +194,9 @@ class Engine {
   // finite (broken weights; the sampler would throw or argmax return
   // garbage), and says whether the row stops here, cancelled.
   bool RowStops(Slot& slot, bool logits_finite);
+  // RowStops for each of a step's rows, logits [n, ...] on the CPU: the rows
+  // that stop go to `ended` as (row, cancelled = true); returns the others.
+  std::vector<int64_t> RowsGoingOn(const torch::Tensor& logits, std::vector<std::pair<int, bool>>& ended);
   // `rows` grouped by their job's sampling parameters, as positions in
   // `rows`: each group is sampled in one call (model::SampleRows and kin).
   std::map<const model::SamplingParams*, std::vector<size_t>> BySampling(const std::vector<int64_t>& rows) const;
